@@ -1,0 +1,1 @@
+"""The ``dagy`` command line: thin click commands over dagy.services."""

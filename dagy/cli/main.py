@@ -1,0 +1,72 @@
+"""``dagy``: the entry point. Heavy modules (duckdb, ...) are imported inside the commands that need them."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from dagy import __version__
+from dagy.cli import _errors
+
+
+class DagyGroup(click.Group):
+    """Turns known errors into one line on stderr and a documented exit code (see docs/cli.md)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(_errors.INTERRUPTED)
+        except Exception as exc:
+            if _debug(ctx):
+                raise
+            code = _errors.exit_code_for(exc)
+            message = _errors.message_for(exc)
+            if code == _errors.INTERNAL:
+                message = f"Internal error: {message} (rerun with --debug for the traceback)"
+            raise _errors.CLIExit(message, code) from exc
+
+
+def _debug(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool((root.obj or {}).get("debug")) or os.environ.get("DAGY_DEBUG", "") in {"1", "true"}
+
+
+@click.group(cls=DagyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="dagy", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Dagy: a local-first workflow orchestrator.
+
+    Run a flow with `dagy run path/to/file.py:flow_fn`, then inspect it with
+    `dagy runs list`, `dagy runs show <run_id>` and `dagy logs <run_id>`.
+    """
+    ctx.obj = {"debug": debug}
+
+
+def _register() -> None:
+    from dagy.cli import build_cmd, config_cmd, logs_cmd, run_cmd, runs_cmd
+
+    cli.add_command(run_cmd.run)
+    cli.add_command(runs_cmd.runs)
+    cli.add_command(logs_cmd.logs)
+    cli.add_command(build_cmd.build)
+    cli.add_command(config_cmd.config)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="dagy")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""``dagy runs list|show|retry``: the local run history."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import click
+
+from dagy.cli.run_cmd import _report, _sigterm_as_interrupt
+
+
+@click.group("runs")
+def runs() -> None:
+    """Inspect and retry local runs."""
+
+
+@runs.command("list")
+@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True,
+              help="Newest N runs (0 for all).")
+@click.option("--status", default=None, help="Only runs with this status (e.g. FAILED).")
+@click.option("--flow", "flow_name", default=None, help="Only runs of this flow name.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
+def list_(limit: int, status: str | None, flow_name: str | None, as_json: bool) -> None:
+    """List local runs, newest first: run id, status, start time, flow."""
+    from dagy.config.paths import DagyPaths
+    from dagy.services import runs as service
+    from dagy.store.records import iso_z
+
+    records, total = service.list_runs(DagyPaths.from_env(), status=status, flow_name=flow_name, limit=limit or None)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in records], indent=2))
+        return
+    lines = [f"{r.run_id} {r.status} {iso_z(r.started_at or r.created_at)} {r.flow_id}" for r in records]
+    if lines:
+        click.echo("\n".join(lines))
+    if total > len(records):
+        click.echo(f"({len(records)} of {total} runs shown; use --limit 0 for all)", err=True)
+
+
+@runs.command("show")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the run and its task runs as JSON.")
+def show(run_id: str, as_json: bool) -> None:
+    """Show a run and its task runs."""
+    from dagy.config.paths import DagyPaths
+    from dagy.services import runs as service
+    from dagy.store.records import iso_z
+
+    run, task_runs = service.show_run(DagyPaths.from_env(), run_id)
+    if as_json:
+        data = run.to_json()
+        data["task_runs"] = [t.to_json() for t in task_runs]
+        click.echo(json.dumps(data, indent=2))
+        return
+    lines = [
+        f"Run: {run.run_id} status={run.status} flow={run.flow_id}",
+        f"Start: {iso_z(run.started_at)} End: {iso_z(run.ended_at)}",
+    ]
+    if run.retry_of:
+        lines.append(f"Retry of: {run.retry_of}")
+    if run.error:
+        lines.append(f"Error: {run.error}")
+    for t in task_runs:
+        lines.append(f"- {t.task_run_id} {t.task_name} status={t.status} attempt={t.attempt}")
+        if t.error and t.status != "SUCCEEDED":
+            lines.append(f"    error: {t.error}")
+    click.echo("\n".join(lines))
+
+
+@runs.command("retry")
+@click.argument("run_id")
+@click.option("--max-workers", type=int, default=None, help="Worker threads (default: the original run's).")
+def retry(run_id: str, max_workers: int | None) -> None:
+    """Start a new run of a failed or cancelled run's flow, re-executing only the task runs
+    that did not succeed; the artifacts of those that did are reused."""
+    from dagy.config.paths import DagyPaths
+    from dagy.services import runs as service
+
+    paths = DagyPaths.from_env()
+    settings = None
+    if max_workers is not None:
+        old, _ = service.show_run(paths, run_id)
+        settings = service.RunSettings(max_workers, old.fail_fast, old.executor)
+    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        record = service.retry_run(run_id, settings, paths)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    _report(record)

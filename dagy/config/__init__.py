@@ -1,0 +1,1 @@
+"""Local paths, config.yaml profiles and credentials."""

@@ -1,0 +1,88 @@
+"""Where Dagy keeps its local state: ``DAGY_LOCAL_DIR`` or ``~/.dagy``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ARTIFACT_MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_KEEP_RUNS = 20
+
+
+@dataclass(frozen=True)
+class DagyPaths:
+    """Every path under the Dagy home directory, resolved once."""
+
+    home: Path
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> DagyPaths:
+        env = os.environ if environ is None else environ
+        raw = env.get("DAGY_LOCAL_DIR") or "~/.dagy"
+        return cls(Path(raw).expanduser().resolve())
+
+    @property
+    def db(self) -> Path:
+        return self.home / "dagy.duckdb"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "config.yaml"
+
+    @property
+    def credentials(self) -> Path:
+        return self.home / "credentials"
+
+    @property
+    def runs(self) -> Path:
+        return self.home / "runs"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.home / "artifacts"
+
+    @property
+    def builds(self) -> Path:
+        return self.home / "builds"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs / run_id
+
+    def run_log(self, run_id: str) -> Path:
+        return self.runs / run_id / "run.log"
+
+    def task_run_dir(self, run_id: str, task_run_id: str) -> Path:
+        return self.runs / run_id / "task_runs" / task_run_id
+
+    def task_log(self, run_id: str, task_run_id: str) -> Path:
+        return self.task_run_dir(run_id, task_run_id) / "task.log"
+
+    def artifact_dir(self, run_id: str, task_run_id: str) -> Path:
+        return self.artifacts / run_id / task_run_id
+
+    def ensure_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+
+
+def env_flag(name: str, environ: dict[str, str] | None = None) -> bool:
+    """True when the variable is one of true/1/yes/on (any case)."""
+    env = os.environ if environ is None else environ
+    return env.get(name, "").strip().lower() in {"true", "1", "yes", "on"}
+
+
+def env_int(name: str, default: int, environ: dict[str, str] | None = None) -> int:
+    """An integer variable; a value that is not a non-negative integer is a ConfigError."""
+    from dagy.errors import ConfigError
+
+    env = os.environ if environ is None else environ
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a non-negative integer, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must be a non-negative integer, got {raw!r}")
+    return value

@@ -1,0 +1,85 @@
+"""Route what a task prints or logs to its own task.log, even with tasks running concurrently.
+
+sys.stdout/sys.stderr are replaced once by routers that write to the log bound to the current thread
+(or to the real stream when none is), and a root logging handler does the same for log records.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import IO, Any
+
+_local = threading.local()
+_lock = threading.Lock()
+_installed = 0
+_saved: tuple[Any, Any] | None = None
+
+
+class _Router:
+    def __init__(self, original: Any) -> None:
+        self._original = original
+
+    def write(self, text: str) -> int:
+        target = getattr(_local, "log", None)
+        if target is not None and not target.closed:
+            return target.write(text)
+        return self._original.write(text)
+
+    def flush(self) -> None:
+        target = getattr(_local, "log", None)
+        if target is not None and not target.closed:
+            target.flush()
+        else:
+            self._original.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+
+class _TaskLogHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+
+    def emit(self, record: logging.LogRecord) -> None:
+        target = getattr(_local, "log", None)
+        if target is None or target.closed:
+            return
+        try:
+            target.write(self.format(record) + "\n")
+        except Exception:  # a logging failure must never fail the task
+            self.handleError(record)
+
+
+_handler = _TaskLogHandler()
+
+
+def install() -> None:
+    """Start routing (reference-counted, so nested runs in one process are fine)."""
+    global _installed, _saved
+    with _lock:
+        if _installed == 0:
+            _saved = (sys.stdout, sys.stderr)
+            sys.stdout = _Router(sys.stdout)  # type: ignore[assignment]
+            sys.stderr = _Router(sys.stderr)  # type: ignore[assignment]
+            logging.getLogger().addHandler(_handler)
+        _installed += 1
+
+
+def uninstall() -> None:
+    global _installed, _saved
+    with _lock:
+        _installed -= 1
+        if _installed == 0 and _saved is not None:
+            sys.stdout, sys.stderr = _saved
+            _saved = None
+            logging.getLogger().removeHandler(_handler)
+
+
+def bind(log: IO[str] | None) -> None:
+    """Send this thread's output to ``log`` (None: back to the real streams)."""
+    _local.log = log

@@ -1,0 +1,48 @@
+"""Task results as JSON artifacts under ``artifacts/<run_id>/<task_run_id>/result.json``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dagy.config.paths import DEFAULT_ARTIFACT_MAX_BYTES, env_int
+from dagy.errors import ArtifactSerializationError
+from dagy.sdk import _codec
+
+RESULT_FILE = "result.json"
+
+
+def max_bytes() -> int:
+    return env_int("DAGY_LOCAL_ARTIFACT_MAX_BYTES", DEFAULT_ARTIFACT_MAX_BYTES)
+
+
+def serialize(task_name: str, value: Any, limit: int) -> bytes:
+    """The JSON bytes of a result; ArtifactSerializationError (naming the task) if impossible or too big."""
+    try:
+        data = _codec.dumps(value).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ArtifactSerializationError(
+            f"Task '{task_name}' returned a value that cannot be stored as a JSON artifact: {exc}"
+        ) from None
+    if limit and len(data) > limit:
+        raise ArtifactSerializationError(
+            f"Task '{task_name}' returned {len(data)} bytes, more than the artifact limit of "
+            f"{limit} bytes (DAGY_LOCAL_ARTIFACT_MAX_BYTES)"
+        )
+    return data
+
+
+def write(directory: Path, data: bytes) -> Path:
+    os.makedirs(directory, exist_ok=True)
+    path = directory / RESULT_FILE
+    tmp = directory / (RESULT_FILE + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+    return path
+
+
+def read(path: str | Path) -> Any:
+    with open(path, "rb") as fh:
+        return _codec.loads(fh.read())

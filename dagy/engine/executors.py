@@ -1,0 +1,324 @@
+"""Executors: where a task attempt runs. ``local`` (threads) and ``process`` (a child per attempt)
+are built in; plugins register more under the ``dagy.executors`` entry-point group."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dagy.engine import _capture, artifacts
+from dagy.errors import ArtifactSerializationError
+from dagy.sdk import _codec
+from dagy.store.records import utcnow
+
+
+@dataclass(eq=False)
+class Attempt:
+    """One try of one task run, as handed to an executor."""
+
+    run_id: str
+    task_run_id: str
+    task_name: str
+    number: int
+    fn: Callable[..., Any] | None
+    args: list[Any]
+    kwargs: dict[str, Any]
+    task_dir: Path
+    artifact_dir: Path
+    max_bytes: int
+    timeout_seconds: float | None = None
+    # Where a child process finds the task: the flow file and the task's module and qualname.
+    entrypoint: str | None = None
+    module: str | None = None
+    qualname: str | None = None
+    abandoned: bool = False
+    started: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    task_run_id: str
+    number: int
+    ok: bool
+    started_at: _dt.datetime
+    ended_at: _dt.datetime
+    value: Any = None
+    artifact_path: str | None = None
+    error: str | None = None  # "ValueError: boom"
+    retryable: bool = True
+
+
+class Executor(Protocol):
+    """Runs attempts and puts an Outcome for each on the completions queue it was given."""
+
+    name: str
+
+    def submit(self, attempt: Attempt) -> None: ...
+
+    def cancel(self, attempt: Attempt) -> None:
+        """Stop an attempt; its Outcome, if it ever comes, is ignored by the engine."""
+
+    def shutdown(self) -> None: ...
+
+
+def _log_line(log: Any, text: str) -> None:
+    log.write(f"{utcnow().isoformat(timespec='milliseconds')}Z {text}\n")
+
+
+def write_task_metadata(attempt: Attempt, outcome: Outcome, status: str) -> None:
+    data = {
+        "run_id": attempt.run_id,
+        "task_run_id": attempt.task_run_id,
+        "task_name": attempt.task_name,
+        "status": status,
+        "attempt": attempt.number,
+        "started_at": outcome.started_at.isoformat() + "Z",
+        "ended_at": outcome.ended_at.isoformat() + "Z",
+        "duration_seconds": (outcome.ended_at - outcome.started_at).total_seconds(),
+        "error": outcome.error,
+        "artifact_path": outcome.artifact_path,
+    }
+    with open(attempt.task_dir / "metadata.json", "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+
+
+def run_attempt(attempt: Attempt) -> Outcome:
+    """Call the task function in this thread with its output captured; store the result."""
+    assert attempt.fn is not None
+    os.makedirs(attempt.task_dir, exist_ok=True)
+    started = utcnow()
+    with open(attempt.task_dir / "task.log", "a", encoding="utf-8") as log:
+        _log_line(log, f"INFO attempt {attempt.number} of {attempt.task_run_id} started")
+        _capture.bind(log)
+        try:
+            value = attempt.fn(*attempt.args, **attempt.kwargs)
+        except BaseException as exc:  # noqa: BLE001 - any failure of user code is a task failure
+            _capture.bind(None)
+            log.write(traceback.format_exc())
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            _log_line(log, f"ERROR attempt {attempt.number} failed: {message}")
+            outcome = Outcome(attempt.task_run_id, attempt.number, False, started, utcnow(), error=message)
+        else:
+            _capture.bind(None)
+            outcome = _store_result(attempt, value, started, log)
+    if not attempt.abandoned:
+        write_task_metadata(attempt, outcome, "SUCCEEDED" if outcome.ok else "FAILED")
+    return outcome
+
+
+def _store_result(attempt: Attempt, value: Any, started: _dt.datetime, log: Any) -> Outcome:
+    try:
+        data = artifacts.serialize(attempt.task_name, value, attempt.max_bytes)
+    except ArtifactSerializationError as exc:
+        _log_line(log, f"ERROR {exc}")
+        return Outcome(
+            attempt.task_run_id,
+            attempt.number,
+            False,
+            started,
+            utcnow(),
+            error=f"ArtifactSerializationError: {exc}",
+            retryable=False,
+        )
+    if attempt.abandoned:
+        return Outcome(attempt.task_run_id, attempt.number, True, started, utcnow(), value=value)
+    path = artifacts.write(attempt.artifact_dir, data)
+    ended = utcnow()
+    _log_line(log, f"INFO attempt {attempt.number} succeeded in {(ended - started).total_seconds():.3f}s")
+    return Outcome(
+        attempt.task_run_id, attempt.number, True, started, ended, value=value, artifact_path=str(path)
+    )
+
+
+class ThreadExecutor:
+    """Runs attempts on daemon worker threads in this process.
+
+    A thread cannot be killed: a timed-out or cancelled attempt is abandoned (its result ignored) and
+    a fresh worker replaces the busy one, so capacity stays at ``max_workers`` and the process can
+    still exit. Use the ``process`` executor when a timeout must really stop the work.
+    """
+
+    name = "local"
+
+    def __init__(self, completions: queue.SimpleQueue[Outcome], max_workers: int) -> None:
+        self._completions = completions
+        self._queue: queue.SimpleQueue[Attempt | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._workers = max_workers
+        for _ in range(max_workers):
+            self._spawn()
+
+    def _spawn(self) -> None:
+        threading.Thread(target=self._work, name="dagy-worker", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            attempt = self._queue.get()
+            if attempt is None:
+                return
+            with self._lock:
+                if attempt.abandoned:
+                    continue
+                attempt.started = True
+            outcome = run_attempt(attempt)
+            if attempt.abandoned:
+                return  # a replacement worker took this one's place
+            self._completions.put(outcome)
+
+    def submit(self, attempt: Attempt) -> None:
+        self._queue.put(attempt)
+
+    def cancel(self, attempt: Attempt) -> None:
+        with self._lock:
+            attempt.abandoned = True
+            busy = attempt.started
+        if busy:
+            self._spawn()
+
+    def shutdown(self) -> None:
+        for _ in range(self._workers):
+            self._queue.put(None)
+
+
+class ProcessExecutor:
+    """Runs each attempt in a child Python process; timeouts and cancels kill its process group."""
+
+    name = "process"
+
+    def __init__(self, completions: queue.SimpleQueue[Outcome], max_workers: int) -> None:
+        self._completions = completions
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, attempt: Attempt) -> None:
+        os.makedirs(attempt.task_dir, exist_ok=True)
+        payload = {
+            "run_id": attempt.run_id,
+            "task_run_id": attempt.task_run_id,
+            "task_name": attempt.task_name,
+            "number": attempt.number,
+            "entrypoint": attempt.entrypoint,
+            "module": attempt.module,
+            "qualname": attempt.qualname,
+            "args": attempt.args,
+            "kwargs": attempt.kwargs,
+            "task_dir": str(attempt.task_dir),
+            "artifact_dir": str(attempt.artifact_dir),
+            "max_bytes": attempt.max_bytes,
+        }
+        try:
+            body = _codec.dumps(payload).encode()
+        except (TypeError, ValueError) as exc:
+            now = utcnow()
+            self._completions.put(
+                Outcome(attempt.task_run_id, attempt.number, False, now, now,
+                        error=f"TypeError: inputs cannot be sent to a child process: {exc}",
+                        retryable=False)
+            )
+            return
+        threading.Thread(target=self._watch, args=(attempt, body), daemon=True).start()
+
+    def _watch(self, attempt: Attempt, body: bytes) -> None:
+        started = utcnow()
+        log = open(attempt.task_dir / "task.log", "ab")  # noqa: SIM115 - handed to the child
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dagy.engine._child"],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        with self._lock:
+            self._procs[id(attempt)] = proc
+            if attempt.abandoned:
+                self._kill(proc)
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(body)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        code = proc.wait()
+        with self._lock:
+            self._procs.pop(id(attempt), None)
+        if attempt.abandoned:
+            return
+        outcome = self._outcome(attempt, code, started)
+        write_task_metadata(attempt, outcome, "SUCCEEDED" if outcome.ok else "FAILED")
+        self._completions.put(outcome)
+
+    @staticmethod
+    def _outcome(attempt: Attempt, code: int, started: _dt.datetime) -> Outcome:
+        ended = utcnow()
+        result = attempt.artifact_dir / artifacts.RESULT_FILE
+        if code == 0 and result.exists():
+            return Outcome(attempt.task_run_id, attempt.number, True, started, ended,
+                           value=artifacts.read(result), artifact_path=str(result))
+        error_file = attempt.task_dir / "error.json"
+        try:
+            info = json.loads(error_file.read_text(encoding="utf-8"))
+            error_file.unlink()
+            return Outcome(attempt.task_run_id, attempt.number, False, started, ended,
+                           error=info["error"], retryable=info.get("retryable", True))
+        except (OSError, ValueError, KeyError):
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            return Outcome(attempt.task_run_id, attempt.number, False, started, ended,
+                           error=f"ChildProcessError: task process ended with {how}")
+
+    @staticmethod
+    def _kill(proc: subprocess.Popen[bytes]) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def cancel(self, attempt: Attempt) -> None:
+        with self._lock:
+            attempt.abandoned = True
+            proc = self._procs.get(id(attempt))
+            if proc is not None:
+                self._kill(proc)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            self._kill(proc)
+        deadline = time.monotonic() + 5
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+
+
+BUILTIN: dict[str, type] = {"local": ThreadExecutor, "thread": ThreadExecutor, "process": ProcessExecutor}
+
+
+def executor_class(name: str) -> type:
+    """The executor class for a name: built in, or from a ``dagy.executors`` entry point."""
+    if name in BUILTIN:
+        return BUILTIN[name]
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="dagy.executors"):
+        if ep.name == name:
+            return ep.load()  # type: ignore[no-any-return]
+    known = sorted(set(BUILTIN) | {ep.name for ep in entry_points(group="dagy.executors")})
+    raise ValueError(f"Unknown executor '{name}' (installed: {', '.join(known)})")

@@ -1,0 +1,388 @@
+"""The scheduler: runs a FlowSpec's task runs in dependency order on executors.
+
+All state changes happen on the calling thread; executors only run attempts and report Outcomes on
+one queue. Retries, timeouts and fail-fast are decided here, so every executor gets them for free.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import heapq
+import queue
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dagy.config.paths import DagyPaths
+from dagy.engine import artifacts
+from dagy.engine.executors import Attempt, Executor, Outcome, executor_class, write_task_metadata
+from dagy.engine.recorder import Recorder
+from dagy.errors import DependencyCycleError
+from dagy.sdk import _codec
+from dagy.sdk.spec import FlowSpec, TaskDef
+from dagy.store.records import (
+    CANCELLED,
+    FAILED,
+    PENDING,
+    RETRYING,
+    RUNNING,
+    SUCCEEDED,
+    UPSTREAM_FAILED,
+    TaskRunRecord,
+    utcnow,
+)
+
+_TICK = 0.5  # longest wait between checks of timeouts, retries and periodic store flushes
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    max_workers: int = 1
+    fail_fast: bool = True
+    executor: str = "local"
+    max_bytes: int = 5 * 1024 * 1024
+
+
+@dataclass
+class EngineResult:
+    status: str
+    output: str | None  # JSON
+    error: str | None  # "TaskFailedError: Task x failed: ..."
+
+
+def validate(spec: FlowSpec) -> list[str]:
+    """A topological order of the task runs; DependencyCycleError for a cycle or a dangling $ref."""
+    ids = {tr.task_run_id for tr in spec.task_runs}
+    if len(ids) != len(spec.task_runs):
+        raise DependencyCycleError()
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for tr in spec.task_runs:
+        if tr.task_name not in spec.tasks or any(u not in ids for u in tr.upstream):
+            raise DependencyCycleError()
+        sorter.add(tr.task_run_id, *tr.upstream)
+    refs: set[str] = set()
+    _collect_refs(spec.outputs, refs)
+    if refs - ids:
+        raise DependencyCycleError()
+    try:
+        return list(sorter.static_order())
+    except graphlib.CycleError:
+        raise DependencyCycleError() from None
+
+
+def _collect_refs(value: Any, out: set[str]) -> None:
+    if isinstance(value, list):
+        for v in value:
+            _collect_refs(v, out)
+    elif isinstance(value, dict):
+        if len(value) == 1 and _codec.REF in value:
+            out.add(value[_codec.REF])
+        else:
+            for v in value.values():
+                _collect_refs(v, out)
+
+
+class _Scheduler:
+    def __init__(
+        self,
+        spec: FlowSpec,
+        records: dict[str, TaskRunRecord],
+        recorder: Recorder,
+        paths: DagyPaths,
+        callables: Callable[[TaskDef], Callable[..., Any]],
+        options: EngineOptions,
+        reused_artifacts: dict[str, str],
+    ) -> None:
+        self.spec = spec
+        self.records = records
+        self.recorder = recorder
+        self.paths = paths
+        self.options = options
+        self.run_id = recorder.run_id
+        self.callables = callables
+        self.completions: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self.executors: dict[str, Executor] = {}
+        self.task_runs = {tr.task_run_id: tr for tr in spec.task_runs}
+        self.downstream: dict[str, list[str]] = {tid: [] for tid in self.task_runs}
+        self.waiting_on: dict[str, int] = {}
+        self.consumers: dict[str, int] = dict.fromkeys(self.task_runs, 0)
+        for tr in spec.task_runs:
+            ups = set(tr.upstream)
+            self.waiting_on[tr.task_run_id] = len(ups)
+            for up in ups:
+                self.downstream[up].append(tr.task_run_id)
+                self.consumers[up] += 1
+        self.output_refs: set[str] = set()
+        _collect_refs(spec.outputs, self.output_refs)
+        self.values: dict[str, Any] = {}
+        self.artifact_paths: dict[str, str] = dict(reused_artifacts)
+        self.inputs: dict[str, tuple[list[Any], dict[str, Any]]] = {}
+        self.in_flight: dict[str, Attempt] = {}
+        self.deadlines: dict[str, float] = {}
+        self.retry_heap: list[tuple[float, str]] = []
+        self.ready: deque[str] = deque()
+        self.error: str | None = None
+        self.cancelled = False
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _executor(self, name: str) -> Executor:
+        found = self.executors.get(name)
+        if found is None:
+            found = executor_class(name)(self.completions, self.options.max_workers)
+            self.executors[name] = found
+        return found
+
+    def _value(self, task_run_id: str) -> Any:
+        if task_run_id in self.values:
+            return self.values[task_run_id]
+        value = artifacts.read(self.artifact_paths[task_run_id])
+        self.values[task_run_id] = value
+        return value
+
+    def _release(self, task_run_id: str) -> None:
+        """Inputs of this task run are hydrated: forget upstream values nobody else needs."""
+        for up in set(self.task_runs[task_run_id].upstream):
+            self.consumers[up] -= 1
+            if self.consumers[up] == 0 and up not in self.output_refs:
+                self.values.pop(up, None)
+
+    def _set(self, record: TaskRunRecord, status: str, **changes: Any) -> None:
+        record.status = status
+        for key, value in changes.items():
+            setattr(record, key, value)
+        self.recorder.task(record)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def _start(self, task_run_id: str) -> None:
+        tr = self.task_runs[task_run_id]
+        td = self.spec.tasks[tr.task_name]
+        record = self.records[task_run_id]
+        if task_run_id not in self.inputs:
+            args = _codec.decode(tr.args, self._value)
+            kwargs = _codec.decode(tr.kwargs, self._value)
+            self.inputs[task_run_id] = (args, kwargs)
+            self._release(task_run_id)
+        args, kwargs = self.inputs[task_run_id]
+        executor_name = td.executor or self.options.executor
+        attempt = Attempt(
+            run_id=self.run_id,
+            task_run_id=task_run_id,
+            task_name=tr.task_name,
+            number=record.attempt + 1,
+            fn=self.callables(td) if executor_name in ("local", "thread") else None,
+            args=args,
+            kwargs=kwargs,
+            task_dir=self.paths.task_run_dir(self.run_id, task_run_id),
+            artifact_dir=self.paths.artifact_dir(self.run_id, task_run_id),
+            max_bytes=self.options.max_bytes,
+            timeout_seconds=td.timeout_seconds,
+            entrypoint=self.spec.entrypoint,
+            module=td.module,
+            qualname=td.qualname,
+        )
+        self.in_flight[task_run_id] = attempt
+        if td.timeout_seconds:
+            self.deadlines[task_run_id] = time.monotonic() + td.timeout_seconds
+        now = utcnow()
+        self._set(
+            record,
+            RUNNING,
+            attempt=attempt.number,
+            executor=executor_name,
+            started_at=record.started_at or now,
+            ended_at=None,
+        )
+        self.recorder.log("INFO", f"task {task_run_id} running attempt={attempt.number}")
+        self._executor(executor_name).submit(attempt)
+
+    def _finish(self, outcome: Outcome) -> None:
+        task_run_id = outcome.task_run_id
+        attempt = self.in_flight.get(task_run_id)
+        if attempt is None or attempt.number != outcome.number:
+            return  # the late result of an abandoned attempt
+        del self.in_flight[task_run_id]
+        self.deadlines.pop(task_run_id, None)
+        record = self.records[task_run_id]
+        duration = (outcome.ended_at - (record.started_at or outcome.started_at)).total_seconds()
+        if outcome.ok:
+            self.values[task_run_id] = outcome.value
+            if outcome.artifact_path:
+                self.artifact_paths[task_run_id] = outcome.artifact_path
+            self.inputs.pop(task_run_id, None)
+            self._set(
+                record, SUCCEEDED, ended_at=outcome.ended_at, duration_seconds=duration,
+                error=None, artifact_path=outcome.artifact_path,
+            )
+            self.recorder.log("INFO", f"task {task_run_id} succeeded attempt={outcome.number}")
+            for child in self.downstream[task_run_id]:
+                self.waiting_on[child] -= 1
+                if self.waiting_on[child] == 0:
+                    self.ready.append(child)
+            return
+        td = self.spec.tasks[record.task_name]
+        if outcome.retryable and outcome.number <= td.retries:
+            delay = td.retry_delay_seconds
+            delay += random.uniform(0, delay * td.retry_jitter_factor)
+            heapq.heappush(self.retry_heap, (time.monotonic() + delay, task_run_id))
+            self._set(record, RETRYING, error=outcome.error)
+            self.recorder.log(
+                "WARNING",
+                f"task {task_run_id} attempt={outcome.number} failed: {outcome.error}; "
+                f"retrying in {delay:.2f}s",
+            )
+            return
+        self.inputs.pop(task_run_id, None)
+        self._set(record, FAILED, ended_at=outcome.ended_at, duration_seconds=duration, error=outcome.error)
+        self.recorder.log("ERROR", f"task {task_run_id} failed attempt={outcome.number}: {outcome.error}")
+        if self.error is None:
+            self.error = self._run_error(record.task_name, outcome.error or "failed")
+        if self.options.fail_fast:
+            self._stop(f"fail-fast after {task_run_id} failed")
+        else:
+            self._mark_upstream_failed(task_run_id)
+
+    @staticmethod
+    def _run_error(task_name: str, error: str) -> str:
+        if error.startswith(("TaskTimeoutError: ", "ArtifactSerializationError: ")):
+            return error
+        return f"TaskFailedError: Task {task_name} failed: {error}"
+
+    def _mark_upstream_failed(self, failed_id: str) -> None:
+        stack = list(self.downstream[failed_id])
+        while stack:
+            child = stack.pop()
+            record = self.records[child]
+            if record.status != PENDING:
+                continue
+            self._set(record, UPSTREAM_FAILED, error=f"upstream task run {failed_id} failed")
+            stack.extend(self.downstream[child])
+
+    def _stop(self, reason: str) -> None:
+        """Cancel what is in flight and what has not started; nothing new is submitted."""
+        now = utcnow()
+        for task_run_id, attempt in list(self.in_flight.items()):
+            self._executor_for(attempt).cancel(attempt)
+            self._set(self.records[task_run_id], CANCELLED, ended_at=now, error=reason)
+        self.in_flight.clear()
+        self.deadlines.clear()
+        self.retry_heap.clear()
+        self.ready.clear()
+        for record in self.records.values():
+            if record.status in (PENDING, RETRYING):
+                self._set(record, CANCELLED, ended_at=now if record.started_at else None, error=reason)
+        self.recorder.log("WARNING", f"run stopping: {reason}")
+
+    def _executor_for(self, attempt: Attempt) -> Executor:
+        return self._executor(self.records[attempt.task_run_id].executor or self.options.executor)
+
+    def _check_timeouts(self) -> None:
+        now = time.monotonic()
+        for task_run_id, deadline in list(self.deadlines.items()):
+            if deadline > now:
+                continue
+            attempt = self.in_flight[task_run_id]
+            self._executor_for(attempt).cancel(attempt)
+            timeout = self.spec.tasks[attempt.task_name].timeout_seconds or 0
+            ended = utcnow()
+            outcome = Outcome(
+                task_run_id, attempt.number, False,
+                self.records[task_run_id].started_at or ended, ended,
+                error=f"TaskTimeoutError: Task exceeded timeout of {timeout:g}s",
+            )
+            try:
+                write_task_metadata(attempt, outcome, "FAILED")
+            except OSError:
+                pass
+            self._finish(outcome)
+
+    def _due_retries(self) -> None:
+        now = time.monotonic()
+        while self.retry_heap and self.retry_heap[0][0] <= now:
+            _, task_run_id = heapq.heappop(self.retry_heap)
+            self.ready.append(task_run_id)
+
+    def _wait_time(self) -> float:
+        wake = time.monotonic() + _TICK
+        if self.deadlines:
+            wake = min(wake, min(self.deadlines.values()))
+        if self.retry_heap:
+            wake = min(wake, self.retry_heap[0][0])
+        return max(0.0, wake - time.monotonic())
+
+    # -- the loop ---------------------------------------------------------------------------------
+
+    def run(self) -> EngineResult:
+        for task_run_id, record in self.records.items():
+            if record.status == SUCCEEDED:  # reused from an earlier run (runs retry)
+                for child in self.downstream[task_run_id]:
+                    self.waiting_on[child] -= 1
+        for tr in self.spec.task_runs:
+            if self.records[tr.task_run_id].status == PENDING and self.waiting_on[tr.task_run_id] == 0:
+                self.ready.append(tr.task_run_id)
+        try:
+            self._loop()
+        except KeyboardInterrupt:
+            self.cancelled = True
+            self._stop("cancelled by user")
+        finally:
+            for executor in self.executors.values():
+                executor.shutdown()
+        return self._result()
+
+    def _loop(self) -> None:
+        workers = self.options.max_workers
+        while True:
+            while self.ready and len(self.in_flight) < workers:
+                self._start(self.ready.popleft())
+            if not self.in_flight and not self.retry_heap:
+                return
+            self.recorder.sync_files()
+            self.recorder.maybe_flush()
+            try:
+                outcome: Outcome | None = self.completions.get(timeout=self._wait_time())
+            except queue.Empty:
+                outcome = None
+            while outcome is not None:
+                self._finish(outcome)
+                try:
+                    outcome = self.completions.get_nowait()
+                except queue.Empty:
+                    outcome = None
+            if self.deadlines:
+                self._check_timeouts()
+            if self.retry_heap:
+                self._due_retries()
+
+    def _result(self) -> EngineResult:
+        if self.cancelled:
+            return EngineResult(CANCELLED, None, "RunCancelledError: Run cancelled by user")
+        if self.error is not None or any(r.status != SUCCEEDED for r in self.records.values()):
+            return EngineResult(FAILED, None, self.error or "LocalExecutionError: run did not finish")
+        output = _codec.decode(self.spec.outputs, self._value)
+        return EngineResult(SUCCEEDED, _codec.dumps(output), None)
+
+
+def execute(
+    spec: FlowSpec,
+    records: dict[str, TaskRunRecord],
+    recorder: Recorder,
+    paths: DagyPaths,
+    callables: Callable[[TaskDef], Callable[..., Any]],
+    options: EngineOptions,
+    reused_artifacts: dict[str, str] | None = None,
+) -> EngineResult:
+    """Run every task run of ``spec`` whose record is PENDING; SUCCEEDED records count as done."""
+    from dagy.engine import _capture
+
+    _capture.install()
+    try:
+        return _Scheduler(
+            spec, records, recorder, paths, callables, options, reused_artifacts or {}
+        ).run()
+    finally:
+        _capture.uninstall()

@@ -1,0 +1,117 @@
+"""Dagy's exception hierarchy, exactly the spec's tree.
+
+    Exception
+    ├── DagyError
+    │   ├── APIError(status_code, message)
+    │   ├── ParameterTypeError
+    │   └── RetryConfigurationError
+    └── LocalExecutionError (RuntimeError)
+        ├── DependencyCycleError
+        ├── TaskFailedError
+        ├── ArtifactSerializationError
+        └── TaskTimeoutError
+
+A few more specific errors subclass these leaves (never new roots) so the CLI can give them their own
+exit codes; see docs/cli.md.
+"""
+
+from __future__ import annotations
+
+
+class DagyError(Exception):
+    """Base class of errors raised by the SDK, the CLI and the API client."""
+
+
+class APIError(DagyError):
+    """An HTTP error from the Dagy API; ``status_code`` 0 means the API could not be reached."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(f"{status_code}: {message}")
+        self.status_code = status_code
+        self.message = message
+
+
+class ParameterTypeError(DagyError):
+    """A flow parameter is missing, unknown, or cannot be coerced to its annotation."""
+
+
+class RetryConfigurationError(DagyError):
+    """A task's retry or timeout options are invalid (raised at decoration time)."""
+
+
+class RunNotFoundError(DagyError):
+    """No run with this id in the store."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"Run not found: {run_id}")
+        self.run_id = run_id
+
+
+class LogNotFoundError(DagyError):
+    """The log file of a run or task run does not exist (never written, or pruned by retention)."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(f"Log not found: {path}")
+        self.path = path
+
+
+class StoreBusyError(DagyError):
+    """The DuckDB store stayed locked by another process for longer than the lock timeout."""
+
+
+class ConfigError(DagyError):
+    """config.yaml or a profile in it is invalid."""
+
+
+class LocalExecutionError(RuntimeError):
+    """Base class of errors raised while executing a flow run."""
+
+
+class DependencyCycleError(LocalExecutionError):
+    """The FlowSpec has a cycle or refers to a task run output that does not exist."""
+
+    def __init__(self, message: str = "Dependency cycle detected or missing dependency output") -> None:
+        super().__init__(message)
+
+
+class TaskFailedError(LocalExecutionError):
+    """A task run failed for good (after its retries)."""
+
+    def __init__(self, task_name: str, message: str) -> None:
+        super().__init__(f"Task {task_name} failed: {message}")
+        self.task_name = task_name
+        self.message = message
+
+
+class ArtifactSerializationError(LocalExecutionError):
+    """A task's return value cannot be stored as a JSON artifact, or is too large."""
+
+
+class TaskTimeoutError(LocalExecutionError):
+    """A task attempt ran longer than its ``timeout_seconds``."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        super().__init__(f"Task exceeded timeout of {timeout_seconds:g}s")
+        self.timeout_seconds = timeout_seconds
+
+
+class RunCancelledError(LocalExecutionError):
+    """The run was cancelled (Ctrl+C or a cancel request) before it finished."""
+
+
+__all__ = [
+    "APIError",
+    "ArtifactSerializationError",
+    "ConfigError",
+    "DagyError",
+    "DependencyCycleError",
+    "LocalExecutionError",
+    "LogNotFoundError",
+    "ParameterTypeError",
+    "RetryConfigurationError",
+    "RunCancelledError",
+    "RunNotFoundError",
+    "StoreBusyError",
+    "TaskFailedError",
+    "TaskTimeoutError",
+]

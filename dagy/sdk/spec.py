@@ -1,0 +1,84 @@
+"""The FlowSpec: a flow's DAG as plain JSON-serialisable data, what every executor runs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    """A task function and its options, located by module and qualified name."""
+
+    name: str
+    module: str
+    qualname: str
+    source_file: str | None = None
+    retries: int = 0
+    retry_delay_seconds: float = 0.0
+    retry_jitter_factor: float = 0.0
+    timeout_seconds: float | None = None
+    executor: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskRunSpec:
+    """One call of a task in the flow: its encoded inputs and the task runs it waits for."""
+
+    task_run_id: str
+    task_name: str
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    upstream: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    flow_name: str
+    flow_version: str
+    parameters: dict[str, Any]
+    tasks: dict[str, TaskDef]
+    task_runs: list[TaskRunSpec]
+    outputs: Any = None
+    entrypoint: str | None = None
+    spec_version: int = SPEC_VERSION
+
+    @property
+    def edges(self) -> list[list[str]]:
+        return [[up, tr.task_run_id] for tr in self.task_runs for up in tr.upstream]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec_version": self.spec_version,
+            "flow_name": self.flow_name,
+            "flow_version": self.flow_version,
+            "entrypoint": self.entrypoint,
+            "parameters": self.parameters,
+            "tasks": {name: asdict(td) for name, td in self.tasks.items()},
+            "task_runs": [asdict(tr) for tr in self.task_runs],
+            "edges": self.edges,
+            "outputs": self.outputs,
+        }
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=indent is not None)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FlowSpec:
+        return cls(
+            flow_name=data["flow_name"],
+            flow_version=data["flow_version"],
+            parameters=data.get("parameters") or {},
+            tasks={name: TaskDef(**td) for name, td in (data.get("tasks") or {}).items()},
+            task_runs=[TaskRunSpec(**tr) for tr in data.get("task_runs") or []],
+            outputs=data.get("outputs"),
+            entrypoint=data.get("entrypoint"),
+            spec_version=data.get("spec_version", SPEC_VERSION),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> FlowSpec:
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,287 @@
+"""What can be done with runs: start one locally, retry one, list, show, and find their logs."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import secrets
+import shutil
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dagy.config.paths import DEFAULT_KEEP_RUNS, DagyPaths, env_flag, env_int
+from dagy.errors import DagyError, LogNotFoundError, RunNotFoundError
+from dagy.sdk.flow import Flow
+from dagy.sdk.spec import FlowSpec, TaskDef
+from dagy.store.records import (
+    FINAL_STATUSES,
+    PENDING,
+    RUN_STATUSES,
+    RUNNING,
+    SUCCEEDED,
+    RunRecord,
+    TaskRunRecord,
+    utcnow,
+)
+
+
+def _store(paths: DagyPaths) -> Any:
+    from dagy.store.duckdb_store import DuckDBStore
+
+    return DuckDBStore(paths)
+
+
+def new_run_id(flow_name: str, now: _dt.datetime | None = None) -> str:
+    """``daily_etl-20260304T120000Z-a1b2c3``, as the spec shows."""
+    stamp = (now or utcnow()).strftime("%Y%m%dT%H%M%SZ")
+    return f"{flow_name}-{stamp}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    max_workers: int = 1
+    fail_fast: bool = True
+    executor: str = "local"
+    trigger: str = "cli"
+
+
+def _check_settings(settings: RunSettings) -> None:
+    from dagy.engine.executors import executor_class
+
+    if settings.max_workers < 1:
+        raise ValueError(f"--max-workers must be at least 1, got {settings.max_workers}")
+    executor_class(settings.executor)
+
+
+def run_target(target: str, raw_params: dict[str, Any], settings: RunSettings, paths: DagyPaths) -> RunRecord:
+    """Load ``<path>:<flow_fn>``, build it with the parameters, and run it locally."""
+    from dagy.sdk.loader import load_flow
+
+    _check_settings(settings)
+    return run_flow(load_flow(target), raw_params, settings=settings, paths=paths)
+
+
+def run_flow(
+    flow: Flow,
+    params: dict[str, Any],
+    *,
+    settings: RunSettings | None = None,
+    paths: DagyPaths | None = None,
+    max_workers: int = 1,
+    fail_fast: bool = True,
+) -> RunRecord:
+    """Build the FlowSpec, create the run, execute it, finalize it; returns the finished record."""
+    from dagy.engine.runner import validate
+
+    settings = settings or RunSettings(max_workers=max_workers, fail_fast=fail_fast)
+    paths = paths or DagyPaths.from_env()
+    spec = flow.build(**params)
+    validate(spec)
+    return _execute(spec, settings, paths, resolve=_resolver())
+
+
+def _resolver() -> Callable[[TaskDef], Callable[..., Any]]:
+    from dagy.sdk.task import resolve_task
+
+    cache: dict[str, Callable[..., Any]] = {}
+
+    def resolve(td: TaskDef) -> Callable[..., Any]:
+        fn = cache.get(td.name)
+        if fn is None:
+            fn = cache[td.name] = resolve_task(td).fn
+        return fn
+
+    return resolve
+
+
+def _execute(
+    spec: FlowSpec,
+    settings: RunSettings,
+    paths: DagyPaths,
+    *,
+    resolve: Callable[[TaskDef], Callable[..., Any]],
+    retry_of: RunRecord | None = None,
+    reused: dict[str, TaskRunRecord] | None = None,
+) -> RunRecord:
+    from dagy.engine import artifacts
+    from dagy.engine.recorder import Recorder
+    from dagy.engine.runner import EngineOptions, execute
+    from dagy.store.duckdb_store import process_start_time
+
+    store = _store(paths)
+    now = utcnow()
+    run = RunRecord(
+        run_id=new_run_id(spec.flow_name, now),
+        flow_name=spec.flow_name,
+        flow_version=spec.flow_version,
+        status=RUNNING,
+        created_at=now,
+        started_at=now,
+        entrypoint=spec.entrypoint,
+        trigger=settings.trigger,
+        parameters=json.dumps(spec.parameters),
+        flow_spec=spec.to_json(),
+        retry_of=retry_of.run_id if retry_of else None,
+        executor=settings.executor,
+        max_workers=settings.max_workers,
+        fail_fast=settings.fail_fast,
+        pid=os.getpid(),
+        pid_started=process_start_time(os.getpid()),
+        host=socket.gethostname(),
+    )
+    records = _initial_records(run, spec, paths, reused or {})
+    store.create_run(run, list(records.values()))
+    recorder = Recorder(store, run.run_id, paths.run_dir(run.run_id), verbose=env_flag("DAGY_LOCAL_VERBOSE"))
+    _write_metadata(paths, run)
+    recorder.log("INFO", f"run {run.run_id} started flow={run.flow_id} max_workers={settings.max_workers} "
+                         f"executor={settings.executor} fail_fast={settings.fail_fast}")
+    if retry_of:
+        recorder.log("INFO", f"retry of {retry_of.run_id}: reusing {len(reused or {})} succeeded task runs")
+    try:
+        result = execute(
+            spec,
+            records,
+            recorder,
+            paths,
+            resolve,
+            EngineOptions(settings.max_workers, settings.fail_fast, settings.executor, artifacts.max_bytes()),
+            {tid: r.artifact_path for tid, r in records.items() if r.reused_from and r.artifact_path},
+        )
+        run.status, run.output, run.error = result.status, result.output, result.error
+        run.ended_at = utcnow()
+        recorder.run(status=run.status, output=run.output, error=run.error, ended_at=run.ended_at)
+        recorder.log("INFO" if run.status == SUCCEEDED else "ERROR",
+                     f"run {run.run_id} finished status={run.status}" + (f" error={run.error}" if run.error else ""))
+        recorder.flush()
+    finally:
+        recorder.close()
+    _write_metadata(paths, run, list(records.values()))
+    prune(paths, store)
+    return run
+
+
+def _initial_records(
+    run: RunRecord, spec: FlowSpec, paths: DagyPaths, reused: dict[str, TaskRunRecord]
+) -> dict[str, TaskRunRecord]:
+    records: dict[str, TaskRunRecord] = {}
+    for seq, tr in enumerate(spec.task_runs):
+        td = spec.tasks[tr.task_name]
+        record = TaskRunRecord(
+            run_id=run.run_id,
+            task_run_id=tr.task_run_id,
+            task_name=tr.task_name,
+            seq=seq,
+            status=PENDING,
+            max_attempts=td.retries + 1,
+        )
+        old = reused.get(tr.task_run_id)
+        if old is not None and old.artifact_path:
+            target = paths.artifact_dir(run.run_id, tr.task_run_id)
+            target.mkdir(parents=True, exist_ok=True)
+            copied = target / Path(old.artifact_path).name
+            shutil.copyfile(old.artifact_path, copied)
+            record.status = SUCCEEDED
+            record.attempt = old.attempt
+            record.executor = old.executor
+            record.started_at, record.ended_at = old.started_at, old.ended_at
+            record.duration_seconds = old.duration_seconds
+            record.artifact_path = str(copied)
+            record.reused_from = old.run_id
+        records[tr.task_run_id] = record
+    return records
+
+
+def _write_metadata(paths: DagyPaths, run: RunRecord, task_runs: list[TaskRunRecord] | None = None) -> None:
+    data = run.to_json()
+    if task_runs is not None:
+        data["task_runs"] = [
+            {"task_run_id": t.task_run_id, "task_name": t.task_name, "status": t.status, "attempt": t.attempt}
+            for t in task_runs
+        ]
+    run_dir = paths.run_dir(run.run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metadata.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def keep_runs() -> int:
+    return env_int("DAGY_LOCAL_KEEP_RUNS", DEFAULT_KEEP_RUNS)
+
+
+def prune(paths: DagyPaths, store: Any, keep: int | None = None) -> list[str]:
+    """Delete log and artifact files of finished runs beyond the newest ``keep``; rows stay."""
+    keep = keep_runs() if keep is None else keep
+    victims = store.runs_to_prune(keep)
+    for run_id in victims:
+        shutil.rmtree(paths.run_dir(run_id), ignore_errors=True)
+        shutil.rmtree(paths.artifacts / run_id, ignore_errors=True)
+    store.mark_pruned(victims)
+    return victims
+
+
+def retry_run(run_id: str, settings: RunSettings | None, paths: DagyPaths) -> RunRecord:
+    """A new run of the same FlowSpec that re-executes only what did not succeed."""
+    from dagy.sdk.loader import load_module, split_target
+
+    store = _store(paths)
+    with store.connection():
+        old = store.get_run(run_id)
+        if old is None:
+            raise RunNotFoundError(run_id)
+        old_tasks = store.task_runs(run_id)
+    if old.status not in FINAL_STATUSES:
+        raise DagyError(f"Run {run_id} is still {old.status}; wait for it to finish before retrying")
+    if old.status == SUCCEEDED:
+        raise DagyError(f"Run {run_id} succeeded; there is nothing to retry")
+    if not old.flow_spec or not old.entrypoint:
+        raise DagyError(f"Run {run_id} has no stored FlowSpec or entrypoint to retry from")
+    load_module(split_target(old.entrypoint)[0])
+    spec = FlowSpec.from_json(old.flow_spec)
+    reused = {
+        t.task_run_id: t
+        for t in old_tasks
+        if t.status == SUCCEEDED and t.artifact_path and Path(t.artifact_path).is_file()
+    }
+    settings = settings or RunSettings(max_workers=old.max_workers, fail_fast=old.fail_fast, executor=old.executor)
+    settings = RunSettings(settings.max_workers, settings.fail_fast, settings.executor, trigger="retry")
+    _check_settings(settings)
+    return _execute(spec, settings, paths, resolve=_resolver(), retry_of=old, reused=reused)
+
+
+# -- reads ------------------------------------------------------------------------------------------
+
+
+def list_runs(
+    paths: DagyPaths, *, status: str | None = None, flow_name: str | None = None, limit: int | None = 100
+) -> tuple[list[RunRecord], int]:
+    """The newest runs first, and how many match in all."""
+    if status and status.upper() not in RUN_STATUSES:
+        raise ValueError(f"Unknown status '{status}' (one of {', '.join(RUN_STATUSES)})")
+    store = _store(paths)
+    with store.connection():
+        runs = store.list_runs(status=status, flow_name=flow_name, limit=limit)
+        total = len(runs) if not limit or len(runs) < limit else store.count_runs(status=status, flow_name=flow_name)
+    return runs, total
+
+
+def show_run(paths: DagyPaths, run_id: str) -> tuple[RunRecord, list[TaskRunRecord]]:
+    store = _store(paths)
+    with store.connection():
+        run = store.get_run(run_id)
+        if run is None:
+            raise RunNotFoundError(run_id)
+        return run, store.task_runs(run_id)
+
+
+def log_path(paths: DagyPaths, run_id: str, task_run_id: str | None = None) -> Path:
+    """The run log, or a task run's log; RunNotFoundError/LogNotFoundError as the spec says."""
+    store = _store(paths)
+    if store.get_run(run_id) is None:
+        raise RunNotFoundError(run_id)
+    path = paths.run_log(run_id) if task_run_id is None else paths.task_log(run_id, task_run_id)
+    if not path.is_file():
+        raise LogNotFoundError(path)
+    return path
