@@ -47,9 +47,11 @@ def exit_code_for(exc: BaseException) -> int:
         return RUN_FAILED
     if isinstance(exc, errors.DagyError):
         return USAGE
-    if isinstance(exc, _NOT_FOUND_ERRORS):
+    # Exact types: these are the loader's and parser's own errors; a subclass (ModuleNotFoundError,
+    # JSONDecodeError, ...) escaping from elsewhere is a bug and reported as internal.
+    if type(exc) in _NOT_FOUND_ERRORS:
         return NOT_FOUND
-    if isinstance(exc, _INPUT_ERRORS):
+    if type(exc) in _INPUT_ERRORS:
         return USAGE
     return INTERNAL
 
@@ -65,6 +67,3 @@ def message_for(exc: BaseException) -> str:
     text = str(exc) if not isinstance(exc, KeyError) else str(exc.args[0] if exc.args else exc)
     return f"{type(exc).__name__}: {text}"
 
-
-def user_errors(*kinds: type[BaseException]) -> tuple[type[BaseException], ...]:
-    return kinds

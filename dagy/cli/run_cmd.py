@@ -14,6 +14,21 @@ def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+class interrupts_cancel:
+    """SIGINT and SIGTERM raise KeyboardInterrupt while a run executes, so the engine cancels it
+    cleanly (even when the shell started us with SIGINT ignored, as it does for background jobs)."""
+
+    def __enter__(self) -> None:
+        self._saved = (
+            signal.signal(signal.SIGINT, signal.default_int_handler),
+            signal.signal(signal.SIGTERM, _sigterm_as_interrupt),
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        signal.signal(signal.SIGINT, self._saved[0])
+        signal.signal(signal.SIGTERM, self._saved[1])
+
+
 @click.command("run")
 @click.argument("target")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
@@ -45,11 +60,8 @@ def run(target: str, params: tuple[str, ...], max_workers: int, no_fail_fast: bo
         _remote_or_error(target, profile)
     raw = parse_param_pairs(params)
     settings = runs.RunSettings(max_workers=max_workers, fail_fast=not no_fail_fast, executor=executor)
-    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    try:
+    with interrupts_cancel():
         record = runs.run_target(target, raw, settings, DagyPaths.from_env())
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     _report(record)
 
 

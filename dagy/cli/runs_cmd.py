@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import signal
 
 import click
 
-from dagy.cli.run_cmd import _report, _sigterm_as_interrupt
+from dagy.cli.run_cmd import _report, interrupts_cancel
 
 
 @click.group("runs")
@@ -82,9 +81,6 @@ def retry(run_id: str, max_workers: int | None) -> None:
     if max_workers is not None:
         old, _ = service.show_run(paths, run_id)
         settings = service.RunSettings(max_workers, old.fail_fast, old.executor)
-    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    try:
+    with interrupts_cancel():
         record = service.retry_run(run_id, settings, paths)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     _report(record)

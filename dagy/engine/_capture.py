@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from typing import IO, Any
 
 _local = threading.local()
@@ -38,12 +39,21 @@ class _Router:
         return getattr(self._original, name)
 
 
+class _UTCFormatter(logging.Formatter):
+    converter = time.gmtime
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created))
+        return f"{stamp}.{int(record.msecs):03d}Z"
+
+
+LOG_FORMATTER = _UTCFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 class _TaskLogHandler(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
-        self.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        )
+        self.setFormatter(LOG_FORMATTER)
 
     def emit(self, record: logging.LogRecord) -> None:
         target = getattr(_local, "log", None)

@@ -25,8 +25,11 @@ def main() -> int:
     from dagy.store.records import utcnow
 
     task_dir = Path(payload["task_dir"])
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from dagy.engine._capture import LOG_FORMATTER
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LOG_FORMATTER)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
     def fail(message: str, retryable: bool = True) -> int:
         (task_dir / "error.json").write_text(json.dumps({"error": message, "retryable": retryable}))

@@ -296,6 +296,9 @@ class _Scheduler:
             )
             try:
                 write_task_metadata(attempt, outcome, "FAILED")
+                with open(attempt.task_dir / "task.log", "a", encoding="utf-8") as log:
+                    log.write(f"{ended.isoformat(timespec='milliseconds')}Z ERROR attempt "
+                              f"{attempt.number} stopped: {outcome.error}\n")
             except OSError:
                 pass
             self._finish(outcome)

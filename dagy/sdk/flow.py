@@ -89,7 +89,7 @@ class Flow:
             from dagy.errors import LocalExecutionError
 
             raise LocalExecutionError(record.error)
-        return record.output
+        return None if record.output is None else _codec.loads(record.output)
 
     def __repr__(self) -> str:
         return f"<Flow {self.name}:{self.version}>"

@@ -1,0 +1,247 @@
+"""`dagy run`, `runs list/show/retry` and `logs` through the real command."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, popen_dagy
+
+RUN_LINE = re.compile(r"^Run completed: (example_flow-\d{8}T\d{6}Z-[0-9a-f]{6}) status=SUCCEEDED$")
+EXAMPLE = "examples/flow_example.py:example_flow"
+
+FLOWS = """
+import time
+from pathlib import Path
+from dagy import flow, task
+
+@task
+def sleeper(seconds: float) -> float:
+    print("sleeping", seconds, flush=True)
+    time.sleep(seconds)
+    return seconds
+
+@task
+def boom(x: int) -> int:
+    raise ValueError("it broke")
+
+@task
+def after(x: int) -> int:
+    return x
+
+@flow
+def long_flow(seconds: float = 30):
+    return sleeper(seconds)
+
+@flow(name="broken", version="3.1.0")
+def broken_flow(n: int = 1):
+    return after(boom(n))
+"""
+
+
+def _run_id(stdout: str) -> str:
+    return stdout.split()[2]
+
+
+def test_run_example_prints_the_spec_line_and_records_the_run(run_dagy):
+    result = run_dagy("run", EXAMPLE, "--param", "date=2026-03-04", "--max-workers", "4")
+    assert result.returncode == 0, result.stderr
+    match = RUN_LINE.match(result.stdout.strip())
+    assert match, result.stdout
+    run_id = match.group(1)
+
+    listed = run_dagy("runs", "list")
+    assert re.fullmatch(
+        rf"{run_id} SUCCEEDED \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ example_flow:1.0.0", listed.stdout.strip()
+    )
+    shown = run_dagy("runs", "show", run_id).stdout.splitlines()
+    assert shown[0] == f"Run: {run_id} status=SUCCEEDED flow=example_flow:1.0.0"
+    assert re.fullmatch(r"Start: \S+Z End: \S+Z", shown[1])
+    assert "- extract-1 extract status=SUCCEEDED attempt=1" in shown
+    assert "- load-1 load status=SUCCEEDED attempt=1" in shown
+
+    run_log = run_dagy("logs", run_id)
+    assert "task load-1 succeeded" in run_log.stdout
+    task_log = run_dagy("logs", run_id, "--task", "load-1")
+    assert "loaded 3 rows, total=120" in task_log.stdout
+    assert "extracting rows" not in task_log.stdout
+
+
+def test_runs_list_filters_and_json(run_dagy, write_flow):
+    flows = write_flow(FLOWS)
+    ok = _run_id(run_dagy("run", EXAMPLE).stdout)
+    bad = _run_id(run_dagy("run", f"{flows}:broken_flow").stdout)
+    assert run_dagy("runs", "list", "--status", "failed").stdout.split()[0] == bad
+    assert run_dagy("runs", "list", "--flow", "example_flow").stdout.split()[0] == ok
+    limited = run_dagy("runs", "list", "--limit", "1")
+    assert limited.stdout.split()[0] == bad and "1 of 2 runs shown" in limited.stderr
+    data = json.loads(run_dagy("runs", "list", "--json").stdout)
+    assert [r["run_id"] for r in data] == [bad, ok]
+    assert data[0]["status"] == "FAILED" and data[0]["flow_version"] == "3.1.0"
+    shown = json.loads(run_dagy("runs", "show", ok, "--json").stdout)
+    assert shown["output"] == {"rows": 3, "total": 120}
+    assert [t["task_run_id"] for t in shown["task_runs"]][0] == "extract-1"
+    bad_status = run_dagy("runs", "list", "--status", "weird")
+    assert bad_status.returncode == 2 and "Unknown status 'weird'" in bad_status.stderr
+
+
+def test_failed_run_reports_the_task_error_and_exits_1(run_dagy, write_flow):
+    flows = write_flow(FLOWS)
+    result = run_dagy("run", f"{flows}:broken_flow")
+    assert result.returncode == 1
+    assert re.match(r"^Run completed: broken-\S+ status=FAILED$", result.stdout.strip())
+    assert result.stderr.strip() == "TaskFailedError: Task boom failed: ValueError: it broke"
+    shown = run_dagy("runs", "show", _run_id(result.stdout)).stdout
+    assert "- boom-1 boom status=FAILED attempt=1" in shown
+    assert "- after-1 after status=CANCELLED attempt=0" in shown
+
+
+def test_runs_retry_starts_a_new_run(run_dagy, write_flow):
+    flows = write_flow(FLOWS)
+    failed = _run_id(run_dagy("run", f"{flows}:broken_flow").stdout)
+    again = run_dagy("runs", "retry", failed)
+    assert again.returncode == 1 and "status=FAILED" in again.stdout
+    new_id = _run_id(again.stdout)
+    assert new_id != failed
+    assert f"Retry of: {failed}" in run_dagy("runs", "show", new_id).stdout
+    ok = _run_id(run_dagy("run", EXAMPLE).stdout)
+    nothing = run_dagy("runs", "retry", ok)
+    assert nothing.returncode == 2 and nothing.stderr.strip().endswith("succeeded; there is nothing to retry")
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (["run", "examples/flow_example.py"], "ValueError: Flow target must be in <path>:<flow_fn> format", 2),
+        (["run", "nope/missing.py:f"], f"FileNotFoundError: Flow file not found: {REPO}/nope/missing.py", 3),
+        (["run", "examples/flow_example.py:nope"],
+         f"AttributeError: Flow 'nope' not found in {REPO}/examples/flow_example.py", 3),
+        (["run", EXAMPLE, "--param", "bad"], "ValueError: Invalid param 'bad', expected key=value", 2),
+        (["run", EXAMPLE, "--param", "partitions=many"],
+         "ParameterTypeError: Parameter 'partitions' expects int, got 'many'", 2),
+        (["run", EXAMPLE, "--executor", "nowhere"], "ValueError: Unknown executor 'nowhere'", 2),
+        (["runs", "show", "no-such-run"], "Run not found: no-such-run", 3),
+        (["logs", "no-such-run"], "Run not found: no-such-run", 3),
+    ],
+)
+def test_bad_input_gets_one_line_and_a_documented_exit_code(run_dagy, args, message, code):
+    result = run_dagy(*args)
+    assert result.returncode == code, result.stderr
+    assert result.stderr.strip().startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert run_dagy("runs", "list", "--json").stdout.strip() in ("[]", "")
+
+
+def test_module_that_cannot_load_is_an_import_error(run_dagy, write_flow):
+    broken = write_flow("import nonexistent_module_xyz\n", "unloadable")
+    result = run_dagy("run", f"{broken}:f")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"ImportError: Unable to load module from {broken}"
+    debug = run_dagy("--debug", "run", f"{broken}:f")
+    assert "Traceback" in debug.stderr and "nonexistent_module_xyz" in debug.stderr
+
+
+def test_log_not_found_names_the_path(run_dagy, dagy_home):
+    run_id = _run_id(run_dagy("run", EXAMPLE).stdout)
+    result = run_dagy("logs", run_id, "--task", "nope-1")
+    assert result.returncode == 3
+    assert result.stderr.strip() == f"Log not found: {dagy_home}/runs/{run_id}/task_runs/nope-1/task.log"
+
+
+def test_verbose_echoes_the_run_log(run_dagy):
+    result = run_dagy("run", EXAMPLE, env={"DAGY_LOCAL_VERBOSE": "yes"})
+    assert "task extract-1 running attempt=1" in result.stderr
+
+
+def _wait_for_line(proc: subprocess.Popen[str], run_dagy, status: str = "RUNNING", timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = run_dagy("runs", "list", "--status", status).stdout.split()
+        if listed:
+            return listed[0]
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the run never showed up as " + status)
+
+
+def test_ctrl_c_cancels_the_run_cleanly(run_dagy, write_flow):
+    flows = write_flow(FLOWS)
+    proc = popen_dagy("run", f"{flows}:long_flow")
+    run_id = _wait_for_line(proc, run_dagy)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert out.strip() == f"Run completed: {run_id} status=CANCELLED"
+    assert "Traceback" not in err
+    shown = run_dagy("runs", "show", run_id).stdout
+    assert "status=CANCELLED" in shown.splitlines()[0]
+    assert "- sleeper-1 sleeper status=CANCELLED attempt=1" in shown
+
+
+def test_killed_run_is_marked_crashed_by_the_next_command(run_dagy, write_flow):
+    flows = write_flow(FLOWS)
+    proc = popen_dagy("run", f"{flows}:long_flow")
+    run_id = _wait_for_line(proc, run_dagy)
+    proc.kill()
+    proc.wait()
+    listed = run_dagy("runs", "list").stdout
+    assert listed.startswith(f"{run_id} FAILED ")
+    assert "Error: crashed: process" in run_dagy("runs", "show", run_id).stdout
+
+
+def test_two_long_runs_and_a_list_at_once_all_succeed(run_dagy, write_flow):
+    flows = write_flow(FLOWS)
+    procs = [popen_dagy("run", f"{flows}:long_flow", "--param", "seconds=2.5") for _ in range(2)]
+    seen_running = 0
+    deadline = time.monotonic() + 20
+    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        listed = run_dagy("runs", "list")
+        assert listed.returncode == 0, listed.stderr
+        assert "lock" not in listed.stderr.lower()
+        seen_running = max(seen_running, listed.stdout.count(" RUNNING "))
+        time.sleep(0.1)
+    for p in procs:
+        out, err = p.communicate(timeout=20)
+        assert p.returncode == 0, err
+        assert "status=SUCCEEDED" in out
+    assert seen_running == 2
+    assert run_dagy("runs", "list", "--status", "SUCCEEDED").stdout.count(" long_flow:0.1.0") == 2
+
+
+def test_help_and_version_do_not_import_heavy_modules():
+    code = (
+        "import sys\n"
+        "from dagy.cli.main import cli\n"
+        "try:\n    cli(['--help'], prog_name='dagy')\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('duckdb', 'litestar', 'textual', 'boto3', 'yaml') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "Usage: dagy" in out and "HEAVY=\n" in out
+    sdk = subprocess.run(
+        [sys.executable, "-c", "import sys; from dagy import flow, task; print('duckdb' in sys.modules)"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    assert sdk.strip() == "False"
+
+
+def test_version(run_dagy):
+    assert run_dagy("--version").stdout.strip() == "dagy 0.1.0"
+
+
+def test_example_flows_in_examples_folder_all_run(run_dagy):
+    for path in sorted((REPO / "examples").glob("*.py")):
+        source = path.read_text()
+        for name in re.findall(r"^def (\w+)\(", source, re.M):
+            if f"@flow" in source.split(f"def {name}(")[0].rsplit("\n\n", 1)[-1]:
+                result = run_dagy("run", f"{path}:{name}")
+                assert result.returncode == 0, (path, name, result.stderr)
