@@ -36,10 +36,9 @@ def serialize(task_name: str, value: Any, limit: int) -> bytes:
 def write(directory: Path, data: bytes) -> Path:
     os.makedirs(directory, exist_ok=True)
     path = directory / RESULT_FILE
-    tmp = directory / (RESULT_FILE + ".tmp")
-    with open(tmp, "wb") as fh:
+    # No temp-file dance: a task run is SUCCEEDED (and its artifact read) only after this returns.
+    with open(path, "wb") as fh:
         fh.write(data)
-    os.replace(tmp, path)
     return path
 
 

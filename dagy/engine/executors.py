@@ -92,7 +92,7 @@ def write_task_metadata(attempt: Attempt, outcome: Outcome, status: str) -> None
         "artifact_path": outcome.artifact_path,
     }
     with open(attempt.task_dir / "metadata.json", "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2)
+        fh.write(json.dumps(data))  # json.dumps uses the C encoder; json.dump does not
 
 
 def run_attempt(attempt: Attempt) -> Outcome:

@@ -13,6 +13,8 @@ from dagy.store.events import EventLog
 from dagy.store.records import TaskRunRecord, utcnow
 
 FLUSH_INTERVAL = 1.0
+# Log and event lines reach the OS at least this often (a crash loses at most this much of them).
+SYNC_INTERVAL = 0.02
 # Mid-run flushes give up quickly when another process holds the store; events.jsonl keeps the
 # changes and the next flush (or the final one, which waits) applies them.
 OPPORTUNISTIC_TIMEOUT = 0.05
@@ -38,6 +40,7 @@ class Recorder:
         self._dirty: dict[str, TaskRunRecord] = {}
         self._run_changes: dict[str, Any] = {}
         self._last_flush = time.monotonic()
+        self._last_sync = self._last_flush
 
     def log(self, level: str, message: str) -> None:
         line = f"{utcnow().isoformat(timespec='milliseconds')}Z {level} {message}\n"
@@ -54,9 +57,12 @@ class Recorder:
         self._run_changes.update(changes)
 
     def sync_files(self) -> None:
-        """Push buffered log and event lines to the OS (called before the engine waits)."""
-        self._log.flush()
-        self.events.flush()
+        """Push buffered log and event lines to the OS, at most every SYNC_INTERVAL seconds."""
+        now = time.monotonic()
+        if now - self._last_sync >= SYNC_INTERVAL:
+            self._last_sync = now
+            self._log.flush()
+            self.events.flush()
 
     def maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= self.flush_interval:

@@ -156,11 +156,12 @@ def _execute(
         recorder.run(status=run.status, output=run.output, error=run.error, ended_at=run.ended_at)
         recorder.log("INFO" if run.status == SUCCEEDED else "ERROR",
                      f"run {run.run_id} finished status={run.status}" + (f" error={run.error}" if run.error else ""))
-        recorder.flush()
+        with store.connection():  # one open for the last batch and retention
+            recorder.flush()
+            prune(paths, store)
     finally:
         recorder.close()
     _write_metadata(paths, run, list(records.values()))
-    prune(paths, store)
     return run
 
 

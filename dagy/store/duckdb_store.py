@@ -13,7 +13,6 @@ import re
 import socket
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from dagy.store.records import (
     TASK_RUN_COLUMNS,
     RunRecord,
     TaskRunRecord,
+    row_of,
     utcnow,
 )
 
@@ -101,6 +101,7 @@ class DuckDBStore:
             else lock_timeout
         )
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._migrated = False
         self._recovered = False
 
     # -- connection -------------------------------------------------------------------------------
@@ -135,7 +136,9 @@ class DuckDBStore:
         con = self._open(self.lock_timeout if timeout is None else timeout)
         self._con = con
         try:
-            migrations.apply(con)
+            if not self._migrated:  # schemas only move forward: once per store object is enough
+                migrations.apply(con)
+                self._migrated = True
             if not self._recovered:
                 self._recovered = True
                 self._recover(con)
@@ -151,7 +154,7 @@ class DuckDBStore:
         marks = ", ".join("?" for _ in RUN_COLUMNS)
         with self.connection() as con:
             con.execute("BEGIN")
-            con.execute(f"INSERT INTO runs ({cols}) VALUES ({marks})", list(astuple(run)))
+            con.execute(f"INSERT INTO runs ({cols}) VALUES ({marks})", row_of(run, RUN_COLUMNS))
             self._upsert_task_runs(con, task_runs)
             con.execute("COMMIT")
 
@@ -181,7 +184,7 @@ class DuckDBStore:
     def _upsert_task_runs(con: duckdb.DuckDBPyConnection, rows: Iterable[TaskRunRecord]) -> None:
         columns: list[list[Any]] = [[] for _ in TASK_RUN_COLUMNS]
         for row in rows:
-            for column, value in zip(columns, astuple(row)):
+            for column, value in zip(columns, row_of(row, TASK_RUN_COLUMNS)):
                 column.append(value)
         if columns[0]:
             con.execute(_UPSERT_TASK_RUNS, columns)

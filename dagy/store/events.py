@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from dagy.store.records import TaskRunRecord
+from dagy.store.records import TASK_RUN_COLUMNS, TaskRunRecord
 
 _TS_FIELDS = {"created_at", "started_at", "ended_at"}
 
@@ -41,7 +40,8 @@ class EventLog:
         self._file.write(json.dumps({"k": "run", "v": _encode(changes)}) + "\n")
 
     def task(self, record: TaskRunRecord) -> None:
-        self._file.write(json.dumps({"k": "task", "v": _encode(asdict(record))}) + "\n")
+        row = {c: getattr(record, c) for c in TASK_RUN_COLUMNS}
+        self._file.write(json.dumps({"k": "task", "v": _encode(row)}) + "\n")
 
     def flush(self) -> int:
         """Push buffered lines to the OS; returns the file's size (the offset now covered)."""
