@@ -70,7 +70,9 @@ class LocalExecutionError(RuntimeError):
 class DependencyCycleError(LocalExecutionError):
     """The FlowSpec has a cycle or refers to a task run output that does not exist."""
 
-    def __init__(self, message: str = "Dependency cycle detected or missing dependency output") -> None:
+    def __init__(
+        self, message: str = "Dependency cycle detected or missing dependency output"
+    ) -> None:
         super().__init__(message)
 
 

@@ -23,8 +23,15 @@ def dagy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh DAGY_LOCAL_DIR for this test (never the user's ~/.dagy)."""
     home = tmp_path / "dagy-home"
     monkeypatch.setenv("DAGY_LOCAL_DIR", str(home))
-    for name in ("DAGY_PROFILE", "DAGY_API_URL", "DAGY_APP_URL", "DAGY_LOCAL_VERBOSE",
-                 "DAGY_LOCAL_ARTIFACT_MAX_BYTES", "DAGY_LOCAL_KEEP_RUNS", "DAGY_DEBUG"):
+    for name in (
+        "DAGY_PROFILE",
+        "DAGY_API_URL",
+        "DAGY_APP_URL",
+        "DAGY_LOCAL_VERBOSE",
+        "DAGY_LOCAL_ARTIFACT_MAX_BYTES",
+        "DAGY_LOCAL_KEEP_RUNS",
+        "DAGY_DEBUG",
+    ):
         monkeypatch.delenv(name, raising=False)
     return home
 
@@ -54,12 +61,18 @@ def dagy_cmd() -> list[str]:
 def run_dagy(dagy_home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real `dagy` command as a subprocess against the temporary home."""
 
-    def run(*args: str, input: str | None = None, timeout: float = 60,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, input: str | None = None, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, **(env or {})}
         return subprocess.run(
-            [*dagy_cmd(), *args], input=input, capture_output=True, text=True,
-            timeout=timeout, env=full_env, cwd=str(REPO),
+            [*dagy_cmd(), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=full_env,
+            cwd=str(REPO),
         )
 
     return run
@@ -67,6 +80,10 @@ def run_dagy(dagy_home: Path) -> Callable[..., subprocess.CompletedProcess[str]]
 
 def popen_dagy(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*dagy_cmd(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **(env or {})}, cwd=str(REPO),
+        [*dagy_cmd(), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=str(REPO),
     )

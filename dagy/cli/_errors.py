@@ -66,4 +66,3 @@ def message_for(exc: BaseException) -> str:
         return f"Error: {exc}"
     text = str(exc) if not isinstance(exc, KeyError) else str(exc.args[0] if exc.args else exc)
     return f"{type(exc).__name__}: {text}"
-

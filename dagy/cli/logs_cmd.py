@@ -10,8 +10,13 @@ import click
 
 @click.command("logs")
 @click.argument("run_id")
-@click.option("--task", "task_run_id", default=None, metavar="TASK_RUN_ID",
-              help="Show this task run's log (e.g. load-1) instead of the run log.")
+@click.option(
+    "--task",
+    "task_run_id",
+    default=None,
+    metavar="TASK_RUN_ID",
+    help="Show this task run's log (e.g. load-1) instead of the run log.",
+)
 def logs(run_id: str, task_run_id: str | None) -> None:
     """Display the logs of a run, or of one of its task runs."""
     from dagy.config.paths import DagyPaths

@@ -31,18 +31,41 @@ class interrupts_cancel:
 
 @click.command("run")
 @click.argument("target")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Flow parameter (repeatable); coerced to the flow's annotations.")
-@click.option("--max-workers", type=int, default=1, show_default=True,
-              help="Maximum parallel task workers (local only).")
-@click.option("--no-fail-fast", is_flag=True,
-              help="Let independent tasks finish after a failure (local only).")
-@click.option("--executor", default="local", show_default=True,
-              help="Where tasks run: 'local' (threads) or 'process' (a child process per task, "
-                   "so a timeout or cancel really stops it), or an installed plugin.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Flow parameter (repeatable); coerced to the flow's annotations.",
+)
+@click.option(
+    "--max-workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Maximum parallel task workers (local only).",
+)
+@click.option(
+    "--no-fail-fast",
+    is_flag=True,
+    help="Let independent tasks finish after a failure (local only).",
+)
+@click.option(
+    "--executor",
+    default="local",
+    show_default=True,
+    help="Where tasks run: 'local' (threads) or 'process' (a child process per task, "
+    "so a timeout or cancel really stops it), or an installed plugin.",
+)
 @click.option("--profile", default=None, help="Dagy profile for API URL resolution.")
-def run(target: str, params: tuple[str, ...], max_workers: int, no_fail_fast: bool,
-        executor: str, profile: str | None) -> None:
+def run(
+    target: str,
+    params: tuple[str, ...],
+    max_workers: int,
+    no_fail_fast: bool,
+    executor: str,
+    profile: str | None,
+) -> None:
     """Execute a flow locally: TARGET is <path>:<flow_fn>.
 
     \b
@@ -59,7 +82,9 @@ def run(target: str, params: tuple[str, ...], max_workers: int, no_fail_fast: bo
     if ":" not in target:
         _remote_or_error(target, profile)
     raw = parse_param_pairs(params)
-    settings = runs.RunSettings(max_workers=max_workers, fail_fast=not no_fail_fast, executor=executor)
+    settings = runs.RunSettings(
+        max_workers=max_workers, fail_fast=not no_fail_fast, executor=executor
+    )
     with interrupts_cancel():
         record = runs.run_target(target, raw, settings, DagyPaths.from_env())
     _report(record)

@@ -15,8 +15,13 @@ def runs() -> None:
 
 
 @runs.command("list")
-@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True,
-              help="Newest N runs (0 for all).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="Newest N runs (0 for all).",
+)
 @click.option("--status", default=None, help="Only runs with this status (e.g. FAILED).")
 @click.option("--flow", "flow_name", default=None, help="Only runs of this flow name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
@@ -26,11 +31,15 @@ def list_(limit: int, status: str | None, flow_name: str | None, as_json: bool) 
     from dagy.services import runs as service
     from dagy.store.records import iso_z
 
-    records, total = service.list_runs(DagyPaths.from_env(), status=status, flow_name=flow_name, limit=limit or None)
+    records, total = service.list_runs(
+        DagyPaths.from_env(), status=status, flow_name=flow_name, limit=limit or None
+    )
     if as_json:
         click.echo(json.dumps([r.to_json() for r in records], indent=2))
         return
-    lines = [f"{r.run_id} {r.status} {iso_z(r.started_at or r.created_at)} {r.flow_id}" for r in records]
+    lines = [
+        f"{r.run_id} {r.status} {iso_z(r.started_at or r.created_at)} {r.flow_id}" for r in records
+    ]
     if lines:
         click.echo("\n".join(lines))
     if total > len(records):
@@ -69,7 +78,9 @@ def show(run_id: str, as_json: bool) -> None:
 
 @runs.command("retry")
 @click.argument("run_id")
-@click.option("--max-workers", type=int, default=None, help="Worker threads (default: the original run's).")
+@click.option(
+    "--max-workers", type=int, default=None, help="Worker threads (default: the original run's)."
+)
 def retry(run_id: str, max_workers: int | None) -> None:
     """Start a new run of a failed or cancelled run's flow, re-executing only the task runs
     that did not succeed; the artifacts of those that did are reused."""

@@ -40,10 +40,10 @@ class _Router:
 
 
 class _UTCFormatter(logging.Formatter):
-    converter = time.gmtime
+    """``2026-03-04T12:00:00.123Z``: the same UTC timestamps as the engine's own log lines."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         return f"{stamp}.{int(record.msecs):03d}Z"
 
 

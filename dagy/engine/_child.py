@@ -36,13 +36,19 @@ def main() -> int:
         return 1
 
     stamp = utcnow().isoformat(timespec="milliseconds")
-    print(f"{stamp}Z INFO attempt {payload['number']} of {payload['task_run_id']} started "
-          f"(process {os.getpid()})", flush=True)
+    print(
+        f"{stamp}Z INFO attempt {payload['number']} of {payload['task_run_id']} started "
+        f"(process {os.getpid()})",
+        flush=True,
+    )
     try:
         if payload.get("entrypoint"):
             load_module(split_target(payload["entrypoint"])[0])
-        task = resolve_task(TaskDef(name=payload["task_name"], module=payload["module"],
-                                    qualname=payload["qualname"]))
+        task = resolve_task(
+            TaskDef(
+                name=payload["task_name"], module=payload["module"], qualname=payload["qualname"]
+            )
+        )
         args = _codec.decode(payload["args"], lambda ref: None)
         kwargs = _codec.decode(payload["kwargs"], lambda ref: None)
     except Exception as exc:  # noqa: BLE001 - reported to the parent as the attempt's error

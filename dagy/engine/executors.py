@@ -3,6 +3,7 @@ are built in; plugins register more under the ``dagy.executors`` entry-point gro
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -110,7 +111,9 @@ def run_attempt(attempt: Attempt) -> Outcome:
             log.write(traceback.format_exc())
             message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             _log_line(log, f"ERROR attempt {attempt.number} failed: {message}")
-            outcome = Outcome(attempt.task_run_id, attempt.number, False, started, utcnow(), error=message)
+            outcome = Outcome(
+                attempt.task_run_id, attempt.number, False, started, utcnow(), error=message
+            )
         else:
             _capture.bind(None)
             outcome = _store_result(attempt, value, started, log)
@@ -137,9 +140,17 @@ def _store_result(attempt: Attempt, value: Any, started: _dt.datetime, log: Any)
         return Outcome(attempt.task_run_id, attempt.number, True, started, utcnow(), value=value)
     path = artifacts.write(attempt.artifact_dir, data)
     ended = utcnow()
-    _log_line(log, f"INFO attempt {attempt.number} succeeded in {(ended - started).total_seconds():.3f}s")
+    _log_line(
+        log, f"INFO attempt {attempt.number} succeeded in {(ended - started).total_seconds():.3f}s"
+    )
     return Outcome(
-        attempt.task_run_id, attempt.number, True, started, ended, value=value, artifact_path=str(path)
+        attempt.task_run_id,
+        attempt.number,
+        True,
+        started,
+        ended,
+        value=value,
+        artifact_path=str(path),
     )
 
 
@@ -224,9 +235,15 @@ class ProcessExecutor:
         except (TypeError, ValueError) as exc:
             now = utcnow()
             self._completions.put(
-                Outcome(attempt.task_run_id, attempt.number, False, now, now,
-                        error=f"TypeError: inputs cannot be sent to a child process: {exc}",
-                        retryable=False)
+                Outcome(
+                    attempt.task_run_id,
+                    attempt.number,
+                    False,
+                    now,
+                    now,
+                    error=f"TypeError: inputs cannot be sent to a child process: {exc}",
+                    retryable=False,
+                )
             )
             return
         threading.Thread(target=self._watch, args=(attempt, body), daemon=True).start()
@@ -268,25 +285,43 @@ class ProcessExecutor:
         ended = utcnow()
         result = attempt.artifact_dir / artifacts.RESULT_FILE
         if code == 0 and result.exists():
-            return Outcome(attempt.task_run_id, attempt.number, True, started, ended,
-                           value=artifacts.read(result), artifact_path=str(result))
+            return Outcome(
+                attempt.task_run_id,
+                attempt.number,
+                True,
+                started,
+                ended,
+                value=artifacts.read(result),
+                artifact_path=str(result),
+            )
         error_file = attempt.task_dir / "error.json"
         try:
             info = json.loads(error_file.read_text(encoding="utf-8"))
             error_file.unlink()
-            return Outcome(attempt.task_run_id, attempt.number, False, started, ended,
-                           error=info["error"], retryable=info.get("retryable", True))
+            return Outcome(
+                attempt.task_run_id,
+                attempt.number,
+                False,
+                started,
+                ended,
+                error=info["error"],
+                retryable=info.get("retryable", True),
+            )
         except (OSError, ValueError, KeyError):
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
-            return Outcome(attempt.task_run_id, attempt.number, False, started, ended,
-                           error=f"ChildProcessError: task process ended with {how}")
+            return Outcome(
+                attempt.task_run_id,
+                attempt.number,
+                False,
+                started,
+                ended,
+                error=f"ChildProcessError: task process ended with {how}",
+            )
 
     @staticmethod
     def _kill(proc: subprocess.Popen[bytes]) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def cancel(self, attempt: Attempt) -> None:
         with self._lock:
@@ -302,13 +337,15 @@ class ProcessExecutor:
             self._kill(proc)
         deadline = time.monotonic() + 5
         for proc in procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
 
 
-BUILTIN: dict[str, type] = {"local": ThreadExecutor, "thread": ThreadExecutor, "process": ProcessExecutor}
+BUILTIN: dict[str, type] = {
+    "local": ThreadExecutor,
+    "thread": ThreadExecutor,
+    "process": ProcessExecutor,
+}
 
 
 def executor_class(name: str) -> type:

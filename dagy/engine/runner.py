@@ -215,8 +215,12 @@ class _Scheduler:
                 self.artifact_paths[task_run_id] = outcome.artifact_path
             self.inputs.pop(task_run_id, None)
             self._set(
-                record, SUCCEEDED, ended_at=outcome.ended_at, duration_seconds=duration,
-                error=None, artifact_path=outcome.artifact_path,
+                record,
+                SUCCEEDED,
+                ended_at=outcome.ended_at,
+                duration_seconds=duration,
+                error=None,
+                artifact_path=outcome.artifact_path,
             )
             self.recorder.log("INFO", f"task {task_run_id} succeeded attempt={outcome.number}")
             for child in self.downstream[task_run_id]:
@@ -237,8 +241,16 @@ class _Scheduler:
             )
             return
         self.inputs.pop(task_run_id, None)
-        self._set(record, FAILED, ended_at=outcome.ended_at, duration_seconds=duration, error=outcome.error)
-        self.recorder.log("ERROR", f"task {task_run_id} failed attempt={outcome.number}: {outcome.error}")
+        self._set(
+            record,
+            FAILED,
+            ended_at=outcome.ended_at,
+            duration_seconds=duration,
+            error=outcome.error,
+        )
+        self.recorder.log(
+            "ERROR", f"task {task_run_id} failed attempt={outcome.number}: {outcome.error}"
+        )
         if self.error is None:
             self.error = self._run_error(record.task_name, outcome.error or "failed")
         if self.options.fail_fast:
@@ -274,7 +286,9 @@ class _Scheduler:
         self.ready.clear()
         for record in self.records.values():
             if record.status in (PENDING, RETRYING):
-                self._set(record, CANCELLED, ended_at=now if record.started_at else None, error=reason)
+                self._set(
+                    record, CANCELLED, ended_at=now if record.started_at else None, error=reason
+                )
         self.recorder.log("WARNING", f"run stopping: {reason}")
 
     def _executor_for(self, attempt: Attempt) -> Executor:
@@ -290,15 +304,20 @@ class _Scheduler:
             timeout = self.spec.tasks[attempt.task_name].timeout_seconds or 0
             ended = utcnow()
             outcome = Outcome(
-                task_run_id, attempt.number, False,
-                self.records[task_run_id].started_at or ended, ended,
+                task_run_id,
+                attempt.number,
+                False,
+                self.records[task_run_id].started_at or ended,
+                ended,
                 error=f"TaskTimeoutError: Task exceeded timeout of {timeout:g}s",
             )
             try:
                 write_task_metadata(attempt, outcome, "FAILED")
                 with open(attempt.task_dir / "task.log", "a", encoding="utf-8") as log:
-                    log.write(f"{ended.isoformat(timespec='milliseconds')}Z ERROR attempt "
-                              f"{attempt.number} stopped: {outcome.error}\n")
+                    log.write(
+                        f"{ended.isoformat(timespec='milliseconds')}Z ERROR attempt "
+                        f"{attempt.number} stopped: {outcome.error}\n"
+                    )
             except OSError:
                 pass
             self._finish(outcome)
@@ -325,7 +344,10 @@ class _Scheduler:
                 for child in self.downstream[task_run_id]:
                     self.waiting_on[child] -= 1
         for tr in self.spec.task_runs:
-            if self.records[tr.task_run_id].status == PENDING and self.waiting_on[tr.task_run_id] == 0:
+            if (
+                self.records[tr.task_run_id].status == PENDING
+                and self.waiting_on[tr.task_run_id] == 0
+            ):
                 self.ready.append(tr.task_run_id)
         try:
             self._loop()
@@ -365,7 +387,9 @@ class _Scheduler:
         if self.cancelled:
             return EngineResult(CANCELLED, None, "RunCancelledError: Run cancelled by user")
         if self.error is not None or any(r.status != SUCCEEDED for r in self.records.values()):
-            return EngineResult(FAILED, None, self.error or "LocalExecutionError: run did not finish")
+            return EngineResult(
+                FAILED, None, self.error or "LocalExecutionError: run did not finish"
+            )
         output = _codec.decode(self.spec.outputs, self._value)
         return EngineResult(SUCCEEDED, _codec.dumps(output), None)
 

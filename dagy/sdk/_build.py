@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from dagy.sdk.spec import TaskDef, TaskRunSpec
     from dagy.sdk.task import Task
 
-_current: contextvars.ContextVar[Builder | None] = contextvars.ContextVar("dagy_build", default=None)
+_current: contextvars.ContextVar[Builder | None] = contextvars.ContextVar(
+    "dagy_build", default=None
+)
 
 
 class FlowBuildError(Exception):
@@ -25,12 +27,16 @@ class Builder:
         self._counts: dict[str, int] = {}
         self._owners: dict[str, Task[Any]] = {}
 
-    def add_call(self, task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _codec.TaskRef:
+    def add_call(
+        self, task: Task[Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _codec.TaskRef:
         from dagy.sdk.spec import TaskRunSpec
 
         owner = self._owners.setdefault(task.name, task)
         if owner is not task:
-            raise FlowBuildError(f"Two different tasks are named '{task.name}'; give one another name")
+            raise FlowBuildError(
+                f"Two different tasks are named '{task.name}'; give one another name"
+            )
         try:
             task.signature.bind(*args, **kwargs)
         except TypeError as exc:

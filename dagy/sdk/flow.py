@@ -101,7 +101,11 @@ def flow(fn: Callable[..., Any]) -> Flow: ...
 
 @overload
 def flow(
-    fn: None = None, *, name: str | None = None, version: str | None = None, description: str | None = None
+    fn: None = None,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    description: str | None = None,
 ) -> Callable[[Callable[..., Any]], Flow]: ...
 
 

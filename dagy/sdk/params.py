@@ -37,26 +37,25 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
     origin = typing.get_origin(tp)
     if origin is typing.Union or (hasattr(types, "UnionType") and origin is types.UnionType):
         members = typing.get_args(tp)
-        if value is None or (isinstance(value, str) and value.lower() in {"none", "null"}):
-            if type(None) in members:
-                return None
-        errors = []
+        is_null = value is None or (isinstance(value, str) and value.lower() in {"none", "null"})
+        if is_null and type(None) in members:
+            return None
         for member in members:
             if member is type(None):
                 continue
             try:
                 return _coerce(name, value, member)
-            except ParameterTypeError as exc:
-                errors.append(str(exc))
-        raise ParameterTypeError(
-            f"Parameter '{name}' expects {_type_name(tp)}, got {value!r}"
-        )
+            except ParameterTypeError:
+                continue
+        raise ParameterTypeError(f"Parameter '{name}' expects {_type_name(tp)}, got {value!r}")
     if origin is typing.Literal:
         choices = typing.get_args(tp)
         for choice in choices:
             if value == choice or (isinstance(value, str) and str(choice) == value):
                 return choice
-        raise ParameterTypeError(f"Parameter '{name}' must be one of {list(choices)}, got {value!r}")
+        raise ParameterTypeError(
+            f"Parameter '{name}' must be one of {list(choices)}, got {value!r}"
+        )
     base = origin or tp
     try:
         return _COERCERS[base](value)
@@ -154,7 +153,9 @@ _COERCERS: dict[Any, Callable[[Any], Any]] = {
 }
 
 
-def coerce_parameters(fn: Callable[..., Any], flow_name: str, raw: dict[str, Any]) -> dict[str, Any]:
+def coerce_parameters(
+    fn: Callable[..., Any], flow_name: str, raw: dict[str, Any]
+) -> dict[str, Any]:
     """Bind ``raw`` to ``fn``'s signature: coerce each value, fill defaults, reject unknown/missing."""
     sig = inspect.signature(fn)
     try:

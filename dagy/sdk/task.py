@@ -66,9 +66,13 @@ class Task(Generic[R]):
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
-        _check_options(self.name, retries, retry_delay_seconds, retry_jitter_factor, timeout_seconds)
+        _check_options(
+            self.name, retries, retry_delay_seconds, retry_jitter_factor, timeout_seconds
+        )
         if executor is not None and (not isinstance(executor, str) or not executor):
-            raise RetryConfigurationError(f"Task '{self.name}': executor must be a non-empty string")
+            raise RetryConfigurationError(
+                f"Task '{self.name}': executor must be a non-empty string"
+            )
         self.definition = TaskDef(
             name=self.name,
             module=fn.__module__,
@@ -145,5 +149,7 @@ def resolve_task(definition: TaskDef) -> Task[Any]:
         importlib.import_module(definition.module)
         found = _REGISTRY.get((definition.module, definition.qualname))
     if found is None:
-        raise LookupError(f"Task '{definition.name}' ({definition.module}.{definition.qualname}) not found")
+        raise LookupError(
+            f"Task '{definition.name}' ({definition.module}.{definition.qualname}) not found"
+        )
     return found

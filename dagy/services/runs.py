@@ -57,7 +57,9 @@ def _check_settings(settings: RunSettings) -> None:
     executor_class(settings.executor)
 
 
-def run_target(target: str, raw_params: dict[str, Any], settings: RunSettings, paths: DagyPaths) -> RunRecord:
+def run_target(
+    target: str, raw_params: dict[str, Any], settings: RunSettings, paths: DagyPaths
+) -> RunRecord:
     """Load ``<path>:<flow_fn>``, build it with the parameters, and run it locally."""
     from dagy.sdk.loader import load_flow
 
@@ -135,12 +137,19 @@ def _execute(
     )
     records = _initial_records(run, spec, paths, reused or {})
     store.create_run(run, list(records.values()))
-    recorder = Recorder(store, run.run_id, paths.run_dir(run.run_id), verbose=env_flag("DAGY_LOCAL_VERBOSE"))
+    recorder = Recorder(
+        store, run.run_id, paths.run_dir(run.run_id), verbose=env_flag("DAGY_LOCAL_VERBOSE")
+    )
     _write_metadata(paths, run)
-    recorder.log("INFO", f"run {run.run_id} started flow={run.flow_id} max_workers={settings.max_workers} "
-                         f"executor={settings.executor} fail_fast={settings.fail_fast}")
+    recorder.log(
+        "INFO",
+        f"run {run.run_id} started flow={run.flow_id} max_workers={settings.max_workers} "
+        f"executor={settings.executor} fail_fast={settings.fail_fast}",
+    )
     if retry_of:
-        recorder.log("INFO", f"retry of {retry_of.run_id}: reusing {len(reused or {})} succeeded task runs")
+        recorder.log(
+            "INFO", f"retry of {retry_of.run_id}: reusing {len(reused or {})} succeeded task runs"
+        )
     try:
         result = execute(
             spec,
@@ -148,14 +157,23 @@ def _execute(
             recorder,
             paths,
             resolve,
-            EngineOptions(settings.max_workers, settings.fail_fast, settings.executor, artifacts.max_bytes()),
-            {tid: r.artifact_path for tid, r in records.items() if r.reused_from and r.artifact_path},
+            EngineOptions(
+                settings.max_workers, settings.fail_fast, settings.executor, artifacts.max_bytes()
+            ),
+            {
+                tid: r.artifact_path
+                for tid, r in records.items()
+                if r.reused_from and r.artifact_path
+            },
         )
         run.status, run.output, run.error = result.status, result.output, result.error
         run.ended_at = utcnow()
         recorder.run(status=run.status, output=run.output, error=run.error, ended_at=run.ended_at)
-        recorder.log("INFO" if run.status == SUCCEEDED else "ERROR",
-                     f"run {run.run_id} finished status={run.status}" + (f" error={run.error}" if run.error else ""))
+        recorder.log(
+            "INFO" if run.status == SUCCEEDED else "ERROR",
+            f"run {run.run_id} finished status={run.status}"
+            + (f" error={run.error}" if run.error else ""),
+        )
         with store.connection():  # one open for the last batch and retention
             recorder.flush()
             prune(paths, store)
@@ -196,11 +214,18 @@ def _initial_records(
     return records
 
 
-def _write_metadata(paths: DagyPaths, run: RunRecord, task_runs: list[TaskRunRecord] | None = None) -> None:
+def _write_metadata(
+    paths: DagyPaths, run: RunRecord, task_runs: list[TaskRunRecord] | None = None
+) -> None:
     data = run.to_json()
     if task_runs is not None:
         data["task_runs"] = [
-            {"task_run_id": t.task_run_id, "task_name": t.task_name, "status": t.status, "attempt": t.attempt}
+            {
+                "task_run_id": t.task_run_id,
+                "task_name": t.task_name,
+                "status": t.status,
+                "attempt": t.attempt,
+            }
             for t in task_runs
         ]
     run_dir = paths.run_dir(run.run_id)
@@ -234,7 +259,9 @@ def retry_run(run_id: str, settings: RunSettings | None, paths: DagyPaths) -> Ru
             raise RunNotFoundError(run_id)
         old_tasks = store.task_runs(run_id)
     if old.status not in FINAL_STATUSES:
-        raise DagyError(f"Run {run_id} is still {old.status}; wait for it to finish before retrying")
+        raise DagyError(
+            f"Run {run_id} is still {old.status}; wait for it to finish before retrying"
+        )
     if old.status == SUCCEEDED:
         raise DagyError(f"Run {run_id} succeeded; there is nothing to retry")
     if not old.flow_spec or not old.entrypoint:
@@ -246,8 +273,12 @@ def retry_run(run_id: str, settings: RunSettings | None, paths: DagyPaths) -> Ru
         for t in old_tasks
         if t.status == SUCCEEDED and t.artifact_path and Path(t.artifact_path).is_file()
     }
-    settings = settings or RunSettings(max_workers=old.max_workers, fail_fast=old.fail_fast, executor=old.executor)
-    settings = RunSettings(settings.max_workers, settings.fail_fast, settings.executor, trigger="retry")
+    settings = settings or RunSettings(
+        max_workers=old.max_workers, fail_fast=old.fail_fast, executor=old.executor
+    )
+    settings = RunSettings(
+        settings.max_workers, settings.fail_fast, settings.executor, trigger="retry"
+    )
     _check_settings(settings)
     return _execute(spec, settings, paths, resolve=_resolver(), retry_of=old, reused=reused)
 
@@ -256,7 +287,11 @@ def retry_run(run_id: str, settings: RunSettings | None, paths: DagyPaths) -> Ru
 
 
 def list_runs(
-    paths: DagyPaths, *, status: str | None = None, flow_name: str | None = None, limit: int | None = 100
+    paths: DagyPaths,
+    *,
+    status: str | None = None,
+    flow_name: str | None = None,
+    limit: int | None = 100,
 ) -> tuple[list[RunRecord], int]:
     """The newest runs first, and how many match in all."""
     if status and status.upper() not in RUN_STATUSES:
@@ -264,7 +299,11 @@ def list_runs(
     store = _store(paths)
     with store.connection():
         runs = store.list_runs(status=status, flow_name=flow_name, limit=limit)
-        total = len(runs) if not limit or len(runs) < limit else store.count_runs(status=status, flow_name=flow_name)
+        total = (
+            len(runs)
+            if not limit or len(runs) < limit
+            else store.count_runs(status=status, flow_name=flow_name)
+        )
     return runs, total
 
 

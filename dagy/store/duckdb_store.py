@@ -184,7 +184,7 @@ class DuckDBStore:
     def _upsert_task_runs(con: duckdb.DuckDBPyConnection, rows: Iterable[TaskRunRecord]) -> None:
         columns: list[list[Any]] = [[] for _ in TASK_RUN_COLUMNS]
         for row in rows:
-            for column, value in zip(columns, row_of(row, TASK_RUN_COLUMNS)):
+            for column, value in zip(columns, row_of(row, TASK_RUN_COLUMNS), strict=True):
                 column.append(value)
         if columns[0]:
             con.execute(_UPSERT_TASK_RUNS, columns)
@@ -209,7 +209,9 @@ class DuckDBStore:
         return RunRecord(*row) if row else None
 
     @staticmethod
-    def _run_filters(org_id: str, status: str | None, flow_name: str | None) -> tuple[str, list[Any]]:
+    def _run_filters(
+        org_id: str, status: str | None, flow_name: str | None
+    ) -> tuple[str, list[Any]]:
         where, params = ["org_id = ?"], [org_id]
         if status:
             where.append("status = ?")

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -59,7 +58,8 @@ def test_run_example_prints_the_spec_line_and_records_the_run(run_dagy):
 
     listed = run_dagy("runs", "list")
     assert re.fullmatch(
-        rf"{run_id} SUCCEEDED \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ example_flow:1.0.0", listed.stdout.strip()
+        rf"{run_id} SUCCEEDED \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ example_flow:1.0.0",
+        listed.stdout.strip(),
     )
     shown = run_dagy("runs", "show", run_id).stdout.splitlines()
     assert shown[0] == f"Run: {run_id} status=SUCCEEDED flow=example_flow:1.0.0"
@@ -113,19 +113,39 @@ def test_runs_retry_starts_a_new_run(run_dagy, write_flow):
     assert f"Retry of: {failed}" in run_dagy("runs", "show", new_id).stdout
     ok = _run_id(run_dagy("run", EXAMPLE).stdout)
     nothing = run_dagy("runs", "retry", ok)
-    assert nothing.returncode == 2 and nothing.stderr.strip().endswith("succeeded; there is nothing to retry")
+    assert nothing.returncode == 2 and nothing.stderr.strip().endswith(
+        "succeeded; there is nothing to retry"
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message", "code"),
     [
-        (["run", "examples/flow_example.py"], "ValueError: Flow target must be in <path>:<flow_fn> format", 2),
-        (["run", "nope/missing.py:f"], f"FileNotFoundError: Flow file not found: {REPO}/nope/missing.py", 3),
-        (["run", "examples/flow_example.py:nope"],
-         f"AttributeError: Flow 'nope' not found in {REPO}/examples/flow_example.py", 3),
-        (["run", EXAMPLE, "--param", "bad"], "ValueError: Invalid param 'bad', expected key=value", 2),
-        (["run", EXAMPLE, "--param", "partitions=many"],
-         "ParameterTypeError: Parameter 'partitions' expects int, got 'many'", 2),
+        (
+            ["run", "examples/flow_example.py"],
+            "ValueError: Flow target must be in <path>:<flow_fn> format",
+            2,
+        ),
+        (
+            ["run", "nope/missing.py:f"],
+            f"FileNotFoundError: Flow file not found: {REPO}/nope/missing.py",
+            3,
+        ),
+        (
+            ["run", "examples/flow_example.py:nope"],
+            f"AttributeError: Flow 'nope' not found in {REPO}/examples/flow_example.py",
+            3,
+        ),
+        (
+            ["run", EXAMPLE, "--param", "bad"],
+            "ValueError: Invalid param 'bad', expected key=value",
+            2,
+        ),
+        (
+            ["run", EXAMPLE, "--param", "partitions=many"],
+            "ParameterTypeError: Parameter 'partitions' expects int, got 'many'",
+            2,
+        ),
         (["run", EXAMPLE, "--executor", "nowhere"], "ValueError: Unknown executor 'nowhere'", 2),
         (["runs", "show", "no-such-run"], "Run not found: no-such-run", 3),
         (["logs", "no-such-run"], "Run not found: no-such-run", 3),
@@ -153,7 +173,10 @@ def test_log_not_found_names_the_path(run_dagy, dagy_home):
     run_id = _run_id(run_dagy("run", EXAMPLE).stdout)
     result = run_dagy("logs", run_id, "--task", "nope-1")
     assert result.returncode == 3
-    assert result.stderr.strip() == f"Log not found: {dagy_home}/runs/{run_id}/task_runs/nope-1/task.log"
+    assert (
+        result.stderr.strip()
+        == f"Log not found: {dagy_home}/runs/{run_id}/task_runs/nope-1/task.log"
+    )
 
 
 def test_verbose_echoes_the_run_log(run_dagy):
@@ -161,7 +184,9 @@ def test_verbose_echoes_the_run_log(run_dagy):
     assert "task extract-1 running attempt=1" in result.stderr
 
 
-def _wait_for_line(proc: subprocess.Popen[str], run_dagy, status: str = "RUNNING", timeout: float = 20) -> str:
+def _wait_for_line(
+    proc: subprocess.Popen[str], run_dagy, status: str = "RUNNING", timeout: float = 20
+) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         listed = run_dagy("runs", "list", "--status", status).stdout.split()
@@ -225,11 +250,19 @@ def test_help_and_version_do_not_import_heavy_modules():
         "heavy = [m for m in ('duckdb', 'litestar', 'textual', 'boto3', 'yaml') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert "Usage: dagy" in out and "HEAVY=\n" in out
     sdk = subprocess.run(
-        [sys.executable, "-c", "import sys; from dagy import flow, task; print('duckdb' in sys.modules)"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from dagy import flow, task; print('duckdb' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert sdk.strip() == "False"
 
@@ -238,10 +271,16 @@ def test_version(run_dagy):
     assert run_dagy("--version").stdout.strip() == "dagy 0.1.0"
 
 
-def test_example_flows_in_examples_folder_all_run(run_dagy):
+def test_every_flow_in_examples_runs(run_dagy):
+    from dagy.sdk.flow import Flow
+    from dagy.sdk.loader import load_module
+
+    found = 0
     for path in sorted((REPO / "examples").glob("*.py")):
-        source = path.read_text()
-        for name in re.findall(r"^def (\w+)\(", source, re.M):
-            if f"@flow" in source.split(f"def {name}(")[0].rsplit("\n\n", 1)[-1]:
-                result = run_dagy("run", f"{path}:{name}")
+        module = load_module(path)
+        for name, obj in vars(module).items():
+            if isinstance(obj, Flow):
+                found += 1
+                result = run_dagy("run", f"{path}:{name}", "--max-workers", "2")
                 assert result.returncode == 0, (path, name, result.stderr)
+    assert found >= 1

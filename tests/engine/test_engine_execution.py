@@ -137,7 +137,9 @@ def test_run_and_task_metadata_files_follow_the_layout(paths: DagyPaths):
     run_meta = json.loads((paths.run_dir(record.run_id) / "metadata.json").read_text())
     assert run_meta["status"] == "SUCCEEDED" and run_meta["flow_version"] == "2.0.0"
     assert len(run_meta["task_runs"]) == 4
-    task_meta = json.loads((paths.task_run_dir(record.run_id, "add-1") / "metadata.json").read_text())
+    task_meta = json.loads(
+        (paths.task_run_dir(record.run_id, "add-1") / "metadata.json").read_text()
+    )
     assert task_meta["status"] == "SUCCEEDED" and task_meta["attempt"] == 1
     assert "task add-1 succeeded" in paths.run_log(record.run_id).read_text()
 
@@ -160,7 +162,9 @@ def test_fail_fast_cancels_in_flight_and_never_starts_pending(paths: DagyPaths):
 
 
 def test_no_fail_fast_finishes_independent_branches(paths: DagyPaths):
-    record = run_flow(branches, {}, settings=RunSettings(max_workers=1, fail_fast=False), paths=paths)
+    record = run_flow(
+        branches, {}, settings=RunSettings(max_workers=1, fail_fast=False), paths=paths
+    )
     assert record.status == "FAILED"
     tasks = {t.task_run_id: t for t in _store(paths).task_runs(record.run_id)}
     assert tasks["boom-1"].status == "FAILED"
@@ -195,12 +199,16 @@ def test_unserialisable_result_names_the_task(paths: DagyPaths):
     assert record.error.startswith("ArtifactSerializationError: Task 'unstorable' returned a value")
 
 
-def test_artifact_size_limit_comes_from_the_environment(paths: DagyPaths, monkeypatch: pytest.MonkeyPatch):
+def test_artifact_size_limit_comes_from_the_environment(
+    paths: DagyPaths, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setenv("DAGY_LOCAL_ARTIFACT_MAX_BYTES", "100")
     assert run_flow(big_flow, {"n": 50}, paths=paths).status == "SUCCEEDED"
     record = run_flow(big_flow, {"n": 500}, paths=paths)
     assert record.status == "FAILED"
-    assert "Task 'big' returned 502 bytes, more than the artifact limit of 100 bytes" in record.error
+    assert (
+        "Task 'big' returned 502 bytes, more than the artifact limit of 100 bytes" in record.error
+    )
 
 
 def test_flow_call_runs_it_and_returns_the_output(dagy_home: Path):

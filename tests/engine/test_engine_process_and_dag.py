@@ -103,7 +103,9 @@ def test_process_executor_runs_tasks_in_a_child_and_hydrates_results(paths: Dagy
 def test_process_executor_timeout_kills_the_task(paths: DagyPaths, write_flow, tmp_path: Path):
     flow = load_flow(f"{write_flow(PROCESS_FLOWS, 'proc_flows2')}:hang_flow")
     pid_file = tmp_path / "pid"
-    record = run_flow(flow, {"pid_file": str(pid_file)}, settings=RunSettings(executor="process"), paths=paths)
+    record = run_flow(
+        flow, {"pid_file": str(pid_file)}, settings=RunSettings(executor="process"), paths=paths
+    )
     assert record.status == "FAILED"
     assert record.error == "TaskTimeoutError: Task exceeded timeout of 1s"
     pid = int(pid_file.read_text())
@@ -118,16 +120,24 @@ def _spec(task_runs: list[TaskRunSpec], outputs=None) -> FlowSpec:
 
 
 def test_cycles_and_missing_outputs_raise_dependency_cycle_error():
-    cycle = _spec([TaskRunSpec("t-1", "t", upstream=["t-2"]), TaskRunSpec("t-2", "t", upstream=["t-1"])])
+    cycle = _spec(
+        [TaskRunSpec("t-1", "t", upstream=["t-2"]), TaskRunSpec("t-2", "t", upstream=["t-1"])]
+    )
     dangling = _spec([TaskRunSpec("t-1", "t", upstream=["t-9"])])
     bad_output = _spec([TaskRunSpec("t-1", "t")], outputs={"$ref": "t-5"})
     for spec in (cycle, dangling, bad_output):
-        with pytest.raises(DependencyCycleError, match="^Dependency cycle detected or missing dependency output$"):
+        with pytest.raises(
+            DependencyCycleError, match="^Dependency cycle detected or missing dependency output$"
+        ):
             validate(spec)
-    assert validate(_spec([TaskRunSpec("t-2", "t", upstream=["t-1"]), TaskRunSpec("t-1", "t")])) == ["t-1", "t-2"]
+    assert validate(
+        _spec([TaskRunSpec("t-2", "t", upstream=["t-1"]), TaskRunSpec("t-1", "t")])
+    ) == ["t-1", "t-2"]
 
 
-def test_retry_reexecutes_only_failed_and_downstream_task_runs(paths: DagyPaths, write_flow, tmp_path: Path):
+def test_retry_reexecutes_only_failed_and_downstream_task_runs(
+    paths: DagyPaths, write_flow, tmp_path: Path
+):
     flow = load_flow(f"{write_flow(RETRY_FLOWS, 'retry_flows')}:chain")
     (tmp_path / "broken").touch()
     failed = run_flow(flow, {}, paths=paths)

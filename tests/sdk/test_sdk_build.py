@@ -41,11 +41,26 @@ def fan(n: int = 3):
 
 
 def test_public_surface_is_pinned():
-    assert sorted(dagy.__all__) == sorted([
-        "APIError", "ArtifactSerializationError", "DagyError", "DependencyCycleError", "Flow",
-        "FlowSpec", "LocalExecutionError", "ParameterTypeError", "RetryConfigurationError", "Task",
-        "TaskFailedError", "TaskTimeoutError", "__version__", "flow", "get_run_logger", "task",
-    ])
+    assert sorted(dagy.__all__) == sorted(
+        [
+            "APIError",
+            "ArtifactSerializationError",
+            "DagyError",
+            "DependencyCycleError",
+            "Flow",
+            "FlowSpec",
+            "LocalExecutionError",
+            "ParameterTypeError",
+            "RetryConfigurationError",
+            "Task",
+            "TaskFailedError",
+            "TaskTimeoutError",
+            "__version__",
+            "flow",
+            "get_run_logger",
+            "task",
+        ]
+    )
 
 
 def test_build_records_task_runs_edges_and_outputs():

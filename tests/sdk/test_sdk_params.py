@@ -24,12 +24,26 @@ def typed(
 
 def test_strings_are_coerced_to_annotations():
     values = typed.coerce(
-        {"n": "3", "ratio": "1.5", "on": "yes", "name": "abc", "day": "2026-03-04",
-         "at": "2026-03-04T12:00:00Z", "items": "[1, 2]", "opts": '{"a": 1}'}
+        {
+            "n": "3",
+            "ratio": "1.5",
+            "on": "yes",
+            "name": "abc",
+            "day": "2026-03-04",
+            "at": "2026-03-04T12:00:00Z",
+            "items": "[1, 2]",
+            "opts": '{"a": 1}',
+        }
     )
     assert values == {
-        "n": 3, "ratio": 1.5, "on": True, "name": "abc", "day": dt.date(2026, 3, 4),
-        "at": dt.datetime(2026, 3, 4, 12, tzinfo=dt.timezone.utc), "items": [1, 2], "opts": {"a": 1},
+        "n": 3,
+        "ratio": 1.5,
+        "on": True,
+        "name": "abc",
+        "day": dt.date(2026, 3, 4),
+        "at": dt.datetime(2026, 3, 4, 12, tzinfo=dt.timezone.utc),
+        "items": [1, 2],
+        "opts": {"a": 1},
     }
 
 

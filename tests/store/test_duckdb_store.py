@@ -30,16 +30,24 @@ def _dead_pid() -> int:
 def test_migrations_are_recorded_and_applied_once(paths: DagyPaths):
     store = DuckDBStore(paths)
     with store.connection() as con:
-        assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == migrations.LATEST
+        assert (
+            con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+            == migrations.LATEST
+        )
         assert migrations.apply(con) == migrations.LATEST
         assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == migrations.LATEST
 
 
 def test_batches_upsert_task_runs_and_update_run_fields(paths: DagyPaths):
     store = DuckDBStore(paths)
-    store.create_run(_run("r1"), [TaskRunRecord("r1", f"t-{i}", "t", i, "PENDING") for i in range(3)])
-    store.apply("r1", {"status": "SUCCEEDED", "output": "7"},
-                [TaskRunRecord("r1", f"t-{i}", "t", i, "SUCCEEDED", attempt=1) for i in range(3)])
+    store.create_run(
+        _run("r1"), [TaskRunRecord("r1", f"t-{i}", "t", i, "PENDING") for i in range(3)]
+    )
+    store.apply(
+        "r1",
+        {"status": "SUCCEEDED", "output": "7"},
+        [TaskRunRecord("r1", f"t-{i}", "t", i, "SUCCEEDED", attempt=1) for i in range(3)],
+    )
     assert store.get_run("r1").status == "SUCCEEDED" and store.get_run("r1").output == "7"
     assert [(t.status, t.attempt) for t in store.task_runs("r1")] == [("SUCCEEDED", 1)] * 3
     assert store.get_run("r1", org_id="another-org") is None
@@ -48,8 +56,11 @@ def test_batches_upsert_task_runs_and_update_run_fields(paths: DagyPaths):
 def test_list_runs_filters_and_pages_in_sql(paths: DagyPaths):
     store = DuckDBStore(paths)
     for i in range(5):
-        store.create_run(_run(f"r{i}", flow_name="a" if i % 2 else "b",
-                              status="FAILED" if i == 3 else "SUCCEEDED"))
+        store.create_run(
+            _run(
+                f"r{i}", flow_name="a" if i % 2 else "b", status="FAILED" if i == 3 else "SUCCEEDED"
+            )
+        )
     assert [r.run_id for r in store.list_runs(limit=2)] == ["r4", "r3"]
     assert [r.run_id for r in store.list_runs(status="failed")] == ["r3"]
     assert [r.run_id for r in store.list_runs(flow_name="a")] == ["r3", "r1"]
@@ -61,8 +72,10 @@ def test_a_dead_processs_run_is_replayed_from_its_events(paths: DagyPaths):
 
     store = DuckDBStore(paths)
     pid = _dead_pid()
-    store.create_run(_run("done", pid=pid, host=socket.gethostname()),
-                     [TaskRunRecord("done", "t-1", "t", 0, "PENDING")])
+    store.create_run(
+        _run("done", pid=pid, host=socket.gethostname()),
+        [TaskRunRecord("done", "t-1", "t", 0, "PENDING")],
+    )
     log = EventLog(paths.run_dir("done") / "events.jsonl")
     log.task(TaskRunRecord("done", "t-1", "t", 0, "SUCCEEDED", attempt=1))
     log.run(status="SUCCEEDED", ended_at=utcnow(), output="1")
@@ -79,9 +92,13 @@ def test_a_dead_processs_unfinished_run_is_failed_as_crashed(paths: DagyPaths):
 
     store = DuckDBStore(paths)
     pid = _dead_pid()
-    store.create_run(_run("dead", pid=pid, host=socket.gethostname()),
-                     [TaskRunRecord("dead", "t-1", "t", 0, "RUNNING"),
-                      TaskRunRecord("dead", "t-2", "t", 1, "PENDING")])
+    store.create_run(
+        _run("dead", pid=pid, host=socket.gethostname()),
+        [
+            TaskRunRecord("dead", "t-1", "t", 0, "RUNNING"),
+            TaskRunRecord("dead", "t-2", "t", 1, "PENDING"),
+        ],
+    )
     fresh = DuckDBStore(paths)
     run = fresh.get_run("dead")
     assert run.status == "FAILED" and run.error.startswith(f"crashed: process {pid}")
@@ -93,18 +110,30 @@ def test_a_live_processs_run_is_left_alone(paths: DagyPaths):
     import socket
 
     store = DuckDBStore(paths)
-    store.create_run(_run("live", pid=os.getpid(), pid_started=process_start_time(os.getpid()),
-                          host=socket.gethostname()))
+    store.create_run(
+        _run(
+            "live",
+            pid=os.getpid(),
+            pid_started=process_start_time(os.getpid()),
+            host=socket.gethostname(),
+        )
+    )
     assert DuckDBStore(paths).get_run("live").status == "RUNNING"
 
 
 def _hold_lock(paths: DagyPaths, seconds: float) -> subprocess.Popen[str]:
     DuckDBStore(paths).list_runs()  # create the file first
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-         "time.sleep(float(sys.argv[2])); c.close()", str(paths.db), str(seconds)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "time.sleep(float(sys.argv[2])); c.close()",
+            str(paths.db),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert holder.stdout.readline().strip() == "held"
     return holder
@@ -121,7 +150,9 @@ def test_operations_wait_for_another_processs_brief_hold(paths: DagyPaths):
 def test_a_long_hold_gives_a_clear_store_busy_error(paths: DagyPaths):
     holder = _hold_lock(paths, 5)
     try:
-        with pytest.raises(StoreBusyError, match=r"is in use by another process \(PID \d+\); gave up after 0.3s"):
+        with pytest.raises(
+            StoreBusyError, match=r"is in use by another process \(PID \d+\); gave up after 0.3s"
+        ):
             DuckDBStore(paths, lock_timeout=0.3).list_runs()
     finally:
         holder.kill()
