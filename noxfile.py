@@ -1,0 +1,30 @@
+"""Development sessions: ``nox`` runs tests and lint; ``nox -s bench`` runs the benchmarks."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite, in parallel: ``nox -s tests -- -k retries`` passes arguments to pytest."""
+    session.install(".[dev]")
+    session.run("pytest", "-n", "auto", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) and mypy."""
+    session.install(".[dev]")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy", "dagy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Engine, store and start-up benchmarks: ``nox -s bench -- --quick`` or ``-- --check``."""
+    session.install(".")
+    session.run("python", "benchmarks/engine.py", *session.posargs)
