@@ -13,6 +13,7 @@ NOT_FOUND = 3
 CONFIG = 4
 STORE_BUSY = 5
 API = 6
+IO = 74  # sysexits' EX_IOERR: a file or folder could not be read or written
 INTERNAL = 70
 INTERRUPTED = 130
 
@@ -53,6 +54,8 @@ def exit_code_for(exc: BaseException) -> int:
         return NOT_FOUND
     if type(exc) in _INPUT_ERRORS:
         return USAGE
+    if isinstance(exc, OSError):  # an unwritable --output-dir, a full disk, a folder in the way
+        return IO
     return INTERNAL
 
 

@@ -33,8 +33,18 @@ def serialize(task_name: str, value: Any, limit: int) -> bytes:
     return data
 
 
+def make_dir(path: Path) -> None:
+    """mkdir for a folder whose parent the engine created at run start (makedirs stats each level)."""
+    try:
+        os.mkdir(path)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(path, exist_ok=True)
+
+
 def write(directory: Path, data: bytes) -> Path:
-    os.makedirs(directory, exist_ok=True)
+    make_dir(directory)
     path = directory / RESULT_FILE
     # No temp-file dance: a task run is SUCCEEDED (and its artifact read) only after this returns.
     with open(path, "wb") as fh:

@@ -99,7 +99,7 @@ def write_task_metadata(attempt: Attempt, outcome: Outcome, status: str) -> None
 def run_attempt(attempt: Attempt) -> Outcome:
     """Call the task function in this thread with its output captured; store the result."""
     assert attempt.fn is not None
-    os.makedirs(attempt.task_dir, exist_ok=True)
+    artifacts.make_dir(attempt.task_dir)
     started = utcnow()
     with open(attempt.task_dir / "task.log", "a", encoding="utf-8") as log:
         _log_line(log, f"INFO attempt {attempt.number} of {attempt.task_run_id} started")
@@ -215,7 +215,7 @@ class ProcessExecutor:
         self._lock = threading.Lock()
 
     def submit(self, attempt: Attempt) -> None:
-        os.makedirs(attempt.task_dir, exist_ok=True)
+        artifacts.make_dir(attempt.task_dir)
         payload = {
             "run_id": attempt.run_id,
             "task_run_id": attempt.task_run_id,

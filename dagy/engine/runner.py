@@ -126,6 +126,10 @@ class _Scheduler:
         self.ready: deque[str] = deque()
         self.error: str | None = None
         self.cancelled = False
+        self._task_root = paths.task_run_dir(self.run_id, "x").parent
+        self._artifact_root = paths.artifact_dir(self.run_id, "x").parent
+        self._task_root.mkdir(parents=True, exist_ok=True)
+        self._artifact_root.mkdir(parents=True, exist_ok=True)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -177,8 +181,8 @@ class _Scheduler:
             fn=self.callables(td) if executor_name in ("local", "thread") else None,
             args=args,
             kwargs=kwargs,
-            task_dir=self.paths.task_run_dir(self.run_id, task_run_id),
-            artifact_dir=self.paths.artifact_dir(self.run_id, task_run_id),
+            task_dir=self._task_root / task_run_id,
+            artifact_dir=self._artifact_root / task_run_id,
             max_bytes=self.options.max_bytes,
             timeout_seconds=td.timeout_seconds,
             entrypoint=self.spec.entrypoint,

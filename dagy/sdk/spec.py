@@ -58,7 +58,17 @@ class FlowSpec:
             "entrypoint": self.entrypoint,
             "parameters": self.parameters,
             "tasks": {name: asdict(td) for name, td in self.tasks.items()},
-            "task_runs": [asdict(tr) for tr in self.task_runs],
+            # Not asdict(): it deep-copies every input list, which dominates at 10,000 task runs.
+            "task_runs": [
+                {
+                    "task_run_id": tr.task_run_id,
+                    "task_name": tr.task_name,
+                    "args": tr.args,
+                    "kwargs": tr.kwargs,
+                    "upstream": tr.upstream,
+                }
+                for tr in self.task_runs
+            ],
             "edges": self.edges,
             "outputs": self.outputs,
         }

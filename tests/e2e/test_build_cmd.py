@@ -170,3 +170,15 @@ def test_errors_print_one_line_exit_non_zero_and_leave_no_artifact(
     assert _zips(tmp_path) == []
     assert not out.exists()
     assert not (dagy_home / "builds").exists()
+
+
+def test_output_dir_under_a_file_is_an_io_error_not_a_bug(run_dagy, write_flow, tmp_path):
+    flow_file = write_flow(FLOWS, "io_flow")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_dagy(
+        "build", f"{flow_file}:report", "--param", "date=d", "--output-dir", str(blocker / "dist")
+    )
+    assert result.returncode == 74
+    assert result.stderr.startswith("NotADirectoryError: ")
+    assert len(result.stderr.strip().splitlines()) == 1
