@@ -62,7 +62,9 @@ class DagyPaths:
         return self.artifacts / run_id / task_run_id
 
     def ensure_home(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        """Create the home folder private to its owner (0700): it holds run history and credentials."""
+        if not self.home.is_dir():
+            self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def env_flag(name: str, environ: dict[str, str] | None = None) -> bool:

@@ -70,8 +70,12 @@ def test_run_example_prints_the_spec_line_and_records_the_run(run_dagy):
     run_log = run_dagy("logs", run_id)
     assert "task load-1 succeeded" in run_log.stdout
     task_log = run_dagy("logs", run_id, "--task", "load-1")
-    assert "loaded 3 rows, total=120" in task_log.stdout
-    assert "extracting rows" not in task_log.stdout
+    assert "loaded 3 regions, total=270" in task_log.stdout
+    assert "extracting" not in task_log.stdout
+    assert (
+        "extracting eu orders for 2026-03-04"
+        in run_dagy("logs", run_id, "--task", "extract-1").stdout
+    )
 
 
 def test_runs_list_filters_and_json(run_dagy, write_flow):
@@ -86,7 +90,7 @@ def test_runs_list_filters_and_json(run_dagy, write_flow):
     assert [r["run_id"] for r in data] == [bad, ok]
     assert data[0]["status"] == "FAILED" and data[0]["flow_version"] == "3.1.0"
     shown = json.loads(run_dagy("runs", "show", ok, "--json").stdout)
-    assert shown["output"] == {"rows": 3, "total": 120}
+    assert shown["output"] == {"regions": 3, "total": 270}
     assert [t["task_run_id"] for t in shown["task_runs"]][0] == "extract-1"
     bad_status = run_dagy("runs", "list", "--status", "weird")
     assert bad_status.returncode == 2 and "Unknown status 'weird'" in bad_status.stderr
@@ -141,11 +145,6 @@ def test_runs_retry_starts_a_new_run(run_dagy, write_flow):
             "ValueError: Invalid param 'bad', expected key=value",
             2,
         ),
-        (
-            ["run", EXAMPLE, "--param", "partitions=many"],
-            "ParameterTypeError: Parameter 'partitions' expects int, got 'many'",
-            2,
-        ),
         (["run", EXAMPLE, "--executor", "nowhere"], "ValueError: Unknown executor 'nowhere'", 2),
         (["runs", "show", "no-such-run"], "Run not found: no-such-run", 3),
         (["logs", "no-such-run"], "Run not found: no-such-run", 3),
@@ -158,6 +157,14 @@ def test_bad_input_gets_one_line_and_a_documented_exit_code(run_dagy, args, mess
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert run_dagy("runs", "list", "--json").stdout.strip() in ("[]", "")
+
+
+def test_parameter_of_the_wrong_type_is_a_parameter_type_error(run_dagy, write_flow):
+    flows = write_flow(FLOWS)
+    result = run_dagy("run", f"{flows}:broken_flow", "--param", "n=many")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "ParameterTypeError: Parameter 'n' expects int, got 'many'"
+    assert run_dagy("runs", "list", "--json").stdout.strip() == "[]"
 
 
 def test_module_that_cannot_load_is_an_import_error(run_dagy, write_flow):

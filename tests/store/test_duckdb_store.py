@@ -157,3 +157,8 @@ def test_a_long_hold_gives_a_clear_store_busy_error(paths: DagyPaths):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_new_home_is_private_to_its_owner(paths: DagyPaths):
+    DuckDBStore(paths).list_runs()
+    assert paths.home.stat().st_mode & 0o777 == 0o700
