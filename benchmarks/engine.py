@@ -263,7 +263,7 @@ def bench_overhead(
     return [
         Metric(f"{label}: dagy wall", dagy_ms, "ms"),
         Metric(f"{label}: bare ThreadPool wall", bare_ms, "ms"),
-        Metric(f"{label}: overhead per task", per_task, "ms"),
+        Metric(f"{label}: overhead per task", per_task, "ms", 1.0),
         Metric(f"{label}: same, beyond fixed cost", marginal, "ms"),
     ]
 
