@@ -141,9 +141,24 @@ def task(fn: Callable[..., R] | None = None, **options: Any) -> Any:
 
 
 def resolve_task(definition: TaskDef) -> Task[Any]:
-    """The Task object for a TaskDef, importing its module if this process has not yet."""
+    """The Task object for a TaskDef, importing its module if this process has not yet.
+
+    A flow file loaded by path gets a module name with a hash of that path
+    (``dagy_flow_<stem>_<hash>``); when the same file is loaded from another place (an artifact
+    unpacked elsewhere) the task is found in the module loaded for a file of the same stem.
+    """
     found = _REGISTRY.get((definition.module, definition.qualname))
-    if found is None:
+    if found is None and definition.module.startswith("dagy_flow_"):
+        prefix = definition.module.rsplit("_", 1)[0] + "_"
+        found = next(
+            (
+                t
+                for (module, qualname), t in _REGISTRY.items()
+                if qualname == definition.qualname and module.startswith(prefix)
+            ),
+            None,
+        )
+    if found is None and not definition.module.startswith("dagy_flow_"):
         import importlib
 
         importlib.import_module(definition.module)

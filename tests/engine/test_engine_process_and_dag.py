@@ -167,3 +167,32 @@ def test_retention_keeps_files_of_the_newest_runs_and_all_rows(
     for new in ids[2:]:
         assert paths.run_log(new).exists() and (paths.artifacts / new).exists()
     assert prune(paths, store, keep=2) == []
+
+
+def test_a_flow_file_copied_elsewhere_resolves_its_tasks(write_flow, tmp_path: Path):
+    """A FlowSpec built from one path runs when the file is loaded from another (an unpacked artifact)."""
+    import subprocess
+    import sys
+
+    original = write_flow(PROCESS_FLOWS, "portable_flows")
+    spec_file = tmp_path / "flow_spec.json"
+    spec_file.write_text(load_flow(f"{original}:child_flow").build().to_json())
+    elsewhere = tmp_path / "unpacked"
+    elsewhere.mkdir()
+    copy = elsewhere / original.name
+    copy.write_text(original.read_text())
+    script = (
+        "import sys\n"
+        "from dagy.sdk.loader import load_module\n"
+        "from dagy.sdk.spec import FlowSpec\n"
+        "from dagy.sdk.task import resolve_task\n"
+        "spec = FlowSpec.from_json(open(sys.argv[1]).read())\n"
+        "module = load_module(sys.argv[2])\n"
+        "assert spec.tasks['whoami'].module != module.__name__\n"
+        "print(resolve_task(spec.tasks['whoami']).fn(5)['x'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(spec_file), str(copy)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "5"
