@@ -61,6 +61,29 @@ class Outcome:
     error: str | None = None  # "ValueError: boom"
     retryable: bool = True
 
+    @classmethod
+    def succeeded(
+        cls, attempt: Attempt, started: _dt.datetime, value: Any, artifact_path: str | None = None
+    ) -> Outcome:
+        return cls(
+            attempt.task_run_id, attempt.number, True, started, utcnow(), value, artifact_path
+        )
+
+    @classmethod
+    def failed(
+        cls, attempt: Attempt, started: _dt.datetime, error: str, *, retryable: bool = True
+    ) -> Outcome:
+        ended = utcnow()
+        return cls(
+            attempt.task_run_id,
+            attempt.number,
+            False,
+            started,
+            ended,
+            error=error,
+            retryable=retryable,
+        )
+
 
 class Executor(Protocol):
     """Runs attempts and puts an Outcome for each on the completions queue it was given."""
@@ -111,9 +134,7 @@ def run_attempt(attempt: Attempt) -> Outcome:
             log.write(traceback.format_exc())
             message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             _log_line(log, f"ERROR attempt {attempt.number} failed: {message}")
-            outcome = Outcome(
-                attempt.task_run_id, attempt.number, False, started, utcnow(), error=message
-            )
+            outcome = Outcome.failed(attempt, started, message)
         else:
             _capture.bind(None)
             outcome = _store_result(attempt, value, started, log)
@@ -127,31 +148,17 @@ def _store_result(attempt: Attempt, value: Any, started: _dt.datetime, log: Any)
         data = artifacts.serialize(attempt.task_name, value, attempt.max_bytes)
     except ArtifactSerializationError as exc:
         _log_line(log, f"ERROR {exc}")
-        return Outcome(
-            attempt.task_run_id,
-            attempt.number,
-            False,
-            started,
-            utcnow(),
-            error=f"ArtifactSerializationError: {exc}",
-            retryable=False,
+        return Outcome.failed(
+            attempt, started, f"ArtifactSerializationError: {exc}", retryable=False
         )
     if attempt.abandoned:
-        return Outcome(attempt.task_run_id, attempt.number, True, started, utcnow(), value=value)
-    path = artifacts.write(attempt.artifact_dir, data)
-    ended = utcnow()
-    _log_line(
-        log, f"INFO attempt {attempt.number} succeeded in {(ended - started).total_seconds():.3f}s"
+        return Outcome.succeeded(attempt, started, value)
+    outcome = Outcome.succeeded(
+        attempt, started, value, str(artifacts.write(attempt.artifact_dir, data))
     )
-    return Outcome(
-        attempt.task_run_id,
-        attempt.number,
-        True,
-        started,
-        ended,
-        value=value,
-        artifact_path=str(path),
-    )
+    took = (outcome.ended_at - started).total_seconds()
+    _log_line(log, f"INFO attempt {attempt.number} succeeded in {took:.3f}s")
+    return outcome
 
 
 class ThreadExecutor:
@@ -233,18 +240,8 @@ class ProcessExecutor:
         try:
             body = _codec.dumps(payload).encode()
         except (TypeError, ValueError) as exc:
-            now = utcnow()
-            self._completions.put(
-                Outcome(
-                    attempt.task_run_id,
-                    attempt.number,
-                    False,
-                    now,
-                    now,
-                    error=f"TypeError: inputs cannot be sent to a child process: {exc}",
-                    retryable=False,
-                )
-            )
+            error = f"TypeError: inputs cannot be sent to a child process: {exc}"
+            self._completions.put(Outcome.failed(attempt, utcnow(), error, retryable=False))
             return
         threading.Thread(target=self._watch, args=(attempt, body), daemon=True).start()
 
@@ -282,40 +279,20 @@ class ProcessExecutor:
 
     @staticmethod
     def _outcome(attempt: Attempt, code: int, started: _dt.datetime) -> Outcome:
-        ended = utcnow()
         result = attempt.artifact_dir / artifacts.RESULT_FILE
         if code == 0 and result.exists():
-            return Outcome(
-                attempt.task_run_id,
-                attempt.number,
-                True,
-                started,
-                ended,
-                value=artifacts.read(result),
-                artifact_path=str(result),
-            )
+            return Outcome.succeeded(attempt, started, artifacts.read(result), str(result))
         error_file = attempt.task_dir / "error.json"
         try:
             info = json.loads(error_file.read_text(encoding="utf-8"))
             error_file.unlink()
-            return Outcome(
-                attempt.task_run_id,
-                attempt.number,
-                False,
-                started,
-                ended,
-                error=info["error"],
-                retryable=info.get("retryable", True),
+            return Outcome.failed(
+                attempt, started, info["error"], retryable=info.get("retryable", True)
             )
         except (OSError, ValueError, KeyError):
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
-            return Outcome(
-                attempt.task_run_id,
-                attempt.number,
-                False,
-                started,
-                ended,
-                error=f"ChildProcessError: task process ended with {how}",
+            return Outcome.failed(
+                attempt, started, f"ChildProcessError: task process ended with {how}"
             )
 
     @staticmethod

@@ -306,15 +306,12 @@ class _Scheduler:
             attempt = self.in_flight[task_run_id]
             self._executor_for(attempt).cancel(attempt)
             timeout = self.spec.tasks[attempt.task_name].timeout_seconds or 0
-            ended = utcnow()
-            outcome = Outcome(
-                task_run_id,
-                attempt.number,
-                False,
-                self.records[task_run_id].started_at or ended,
-                ended,
-                error=f"TaskTimeoutError: Task exceeded timeout of {timeout:g}s",
+            outcome = Outcome.failed(
+                attempt,
+                self.records[task_run_id].started_at or utcnow(),
+                f"TaskTimeoutError: Task exceeded timeout of {timeout:g}s",
             )
+            ended = outcome.ended_at
             try:
                 write_task_metadata(attempt, outcome, "FAILED")
                 with open(attempt.task_dir / "task.log", "a", encoding="utf-8") as log:
