@@ -238,8 +238,13 @@ def keep_runs() -> int:
 
 
 def prune(paths: DagyPaths, store: Any, keep: int | None = None) -> list[str]:
-    """Delete log and artifact files of finished runs beyond the newest ``keep``; rows stay."""
+    """Delete log and artifact files of finished runs beyond the newest ``keep``; rows stay.
+
+    ``keep`` 0 keeps every run's files.
+    """
     keep = keep_runs() if keep is None else keep
+    if keep == 0:  # DAGY_LOCAL_KEEP_RUNS=0 turns retention off
+        return []
     victims = store.runs_to_prune(keep)
     for run_id in victims:
         shutil.rmtree(paths.run_dir(run_id), ignore_errors=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,7 @@ EXAMPLE = "examples/flow_example.py:example_flow"
 
 FLOWS = """
 import time
+from pathlib import Path
 from pathlib import Path
 from dagy import flow, task
 
@@ -217,6 +220,44 @@ def test_ctrl_c_cancels_the_run_cleanly(run_dagy, write_flow):
     shown = run_dagy("runs", "show", run_id).stdout
     assert "status=CANCELLED" in shown.splitlines()[0]
     assert "- sleeper-1 sleeper status=CANCELLED attempt=1" in shown
+
+
+def test_ctrl_c_with_the_process_executor_kills_the_task_process(run_dagy, write_flow, tmp_path):
+    flows = write_flow(FLOWS)
+    proc = popen_dagy("run", f"{flows}:long_flow", "--executor", "process")
+    run_id = _wait_for_line(proc, run_dagy)
+    log = (
+        Path(os.environ["DAGY_LOCAL_DIR"])
+        / "runs"
+        / run_id
+        / "task_runs"
+        / "sleeper-1"
+        / "task.log"
+    )
+    deadline = time.monotonic() + 20
+    while (
+        "sleeping" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    child_pid = int(log.read_text().split("(process ")[1].split(")")[0])
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "status=CANCELLED" in out
+    deadline = time.monotonic() + 5
+    while _alive(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child_pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_killed_run_is_marked_crashed_by_the_next_command(run_dagy, write_flow):

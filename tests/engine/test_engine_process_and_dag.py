@@ -167,6 +167,7 @@ def test_retention_keeps_files_of_the_newest_runs_and_all_rows(
     for new in ids[2:]:
         assert paths.run_log(new).exists() and (paths.artifacts / new).exists()
     assert prune(paths, store, keep=2) == []
+    assert prune(paths, store, keep=0) == [] and paths.run_log(ids[2]).exists()
 
 
 def test_a_flow_file_copied_elsewhere_resolves_its_tasks(write_flow, tmp_path: Path):
