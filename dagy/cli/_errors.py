@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import click
-
 from dagy import errors
 
 OK = 0
@@ -22,15 +20,13 @@ _INPUT_ERRORS = (ValueError, ImportError, TypeError)
 _NOT_FOUND_ERRORS = (FileNotFoundError, AttributeError)
 
 
-class CLIExit(click.ClickException):
-    """A message already formatted for the user, with its exit code."""
+class CLIExit(Exception):
+    """A message already formatted for the user, with its exit code (printed by DagyGroup)."""
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
+        self.message = message
         self.exit_code = exit_code
-
-    def show(self, file: object = None) -> None:
-        click.echo(self.message, err=True)
 
 
 def exit_code_for(exc: BaseException) -> int:

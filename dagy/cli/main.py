@@ -20,6 +20,9 @@ class DagyGroup(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except _errors.CLIExit as exc:
+            click.echo(exc.message, err=True)
+            ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(_errors.INTERRUPTED)
@@ -30,7 +33,8 @@ class DagyGroup(click.Group):
             message = _errors.message_for(exc)
             if code == _errors.INTERNAL:
                 message = f"Internal error: {message} (rerun with --debug for the traceback)"
-            raise _errors.CLIExit(message, code) from exc
+            click.echo(message, err=True)
+            ctx.exit(code)
 
 
 def _debug(ctx: click.Context) -> bool:
