@@ -42,6 +42,10 @@ def after(x: int) -> int:
 def long_flow(seconds: float = 30):
     return sleeper(seconds)
 
+@flow
+def quick_then_long(seconds: float = 30):
+    return [after(1), sleeper(seconds)]
+
 @flow(name="broken", version="3.1.0")
 def broken_flow(n: int = 1):
     return after(boom(n))
@@ -258,6 +262,26 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_task_states_reach_the_store_while_the_run_is_still_running(run_dagy, write_flow):
+    flows = write_flow(FLOWS)
+    proc = popen_dagy("run", f"{flows}:quick_then_long", "--param", "seconds=20")
+    try:
+        run_id = _wait_for_line(proc, run_dagy)
+        deadline = time.monotonic() + 10
+        shown = ""
+        while time.monotonic() < deadline:
+            shown = run_dagy("runs", "show", run_id).stdout
+            if "- sleeper-1 sleeper status=RUNNING attempt=1" in shown:
+                break
+            time.sleep(0.2)
+        assert "status=RUNNING" in shown.splitlines()[0]
+        assert "- after-1 after status=SUCCEEDED attempt=1" in shown
+        assert "- sleeper-1 sleeper status=RUNNING attempt=1" in shown
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_killed_run_is_marked_crashed_by_the_next_command(run_dagy, write_flow):
