@@ -87,3 +87,15 @@ def popen_dagy(*args: str, env: dict[str, str] | None = None) -> subprocess.Pope
         env={**os.environ, **(env or {})},
         cwd=str(REPO),
     )
+
+
+def pid_alive(pid: int) -> bool:
+    """True while a process exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, popen_dagy
+from tests.conftest import REPO, pid_alive, popen_dagy
 
 RUN_LINE = re.compile(r"^Run completed: (example_flow-\d{8}T\d{6}Z-[0-9a-f]{6}) status=SUCCEEDED$")
 EXAMPLE = "examples/flow_example.py:example_flow"
@@ -248,20 +248,9 @@ def test_ctrl_c_with_the_process_executor_kills_the_task_process(run_dagy, write
     out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 130 and "status=CANCELLED" in out
     deadline = time.monotonic() + 5
-    while _alive(child_pid) and time.monotonic() < deadline:
+    while pid_alive(child_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child_pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead too
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
-    except OSError:
-        return False
+    assert not pid_alive(child_pid)
 
 
 def test_task_states_reach_the_store_while_the_run_is_still_running(run_dagy, write_flow):

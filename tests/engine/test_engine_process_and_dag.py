@@ -16,6 +16,7 @@ from dagy.sdk.loader import load_flow
 from dagy.sdk.spec import FlowSpec, TaskDef, TaskRunSpec
 from dagy.services.runs import RunSettings, prune, retry_run, run_flow
 from dagy.store.duckdb_store import DuckDBStore
+from tests.conftest import pid_alive
 
 PROCESS_FLOWS = """
 import os, time
@@ -79,17 +80,6 @@ def chain(x: int = 5):
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead too
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_process_executor_runs_tasks_in_a_child_and_hydrates_results(paths: DagyPaths, write_flow):
     flow = load_flow(f"{write_flow(PROCESS_FLOWS, 'proc_flows')}:child_flow")
     record = run_flow(flow, {}, settings=RunSettings(executor="process"), paths=paths)
@@ -110,9 +100,9 @@ def test_process_executor_timeout_kills_the_task(paths: DagyPaths, write_flow, t
     assert record.error == "TaskTimeoutError: Task exceeded timeout of 1s"
     pid = int(pid_file.read_text())
     deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid)
+    assert not pid_alive(pid)
 
 
 def _spec(task_runs: list[TaskRunSpec], outputs=None) -> FlowSpec:
