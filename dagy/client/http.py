@@ -10,7 +10,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from dagy import __version__
@@ -22,14 +21,10 @@ USER_AGENT = f"dagy-sdk/{__version__}"
 
 
 def stored_token(paths: DagyPaths | None = None) -> str | None:
-    """The ``access_token`` in ``~/.dagy/credentials`` (JSON), or None when there is none."""
-    path: Path = (paths or DagyPaths.from_env()).credentials
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    token = data.get("access_token") if isinstance(data, dict) else None
-    return token if isinstance(token, str) and token else None
+    """The stored login's token: the OS keyring first, then ``~/.dagy/credentials``; else None."""
+    from dagy.config import credentials  # keyring itself is imported only if the file points to it
+
+    return credentials.stored_token(paths or DagyPaths.from_env())
 
 
 class DagyClient:
