@@ -63,6 +63,41 @@ class ConfigError(DagyError):
     """config.yaml or a profile in it is invalid."""
 
 
+class RequestError(DagyError):
+    """A service refused a request; ``status`` and ``error`` are how the API reports it.
+
+    Services raise these (never HTTP exceptions); the server maps them to the spec's error body.
+    """
+
+    status = 400
+    error = "bad_request"
+
+    def __init__(self, message: str, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidInputError(RequestError):
+    status, error = 400, "validation_error"
+
+
+class AuthenticationError(RequestError):
+    status, error = 401, "unauthorized"
+
+
+class PermissionDeniedError(RequestError):
+    status, error = 403, "forbidden"
+
+
+class NotFoundError(RequestError):
+    status, error = 404, "not_found"
+
+
+class ConflictError(RequestError):
+    status, error = 409, "conflict"
+
+
 class LocalExecutionError(RuntimeError):
     """Base class of errors raised while executing a flow run."""
 
@@ -104,12 +139,18 @@ class RunCancelledError(LocalExecutionError):
 __all__ = [
     "APIError",
     "ArtifactSerializationError",
+    "AuthenticationError",
     "ConfigError",
+    "ConflictError",
     "DagyError",
     "DependencyCycleError",
+    "InvalidInputError",
     "LocalExecutionError",
     "LogNotFoundError",
+    "NotFoundError",
     "ParameterTypeError",
+    "PermissionDeniedError",
+    "RequestError",
     "RetryConfigurationError",
     "RunCancelledError",
     "RunNotFoundError",

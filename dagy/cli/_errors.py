@@ -30,7 +30,7 @@ class CLIExit(Exception):
 
 
 def exit_code_for(exc: BaseException) -> int:
-    if isinstance(exc, (errors.RunNotFoundError, errors.LogNotFoundError)):
+    if isinstance(exc, (errors.RunNotFoundError, errors.LogNotFoundError, errors.NotFoundError)):
         return NOT_FOUND
     if isinstance(exc, errors.StoreBusyError):
         return STORE_BUSY
@@ -61,7 +61,7 @@ def message_for(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, errors.APIError):
         return f"APIError {exc.status_code}: {exc.message}"
-    if isinstance(exc, errors.StoreBusyError):
+    if isinstance(exc, (errors.StoreBusyError, errors.RequestError)):
         return f"Error: {exc}"
     text = str(exc) if not isinstance(exc, KeyError) else str(exc.args[0] if exc.args else exc)
     return f"{type(exc).__name__}: {text}"

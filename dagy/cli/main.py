@@ -56,13 +56,27 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def _register() -> None:
-    from dagy.cli import build_cmd, config_cmd, logs_cmd, run_cmd, runs_cmd
+    from dagy.cli import (
+        auth_cmd,
+        build_cmd,
+        config_cmd,
+        logs_cmd,
+        run_cmd,
+        runs_cmd,
+        serve_cmd,
+        users_cmd,
+    )
 
     cli.add_command(run_cmd.run)
     cli.add_command(runs_cmd.runs)
     cli.add_command(logs_cmd.logs)
     cli.add_command(build_cmd.build)
     cli.add_command(config_cmd.config)
+    cli.add_command(auth_cmd.login)
+    cli.add_command(auth_cmd.logout)
+    cli.add_command(auth_cmd.auth)
+    cli.add_command(serve_cmd.serve)
+    cli.add_command(users_cmd.users)
 
 
 _register()

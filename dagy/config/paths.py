@@ -35,6 +35,11 @@ class DagyPaths:
         return self.home / "credentials"
 
     @property
+    def server_file(self) -> Path:
+        """``server.json``: written by a running `dagy serve` (pid, url, local token; 0600)."""
+        return self.home / "server.json"
+
+    @property
     def runs(self) -> Path:
         return self.home / "runs"
 

@@ -109,10 +109,10 @@ def _execute(
     retry_of: RunRecord | None = None,
     reused: dict[str, TaskRunRecord] | None = None,
 ) -> RunRecord:
+    from dagy.config.processes import process_start_time
     from dagy.engine import artifacts
     from dagy.engine.recorder import Recorder
     from dagy.engine.runner import EngineOptions, execute
-    from dagy.store.duckdb_store import process_start_time
 
     store = _store(paths)
     now = utcnow()

@@ -11,6 +11,7 @@ import os
 import random
 import re
 import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import duckdb
 
 from dagy.config.paths import DagyPaths
+from dagy.config.processes import process_alive
 from dagy.errors import StoreBusyError
 from dagy.store import events, migrations
 from dagy.store.records import (
@@ -64,32 +66,6 @@ _UPSERT_TASK_RUNS = "INSERT OR REPLACE INTO task_runs ({cols}) SELECT {unnests}"
 )
 
 
-def process_start_time(pid: int) -> str | None:
-    """The kernel's start time of a process (Linux), to tell a live pid from a reused one."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-        return stat[stat.rfind(b")") + 2 :].split()[19].decode()
-    except (OSError, IndexError):
-        return None
-
-
-def process_alive(pid: int | None, started: str | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    if started is not None:
-        now = process_start_time(pid)
-        if now is not None and now != started:
-            return False
-    return True
-
-
 class DuckDBStore:
     """Runs and task runs in ``<home>/dagy.duckdb``."""
 
@@ -103,6 +79,8 @@ class DuckDBStore:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._migrated = False
         self._recovered = False
+        self._held: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.RLock()
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -129,7 +107,15 @@ class DuckDBStore:
 
     @contextlib.contextmanager
     def connection(self, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The open connection, opening the file for the duration of the block (re-entrant)."""
+        """The open connection, opening the file for the duration of the block (re-entrant).
+
+        While the store is held (the server owns the file), every block shares the one connection
+        and blocks run one at a time: DuckDB refuses concurrent use of one connection.
+        """
+        if self._held is not None:
+            with self._lock:
+                yield self._held
+            return
         if self._con is not None:
             yield self._con
             return
@@ -146,6 +132,36 @@ class DuckDBStore:
         finally:
             self._con = None
             con.close()
+
+    def hold(self, *, timeout: float | None = None) -> None:
+        """Open the file and keep it open until release(): the server owns the store."""
+        if self._held is not None:
+            return
+        con = self._open(self.lock_timeout if timeout is None else timeout)
+        try:
+            migrations.apply(con)
+            self._migrated = True
+            self._recovered = True
+            self._recover(con)
+        except BaseException:
+            con.close()
+            raise
+        self._held = con
+
+    def release(self) -> None:
+        with self._lock:
+            con, self._held = self._held, None
+            if con is not None:
+                con.close()
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
+
+    def recover(self) -> None:
+        """Finish runs whose process died (the server sweeps for them while it owns the file)."""
+        with self.connection() as con:
+            self._recover(con)
 
     # -- writes -----------------------------------------------------------------------------------
 

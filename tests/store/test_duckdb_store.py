@@ -9,9 +9,10 @@ import time
 import pytest
 
 from dagy.config.paths import DagyPaths
+from dagy.config.processes import process_start_time
 from dagy.errors import StoreBusyError
 from dagy.store import migrations
-from dagy.store.duckdb_store import DuckDBStore, process_start_time
+from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.events import EventLog
 from dagy.store.records import RunRecord, TaskRunRecord, utcnow
 

@@ -1,0 +1,1 @@
+"""Identity and permission machinery: the RBAC matrix, password and token hashing, JWT checks."""

@@ -1,0 +1,105 @@
+"""Every error leaves the server in the spec's shape: error, message, details, and detail.
+
+``detail`` repeats ``message``: the API overview shows ``{"detail": ...}``, the reference
+``{"error", "message", "details"}``; clients of either page find what they look for.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+
+from dagy.errors import RequestError
+
+log = logging.getLogger("dagy.server")
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def error_body(status: int, message: str, details: Any = None, code: str | None = None) -> dict:
+    return {
+        "error": code or _CODES.get(status, "error"),
+        "message": message,
+        "details": details or {},
+        "detail": message,
+    }
+
+
+def error_response(
+    status: int,
+    message: str,
+    details: Any = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    return Response(
+        error_body(status, message, details, code),
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def _request_error(_: Request, exc: RequestError) -> Response[Any]:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return error_response(exc.status, exc.message, exc.details, exc.error, headers)
+
+
+def _validation(_: Request, exc: ValidationException) -> Response[Any]:
+    details: dict[str, Any] = {}
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            details[str(item.get("key") or item.get("source") or "body")] = item.get("message")
+    message = exc.detail or "Validation failed"
+    if details:
+        message = "Invalid request: " + "; ".join(
+            f"{k}: {v}" if k != "body" else str(v) for k, v in details.items()
+        )
+    return error_response(400, message, details, "validation_error")
+
+
+def _http(request: Request, exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, NotFoundException) and exc.detail in ("", "Not Found"):
+        message = f"Not found: {request.url.path}"
+    elif isinstance(exc, MethodNotAllowedException):
+        message = f"Method {request.method} not allowed on {request.url.path}"
+    else:
+        message = exc.detail or _CODES.get(status, "Error")
+    headers = dict(exc.headers or {})
+    return error_response(
+        status, message, exc.extra if isinstance(exc.extra, dict) else None, headers=headers or None
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "Internal server error")
+
+
+HANDLERS: dict[Any, Any] = {
+    RequestError: _request_error,
+    ValidationException: _validation,
+    HTTPException: _http,
+    Exception: _unexpected,
+}

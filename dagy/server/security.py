@@ -1,0 +1,86 @@
+"""Authentication and authorization: one guard on the whole app.
+
+Every route declares ``opt={"permission": ...}``: a permission of the RBAC matrix, ``authenticated``,
+``public`` or ``store.local``. A route without one is refused (fail closed), and a test walks the
+app's routes to make sure there is none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from dagy.auth import rbac
+from dagy.auth.identity import Identity
+from dagy.auth.jwt import looks_like_jwt
+from dagy.errors import AuthenticationError, PermissionDeniedError
+from dagy.server.state import ServerState
+from dagy.services import accounts
+from dagy.services.audit import Origin
+
+
+def bearer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def resolve_identity(state: ServerState, bearer: str, org_header: str | None) -> Identity:
+    """Blocking (reads the store): call from a worker thread."""
+    if state.is_local_token(bearer):
+        return accounts.local_identity()
+    if bearer.startswith("dagy_"):
+        return accounts.identify(state.store, bearer)
+    verifier = state.jwt_verifier
+    if verifier is not None:
+        # DAGY_JWT_REQUIRED: user bearer tokens must be JWTs signed by the configured issuer.
+        if not looks_like_jwt(bearer):
+            raise AuthenticationError("A JWT is required (DAGY_JWT_REQUIRED=true)")
+        identity = accounts.jwt_identity(state.store, verifier.claims(bearer))
+        if org_header and org_header != identity.org_id:
+            identity = accounts.member_identity(state.store, identity.email, org_header, kind="jwt")
+        return identity
+    return accounts.identify(state.store, bearer, org_override=org_header)
+
+
+async def authorize(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    permission = handler.opt.get("permission")
+    if permission is None:
+        raise PermissionDeniedError("This route declares no permission")
+    if permission == rbac.PUBLIC:
+        return
+    state: ServerState = connection.app.state.dagy
+    bearer = bearer_of(connection)
+    if bearer is None:
+        raise AuthenticationError("Invalid or missing token")
+    org_header = connection.headers.get("x-dagy-org") or None
+    identity = await anyio.to_thread.run_sync(resolve_identity, state, bearer, org_header)
+    connection.state.identity = identity
+    if not identity.can(permission):
+        raise PermissionDeniedError(
+            f"Insufficient permissions: {permission} required", {"permission": permission}
+        )
+
+
+def identity_of(request: Request[Any, Any, Any]) -> Identity:
+    identity: Identity = request.state.identity
+    return identity
+
+
+def state_of(request: Request[Any, Any, Any]) -> ServerState:
+    state: ServerState = request.app.state.dagy
+    return state
+
+
+def origin_of(request: Request[Any, Any, Any]) -> Origin:
+    return Origin(
+        request.client.host if request.client else None, request.headers.get("user-agent")
+    )

@@ -1,0 +1,51 @@
+"""What the running server holds: the owned store, its settings, and the local token's hash."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass, field
+
+from dagy.auth import secrets as hashing
+from dagy.auth.jwt import JWTSettings, JWTVerifier
+from dagy.config.paths import DagyPaths
+from dagy.services.login_codes import CodeBook
+from dagy.store.duckdb_store import DuckDBStore
+
+
+@dataclass
+class RateLimitSettings:
+    per_minute: int = 120
+    burst: int = 200
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_minute > 0
+
+
+@dataclass
+class ServerState:
+    store: DuckDBStore
+    paths: DagyPaths
+    base_path: str = "/v1"
+    local_mode: bool = False
+    local_token: str = field(default_factory=hashing.new_access_token, repr=False)
+    jwt: JWTSettings | None = None
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    started_at: float = field(default_factory=time.time)
+    login_codes: CodeBook = field(default_factory=CodeBook)
+    _jwt_verifier: JWTVerifier | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._local_hash = hashing.token_hash(self.local_token)
+
+    def is_local_token(self, bearer: str) -> bool:
+        return hmac.compare_digest(hashing.token_hash(bearer), self._local_hash)
+
+    @property
+    def jwt_verifier(self) -> JWTVerifier | None:
+        if self.jwt is None:
+            return None
+        if self._jwt_verifier is None:
+            self._jwt_verifier = JWTVerifier(self.jwt)
+        return self._jwt_verifier
