@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -99,3 +99,144 @@ def pid_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+# -- a real `dagy serve` process --------------------------------------------------------------------
+
+
+class ServerProcess:
+    """A `dagy serve --port 0` child process on loopback, and how to talk to it."""
+
+    def __init__(self, proc: subprocess.Popen[str], home: Path, info: dict[str, object]) -> None:
+        self.proc = proc
+        self.home = home
+        self.info = info
+        self.url = str(info["url"])
+        self.api_url = str(info["api_url"])
+        self.local_token = str(info["token"])
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: object = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, dict[str, str], object]:
+        """One HTTP request to the API: (status, lower-cased headers, decoded JSON or None)."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        url = path if path.startswith("http") else self.api_url + path
+        req = urllib.request.Request(url, data=data, headers=all_headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, hdrs, payload = resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, hdrs, payload = exc.code, exc.headers, exc.read()
+        try:
+            decoded = json.loads(payload) if payload else None
+        except ValueError:
+            decoded = payload.decode("utf-8", "replace")
+        return status, {k.lower(): v for k, v in hdrs.items()}, decoded
+
+    def create_user(self, email: str, role: str = "owner", password: str = "password-123") -> None:
+        done = subprocess.run(
+            [*dagy_cmd(), "users", "create", "--email", email, "--role", role, "--password-stdin"],
+            input=password + "\n",
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DAGY_LOCAL_DIR": str(self.home)},
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+
+    def login(self, email: str, password: str = "password-123") -> str:
+        status, _, body = self.request(
+            "POST", "/auth/login", body={"email": email, "password": password}
+        )
+        assert status == 200, body
+        assert isinstance(body, dict)
+        return str(body["access_token"])
+
+    def stop(self, sig: int = 15, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=10)
+
+
+def start_server(
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> ServerProcess:
+    """Start `dagy serve --port 0` for ``home`` and wait until server.json names it and it answers."""
+    import json
+    import time
+    import urllib.request
+
+    server_json = home / "server.json"
+    full_env = {**os.environ, "DAGY_LOCAL_DIR": str(home), **(env or {})}
+    stderr_path = home.parent / f"serve-{time.monotonic_ns()}.log"
+    home.mkdir(parents=True, exist_ok=True)
+    err = open(stderr_path, "w")  # noqa: SIM115 - the child writes to it for its whole life
+    proc = subprocess.Popen(
+        [*dagy_cmd(), "serve", "--port", "0", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=err,
+        text=True,
+        env=full_env,
+        cwd=str(REPO),
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"dagy serve exited {proc.returncode}: {stderr_path.read_text()}")
+        try:
+            info = json.loads(server_json.read_text())
+            if info.get("pid") == proc.pid:
+                with urllib.request.urlopen(info["api_url"] + "/health", timeout=5) as resp:
+                    if resp.status == 200:
+                        server = ServerProcess(proc, home, info)
+                        server.stderr_path = stderr_path  # type: ignore[attr-defined]
+                        return server
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"dagy serve did not come up: {stderr_path.read_text()}")
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path, dagy_home: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real servers (each in its own home unless ``home`` is given); all stopped at the end."""
+    started: list[ServerProcess] = []
+
+    def factory(*args: str, home: Path | None = None, env: dict[str, str] | None = None):
+        server = start_server(home or dagy_home, *args, env=env)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
+    """A multi-user server on the test's DAGY_LOCAL_DIR, with owner@example.com as first owner."""
+    srv = server_factory()
+    srv.create_user("owner@example.com", "owner")
+    return srv
