@@ -118,18 +118,17 @@ class IssuedToken:
     record: AccessToken
 
 
-def login(
+def authenticate(
     store: DuckDBStore,
     email: Any,
     password: Any,
     *,
     passwordless: bool,
     org_id: str | None = None,
-    user_agent: str | None = None,
-) -> IssuedToken:
-    """Check the credentials and issue an access token bound to one org."""
+) -> Membership:
+    """The membership the credentials log into; AuthenticationError when they don't check out."""
     email = normalize_email(email)
-    if not passwordless and not isinstance(password, str):
+    if not passwordless and not (isinstance(password, str) and password):
         raise InvalidInputError("Password is required", {"password": "required"})
     with store.connection():
         user = sql.get_user(store, email)
@@ -145,7 +144,22 @@ def login(
         if membership is None:
             raise AuthenticationError("Email not found or unauthorized")
         sql.activate_memberships(store, email, utcnow())
-        return issue_token(store, email, membership.org_id, user_agent=user_agent)
+    return membership
+
+
+def login(
+    store: DuckDBStore,
+    email: Any,
+    password: Any,
+    *,
+    passwordless: bool,
+    org_id: str | None = None,
+    user_agent: str | None = None,
+) -> IssuedToken:
+    """Check the credentials and issue an access token bound to one org."""
+    with store.connection():
+        membership = authenticate(store, email, password, passwordless=passwordless, org_id=org_id)
+        return issue_token(store, membership.email, membership.org_id, user_agent=user_agent)
 
 
 def _default_membership(store: DuckDBStore, user: User) -> Membership | None:
