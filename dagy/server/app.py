@@ -12,12 +12,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 from dagy import __version__
 from dagy.server import errors
 from dagy.server.ratelimit import RateLimitMiddleware
-from dagy.server.routes import api_keys, audit_logs, auth, health, local, orgs, users
+from dagy.server.routes import api_keys, audit_logs, auth, health, local, orgs, signin, users
 from dagy.server.security import authorize
 from dagy.server.state import ServerState
 
 API_MODULES = [auth, users, orgs, api_keys, audit_logs, health, local]
-ROOT_MODULES: list[Any] = []
+ROOT_MODULES: list[Any] = [signin]
 
 
 def create_app(state: ServerState) -> Litestar:
