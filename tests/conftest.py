@@ -240,3 +240,66 @@ def server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
     srv = server_factory()
     srv.create_user("owner@example.com", "owner")
     return srv
+
+
+# -- headless Chromium (Debian's chromium + chromium-driver) ----------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium and chromium-driver once per machine when they are missing.
+
+    CI starts from a clean machine with only Python: the browser test installs its own browser.
+    One xdist worker installs while the others wait on a lock file.
+    """
+    import fcntl
+
+    if CHROMIUM.exists() and CHROMEDRIVER.exists():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("headless Chromium needs Debian's chromium: run as root with apt-get")
+    with open("/tmp/dagy-chromium-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if CHROMIUM.exists() and CHROMEDRIVER.exists():
+            return
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"],
+            check=True,
+            env=env,
+            timeout=900,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    """A headless Chromium driven by Selenium through Debian's chromedriver."""
+    ensure_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        # This machine has no network: without these Chromium keeps dialing out at start.
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
