@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from dagy.cli._errors import USAGE, CLIExit
+
 
 @click.command()
 @click.option(
@@ -47,6 +49,13 @@ def serve(
     While it runs, the server owns the store: `dagy run`, `dagy runs` and `dagy logs` in other
     terminals reach it through the server. Stop with Ctrl+C (in-flight requests finish first).
     """
+    try:
+        import litestar  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise CLIExit(
+            "dagy serve needs the server extra: pip install 'dagy[server]'", USAGE
+        ) from None
     from dagy.server.runner import ServeOptions
     from dagy.server.runner import serve as run_server
 

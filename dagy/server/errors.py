@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -20,6 +21,7 @@ from litestar.exceptions import (
 from dagy.errors import RequestError
 
 log = logging.getLogger("dagy.server")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
 
 _CODES = {
     400: "bad_request",
@@ -69,7 +71,12 @@ def _validation(_: Request, exc: ValidationException) -> Response[Any]:
     details: dict[str, Any] = {}
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            details[str(item.get("key") or item.get("source") or "body")] = item.get("message")
+            text = str(item.get("message") or "invalid")
+            key = str(item.get("key") or item.get("source") or "body")
+            if key == "data":  # msgspec: "Object missing required field `email`" names it
+                named = _MISSING.search(text)
+                key = named.group(1) if named else "body"
+            details[key] = text
     message = exc.detail or "Validation failed"
     if details:
         message = "Invalid request: " + "; ".join(
