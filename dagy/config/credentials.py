@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
+from dagy.config.files import write_private
 from dagy.config.paths import DagyPaths
 
 KEYRING_SERVICE = "dagy"
@@ -128,20 +129,7 @@ def _write_private(paths: DagyPaths, document: dict[str, Any]) -> None:
     """Write the file atomically with mode 0600 (a 0600 temp file in the same folder, then replace)."""
     paths.ensure_home()
     target = paths.credentials
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    write_private(target, json.dumps(document, indent=2) + "\n")
 
 
 def _text(value: object) -> str | None:

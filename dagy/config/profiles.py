@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dagy.config.files import write_private
 from dagy.config.paths import DagyPaths
 from dagy.errors import ConfigError
 
@@ -83,19 +84,7 @@ def save_config(paths: DagyPaths, config: Config) -> None:
     paths.ensure_home()
     target = paths.config_file
     text = yaml.dump(_to_document(config), Dumper=_dumper(), sort_keys=False)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)  # the mode os.open got may have been narrowed by umask, never widened
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    write_private(target, text)
 
 
 class _Quoted(str):

@@ -7,11 +7,9 @@ process is gone (the server was killed) is stale and ignored.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
+from dagy.config.files import write_private
 from dagy.config.paths import DagyPaths
 from dagy.config.processes import process_alive
 
@@ -29,15 +27,7 @@ class ServerInfo:
 
 def write(paths: DagyPaths, info: ServerInfo) -> None:
     paths.ensure_home()
-    fd, tmp = tempfile.mkstemp(dir=paths.home, prefix=".server.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(info), fh, indent=2)
-        os.replace(tmp, paths.server_file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(paths.server_file, json.dumps(asdict(info), indent=2))
 
 
 def read(paths: DagyPaths) -> ServerInfo | None:
