@@ -20,18 +20,27 @@ DEFAULT_TIMEOUT = 10.0
 USER_AGENT = f"dagy-sdk/{__version__}"
 
 
-def stored_token(paths: DagyPaths | None = None) -> str | None:
-    """The stored login's token: the OS keyring first, then ``~/.dagy/credentials``; else None."""
+def stored_token(paths: DagyPaths | None = None, base_url: str | None = None) -> str | None:
+    """The stored login's token: the OS keyring first, then ``~/.dagy/credentials``; else None.
+
+    With ``base_url``, a token obtained from another API is not used: a login to one server is
+    never sent to a different one.
+    """
     from dagy.config import credentials  # keyring itself is imported only if the file points to it
 
-    return credentials.stored_token(paths or DagyPaths.from_env())
+    stored = credentials.load(paths or DagyPaths.from_env())
+    if stored is None:
+        return None
+    if base_url and stored.api_url and stored.api_url.rstrip("/") != base_url.rstrip("/"):
+        return None
+    return stored.access_token
 
 
 class DagyClient:
     """Calls ``<base_url><path>`` with a bearer token; every failure is an APIError.
 
-    Token resolution: the ``token`` argument, then ``access_token`` from the credentials file,
-    then none (unauthenticated).
+    Token resolution: the ``token`` argument, then the stored login (keyring, then the credentials
+    file) when it was made for this API URL, then none (unauthenticated).
     """
 
     def __init__(
@@ -43,7 +52,7 @@ class DagyClient:
         paths: DagyPaths | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.token = token if token is not None else stored_token(paths)
+        self.token = token if token is not None else stored_token(paths, self.base_url)
         self.timeout = timeout
 
     def _url(self, path: str, params: dict[str, Any] | None) -> str:

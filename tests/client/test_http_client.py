@@ -113,3 +113,17 @@ def test_unreachable_api_is_status_0_with_the_spec_message():
     assert info.value.message == (
         f"Unable to reach Dagy API at {url}. Check DAGY_API_URL/profile and network connectivity."
     )
+
+
+def test_a_stored_login_is_only_sent_to_the_api_it_came_from(
+    paths: DagyPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagy.config import credentials
+
+    monkeypatch.setenv("DAGY_KEYRING", "0")
+    credentials.save(
+        paths, credentials.Credentials(access_token="tok-a", api_url="http://127.0.0.1:1/v1")
+    )
+    assert DagyClient("http://127.0.0.1:1/v1/", paths=paths).token == "tok-a"
+    assert DagyClient("http://other.example/v1", paths=paths).token is None
+    assert DagyClient("http://other.example/v1", "explicit", paths=paths).token == "explicit"
