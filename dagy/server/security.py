@@ -7,6 +7,8 @@ app's routes to make sure there is none.
 
 from __future__ import annotations
 
+import datetime as _dt
+import time
 from typing import Any
 
 import anyio.to_thread
@@ -21,6 +23,11 @@ from dagy.errors import AuthenticationError, PermissionDeniedError
 from dagy.server.state import ServerState
 from dagy.services import accounts
 from dagy.services.audit import Origin
+from dagy.store import accounts as sql
+from dagy.store.records import utcnow
+
+IDENTITY_TTL = 30.0
+IDENTITY_CACHE_SIZE = 10_000
 
 
 def bearer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -31,8 +38,38 @@ def bearer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return value.strip()
 
 
+def cached_identity(state: ServerState, bearer: str, org_header: str | None) -> Identity | None:
+    """A recently resolved identity for this credential, if nothing auth-related changed since.
+
+    Resolving costs three store reads under the store's lock; most requests are a client's Nth
+    with the same token. Entries die after IDENTITY_TTL, at the credential's expiry, and whenever
+    a write bumps the accounts generation (revocation, role change, key deletion, ...).
+    """
+    entry = state.identities.get((bearer, org_header))
+    if entry is None:
+        return None
+    identity, generation, born = entry
+    if (
+        generation != sql.generation()
+        or time.monotonic() - born > IDENTITY_TTL
+        or (isinstance(identity.expires_at, _dt.datetime) and identity.expires_at <= utcnow())
+    ):
+        state.identities.pop((bearer, org_header), None)
+        return None
+    return identity
+
+
 def resolve_identity(state: ServerState, bearer: str, org_header: str | None) -> Identity:
     """Blocking (reads the store): call from a worker thread."""
+    generation, born = sql.generation(), time.monotonic()
+    identity = _resolve(state, bearer, org_header)
+    if len(state.identities) >= IDENTITY_CACHE_SIZE:
+        state.identities.clear()
+    state.identities[(bearer, org_header)] = (identity, generation, born)
+    return identity
+
+
+def _resolve(state: ServerState, bearer: str, org_header: str | None) -> Identity:
     if state.is_local_token(bearer):
         return accounts.local_identity()
     if bearer.startswith("dagy_"):
@@ -62,7 +99,9 @@ async def authorize(
     if bearer is None:
         raise AuthenticationError("Invalid or missing token")
     org_header = connection.headers.get("x-dagy-org") or None
-    identity = await anyio.to_thread.run_sync(resolve_identity, state, bearer, org_header)
+    identity = cached_identity(state, bearer, org_header)
+    if identity is None:
+        identity = await anyio.to_thread.run_sync(resolve_identity, state, bearer, org_header)
     connection.state.identity = identity
     if not identity.can(permission):
         raise PermissionDeniedError(

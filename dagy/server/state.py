@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from dagy.auth import secrets as hashing
 from dagy.auth.jwt import JWTSettings, JWTVerifier
@@ -34,6 +35,8 @@ class ServerState:
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     started_at: float = field(default_factory=time.time)
     login_codes: CodeBook = field(default_factory=CodeBook)
+    # (bearer, X-Dagy-Org) -> (identity, accounts generation, monotonic time resolved)
+    identities: dict[tuple[str, str | None], tuple[Any, int, float]] = field(default_factory=dict)
     _jwt_verifier: JWTVerifier | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:

@@ -89,6 +89,20 @@ class AuditEntry:
     user_agent: str | None
 
 
+# Bumped by every write that can change who a credential is (revocation, role change, key deletion,
+# membership). The server, sole writer while it owns the store, caches resolved identities and
+# drops any cached before the latest bump.
+_generation = [0]
+
+
+def generation() -> int:
+    return _generation[0]
+
+
+def _bump() -> None:
+    _generation[0] += 1
+
+
 def _cols(cls: type) -> str:
     return ", ".join(f.name for f in fields(cls))
 
@@ -134,6 +148,7 @@ def insert_user(store: DuckDBStore, user: User) -> None:
 def set_password(store: DuckDBStore, email: str, password_hash: str) -> None:
     with store.connection() as con:
         con.execute("UPDATE users SET password_hash = ? WHERE email = ?", [password_hash, email])
+    _bump()
 
 
 def get_org(store: DuckDBStore, org_id: str) -> Org | None:
@@ -156,6 +171,7 @@ def update_org(store: DuckDBStore, org_id: str, **changes: Any) -> None:
     sets = ", ".join(f"{k} = ?" for k in changes)
     with store.connection() as con:
         con.execute(f"UPDATE orgs SET {sets} WHERE org_id = ?", [*changes.values(), org_id])
+    _bump()
 
 
 def orgs_of(store: DuckDBStore, email: str) -> list[tuple[Org, str]]:
@@ -193,6 +209,7 @@ def first_membership(store: DuckDBStore, email: str) -> Membership | None:
 
 def insert_membership(store: DuckDBStore, membership: Membership) -> None:
     _insert(store, "memberships", membership)
+    _bump()
 
 
 def update_membership(store: DuckDBStore, member_id: str, **changes: Any) -> None:
@@ -201,6 +218,7 @@ def update_membership(store: DuckDBStore, member_id: str, **changes: Any) -> Non
         con.execute(
             f"UPDATE memberships SET {sets} WHERE member_id = ?", [*changes.values(), member_id]
         )
+    _bump()
 
 
 def list_members(
@@ -255,6 +273,7 @@ def revoke_token(store: DuckDBStore, token_id: str, now: _dt.datetime) -> None:
             "UPDATE access_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
             [now, token_id],
         )
+    _bump()
 
 
 def delete_expired_tokens(store: DuckDBStore, before: _dt.datetime) -> int:
@@ -308,6 +327,7 @@ def list_api_keys(
 def delete_api_key(store: DuckDBStore, key_id: str, now: _dt.datetime) -> None:
     with store.connection() as con:
         con.execute("UPDATE api_keys SET deleted_at = ? WHERE key_id = ?", [now, key_id])
+    _bump()
 
 
 def touch_api_keys(store: DuckDBStore, used: dict[str, _dt.datetime]) -> None:
