@@ -107,7 +107,7 @@ def query(
         raise InvalidInputError("start_date is after end_date", {"start_date": "after end_date"})
     if end is not None and end_date and "T" not in end_date:
         end += _dt.timedelta(days=1) - _dt.timedelta(microseconds=1)  # a bare date: whole day
-    position = pagination.decode_token(next_token)
+    position = pagination.decode_keyset(next_token)
     rows = sql.query_audit(
         store,
         identity.org_id,
@@ -118,7 +118,7 @@ def query(
         },
         start=start,
         end=end,
-        before=(position[0], position[1]) if position else None,
+        before=position,
         limit=size + 1,
     )
     items, token = pagination.page(rows, size, lambda e: [e.ts.isoformat(), e.audit_id])
@@ -135,14 +135,14 @@ def resource_trail(
     next_token: str | None = None,
 ) -> dict[str, Any]:
     size = pagination.clamp_limit(limit, default=100, maximum=100)
-    position = pagination.decode_token(next_token)
+    position = pagination.decode_keyset(next_token)
     rows = sql.query_audit(
         store,
         identity.org_id,
         filters={"resource_type": resource_type, "resource_id": resource_id},
         start=None,
         end=None,
-        before=(position[0], position[1]) if position else None,
+        before=position,
         limit=size + 1,
     )
     if not rows and position is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as _dt
 import json
 from typing import Any
 
@@ -43,6 +44,24 @@ def decode_token(token: str | None, *, size: int = 2) -> list[Any] | None:
     if not isinstance(position, list) or len(position) != size:
         raise InvalidInputError("Invalid next_token", {"next_token": "malformed"})
     return position
+
+
+def decode_keyset(token: str | None) -> tuple[str, str] | None:
+    """The ``(time, id)`` keyset every list here pages by; a token of any other shape is a 400
+    (a string that is no time would otherwise reach SQL's ``?::TIMESTAMP`` and end in a 500)."""
+    position = decode_token(token)
+    if position is None:
+        return None
+    moment, row_id = position
+    try:
+        if not isinstance(moment, str) or not isinstance(row_id, str):
+            raise ValueError(moment)
+        parsed = _dt.datetime.fromisoformat(moment)
+    except ValueError:
+        raise InvalidInputError("Invalid next_token", {"next_token": "malformed"}) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return parsed.isoformat(), row_id
 
 
 def page(rows: list[Any], limit: int, position: Any) -> tuple[list[Any], str | None]:

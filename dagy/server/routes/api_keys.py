@@ -55,11 +55,11 @@ def list_keys(
 ) -> dict[str, Any]:
     state, identity = state_of(request), identity_of(request)
     size = pagination.clamp_limit(limit, default=100, maximum=100)
-    position = pagination.decode_token(next_token)
+    position = pagination.decode_keyset(next_token)
     rows = accounts.list_api_keys(
         state.store,
         identity,
-        after=(position[0], position[1]) if position else None,
+        after=position,
         limit=size + 1,
     )
     items, token = pagination.page(rows, size, lambda k: [k.created_at.isoformat(), k.key_id])

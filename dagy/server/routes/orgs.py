@@ -118,12 +118,12 @@ def list_members(
 ) -> dict[str, Any]:
     state, identity = state_of(request), identity_of(request)
     size = pagination.clamp_limit(limit, default=100, maximum=100)
-    position = pagination.decode_token(next_token)
+    position = pagination.decode_keyset(next_token)
     rows = accounts.list_members(
         state.store,
         identity,
         org_id,
-        after=(position[0], position[1]) if position else None,
+        after=position,
         limit=size + 1,
     )
     items, token = pagination.page(rows, size, lambda m: [m.added_at.isoformat(), m.member_id])
