@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -104,8 +105,16 @@ def _unexpected(request: Request, exc: Exception) -> Response[Any]:
     return error_response(500, "Internal server error")
 
 
+def _too_deep(request: Request, exc: RecursionError) -> Response[Any]:
+    """msgspec gives up on JSON nested ~1000 levels deep with a RecursionError: bad input, a 400."""
+    if any(frame.name == "decode_json" for frame in traceback.extract_tb(exc.__traceback__)):
+        return error_response(400, "JSON is malformed: nested too deeply", code="bad_request")
+    return _unexpected(request, exc)
+
+
 HANDLERS: dict[Any, Any] = {
     RequestError: _request_error,
+    RecursionError: _too_deep,
     ValidationException: _validation,
     HTTPException: _http,
     Exception: _unexpected,
