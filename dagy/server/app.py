@@ -12,11 +12,11 @@ from litestar.openapi.spec import Components, SecurityScheme
 from dagy import __version__
 from dagy.server import errors
 from dagy.server.ratelimit import RateLimitMiddleware
-from dagy.server.routes import api_keys, audit_logs, auth, health, local, orgs, signin, users
+from dagy.server.routes import api_keys, audit_logs, auth, health, local, orgs, runs, signin, users
 from dagy.server.security import authorize
 from dagy.server.state import ServerState
 
-API_MODULES = [auth, users, orgs, api_keys, audit_logs, health, local]
+API_MODULES = [auth, users, orgs, api_keys, audit_logs, health, local, runs]
 ROOT_MODULES: list[Any] = [signin]
 
 

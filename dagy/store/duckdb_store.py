@@ -58,6 +58,7 @@ _TASK_TYPES = {
     "artifact_path": "VARCHAR",
     "reused_from": "VARCHAR",
 }
+_RUN_COLS_NO_SPEC = ", ".join(c if c != "flow_spec" else "NULL" for c in RUN_COLUMNS)
 # One multi-row upsert: each column travels as one list parameter and is unnested in SQL, which is
 # two orders of magnitude faster than executemany.
 _UPSERT_TASK_RUNS = "INSERT OR REPLACE INTO task_runs ({cols}) SELECT {unnests}".format(
@@ -285,6 +286,66 @@ class DuckDBStore:
                 [keep, list(FINAL_STATUSES)],
             ).fetchall()
         return [r[0] for r in rows]
+
+    # -- reads for the API (dagy/services/runs_api.py) and the loopback store routes --------------
+
+    def run_exists(self, run_id: str, org_id: str | None = None) -> bool:
+        """Whether the run is here (in ``org_id``, when given)."""
+        sql, params = "SELECT 1 FROM runs WHERE run_id = ?", [run_id]
+        if org_id is not None:
+            sql += " AND org_id = ?"
+            params.append(org_id)
+        with self.connection() as con:
+            return con.execute(sql, params).fetchone() is not None
+
+    def get_run_summary(self, run_id: str, org_id: str) -> RunRecord | None:
+        """A run without its FlowSpec (which can be megabytes for a large fan-out)."""
+        with self.connection() as con:
+            row = con.execute(
+                f"SELECT {_RUN_COLS_NO_SPEC} FROM runs WHERE run_id = ? AND org_id = ?",
+                [run_id, org_id],
+            ).fetchone()
+        return RunRecord(*row) if row else None
+
+    def runs_page(
+        self,
+        org_id: str,
+        *,
+        status: str | None,
+        flow_name: str | None,
+        before: tuple[str, str] | None,
+        limit: int,
+    ) -> list[RunRecord]:
+        """Newest first, keyset-paged by (created_at, run_id) going backwards; no FlowSpec."""
+        where, params = self._run_filters(org_id, status, flow_name)
+        if before is not None:
+            where += " AND (created_at, run_id) < (?::TIMESTAMP, ?)"
+            params += list(before)
+        with self.connection() as con:
+            rows = con.execute(
+                f"SELECT {_RUN_COLS_NO_SPEC} FROM runs WHERE {where} "
+                "ORDER BY created_at DESC, run_id DESC LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+        return [RunRecord(*row) for row in rows]
+
+    def retry_count(self, run_id: str) -> int:
+        """How many retries led to this run: the length of its ``retry_of`` chain."""
+        with self.connection() as con:
+            row = con.execute(
+                """
+                WITH RECURSIVE chain(run_id, retry_of, depth) AS (
+                    SELECT run_id, retry_of, 0 FROM runs WHERE run_id = ?
+                    UNION ALL
+                    SELECT r.run_id, r.retry_of, c.depth + 1
+                    FROM runs r JOIN chain c ON r.run_id = c.retry_of
+                    WHERE c.depth < 10000
+                )
+                SELECT max(depth) FROM chain
+                """,
+                [run_id],
+            ).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     # -- crash recovery ---------------------------------------------------------------------------
 
