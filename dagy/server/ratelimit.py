@@ -50,9 +50,9 @@ class RateLimitMiddleware:
         self.app = app
         self.state = state
         settings = state.rate_limit
-        self.buckets = (
-            TokenBuckets(settings.per_minute, settings.burst) if settings.enabled else None
-        )
+        if state.rate_buckets is None and settings.enabled:
+            state.rate_buckets = TokenBuckets(settings.per_minute, settings.burst)
+        self.buckets: TokenBuckets | None = state.rate_buckets
 
     def _key(self, scope: dict[str, Any]) -> str | None:
         path: str = scope.get("path", "")

@@ -37,6 +37,9 @@ class ServerState:
     login_codes: CodeBook = field(default_factory=CodeBook)
     # (bearer, X-Dagy-Org) -> (identity, accounts generation, monotonic time resolved)
     identities: dict[tuple[str, str | None], tuple[Any, int, float]] = field(default_factory=dict)
+    # The rate limiter's token buckets, one set for the whole app: Litestar builds a middleware
+    # instance per route, and each making its own would give every route a budget of its own.
+    rate_buckets: Any = field(default=None, repr=False)
     _jwt_verifier: JWTVerifier | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
