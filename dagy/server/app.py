@@ -12,11 +12,22 @@ from litestar.openapi.spec import Components, SecurityScheme
 from dagy import __version__
 from dagy.server import errors
 from dagy.server.ratelimit import RateLimitMiddleware
-from dagy.server.routes import api_keys, audit_logs, auth, health, local, orgs, runs, signin, users
+from dagy.server.routes import (
+    api_keys,
+    audit_logs,
+    auth,
+    health,
+    local,
+    orgs,
+    runs,
+    signin,
+    store_local,
+    users,
+)
 from dagy.server.security import authorize
 from dagy.server.state import ServerState
 
-API_MODULES = [auth, users, orgs, api_keys, audit_logs, health, local, runs]
+API_MODULES = [auth, users, orgs, api_keys, audit_logs, health, local, runs, store_local]
 ROOT_MODULES: list[Any] = [signin]
 
 

@@ -30,9 +30,10 @@ from dagy.store.records import (
 
 
 def _store(paths: DagyPaths) -> Any:
-    from dagy.store.duckdb_store import DuckDBStore
+    # Through `dagy serve` while one owns the file, else the file itself (dagy/store/shared.py).
+    from dagy.store.shared import open_store
 
-    return DuckDBStore(paths)
+    return open_store(paths)
 
 
 def new_run_id(flow_name: str, now: _dt.datetime | None = None) -> str:
