@@ -235,8 +235,9 @@ def test_task_states_reach_the_api_while_a_long_run_runs(
 # -- the server comes and goes mid-run ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
 def test_a_run_finishes_and_is_recorded_after_the_server_stops_mid_run(
-    server_factory, run_dagy, write_flow, tmp_path: Path, dagy_home: Path
+    server_factory, run_dagy, write_flow, tmp_path: Path, dagy_home: Path, how: signal.Signals
 ):
     server = server_factory("--local")
     flows = write_flow(GATED_FLOW)
@@ -247,8 +248,12 @@ def test_a_run_finishes_and_is_recorded_after_the_server_stops_mid_run(
         run_id = wait_until(lambda: running_run_id(server, server.local_token))
         open_gate(gates, 0)
         wait_until(lambda: task_states(server, run_id).get("step-1") == "SUCCEEDED")
-        assert server.stop() == 0
-        assert not (dagy_home / "server.json").exists()
+        if how == signal.SIGTERM:
+            assert server.stop() == 0
+            assert not (dagy_home / "server.json").exists()
+        else:  # no clean-up at all: a stale server.json, and the lock dies with the process
+            assert server.stop(how) == -how
+            assert (dagy_home / "server.json").exists()
         for i in (1, 2, 3):
             open_gate(gates, i)
         out, err = proc.communicate(timeout=30)
