@@ -10,7 +10,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +129,40 @@ def running_run_id(server: ServerProcess, token: str) -> str | None:
     return items[0]["run_id"] if items else None
 
 
-def open_gate(gates: Path, i: int) -> None:
-    (gates / f"gate-{i}").touch()
+class GatedRun:
+    """`dagy run` of GATED_FLOW in the background: step i returns once gate i is opened."""
+
+    def __init__(self, flows: Path, gates: Path, env: dict[str, str] | None) -> None:
+        self.gates = gates
+        self.proc = popen_dagy("run", f"{flows}:gated", "--param", f"gates={gates}", env=env)
+
+    def open(self, *steps: int) -> None:
+        for i in steps:
+            (self.gates / f"gate-{i}").touch()
+
+    def finish(self, timeout: float = 30) -> str:
+        """Wait for the run to succeed; its stderr."""
+        _, err = self.proc.communicate(timeout=timeout)
+        assert self.proc.returncode == 0, err
+        return err
+
+
+@pytest.fixture
+def gated_run(write_flow, tmp_path: Path) -> Iterator[Callable[..., GatedRun]]:
+    flows = write_flow(GATED_FLOW)
+    started: list[GatedRun] = []
+
+    def start(env: dict[str, str] | None = None) -> GatedRun:
+        gates = tmp_path / f"gates-{len(started)}"
+        gates.mkdir()
+        started.append(GatedRun(flows, gates, env))
+        return started[-1]
+
+    yield start
+    for run in started:
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.communicate(timeout=10)
 
 
 def started_id(out: str) -> str:
@@ -202,31 +234,21 @@ def test_runs_list_show_and_logs_work_through_the_server(
 
 
 def test_task_states_reach_the_api_while_a_long_run_runs(
-    server: ServerProcess, write_flow, tmp_path: Path, no_duckdb
+    server: ServerProcess, gated_run, no_duckdb
 ):
-    flows = write_flow(GATED_FLOW)
-    gates = tmp_path / "gates"
-    gates.mkdir()
     token = server.login("owner@example.com")
-    proc = popen_dagy("run", f"{flows}:gated", "--param", f"gates={gates}", env=no_duckdb)
-    try:
-        run_id = wait_until(lambda: running_run_id(server, token), what="the run in GET /runs")
-        assert api_run(server, token, run_id)["completed_at"] is None
-        open_gate(gates, 0)
-        open_gate(gates, 1)
-        states = wait_until(
-            lambda: (s := task_states(server, run_id)).get("step-2") == "SUCCEEDED" and s,
-            what="a mid-run flush",
-        )
-        assert states["step-3"] in ("PENDING", "RUNNING") and states["step-4"] == "PENDING"
-        assert api_run(server, token, run_id)["status"] == "running"
-        for i in (2, 3):
-            open_gate(gates, i)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+    run = gated_run(env=no_duckdb)
+    run_id = wait_until(lambda: running_run_id(server, token), what="the run in GET /runs")
+    assert api_run(server, token, run_id)["completed_at"] is None
+    run.open(0, 1)
+    states = wait_until(
+        lambda: (s := task_states(server, run_id)).get("step-2") == "SUCCEEDED" and s,
+        what="a mid-run flush",
+    )
+    assert states["step-3"] in ("PENDING", "RUNNING") and states["step-4"] == "PENDING"
+    assert api_run(server, token, run_id)["status"] == "running"
+    run.open(2, 3)
+    run.finish()
     assert set(task_states(server, run_id).values()) == {"SUCCEEDED"}
     body = api_run(server, token, run_id)
     assert body["status"] == "completed" and body["output"] == [0, 10, 20, 30]
@@ -237,31 +259,21 @@ def test_task_states_reach_the_api_while_a_long_run_runs(
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
 def test_a_run_finishes_and_is_recorded_after_the_server_stops_mid_run(
-    server_factory, run_dagy, write_flow, tmp_path: Path, dagy_home: Path, how: signal.Signals
+    server_factory, run_dagy, gated_run, dagy_home: Path, how: signal.Signals
 ):
     server = server_factory("--local")
-    flows = write_flow(GATED_FLOW)
-    gates = tmp_path / "gates"
-    gates.mkdir()
-    proc = popen_dagy("run", f"{flows}:gated", "--param", f"gates={gates}")
-    try:
-        run_id = wait_until(lambda: running_run_id(server, server.local_token))
-        open_gate(gates, 0)
-        wait_until(lambda: task_states(server, run_id).get("step-1") == "SUCCEEDED")
-        if how == signal.SIGTERM:
-            assert server.stop() == 0
-            assert not (dagy_home / "server.json").exists()
-        else:  # no clean-up at all: a stale server.json, and the lock dies with the process
-            assert server.stop(how) == -how
-            assert (dagy_home / "server.json").exists()
-        for i in (1, 2, 3):
-            open_gate(gates, i)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    assert "lock" not in err.lower()
+    run = gated_run()
+    run_id = wait_until(lambda: running_run_id(server, server.local_token))
+    run.open(0)
+    wait_until(lambda: task_states(server, run_id).get("step-1") == "SUCCEEDED")
+    if how == signal.SIGTERM:
+        assert server.stop() == 0
+        assert not (dagy_home / "server.json").exists()
+    else:  # no clean-up at all: a stale server.json, and the lock dies with the process
+        assert server.stop(how) == -how
+        assert (dagy_home / "server.json").exists()
+    run.open(1, 2, 3)
+    assert "lock" not in run.finish().lower()
     shown = run_dagy("runs", "show", run_id, "--json")
     assert shown.returncode == 0, shown.stderr
     record = json.loads(shown.stdout)
@@ -270,30 +282,20 @@ def test_a_run_finishes_and_is_recorded_after_the_server_stops_mid_run(
 
 
 def test_a_run_keeps_recording_through_a_server_that_starts_mid_run(
-    server_factory, write_flow, tmp_path: Path, dagy_home: Path
+    server_factory, gated_run, dagy_home: Path
 ):
-    flows = write_flow(GATED_FLOW)
-    gates = tmp_path / "gates"
-    gates.mkdir()
-    proc = popen_dagy("run", f"{flows}:gated", "--param", f"gates={gates}")
-    try:
-        wait_until(lambda: list((dagy_home / "runs").glob("*/events.jsonl")), what="run start")
-        open_gate(gates, 0)
-        server = server_factory("--local")  # takes the file from the CLI's brief holds
-        token = server.local_token
-        run_id = wait_until(lambda: running_run_id(server, token), what="the run in GET /runs")
-        wait_until(
-            lambda: task_states(server, run_id).get("step-1") == "SUCCEEDED",
-            what="a flush through the server",
-        )
-        for i in (1, 2, 3):
-            open_gate(gates, i)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    assert "lock" not in err.lower()
+    run = gated_run()
+    wait_until(lambda: list((dagy_home / "runs").glob("*/events.jsonl")), what="the run's start")
+    run.open(0)
+    server = server_factory("--local")  # takes the file between the CLI's brief holds
+    token = server.local_token
+    run_id = wait_until(lambda: running_run_id(server, token), what="the run in GET /runs")
+    wait_until(
+        lambda: task_states(server, run_id).get("step-1") == "SUCCEEDED",
+        what="a flush through the server",
+    )
+    run.open(1, 2, 3)
+    assert "lock" not in run.finish().lower()
     body = api_run(server, token, run_id)
     assert body["status"] == "completed" and body["output"] == [0, 10, 20, 30]
     assert set(task_states(server, run_id).values()) == {"SUCCEEDED"}
@@ -301,26 +303,21 @@ def test_a_run_keeps_recording_through_a_server_that_starts_mid_run(
 
 
 def test_a_cli_run_killed_with_sigkill_is_failed_by_the_servers_sweep(
-    server: ServerProcess, write_flow, tmp_path: Path
+    server: ServerProcess, gated_run
 ):
-    flows = write_flow(GATED_FLOW)
-    gates = tmp_path / "gates"
-    gates.mkdir()
     token = server.login("owner@example.com")
-    proc = popen_dagy("run", f"{flows}:gated", "--param", f"gates={gates}")
-    try:
-        run_id = wait_until(lambda: running_run_id(server, token))
-        open_gate(gates, 0)
-        wait_until(lambda: task_states(server, run_id).get("step-1") == "SUCCEEDED")
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+    run = gated_run()
+    run_id = wait_until(lambda: running_run_id(server, token))
+    run.open(0)
+    wait_until(lambda: task_states(server, run_id).get("step-1") == "SUCCEEDED")
+    run.proc.send_signal(signal.SIGKILL)
+    run.proc.wait(timeout=10)
     body = wait_until(
         lambda: (b := api_run(server, token, run_id))["status"] == "failed" and b,
         timeout=20,
         what="the recovery sweep (every 5 s)",
     )
-    assert body["error"].startswith(f"crashed: process {proc.pid} on ")
+    assert body["error"].startswith(f"crashed: process {run.proc.pid} on ")
     assert body["completed_at"] is not None
     states = task_states(server, run_id)
     assert states["step-1"] == "SUCCEEDED" and states["step-2"] == "FAILED"
