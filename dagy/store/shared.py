@@ -66,9 +66,8 @@ class SharedStore:
             self._remote = RemoteStore(info)
         return self._remote
 
-    def _acquire(self, deadline: float, stack: contextlib.ExitStack) -> Store:
+    def _acquire(self, timeout: float, deadline: float, stack: contextlib.ExitStack) -> Store:
         """The live server's store, or the file opened into ``stack``; waits until ``deadline``."""
-        busy: StoreBusyError | None = None
         while True:
             remote = self.live_server()
             if remote is not None:
@@ -79,16 +78,13 @@ class SharedStore:
                 stack.enter_context(local.connection(timeout=max(0.0, min(_LOCK_SLICE, left))))
                 return local
             except StoreBusyError as exc:  # a server starting up, or another CLI's brief hold
-                busy = exc
-            if time.monotonic() >= deadline:
-                raise self._busy(busy)
-
-    def _busy(self, cause: Exception | None) -> StoreBusyError:
-        who = str(cause).split(";", 1)[0] if cause else f"The Dagy store {self.paths.db} is busy"
-        return StoreBusyError(
-            f"{who}; gave up after {self.lock_timeout:g}s "
-            "(set DAGY_STORE_LOCK_TIMEOUT to wait longer)"
-        )
+                if time.monotonic() >= deadline:
+                    # DuckDBStore's sentence names the holder; the wait was ours, not its slice.
+                    who = str(exc).split(";", 1)[0]
+                    raise StoreBusyError(
+                        f"{who}; gave up after {timeout:g}s "
+                        "(set DAGY_STORE_LOCK_TIMEOUT to wait longer)"
+                    ) from None
 
     def _run(self, op: Callable[[Store, bool], T], *, timeout: float | None = None) -> T:
         """Run ``op(store, retried)`` on the current backend, moving on when a server goes away.
@@ -96,7 +92,8 @@ class SharedStore:
         ``retried`` is True when an earlier attempt may have been applied before the connection
         broke, so a non-idempotent operation can check first.
         """
-        deadline = time.monotonic() + (self.lock_timeout if timeout is None else timeout)
+        timeout = self.lock_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
         retried = False
         delay = 0.01
         with self._mutex:
@@ -105,19 +102,18 @@ class SharedStore:
                     if self._pinned is not None and self._block is not None:
                         return op(self._pinned, retried)
                     with contextlib.ExitStack() as stack:
-                        return op(self._acquire(deadline, stack), retried)
+                        return op(self._acquire(timeout, deadline, stack), retried)
                 except ServerUnavailable as exc:
                     retried = retried or exc.maybe_applied
                     if time.monotonic() >= deadline:
                         raise StoreBusyError(
                             f"The Dagy server of {self.paths.home} (pid {self._server_pid()}) "
-                            f"does not answer and still holds the store; gave up after "
-                            f"{self.lock_timeout if timeout is None else timeout:g}s"
+                            f"does not answer and still holds the store; gave up after {timeout:g}s"
                         ) from None
                     time.sleep(delay)
                     delay = min(delay * 2, 0.2)
                     if self._block is not None:  # re-pin the block to what is there now
-                        self._pinned = self._acquire(deadline, self._block)
+                        self._pinned = self._acquire(timeout, deadline, self._block)
 
     def _server_pid(self) -> str:
         return str(self._remote.info.pid) if self._remote is not None else "?"
@@ -129,9 +125,9 @@ class SharedStore:
             if self._block is not None:  # re-entrant
                 yield None
                 return
-            deadline = time.monotonic() + (self.lock_timeout if timeout is None else timeout)
+            timeout = self.lock_timeout if timeout is None else timeout
             with contextlib.ExitStack() as stack:
-                self._pinned = self._acquire(deadline, stack)
+                self._pinned = self._acquire(timeout, time.monotonic() + timeout, stack)
                 self._block = stack
                 try:
                     yield None

@@ -140,6 +140,10 @@ def test_a_locked_file_gives_a_plain_store_busy_error(paths: DagyPaths):
         with pytest.raises(StoreBusyError) as busy:
             SharedStore(paths, lock_timeout=0.6).list_runs()
         assert 0.5 < time.monotonic() - started < 5
+        started = time.monotonic()
+        with pytest.raises(StoreBusyError, match=r"gave up after 0\.05s"):  # a mid-run flush
+            SharedStore(paths).apply("r1", {"status": "RUNNING"}, [], timeout=0.05)
+        assert time.monotonic() - started < 1
     finally:
         holder.kill()
         holder.wait()
