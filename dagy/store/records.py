@@ -68,6 +68,8 @@ class RunRecord:
     ended_at: _dt.datetime | None = None
     events_offset: int = 0
     files_pruned: bool = False
+    execution_mode: str | None = None
+    tags: str | None = None  # JSON list
 
     @property
     def flow_id(self) -> str:
@@ -87,7 +89,7 @@ class RunRecord:
             value = getattr(self, f.name)
             if f.name == "flow_spec" and not include_spec:
                 continue
-            if f.name in {"parameters", "output", "flow_spec"} and value is not None:
+            if f.name in {"parameters", "output", "flow_spec", "tags"} and value is not None:
                 value = json.loads(value)
             elif isinstance(value, _dt.datetime):
                 value = value.isoformat() + "Z"
