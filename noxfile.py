@@ -25,6 +25,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Engine, store and start-up benchmarks: ``nox -s bench -- --quick`` or ``-- --check``."""
-    session.install(".")
+    """Engine, store, start-up and API benchmarks: ``nox -s bench -- --quick`` or ``-- --check``."""
+    session.install(".[server]")
     session.run("python", "benchmarks/engine.py", *session.posargs)
+    session.run("python", "benchmarks/api.py", *session.posargs)

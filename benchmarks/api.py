@@ -1,0 +1,328 @@
+"""HTTP API benchmark: requests/s and latency of a real `dagy serve` on loopback.
+
+    python benchmarks/api.py                # GET /v1/me and GET /v1/health, 16 clients, 10 s each
+    python benchmarks/api.py --seconds 30   # longer windows
+    python benchmarks/api.py --quick        # 2 s windows: a smoke test
+
+The server runs on a temporary Dagy home (never ``~/.dagy``) with the rate limiter off
+(DAGY_RATE_LIMIT_PER_MINUTE=0): 120 requests a minute would otherwise be the whole result. The
+clients are processes (``--procs``) of threads, each thread one keep-alive http.client connection,
+so the load generator is not held back by one interpreter's GIL; the report shows the CPU the server
+and the clients used, to tell which side was the bottleneck. Numbers are informational: there are no
+targets, and the exit code is 0 unless the server fails or answers with an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EMAIL = "bench@example.com"
+PASSWORD = "bench-password-123"
+# Variables that would change what is measured (a JWT-only server, another home, a profile).
+_DAGY_ENV = (
+    "DAGY_JWT_REQUIRED",
+    "DAGY_JWKS_URL",
+    "DAGY_TOKEN_TTL_SECONDS",
+    "DAGY_RATE_LIMIT_BURST",
+    "DAGY_PROFILE",
+    "DAGY_API_URL",
+    "DAGY_DEBUG",
+)
+
+
+# -- the server -----------------------------------------------------------------------------------
+
+
+def _dagy_command() -> str:
+    """The ``dagy`` script beside this interpreter (the nox venv's under ``nox -s bench``)."""
+    beside = Path(sys.executable).parent / "dagy"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("dagy")
+    if not found:
+        raise SystemExit("the `dagy` command is not installed (pip install -e '.[server]')")
+    return found
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    host: str
+    port: int
+    base: str  # the API's path prefix, e.g. /v1
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the server process so far (Linux: /proc/<pid>/stat)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_server(home: Path, env: dict[str, str]) -> Server:
+    log = open(home.parent / "serve.log", "wb")  # noqa: SIM115 - the child writes it all its life
+    proc = subprocess.Popen(
+        [_dagy_command(), "serve", "--port", "0", "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"dagy serve exited {proc.returncode}:\n{log.name}")
+        try:
+            info = json.loads((home / "server.json").read_text())
+        except (OSError, ValueError):
+            info = {}
+        if info.get("pid") == proc.pid:
+            root = info["url"].removeprefix("http://")
+            host, port = root.rsplit(":", 1)
+            return Server(proc, host, int(port), info["api_url"].removeprefix(info["url"]))
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("dagy serve did not start within 60 s")
+
+
+def request(server: Server, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+    con = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    headers = {"Content-Type": "application/json"}
+    con.request(method, server.base + path, json.dumps(body) if body else None, headers)
+    response = con.getresponse()
+    data = response.read()
+    con.close()
+    return response.status, json.loads(data) if data else None
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (Linux: /proc/stat), for what others use."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the load -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    host: str
+    port: int
+    path: str
+    token: str
+    threads: int
+    start_at: float  # time.time() when every client starts counting
+    seconds: float
+
+
+def _client(job: Job, latencies: array, errors: list[int]) -> None:
+    con = http.client.HTTPConnection(job.host, job.port, timeout=30)
+    headers = {"Authorization": f"Bearer {job.token}"} if job.token else {}
+    clock = time.perf_counter
+
+    def one() -> float:
+        started = clock()
+        con.request("GET", job.path, headers=headers)
+        response = con.getresponse()
+        response.read()
+        if response.status != 200:
+            errors[0] += 1
+        return clock() - started
+
+    while time.time() < job.start_at:  # warm up: connect, and keep the connection busy
+        one()
+    end = job.start_at + job.seconds
+    while time.time() < end:
+        latencies.append(one())
+    con.close()
+
+
+def _worker(job: Job) -> tuple[bytes, int, float]:
+    """One client process: ``job.threads`` connections. Returns latencies, errors, CPU seconds."""
+    per_thread = [array("d") for _ in range(job.threads)]
+    errors = [[0] for _ in range(job.threads)]
+    threads = [
+        threading.Thread(target=_client, args=(job, per_thread[i], errors[i]), daemon=True)
+        for i in range(job.threads)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(max(0.0, job.start_at - time.time()))
+    cpu = time.process_time()  # this process's CPU in the measured window only
+    time.sleep(max(0.0, job.start_at + job.seconds - time.time()))
+    cpu = time.process_time() - cpu
+    for thread in threads:
+        thread.join()
+    merged = array("d")
+    for part in per_thread:
+        merged.extend(part)
+    return merged.tobytes(), sum(e[0] for e in errors), cpu
+
+
+@dataclass
+class Result:
+    label: str
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu: float  # cores used by the server, on average
+    client_cpu: float  # cores used by all client processes
+    machine_cpu: float  # cores busy on the whole machine (server, clients and anything else)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def measure(
+    server: Server, path: str, token: str, clients: int, procs: int, seconds: float
+) -> Result:
+    threads = clients // procs
+    start_at = time.time() + 1.5  # time for the processes to start, connect and warm up
+    job = Job(server.host, server.port, server.base + path, token, threads, start_at, seconds)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(procs) as pool:
+        pending = pool.map_async(_worker, [job] * procs)
+        time.sleep(max(0.0, start_at - time.time()))
+        cpu_before, busy_before = server.cpu_seconds(), machine_busy_seconds()
+        time.sleep(seconds)
+        cpu_after, busy_after = server.cpu_seconds(), machine_busy_seconds()
+        parts = pending.get(timeout=seconds + 120)
+    latencies = array("d")
+    for raw, _, _ in parts:
+        latencies.frombytes(raw)
+    ordered = sorted(latencies)
+    cuts = (
+        statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else [0] * 99
+    )
+    client_cpu = sum(cpu for _, _, cpu in parts) / seconds
+    return Result(
+        f"GET {server.base}{path}",
+        len(ordered),
+        sum(errors for _, errors, _ in parts),
+        seconds,
+        cuts[49] * 1000,
+        cuts[98] * 1000,
+        (cpu_after - cpu_before) / seconds,
+        client_cpu,
+        (busy_after - busy_before) / seconds,
+    )
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    out.append("  ".join("-" * w for w in widths))
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(out)
+
+
+def _verdict(result: Result, cores: int) -> str:
+    others = max(0.0, result.machine_cpu - result.server_cpu - result.client_cpu)
+    if result.server_cpu >= 0.85:
+        return "server-bound: its one process keeps a core busy"
+    if result.machine_cpu >= 0.85 * cores:
+        return f"machine-bound: all cores busy, {others:.2f} of them with other processes"
+    return "neither side saturated"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured window per endpoint")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--procs", type=int, default=2, help="client processes sharing them")
+    parser.add_argument("--quick", action="store_true", help="2 s windows (a smoke test)")
+    parser.add_argument(
+        "--check", action="store_true", help="accepted for `nox -s bench`: no targets here"
+    )
+    parser.add_argument("--tmpdir", type=Path, default=None, help="where the home goes ($TMPDIR)")
+    args = parser.parse_args(argv)
+    seconds = 2.0 if args.quick else args.seconds
+    if args.clients % args.procs:
+        parser.error("--clients must be a multiple of --procs")
+    cores = os.cpu_count() or 1
+    print(
+        f"Dagy API benchmark: Python {sys.version.split()[0]}, {cores} CPUs; "
+        f"{args.clients} keep-alive clients in {args.procs} processes, {seconds:g} s per endpoint"
+    )
+    print("Rate limiter off (DAGY_RATE_LIMIT_PER_MINUTE=0), or it would cap every figure here.")
+
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="dagy-bench-api-", dir=args.tmpdir) as tmp:
+        home = Path(tmp) / "home"
+        env = {k: v for k, v in os.environ.items() if k not in _DAGY_ENV}
+        env |= {"DAGY_LOCAL_DIR": str(home), "DAGY_RATE_LIMIT_PER_MINUTE": "0"}
+        server = start_server(home, env)
+        try:
+            owner = ["users", "create", "--email", EMAIL, "--role", "owner", "--password-stdin"]
+            created = subprocess.run(
+                [_dagy_command(), *owner],
+                input=PASSWORD + "\n",
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if created.returncode != 0:
+                raise SystemExit(f"dagy users create failed: {created.stderr.strip()}")
+            status, body = request(
+                server, "POST", "/auth/login", {"email": EMAIL, "password": PASSWORD}
+            )
+            if status != 200:
+                raise SystemExit(f"login failed: {status} {body}")
+            token = body["access_token"]
+            for path, bearer in (("/me", token), ("/health", "")):
+                print(f"\n== GET {server.base}{path} ==", flush=True)
+                result = measure(server, path, bearer, args.clients, args.procs, seconds)
+                results.append(result)
+                print(
+                    f"  {result.rps:,.0f} requests/s ({result.requests:,} in {seconds:g} s, "
+                    f"{result.errors} errors); p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+                )
+                print(
+                    f"  CPU: server {result.server_cpu:.2f} cores, clients {result.client_cpu:.2f}, "
+                    f"whole machine {result.machine_cpu:.2f} of {cores}: {_verdict(result, cores)}"
+                )
+        finally:
+            server.proc.terminate()
+            server.proc.wait(timeout=60)
+
+    print(f"\n== summary (CPU columns: cores busy out of {cores}) ==")
+    rows = [
+        [
+            r.label,
+            f"{r.rps:,.0f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            f"{r.server_cpu:.2f}",
+            f"{r.client_cpu:.2f}",
+            f"{r.machine_cpu:.2f}",
+            str(r.errors),
+        ]
+        for r in results
+    ]
+    headers = ["endpoint", "req/s", "p50 ms", "p99 ms", "server", "clients", "machine", "errors"]
+    print(_table(headers, rows))
+    return 1 if any(r.errors for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
