@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Litestar, Router
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 from dagy import __version__
+from dagy.auth import rbac
 from dagy.server import errors
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
@@ -44,15 +44,23 @@ def create_app(state: ServerState) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Dagy API",
             version=__version__,
-            path="/docs",
+            # Only the JSON document (UI pages would load scripts from CDNs this server can't
+            # promise); public like <base>/openapi.json.
             render_plugins=[],
+            enabled_endpoints={"openapi.json"},
+            openapi_router=Router(path="/docs", route_handlers=[], opt={"permission": rbac.PUBLIC}),
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
             ),
             security=[{"bearer": []}],
         ),
-        middleware=[DefineMiddleware(RateLimitMiddleware, state=state)],  # type: ignore[arg-type]
         debug=False,
     )
     app.state.dagy = state
     return app
+
+
+def create_asgi(state: ServerState) -> Any:
+    """The app as the server runs it: the rate limiter wraps the whole app, so requests for unknown
+    routes (404) and wrong methods (405) draw from the same bucket as every other request."""
+    return RateLimitMiddleware(create_app(state), state)

@@ -74,7 +74,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     import uvicorn
 
     from dagy.auth.jwt import JWTSettings
-    from dagy.server.app import create_app
+    from dagy.server.app import create_asgi
     from dagy.server.state import RateLimitSettings, ServerState
     from dagy.services import accounts
     from dagy.store.duckdb_store import DuckDBStore
@@ -136,7 +136,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         mode = "local mode (single user, no passwords)" if options.local else "multi-user mode"
         print(f"Dagy server listening on {root} (API at {root}{base}; {mode})", file=sys.stderr)
         config = uvicorn.Config(
-            create_app(state),
+            create_asgi(state),
             log_level=options.log_level,
             timeout_graceful_shutdown=30,
             lifespan="on",

@@ -89,6 +89,8 @@ def _resolve(state: ServerState, bearer: str, org_header: str | None) -> Identit
 async def authorize(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
+    if connection.scope.get("method") == "OPTIONS":
+        return  # Litestar's automatic OPTIONS answers: they list methods and run no handler
     permission = handler.opt.get("permission")
     if permission is None:
         raise PermissionDeniedError("This route declares no permission")
