@@ -36,7 +36,8 @@ PLANS = ("free", "professional", "enterprise")
 DEFAULT_TOKEN_TTL = 12 * 3600
 # last_used_at is written at most this often per key: a write per request would dominate GET /me.
 KEY_TOUCH_INTERVAL = _dt.timedelta(seconds=60)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def token_ttl() -> int:
@@ -308,8 +309,15 @@ def local_identity() -> Identity:
 
 
 def create_org(store: DuckDBStore, identity: Identity, name: Any, plan: Any) -> Org:
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
-        raise InvalidInputError("Invalid org name", {"org_name": "1 to 100 characters"})
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name.strip()) > 100
+        or _CONTROL.search(name)
+    ):
+        raise InvalidInputError(
+            "Invalid org name", {"org_name": "1 to 100 characters, no control characters"}
+        )
     plan = plan or "free"
     if plan not in PLANS:
         raise InvalidInputError(f"Invalid plan: {plan!r}", {"plan": f"one of {', '.join(PLANS)}"})

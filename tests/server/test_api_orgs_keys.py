@@ -586,3 +586,15 @@ def test_tokens_keys_and_passwords_are_stored_only_as_hashes(server: ServerProce
     assert hashlib.sha256(token.encode()).hexdigest() in token_hashes
     assert hashlib.sha256(key.encode()).hexdigest() in key_hashes
     assert all(h.startswith("scrypt$") for h in password_hashes if h)
+
+
+def test_control_characters_are_refused_in_emails_and_org_names(srv, owner):
+    status, _, body = srv.request(
+        "POST",
+        "/orgs/personal/members",
+        token=owner,
+        body={"email": "\u0000@example.com", "role": "viewer"},
+    )
+    assert status == 400 and assert_error(body, "validation_error")
+    status, _, body = srv.request("POST", "/orgs", token=owner, body={"org_name": "a\u0007b"})
+    assert status == 400 and "org_name" in assert_error(body)["details"]
