@@ -48,7 +48,12 @@ def create_app(state: ServerState) -> Litestar:
             # promise); public like <base>/openapi.json.
             render_plugins=[],
             enabled_endpoints={"openapi.json"},
-            openapi_router=Router(path="/docs", route_handlers=[], opt={"permission": rbac.PUBLIC}),
+            openapi_router=Router(
+                path="/docs",
+                route_handlers=[],
+                opt={"permission": rbac.PUBLIC},
+                include_in_schema=False,
+            ),
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
             ),

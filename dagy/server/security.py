@@ -125,3 +125,30 @@ def origin_of(request: Request[Any, Any, Any]) -> Origin:
     return Origin(
         request.client.host if request.client else None, request.headers.get("user-agent")
     )
+
+
+def audit_request(
+    request: Request[Any, Any, Any],
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    *,
+    name: str | None = None,
+    changes: dict[str, Any] | None = None,
+    identity: Identity | None = None,
+    org_id: str | None = None,
+) -> None:
+    """Write the audit row of this request: its caller (or ``identity``), IP and user agent."""
+    from dagy.services import audit
+
+    audit.record(
+        state_of(request).store,
+        identity or identity_of(request),
+        action,
+        resource_type,
+        resource_id,
+        resource_name=name,
+        changes=changes,
+        origin=origin_of(request),
+        org_id=org_id,
+    )

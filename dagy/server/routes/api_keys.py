@@ -7,8 +7,8 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, delete, get, post
 
-from dagy.server.security import identity_of, origin_of, state_of
-from dagy.services import accounts, audit, pagination
+from dagy.server.security import audit_request, identity_of, state_of
+from dagy.services import accounts, pagination
 from dagy.store.records import iso_z
 
 
@@ -26,15 +26,13 @@ def create_key(request: Request[Any, Any, Any], data: KeyBody) -> dict[str, Any]
             state.store, identity, data.name, data.scopes, expires_in_days=data.expires_in_days
         )
         key = created.record
-        audit.record(
-            state.store,
-            identity,
+        audit_request(
+            request,
             "create",
             "api_key",
             key.key_id,
-            resource_name=key.name,
+            name=key.name,
             changes={"scopes": [None, key.scope_list]},
-            origin=origin_of(request),
         )
     body = {
         "key_id": key.key_id,
@@ -91,14 +89,12 @@ def delete_key(request: Request[Any, Any, Any], key_id: str) -> Response[None]:
     state, identity = state_of(request), identity_of(request)
     with state.store.connection():
         key = accounts.delete_api_key(state.store, identity, key_id)
-        audit.record(
-            state.store,
-            identity,
+        audit_request(
+            request,
             "delete",
             "api_key",
             key.key_id,
-            resource_name=key.name,
-            origin=origin_of(request),
+            name=key.name,
         )
     return Response(None, status_code=204)
 

@@ -9,8 +9,8 @@ from litestar import Request, Response, post
 
 from dagy.auth import rbac
 from dagy.errors import InvalidInputError
-from dagy.server.security import identity_of, origin_of, state_of
-from dagy.services import accounts, audit, login_codes
+from dagy.server.security import audit_request, identity_of, state_of
+from dagy.services import accounts, login_codes
 from dagy.store.records import iso_z
 
 
@@ -52,14 +52,13 @@ def login(request: Request[Any, Any, Any], data: LoginBody) -> dict[str, Any]:
         identity = accounts.member_identity(
             state.store, issued.record.email, issued.record.org_id, kind="token"
         )
-        audit.record(
-            state.store,
-            identity,
+        audit_request(
+            request,
             "login",
             "session",
             issued.record.token_id,
-            resource_name=identity.email,
-            origin=origin_of(request),
+            name=identity.email,
+            identity=identity,
         )
     return token_response(issued)
 
@@ -70,14 +69,12 @@ def logout(request: Request[Any, Any, Any]) -> Response[None]:
     state, identity = state_of(request), identity_of(request)
     with state.store.connection():
         accounts.logout(state.store, identity)
-        audit.record(
-            state.store,
-            identity,
+        audit_request(
+            request,
             "logout",
             "session",
             identity.credential_id,
-            resource_name=identity.email,
-            origin=origin_of(request),
+            name=identity.email,
         )
     return Response(None, status_code=204)
 
@@ -92,15 +89,14 @@ def exchange_code(request: Request[Any, Any, Any], data: TokenBody) -> dict[str,
             state.store, grant.email, grant.org_id, user_agent=request.headers.get("user-agent")
         )
         identity = accounts.member_identity(state.store, grant.email, grant.org_id, kind="token")
-        audit.record(
-            state.store,
-            identity,
+        audit_request(
+            request,
             "login",
             "session",
             issued.record.token_id,
-            resource_name=grant.email,
+            name=grant.email,
             changes={"method": "browser"},
-            origin=origin_of(request),
+            identity=identity,
         )
     return token_response(issued)
 

@@ -8,8 +8,8 @@ import msgspec
 from litestar import Request, post
 
 from dagy.auth import rbac
-from dagy.server.security import identity_of, origin_of, state_of
-from dagy.services import accounts, audit
+from dagy.server.security import audit_request, state_of
+from dagy.services import accounts
 
 
 class UserBody(msgspec.Struct):
@@ -33,15 +33,13 @@ def create_user(request: Request[Any, Any, Any], data: UserBody) -> dict[str, An
         user, membership = accounts.create_user(
             state.store, data.email, data.password, role=data.role, org_id=data.org_id
         )
-        audit.record(
-            state.store,
-            identity_of(request),
+        audit_request(
+            request,
             "create",
             "user",
             user.email,
-            resource_name=user.email,
+            name=user.email,
             changes={"role": [None, membership.role]},
-            origin=origin_of(request),
             org_id=membership.org_id,
         )
     return {"email": user.email, "role": membership.role, "org_id": membership.org_id}

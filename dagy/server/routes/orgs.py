@@ -8,8 +8,8 @@ import msgspec
 from litestar import Request, get, patch, post
 
 from dagy.auth import rbac
-from dagy.server.security import identity_of, origin_of, state_of
-from dagy.services import accounts, audit, pagination
+from dagy.server.security import audit_request, identity_of, state_of
+from dagy.services import accounts, pagination
 from dagy.store.accounts import Membership
 from dagy.store.records import iso_z
 
@@ -33,15 +33,13 @@ def create_org(request: Request[Any, Any, Any], data: OrgBody) -> dict[str, Any]
     state, identity = state_of(request), identity_of(request)
     with state.store.connection():
         org = accounts.create_org(state.store, identity, data.org_name, data.plan)
-        audit.record(
-            state.store,
-            identity,
+        audit_request(
+            request,
             "create",
             "org",
             org.org_id,
-            resource_name=org.name,
+            name=org.name,
             changes={"plan": [None, org.plan]},
-            origin=origin_of(request),
             org_id=org.org_id,
         )
     return {
@@ -80,15 +78,13 @@ def add_member(request: Request[Any, Any, Any], org_id: str, data: MemberBody) -
     state, identity = state_of(request), identity_of(request)
     with state.store.connection():
         member = accounts.add_member(state.store, identity, org_id, data.email, data.role)
-        audit.record(
-            state.store,
-            identity,
+        audit_request(
+            request,
             "create",
             "member",
             member.member_id,
-            resource_name=member.email,
+            name=member.email,
             changes={"role": [None, member.role]},
-            origin=origin_of(request),
         )
     return {
         "member_id": member.member_id,
@@ -148,15 +144,13 @@ def change_role(
     state, identity = state_of(request), identity_of(request)
     with state.store.connection():
         member, before = accounts.change_role(state.store, identity, org_id, email, data.role)
-        audit.record(
-            state.store,
-            identity,
+        audit_request(
+            request,
             "update",
             "member",
             member.member_id,
-            resource_name=member.email,
+            name=member.email,
             changes={"role": [before, member.role]},
-            origin=origin_of(request),
         )
     return {
         "member_id": member.member_id,

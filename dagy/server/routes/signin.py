@@ -23,8 +23,8 @@ from litestar.params import Body
 
 from dagy.auth import rbac
 from dagy.errors import AuthenticationError, InvalidInputError
-from dagy.server.security import origin_of, state_of
-from dagy.services import accounts, audit, login_codes
+from dagy.server.security import audit_request, state_of
+from dagy.services import accounts, login_codes
 
 _COOKIE = "dagy_signin"
 _FIELDS = ("cli_callback", "state", "code_challenge", "code_challenge_method")
@@ -177,15 +177,14 @@ def sign_in_submit(
         identity = accounts.member_identity(
             server.store, membership.email, membership.org_id, kind="token"
         )
-        audit.record(
-            server.store,
-            identity,
+        audit_request(
+            request,
             "create",
             "login_code",
             None,
-            resource_name=membership.email,
+            name=membership.email,
             changes={"method": "browser"},
-            origin=origin_of(request),
+            identity=identity,
         )
     return _redirect(callback, code=code, state=state)
 
