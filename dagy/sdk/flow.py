@@ -8,7 +8,7 @@ from typing import Any, overload
 
 from dagy.errors import DagyError
 from dagy.sdk import _build, _codec
-from dagy.sdk.params import coerce_parameters
+from dagy.sdk.params import coerce_parameters, parameter_schema
 from dagy.sdk.spec import FlowSpec
 
 DEFAULT_VERSION = "0.1.0"
@@ -73,6 +73,7 @@ class Flow:
             task_runs=list(builder.task_runs),
             outputs=outputs,
             entrypoint=self.entrypoint,
+            parameter_schema=parameter_schema(self.fn),
         )
 
     def run(self, *, max_workers: int = 1, fail_fast: bool = True, **params: Any) -> Any:

@@ -45,6 +45,9 @@ class FlowSpec:
     outputs: Any = None
     entrypoint: str | None = None
     spec_version: int = SPEC_VERSION
+    # The flow function's parameters as data (sdk.params.parameter_schema), so the API can check
+    # and coerce a run's parameters without importing the flow; None in specs built before it.
+    parameter_schema: dict[str, dict[str, Any]] | None = None
 
     @property
     def edges(self) -> list[list[str]]:
@@ -71,6 +74,7 @@ class FlowSpec:
             ],
             "edges": self.edges,
             "outputs": self.outputs,
+            "parameter_schema": self.parameter_schema,
         }
 
     def to_json(self, indent: int | None = None) -> str:
@@ -87,6 +91,7 @@ class FlowSpec:
             outputs=data.get("outputs"),
             entrypoint=data.get("entrypoint"),
             spec_version=data.get("spec_version", SPEC_VERSION),
+            parameter_schema=data.get("parameter_schema"),
         )
 
     @classmethod
