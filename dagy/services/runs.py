@@ -109,35 +109,47 @@ def _execute(
     resolve: Callable[[TaskDef], Callable[..., Any]],
     retry_of: RunRecord | None = None,
     reused: dict[str, TaskRunRecord] | None = None,
+    run: RunRecord | None = None,
+    store: Any = None,
 ) -> RunRecord:
+    """Create the run (or, given ``run``, take over one queued by the server) and execute it."""
     from dagy.config.processes import process_start_time
     from dagy.engine import artifacts
     from dagy.engine.recorder import Recorder
     from dagy.engine.runner import EngineOptions, execute
 
-    store = _store(paths)
+    store = _store(paths) if store is None else store
     now = utcnow()
-    run = RunRecord(
-        run_id=new_run_id(spec.flow_name, now),
-        flow_name=spec.flow_name,
-        flow_version=spec.flow_version,
-        status=RUNNING,
-        created_at=now,
-        started_at=now,
-        entrypoint=spec.entrypoint,
-        trigger=settings.trigger,
-        parameters=json.dumps(spec.parameters),
-        flow_spec=spec.to_json(),
-        retry_of=retry_of.run_id if retry_of else None,
-        executor=settings.executor,
-        max_workers=settings.max_workers,
-        fail_fast=settings.fail_fast,
-        pid=os.getpid(),
-        pid_started=process_start_time(os.getpid()),
-        host=socket.gethostname(),
-    )
-    records = _initial_records(run, spec, paths, reused or {})
-    store.create_run(run, list(records.values()))
+    started: dict[str, Any] = {
+        "status": RUNNING,
+        "started_at": now,
+        "entrypoint": spec.entrypoint,
+        "parameters": json.dumps(spec.parameters),
+        "flow_spec": spec.to_json(),
+        "executor": settings.executor,
+        "max_workers": settings.max_workers,
+        "fail_fast": settings.fail_fast,
+        "pid": os.getpid(),
+        "pid_started": process_start_time(os.getpid()),
+        "host": socket.gethostname(),
+    }
+    if run is None:
+        run = RunRecord(
+            run_id=new_run_id(spec.flow_name, now),
+            flow_name=spec.flow_name,
+            flow_version=spec.flow_version,
+            created_at=now,
+            trigger=settings.trigger,
+            retry_of=retry_of.run_id if retry_of else None,
+            **started,
+        )
+        records = _initial_records(run, spec, paths, reused or {})
+        store.create_run(run, list(records.values()))
+    else:
+        for key, value in started.items():
+            setattr(run, key, value)
+        records = _initial_records(run, spec, paths, reused or {})
+        store.apply(run.run_id, started, list(records.values()))
     recorder = Recorder(
         store, run.run_id, paths.run_dir(run.run_id), verbose=env_flag("DAGY_LOCAL_VERBOSE")
     )
@@ -196,6 +208,7 @@ def _initial_records(
             task_name=tr.task_name,
             seq=seq,
             status=PENDING,
+            org_id=run.org_id,
             max_attempts=td.retries + 1,
         )
         old = reused.get(tr.task_run_id)
@@ -274,11 +287,7 @@ def retry_run(run_id: str, settings: RunSettings | None, paths: DagyPaths) -> Ru
         raise DagyError(f"Run {run_id} has no stored FlowSpec or entrypoint to retry from")
     load_module(split_target(old.entrypoint)[0])
     spec = FlowSpec.from_json(old.flow_spec)
-    reused = {
-        t.task_run_id: t
-        for t in old_tasks
-        if t.status == SUCCEEDED and t.artifact_path and Path(t.artifact_path).is_file()
-    }
+    reused = reusable(old_tasks)
     settings = settings or RunSettings(
         max_workers=old.max_workers, fail_fast=old.fail_fast, executor=old.executor
     )
@@ -287,6 +296,41 @@ def retry_run(run_id: str, settings: RunSettings | None, paths: DagyPaths) -> Ru
     )
     _check_settings(settings)
     return _execute(spec, settings, paths, resolve=_resolver(), retry_of=old, reused=reused)
+
+
+def reusable(task_runs: list[TaskRunRecord]) -> dict[str, TaskRunRecord]:
+    """Task runs a retry can reuse: succeeded, with their artifact still on disk."""
+    return {
+        t.task_run_id: t
+        for t in task_runs
+        if t.status == SUCCEEDED and t.artifact_path and Path(t.artifact_path).is_file()
+    }
+
+
+def execute_queued(
+    run: RunRecord,
+    spec: FlowSpec,
+    settings: RunSettings,
+    paths: DagyPaths,
+    store: Any,
+    *,
+    retry_of: RunRecord | None = None,
+    reused: dict[str, TaskRunRecord] | None = None,
+) -> RunRecord:
+    """Execute, in this process, a run the server queued (``run`` is its PENDING row)."""
+    from dagy.engine.runner import validate
+
+    validate(spec)
+    return _execute(
+        spec,
+        settings,
+        paths,
+        resolve=_resolver(),
+        retry_of=retry_of,
+        reused=reused,
+        run=run,
+        store=store,
+    )
 
 
 # -- reads ------------------------------------------------------------------------------------------
