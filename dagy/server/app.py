@@ -16,8 +16,11 @@ from dagy.server.routes import (
     api_keys,
     audit_logs,
     auth,
+    child_store,
+    events,
     health,
     local,
+    metrics,
     orgs,
     runs,
     signin,
@@ -27,7 +30,20 @@ from dagy.server.routes import (
 from dagy.server.security import authorize
 from dagy.server.state import ServerState
 
-API_MODULES = [auth, users, orgs, api_keys, audit_logs, health, local, runs, store_local]
+API_MODULES = [
+    auth,
+    users,
+    orgs,
+    api_keys,
+    audit_logs,
+    health,
+    local,
+    runs,
+    store_local,
+    child_store,
+    events,
+    metrics,
+]
 ROOT_MODULES: list[Any] = [signin]
 
 

@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from dagy.config import server_file
 from dagy.config.paths import DagyPaths
@@ -74,6 +75,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     import uvicorn
 
     from dagy.auth.jwt import JWTSettings
+    from dagy.server import workers as run_workers
     from dagy.server.app import create_asgi
     from dagy.server.state import RateLimitSettings, ServerState
     from dagy.services import accounts
@@ -131,6 +133,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
             local_mode=options.local,
         )
         server_file.write(paths, info)
+        state.workers = run_workers.from_env(store, paths)
+        state.workers.start(info.api_url, state.local_token)
         sweeper = threading.Thread(target=_sweep, args=(store, stop), daemon=True, name="recover")
         sweeper.start()
         mode = "local mode (single user, no passwords)" if options.local else "multi-user mode"
@@ -146,7 +150,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         # that was there before it: make that one end the process through our cleanup below.
         previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            uvicorn.Server(config).run(sockets=[sock])
+            _uvicorn_server(config, state.workers.stop).run(sockets=[sock])
         except _Stopped:
             pass
         finally:
@@ -154,6 +158,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
                 signal.signal(sig, handler)
     finally:
         stop.set()
+        if state.workers is not None:  # already stopped after a graceful shutdown; then a no-op
+            state.workers.stop()
         server_file.remove(paths, pid=os.getpid())
         store.release()
         sock.close()
@@ -162,6 +168,21 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
 
 class _Stopped(Exception):
     pass
+
+
+def _uvicorn_server(config: Any, before_shutdown: Any) -> Any:
+    """uvicorn's Server, stopping the run workers first on shutdown: their children send their
+    last writes (a cancelled run's final state) while the server still answers."""
+    import asyncio
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            await asyncio.to_thread(before_shutdown)
+            await super().shutdown(sockets)
+
+    return Server(config)
 
 
 def _stopped(signum: int, frame: object) -> None:

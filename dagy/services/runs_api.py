@@ -8,9 +8,11 @@ What is derived rather than stored (docs/store-sharing.md repeats it):
   runs are often shorter than a second); null until the run ends.
 - ``flow_version``: the flow's version string as the SDK declares it (``"1.0.0"``).
 - ``executor``: where the tasks ran (``local``, ``process`` or a plugin's name).
-- ``execution_mode``: null for runs started by the CLI (it sizes remote executors only).
-- ``retry_count``: how many ``dagy runs retry`` led to this run (0 for an original run).
-- ``tags``: the run's trigger (``cli``, ``retry``, ...) until runs carry tags of their own.
+- ``execution_mode``: as given to POST /runs (or the deployment's); null for runs started by the
+  CLI (it sizes remote executors only).
+- ``retry_count``: how many retries led to this run (0 for an original run).
+- ``tags``: the run's own tags (POST /runs ``tags``), else its trigger (``cli``, ``api``,
+  ``retry``, ...).
 """
 
 from __future__ import annotations
@@ -67,12 +69,31 @@ def to_detail(run: RunRecord, retry_count: int) -> dict[str, Any]:
             for k in ("status", "created_at", "started_at", "completed_at", "duration_seconds")
         },
         "executor": run.executor,
-        "execution_mode": None,
+        "execution_mode": run.execution_mode,
         "parameters": _json(run.parameters, {}),
         "output": _json(run.output),
         "error": run.error,
         "retry_count": retry_count,
-        "tags": [run.trigger] if run.trigger else [],
+        "tags": _json(run.tags) if run.tags is not None else [run.trigger] if run.trigger else [],
+    }
+
+
+def to_trigger_body(run: RunRecord) -> dict[str, Any]:
+    """The 202 body of POST /runs (and of a retry): the queued run."""
+    item = to_item(run)
+    return {
+        **{k: item[k] for k in ("run_id", "run_slug", "flow_name", "flow_version", "status")},
+        "created_at": item["created_at"],
+        "parameters": _json(run.parameters, {}),
+    }
+
+
+def to_cancel_body(run: RunRecord) -> dict[str, Any]:
+    """The body of POST /runs/{run_id}/cancel: ``cancelled_at`` is when the run ended."""
+    return {
+        "run_id": run.run_id,
+        "status": API_STATUS.get(run.status, run.status.lower()),
+        "cancelled_at": _time(run.ended_at),
     }
 
 
@@ -94,6 +115,7 @@ def list_runs(
     *,
     flow_name: str | None = None,
     status: str | None = None,
+    deployment_name: str | None = None,
     limit: Any = None,
     next_token: str | None = None,
 ) -> dict[str, Any]:
@@ -102,7 +124,12 @@ def list_runs(
     internal = internal_status(status)
     position = pagination.decode_keyset(next_token)
     rows = store.runs_page(
-        org_id, status=internal, flow_name=flow_name or None, before=position, limit=size + 1
+        org_id,
+        status=internal,
+        flow_name=flow_name or None,
+        before=position,
+        limit=size + 1,
+        deployment_name=deployment_name or None,
     )
     items, token = pagination.page(rows, size, lambda r: [r.created_at.isoformat(), r.run_id])
     return {"items": [to_item(r) for r in items], "next_token": token}

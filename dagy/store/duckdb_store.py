@@ -315,9 +315,13 @@ class DuckDBStore:
         flow_name: str | None,
         before: tuple[str, str] | None,
         limit: int,
+        deployment_name: str | None = None,
     ) -> list[RunRecord]:
         """Newest first, keyset-paged by (created_at, run_id) going backwards; no FlowSpec."""
         where, params = self._run_filters(org_id, status, flow_name)
+        if deployment_name:
+            where += " AND deployment_name = ?"
+            params.append(deployment_name)
         if before is not None:
             where += " AND (created_at, run_id) < (?::TIMESTAMP, ?)"
             params += list(before)

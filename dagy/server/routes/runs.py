@@ -1,13 +1,82 @@
-"""GET /runs and GET /runs/{run_id}: the runs of the caller's org, whoever started them."""
+"""Runs: trigger, list, get, cancel, logs, retry, and a task run's status set by hand.
+
+The runs of the caller's org, whoever started them (the API, a schedule, or `dagy run`). Triggered
+runs are queued for the server's workers (dagy/server/workers.py); see docs/runs-api.md.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, get, patch, post
 
-from dagy.server.security import identity_of, state_of
-from dagy.services import runs_api
+from dagy.errors import InvalidInputError
+from dagy.server.security import audit_request, identity_of, state_of
+from dagy.services import execution, run_control, run_logs, runs_api
+
+TRIGGER_FIELDS = frozenset(
+    {
+        "flow_name",
+        "flow_version",
+        "deployment",
+        "deployment_name",
+        "parameters",
+        "execute",
+        "executor",
+        "execution_mode",
+        "tags",
+        "singleton",
+    }
+)
+
+
+def _wake(request: Request[Any, Any, Any]) -> Any:
+    workers = state_of(request).workers
+    return workers.wake if workers is not None else None
+
+
+def _deployment(data: dict[str, Any]) -> Any:
+    """``deployment``, or the ``deployment_name`` some clients send; both must agree."""
+    given = [data[k] for k in ("deployment", "deployment_name") if data.get(k) is not None]
+    if len(given) == 2 and given[0] != given[1]:
+        raise InvalidInputError(
+            "deployment and deployment_name differ", {"deployment_name": "differs"}
+        )
+    return given[0] if given else None
+
+
+@post("/runs", status_code=202, sync_to_thread=True, opt={"permission": "runs.trigger"})
+def trigger(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(data) - TRIGGER_FIELDS)
+    if unknown:
+        raise InvalidInputError(
+            f"Unknown field: {unknown[0]}", dict.fromkeys(unknown, "unknown field")
+        )
+    identity, store = identity_of(request), state_of(request).store
+    run = execution.trigger_run(
+        store,
+        identity.org_id,
+        identity.email,
+        deployment=_deployment(data),
+        flow_name=data.get("flow_name"),
+        flow_version=data.get("flow_version"),
+        parameters=data.get("parameters"),
+        execute=data.get("execute"),
+        executor=data.get("executor"),
+        execution_mode=data.get("execution_mode"),
+        tags=data.get("tags"),
+        singleton=data.get("singleton"),
+        wake=_wake(request),
+    )
+    audit_request(
+        request,
+        "execute",
+        "run",
+        run.run_id,
+        name=run.flow_name,
+        changes={"deployment_name": run.deployment_name, "flow_version": run.flow_version},
+    )
+    return runs_api.to_trigger_body(run)
 
 
 @get("/runs", sync_to_thread=True, opt={"permission": "runs.read"})
@@ -15,6 +84,7 @@ def list_runs(
     request: Request[Any, Any, Any],
     flow_name: str | None = None,
     status: str | None = None,
+    deployment_name: str | None = None,
     limit: str | None = None,
     next_token: str | None = None,
 ) -> dict[str, Any]:
@@ -23,6 +93,7 @@ def list_runs(
         identity_of(request).org_id,
         flow_name=flow_name,
         status=status,
+        deployment_name=deployment_name,
         limit=limit,
         next_token=next_token,
     )
@@ -33,4 +104,91 @@ def get_run(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
     return runs_api.get_run(state_of(request).store, identity_of(request).org_id, run_id)
 
 
-ROUTES = [list_runs, get_run]
+@post(
+    "/runs/{run_id:str}/cancel",
+    status_code=200,
+    sync_to_thread=True,
+    opt={"permission": "runs.cancel"},
+)
+def cancel(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
+    state = state_of(request)
+    run = run_control.cancel_run(
+        state.store, state.paths, identity_of(request).org_id, run_id, workers=state.workers
+    )
+    audit_request(
+        request, "update", "run", run_id, name=run.flow_name, changes={"status": "cancelled"}
+    )
+    return runs_api.to_cancel_body(run)
+
+
+@get("/runs/{run_id:str}/logs", sync_to_thread=True, opt={"permission": "runs.read"})
+def logs(
+    request: Request[Any, Any, Any],
+    run_id: str,
+    limit: str | None = None,
+    next_token: str | None = None,
+    task_run_id: str | None = None,
+) -> dict[str, Any]:
+    state = state_of(request)
+    return run_logs.read(
+        state.store,
+        state.paths,
+        identity_of(request).org_id,
+        run_id,
+        task_run_id=task_run_id or None,
+        limit=limit,
+        next_token=next_token,
+    )
+
+
+@post(
+    "/runs/{run_id:str}/retry",
+    status_code=202,
+    sync_to_thread=True,
+    opt={"permission": "runs.trigger"},
+)
+def retry(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
+    identity = identity_of(request)
+    run = execution.retry_run(
+        state_of(request).store, identity.org_id, identity.email, run_id, wake=_wake(request)
+    )
+    audit_request(
+        request, "execute", "run", run.run_id, name=run.flow_name, changes={"retry_of": run_id}
+    )
+    return {**runs_api.to_trigger_body(run), "retry_of": run_id}
+
+
+@patch(
+    "/runs/{run_id:str}/task-runs/{task_run_id:str}/status",
+    sync_to_thread=True,
+    opt={"permission": "runs.trigger"},
+)
+def set_task_status(
+    request: Request[Any, Any, Any], run_id: str, task_run_id: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    identity = identity_of(request)
+    run, task, previous = run_control.set_task_status(
+        state_of(request).store,
+        identity.org_id,
+        run_id,
+        task_run_id,
+        data.get("status"),
+        identity.email,
+    )
+    audit_request(
+        request,
+        "update",
+        "task_run",
+        task_run_id,
+        name=task.task_name,
+        changes={"status": [previous.lower(), task.status.lower()], "run_id": run_id},
+    )
+    return {
+        "run_id": run_id,
+        "task_run_id": task_run_id,
+        "status": task.status.lower(),
+        "run_status": runs_api.to_item(run)["status"],
+    }
+
+
+ROUTES = [trigger, list_runs, get_run, cancel, logs, retry, set_task_status]

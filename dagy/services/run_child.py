@@ -1,0 +1,168 @@
+"""Execute one run queued by `dagy serve`, in a child process of it: ``python -m
+dagy.services.run_child``, started by a worker thread (dagy/server/workers.py).
+
+The worker writes a JSON payload on stdin: the run id, the server's API URL and local token, the
+home, and where the code is. The child loads the code, rebuilds the FlowSpec with the run's
+(already coerced) parameters, and executes it into the queued run's row. The server holds
+``dagy.duckdb``, so every store read and write goes to it over loopback (``ChildStore``), in the
+run's own org. SIGTERM cancels the run the way Ctrl+C cancels a CLI run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dagy.config.server_file import ServerInfo
+from dagy.errors import RunNotFoundError, StoreBusyError
+from dagy.store import wire
+from dagy.store.records import RunRecord, TaskRunRecord, utcnow
+from dagy.store.remote import RemoteStore, ServerUnavailable, _quote
+
+# Routes of dagy/server/routes/child_store.py: the run by id in whatever org it belongs to.
+RUNS = "/server-runs"
+RETRY_FOR = 30.0
+
+
+class ChildStore(RemoteStore):
+    """RemoteStore for a server-run child: its run is found in any org (the local token's own
+    routes only see the personal org), and a request the server could not take is retried."""
+
+    def __init__(self, api_url: str, token: str) -> None:
+        super().__init__(ServerInfo(0, None, api_url, api_url, token, ""))
+
+    def _call(
+        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        deadline = time.monotonic() + RETRY_FOR
+        delay = 0.05
+        while True:
+            try:
+                return super()._call(method, path, body, params)
+            except ServerUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def get_run(self, run_id: str, *, org_id: str = "personal") -> RunRecord | None:
+        data = self._call("GET", f"{RUNS}/{_quote(run_id)}")["run"]
+        return wire.decode_run(data) if data is not None else None
+
+    def apply(
+        self,
+        run_id: str,
+        run_changes: dict[str, Any],
+        task_runs: Any,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        body = {
+            "changes": wire.encode_changes(run_changes),
+            "task_runs": wire.encode_task_runs(task_runs),
+        }
+        path = f"{RUNS}/{_quote(run_id)}/apply"
+        try:
+            result = super()._call("POST", path, body)
+        except ServerUnavailable:
+            if timeout is not None and timeout < 1:  # a mid-run flush: the next one retries
+                raise StoreBusyError("the server did not take the batch") from None
+            result = self._call("POST", path, body)
+        if not (result or {}).get("applied", False):
+            raise RunNotFoundError(run_id)
+
+    def task_runs(self, run_id: str) -> list[TaskRunRecord]:
+        return wire.decode_task_runs(self._call("GET", f"{RUNS}/{_quote(run_id)}/task-runs"))
+
+
+def _cancel_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _log(paths: Any, run_id: str, level: str, message: str) -> None:
+    run_dir = paths.run_dir(run_id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "run.log", "a", encoding="utf-8") as fh:
+        fh.write(f"{utcnow().isoformat(timespec='milliseconds')}Z {level} {message}\n")
+
+
+def _end_early(store: ChildStore, paths: Any, run: RunRecord, status: str, error: str) -> None:
+    """The run ends before the engine started it (its code would not load or build)."""
+    now = utcnow()
+    _log(paths, run.run_id, "ERROR", f"run {run.run_id} finished status={status} error={error}")
+    store.apply(
+        run.run_id,
+        {"status": status, "started_at": now, "ended_at": now, "error": error, "pid": os.getpid()},
+        [],
+    )
+
+
+def prepare(store: ChildStore, paths: Any, run: RunRecord, code: dict[str, Any]) -> tuple:
+    """Load the run's code and its FlowSpec: rebuilt with the run's parameters, or for a retry the
+    stored one, with the task runs it can reuse. Returns (spec, retry_of, reused)."""
+    from dagy.engine.executors import executor_class
+    from dagy.engine.runner import validate
+    from dagy.sdk import _codec
+    from dagy.sdk.loader import load_flow, load_module, split_target
+    from dagy.sdk.spec import FlowSpec
+    from dagy.services import run_code, runs
+
+    executor_class(run.executor)  # a plugin uninstalled since the trigger fails the run here
+    target = run_code.target_for(paths, run.org_id, run.flow_name, run.flow_version, code)
+    file = split_target(target)[0]
+    os.chdir(Path(file).parent)
+    if run.retry_of:
+        old = store.get_run(run.retry_of)
+        if old is None or not run.flow_spec:
+            raise ValueError(f"Run {run.retry_of} to retry is gone")
+        load_module(file)
+        spec = dataclasses.replace(FlowSpec.from_json(run.flow_spec), entrypoint=target)
+        return spec, old, runs.reusable(store.task_runs(old.run_id))
+    flow = load_flow(target)
+    if (flow.name, flow.version) != (run.flow_name, run.flow_version):
+        raise ValueError(
+            f"Flow code mismatch. Expected {run.flow_name}:{run.flow_version}, "
+            f"got {flow.name}:{flow.version}"
+        )
+    params = _codec.decode(json.loads(run.parameters or "{}"), lambda ref: None)
+    spec = flow.build(**params)
+    validate(spec)
+    return spec, None, None
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _cancel_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    payload = json.loads(sys.stdin.buffer.read())
+    from dagy.config.paths import DagyPaths
+    from dagy.services import runs
+    from dagy.store.records import CANCELLED, FAILED, PENDING, SUCCEEDED
+
+    paths = DagyPaths(Path(payload["home"]))
+    store = ChildStore(payload["api_url"], payload["token"])
+    run = store.get_run(payload["run_id"])
+    if run is None or run.status != PENDING:
+        return 0  # cancelled or taken meanwhile: nothing to do
+    try:
+        spec, retry_of, reused = prepare(store, paths, run, payload.get("code") or {})
+    except KeyboardInterrupt:
+        _end_early(store, paths, run, CANCELLED, "RunCancelledError: Run cancelled by user")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the run records why it could not start
+        _end_early(store, paths, run, FAILED, f"{type(exc).__name__}: {exc}")
+        return 1
+    settings = runs.RunSettings(run.max_workers, run.fail_fast, run.executor, run.trigger)
+    record = runs.execute_queued(
+        run, spec, settings, paths, store, retry_of=retry_of, reused=reused
+    )
+    return 0 if record.status == SUCCEEDED else 130 if record.status == CANCELLED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
