@@ -15,6 +15,16 @@ def process_start_time(pid: int) -> str | None:
         return None
 
 
+def _zombie(pid: int) -> bool:
+    """Exited but not yet reaped by its parent (Linux): gone, though ``kill(pid, 0)`` works."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        return stat[stat.rfind(b")") + 2 :].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
 def process_alive(pid: int | None, started: str | None) -> bool:
     if not pid:
         return False
@@ -24,6 +34,8 @@ def process_alive(pid: int | None, started: str | None) -> bool:
         return False
     except PermissionError:
         return True
+    if _zombie(pid):
+        return False
     if started is not None:
         now = process_start_time(pid)
         if now is not None and now != started:
