@@ -51,13 +51,9 @@ def skip(store: DuckDBStore, event: Event, why: str) -> None:
 
 
 def _exit_text(pid: int | None, code: int | None) -> str:
-    how = (
-        "ended"
-        if code is None
-        else f"was killed by signal {-code}"
-        if code < 0
-        else f"exited with code {code}"
-    )
+    if code is None:  # the store's crash recovery says it the same way
+        return f"crashed: process {pid} on {socket.gethostname()} exited before the run finished"
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
     return f"crashed: process {pid} {how} before the run finished"
 
 
