@@ -1,4 +1,5 @@
-"""``dagy run``: execute a flow locally (``<path>:<flow_fn>``)."""
+"""``dagy run``: execute a flow locally (``<path>:<flow_fn>``), or trigger a deployment's run on the
+configured API (``<deployment_name>``)."""
 
 from __future__ import annotations
 
@@ -66,22 +67,26 @@ def run(
     executor: str,
     profile: str | None,
 ) -> None:
-    """Execute a flow locally: TARGET is <path>:<flow_fn>.
+    """Execute a flow locally (TARGET is <path>:<flow_fn>), or trigger a run of a
+    deployment (TARGET is its name) on the API of DAGY_API_URL or the profile.
 
     \b
-    Example:
+    Examples:
       dagy run examples/flow_example.py:example_flow --param date=2026-03-04 --max-workers 4
+      DAGY_API_URL=http://127.0.0.1:8000/v1 dagy run my-etl --param env=prod
 
-    Prints `Run completed: <run_id> status=<STATUS>`. Exit code 0 when the run
-    succeeded, 1 when it failed, 130 when it was cancelled (Ctrl+C).
+    Locally it prints `Run completed: <run_id> status=<STATUS>`; exit code 0 when the run
+    succeeded, 1 when it failed, 130 when it was cancelled (Ctrl+C). Remotely it prints the
+    queued run as the API returned it, status in the CLI's words (PENDING).
     """
     from dagy.config.paths import DagyPaths
     from dagy.sdk.params import parse_param_pairs
     from dagy.services import runs
 
-    if ":" not in target:
-        _remote_or_error(target, profile)
     raw = parse_param_pairs(params)
+    if ":" not in target:
+        _remote_run(target, raw, profile)
+        return
     settings = runs.RunSettings(
         max_workers=max_workers, fail_fast=not no_fail_fast, executor=executor
     )
@@ -90,19 +95,28 @@ def run(
     _report(record)
 
 
-def _remote_or_error(target: str, profile: str | None) -> None:
+def _remote_run(target: str, raw: dict[str, str], profile: str | None) -> None:
     """A target without ':' names a deployment, which only a configured API can run."""
+    from dagy.client.http import DagyClient
     from dagy.config.paths import DagyPaths
     from dagy.config.profiles import load_config, resolve_api_url
 
-    api_url = resolve_api_url(load_config(DagyPaths.from_env()), profile)
+    paths = DagyPaths.from_env()
+    api_url = resolve_api_url(load_config(paths), profile)
     if api_url is None:
         raise ValueError("Flow target must be in <path>:<flow_fn> format")
-    raise _errors.CLIExit(
-        f"Remote runs of deployment '{target}' through {api_url} need `dagy serve` support, "
-        "which this version of Dagy does not have yet; run a local <path>:<flow_fn> target instead.",
-        _errors.USAGE,
-    )
+    body = DagyClient(api_url, paths=paths).post("/runs", {"deployment": target, "parameters": raw})
+    click.echo(repr(cli_view(body)))
+
+
+def cli_view(body: Any) -> Any:
+    """An API run body with its status in the CLI's words (queued → PENDING, ...)."""
+    from dagy.store.records import API_STATUS
+
+    if isinstance(body, dict) and isinstance(body.get("status"), str):
+        internal = {api: cli for cli, api in API_STATUS.items()}
+        return {**body, "status": internal.get(body["status"], body["status"].upper())}
+    return body
 
 
 def _report(record: Any) -> None:

@@ -1,4 +1,4 @@
-"""``dagy runs list|show|retry``: the local run history."""
+"""``dagy runs list|show|retry|cancel``: the local run history (cancel also on the API)."""
 
 from __future__ import annotations
 
@@ -95,3 +95,45 @@ def retry(run_id: str, max_workers: int | None) -> None:
     with interrupts_cancel():
         record = service.retry_run(run_id, settings, paths)
     _report(record)
+
+
+@runs.command("cancel")
+@click.argument("run_id")
+@click.option("--profile", default=None, help="Dagy profile for API URL resolution.")
+def cancel(run_id: str, profile: str | None) -> None:
+    """Cancel a queued or running run.
+
+    With an API URL (DAGY_API_URL or the profile's) the API cancels it. Otherwise the run is
+    local: a running `dagy serve` for this home cancels it (also the runs it queued), else the
+    `dagy run` process executing it gets SIGTERM and records it CANCELLED, as on Ctrl+C.
+    Prints `Run cancelled: <run_id> status=CANCELLED`.
+    """
+    import urllib.parse
+
+    from dagy.client.http import DagyClient
+    from dagy.config import server_file
+    from dagy.config.paths import DagyPaths
+    from dagy.config.profiles import load_config, resolve_api_url
+    from dagy.errors import APIError, DagyError, RunNotFoundError
+
+    paths = DagyPaths.from_env()
+    path = f"/runs/{urllib.parse.quote(run_id, safe='')}/cancel"
+    api_url = resolve_api_url(load_config(paths), profile)
+    live = None if api_url else server_file.read(paths)
+    if api_url:
+        DagyClient(api_url, paths=paths).post(path)
+    elif live is not None:  # the server owns this home's store and executes its queued runs
+        try:
+            DagyClient(live.api_url, token=live.token).post(path)
+        except APIError as exc:
+            if exc.status_code == 404:
+                raise RunNotFoundError(run_id) from None
+            if exc.status_code == 400:
+                raise DagyError(exc.message) from None
+            raise
+    else:
+        from dagy.services import run_control
+        from dagy.store.shared import open_store
+
+        run_control.cancel_local(open_store(paths), run_id)
+    click.echo(f"Run cancelled: {run_id} status=CANCELLED")

@@ -347,8 +347,10 @@ def test_every_flow_in_examples_runs(run_dagy):
     assert found >= 1
 
 
-def test_a_deployment_target_with_an_api_url_says_remote_runs_are_not_here_yet(run_dagy):
+def test_a_deployment_target_goes_to_the_api_and_says_when_it_is_unreachable(run_dagy):
     result = run_dagy("run", "my-etl", env={"DAGY_API_URL": "http://127.0.0.1:9"})
-    assert result.returncode == 2
-    assert result.stderr.startswith("Remote runs of deployment 'my-etl' through http://127.0.0.1:9")
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.returncode == 6
+    assert result.stderr == (
+        "APIError 0: Unable to reach Dagy API at http://127.0.0.1:9. "
+        "Check DAGY_API_URL/profile and network connectivity.\n"
+    )
