@@ -197,6 +197,9 @@ class Workers:
                 queue.skip(self.store, event, f"run was {run.status if run else 'deleted'}")
                 return
             proc = self._spawn(child, run_id)
+            if proc is None and child.cancel_at is None:  # the server is stopping: keep it queued
+                queue.release(self.store, event)
+                return
             code = self._wait(child, proc) if proc is not None else None
             queue.complete(
                 self.store,
@@ -224,9 +227,11 @@ class Workers:
         run_dir = self.paths.run_dir(run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            if child.cancel_at is not None:  # cancelled between the claim and now
+            if child.cancel_at is not None or self._stopping:  # cancelled, or stop() began
                 return None
-            with open(run_dir / "child.log", "ab") as out:
+            # What the child prints outside tasks (the flow body while it builds, a traceback)
+            # lands in the run log, between the engine's lines.
+            with open(run_dir / "run.log", "ab") as out:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "dagy.services.run_child"],
                     stdin=subprocess.PIPE,

@@ -50,6 +50,11 @@ def skip(store: DuckDBStore, event: Event, why: str) -> None:
     sql.finish_event(store, event.event_id, "done", utcnow(), why)
 
 
+def release(store: DuckDBStore, event: Event) -> None:
+    """A claimed event whose run was not started (the server is stopping): queued again."""
+    sql.requeue_event(store, event.event_id, undo_attempt=True)
+
+
 def _exit_text(pid: int | None, code: int | None) -> str:
     if code is None:  # the store's crash recovery says it the same way
         return f"crashed: process {pid} on {socket.gethostname()} exited before the run finished"
@@ -127,6 +132,7 @@ def close(
                     changes.setdefault("started_at", run.started_at or now)
                 tasks = _stop_tasks(store, run.run_id, tasks, status, now)
                 event_status = "done" if cancelled else "failed"
+                _log(paths, run.run_id, f"run {run.run_id} finished status={status} error={error}")
             sql.finish_run(
                 store,
                 run,
@@ -138,6 +144,13 @@ def close(
                 at=now,
             )
         return sql.run_by_id(store, run.run_id)
+
+
+def _log(paths: DagyPaths, run_id: str, message: str) -> None:
+    """The run log's last line, as the engine would have written it."""
+    if paths.run_dir(run_id).is_dir():
+        with open(paths.run_log(run_id), "a", encoding="utf-8") as fh:
+            fh.write(f"{utcnow().isoformat(timespec='milliseconds')}Z ERROR {message}\n")
 
 
 def _stop_tasks(

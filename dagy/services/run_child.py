@@ -137,6 +137,8 @@ def prepare(store: ChildStore, paths: Any, run: RunRecord, code: dict[str, Any])
 
 
 def main() -> int:
+    for stream in (sys.stdout, sys.stderr):  # the run log: lines in the order they happen
+        stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     signal.signal(signal.SIGTERM, _cancel_on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     payload = json.loads(sys.stdin.buffer.read())

@@ -157,11 +157,13 @@ def finish_event(
         )
 
 
-def requeue_event(store: DuckDBStore, event_id: int) -> None:
+def requeue_event(store: DuckDBStore, event_id: int, *, undo_attempt: bool = False) -> None:
+    """Back to ``pending``; ``undo_attempt`` when the claim never started anything."""
     with store.connection() as con:
         con.execute(
-            "UPDATE events SET status = 'pending', claimed_at = NULL WHERE event_id = ?",
-            [event_id],
+            "UPDATE events SET status = 'pending', claimed_at = NULL, "
+            "attempts = attempts - ? WHERE event_id = ?",
+            [1 if undo_attempt else 0, event_id],
         )
 
 

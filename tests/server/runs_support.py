@@ -94,6 +94,14 @@ FLOWS = """
         return spin(pidfile)
 
 
+    @flow(name="fragile", version="1.0.0")
+    def fragile(explode: bool = False):
+        if explode:
+            print("about to explode")
+            raise ValueError("boom at build")
+        return double(1)
+
+
     @task(timeout_seconds=0.3)
     def spin_briefly(pidfile: str) -> None:
         spin.fn(pidfile)
@@ -113,6 +121,7 @@ BUILD_PARAMS: dict[str, dict[str, str]] = {
     "dies": {},
     "spins": {"pidfile": "p"},
     "times_out": {"pidfile": "p"},
+    "fragile": {},
 }
 
 

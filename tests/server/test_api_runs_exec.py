@@ -297,9 +297,33 @@ def test_a_task_that_kills_its_process_fails_the_run_and_nothing_else(shared):
     assert body["error"].endswith(" exited with code 1 before the run finished")
     items = get(server, f"/events?run_id={run_id}&type=flow_trigger")["items"]
     assert items[0]["status"] == "failed" and items[0]["error"] == body["error"]
+    last = get(server, f"/runs/{run_id}/logs")["events"][-1]["message"]
+    assert last == f"[ERROR] run {run_id} finished status=FAILED error={body['error']}"
     assert server.request("GET", "/health")[0] == 200
     after = trigger(server, deployment="quick-prod")["run_id"]
     assert wait_status(server, after, "completed")["output"]["total"] == 6
+
+
+def test_a_flow_that_fails_to_build_fails_its_run_with_the_reason(shared):
+    server, _ = shared
+    run_id = trigger(
+        server, flow_name="fragile", flow_version="1.0.0", parameters={"explode": "yes"}
+    )["run_id"]
+    body = wait_status(server, run_id, "failed")
+    assert (
+        body["error"] == "FlowBuildError: Flow 'fragile' failed to build: ValueError: boom at build"
+    )
+    messages = [e["message"] for e in get(server, f"/runs/{run_id}/logs")["events"]]
+    assert "about to explode" in messages  # what the child printed is in the run log
+    assert messages[-1].startswith(f"[ERROR] run {run_id} finished status=FAILED")
+    event = wait_until(
+        lambda: (
+            (e := get(server, f"/events?run_id={run_id}&type=flow_trigger")["items"][0])["status"]
+            == "done"
+            and e
+        )
+    )
+    assert event["error"] is None  # the event was processed; the run says why it failed
 
 
 def test_a_looping_task_is_stopped_by_its_timeout(shared):
@@ -427,5 +451,53 @@ def test_a_deployments_max_concurrent_runs_holds_its_runs_in_order(tmp_path):
             gate.touch()
             wait_status(server, ids[i], "completed")
         assert [line.split()[0] for line in tally(counts)] == ["r0", "r1", "r2"]
+    finally:
+        server.stop()
+
+
+# -- orgs -------------------------------------------------------------------------------------------
+
+
+def test_a_run_triggered_in_another_org_executes_and_stays_there(tmp_path: Path):
+    """The child writes its run through the server whatever the run's org (the local token's own
+    store routes see only the personal org)."""
+    from tests.server.runs_support import register
+
+    home = tmp_path / "home"
+    server = start(home, tmp_path)
+    status, _, login = server.request("POST", "/auth/login", body={"email": "local@localhost"})
+    assert status == 200, login
+    status, _, org = server.request(
+        "POST", "/orgs", token=login["access_token"], body={"org_name": "Acme"}
+    )
+    assert status == 201, org
+    server.stop()
+    register(home, tmp_path / "code" / "exec_flows.py", org_id=org["org_id"])
+    server = start(home, tmp_path)
+    try:
+        status, _, login = server.request(
+            "POST", "/auth/login", body={"email": "local@localhost", "org_id": org["org_id"]}
+        )
+        token = login["access_token"]
+        status, _, body = server.request(
+            "POST",
+            "/runs",
+            token=token,
+            body={"flow_name": "quick", "flow_version": "1.0.0", "parameters": {"n": 2}},
+        )
+        assert status == 202, body
+
+        def finished() -> Any:
+            answer = server.request("GET", f"/runs/{body['run_id']}", token=token)[2]
+            return answer["status"] == "completed" and answer
+
+        run = wait_until(finished, what="the run in the other org")
+        assert run["output"] == {"total": 2, "label": "x"}
+        # The personal org (the local token's) does not see it.
+        assert server.request("GET", f"/runs/{body['run_id']}", token=server.local_token)[0] == 404
+        status, _, tasks = server.request(
+            "GET", f"/runs/{body['run_id']}/logs?task_run_id=double-1", token=token
+        )
+        assert status == 200 and tasks["events"]
     finally:
         server.stop()
