@@ -69,6 +69,7 @@ class _Child:
     proc: subprocess.Popen[bytes] | None = None
     cancel_at: float | None = None
     reason: str | None = None  # the error a cancelled run records
+    exited: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -147,12 +148,23 @@ class Workers:
         return child.done
 
     def _signal(self, child: _Child, reason: str) -> None:
+        """SIGTERM now (if the child is started) and SIGKILL after the grace period."""
         with self._lock:
-            if child.cancel_at is None:
-                child.cancel_at, child.reason = time.monotonic(), reason
+            if child.cancel_at is not None:
+                return  # already on its way out
+            child.cancel_at, child.reason = time.monotonic(), reason
             proc = child.proc
-        if proc is not None:
+            if proc is None or child.exited:
+                return  # not started (it will not be), or already gone
             self._kill(proc, signal.SIGTERM)
+        timer = threading.Timer(self.grace, self._kill_unless_exited, (child, proc))
+        timer.daemon = True
+        timer.start()
+
+    def _kill_unless_exited(self, child: _Child, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            if not child.exited:
+                self._kill(proc, signal.SIGKILL)
 
     @staticmethod
     def _kill(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -249,17 +261,10 @@ class Workers:
         return proc
 
     def _wait(self, child: _Child, proc: subprocess.Popen[bytes]) -> int:
-        killed = False
-        while True:
-            try:
-                return proc.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                pass
-            with self._lock:
-                since = child.cancel_at
-            if since is not None and not killed and time.monotonic() - since > self.grace:
-                self._kill(proc, signal.SIGKILL)
-                killed = True
+        code = proc.wait()
+        with self._lock:
+            child.exited = True  # the pid may be reused from now on: no more signals to it
+        return code
 
 
 def from_env(store: DuckDBStore, paths: DagyPaths) -> Workers:
