@@ -95,8 +95,13 @@ def close(
     pid: int | None,
     exit_code: int | None,
     cancelled: str | None = None,
+    error: str | None = None,
 ) -> RunRecord | None:
-    """Finalize a run whose process is gone, unless it finalized itself, and close its event."""
+    """Finalize a run whose process is gone, unless it finalized itself, and close its event.
+
+    The run becomes CANCELLED with ``cancelled`` when given, else FAILED with ``error`` or the
+    process's end (``crashed: process <pid> exited with code <n> before the run finished``).
+    """
     now = utcnow()
     with store.connection():
         run = sql.run_by_id(store, run_id)
@@ -123,16 +128,16 @@ def close(
                 paths.run_dir(run.run_id) / "events.jsonl", run.events_offset
             )
             changes["events_offset"] = offset
-            event_status, error = "done", None
+            event_status, reason = "done", None
             if changes.get("status") not in FINAL_STATUSES:
                 status = CANCELLED if cancelled else FAILED
-                error = cancelled or _exit_text(pid, exit_code)
-                changes.update(status=status, ended_at=now, error=error)
+                reason = cancelled or error or _exit_text(pid, exit_code)
+                changes.update(status=status, ended_at=now, error=reason)
                 if pid is not None:  # a process was started
                     changes.setdefault("started_at", run.started_at or now)
                 tasks = _stop_tasks(store, run.run_id, tasks, status, now)
                 event_status = "done" if cancelled else "failed"
-                _log(paths, run.run_id, f"run {run.run_id} finished status={status} error={error}")
+                _log(paths, run.run_id, f"run {run.run_id} finished status={status} error={reason}")
             sql.finish_run(
                 store,
                 run,
@@ -140,7 +145,7 @@ def close(
                 list(tasks.values()),
                 event_id=event_id,
                 event_status=event_status,
-                event_error=error,
+                event_error=reason,
                 at=now,
             )
         return sql.run_by_id(store, run.run_id)
@@ -210,7 +215,15 @@ def recover(store: DuckDBStore, paths: DagyPaths) -> None:
                 (run.error if run else "the run is gone") if failed or run is None else None,
             )
         elif event.attempts >= MAX_ATTEMPTS:
-            complete(store, paths, event, pid=None, exit_code=None)
+            close(
+                store,
+                paths,
+                run.run_id,
+                event_id=event.event_id,
+                pid=None,
+                exit_code=None,
+                error=f"crashed: the server stopped {event.attempts} times before the run started",
+            )
         else:
             sql.requeue_event(store, event.event_id)
 

@@ -98,7 +98,8 @@ def test_a_graceful_stop_cancels_running_runs_and_keeps_queued_ones(tmp_path):
 
 def test_events_left_processing_are_put_in_order_at_start(tmp_path):
     """A server killed between claiming an event and its child starting the run: the run never
-    reached RUNNING, no task of it ran, so it is queued again; a finished run's event is done."""
+    reached RUNNING, no task of it ran, so it is queued again (until the third such start); a
+    finished run's event is done."""
     from dagy.config.paths import DagyPaths
     from dagy.services import execution
     from dagy.store.duckdb_store import DuckDBStore
@@ -113,8 +114,12 @@ def test_events_left_processing_are_put_in_order_at_start(tmp_path):
     finished = execution.trigger_run(
         store, "personal", "test", flow_name="quick", flow_version="1.0.0"
     )
+    given_up = execution.trigger_run(
+        store, "personal", "test", flow_name="quick", flow_version="1.0.0"
+    )
     con = duckdb.connect(str(home / "dagy.duckdb"))
     con.execute("UPDATE events SET status = 'processing', attempts = 1")
+    con.execute("UPDATE events SET attempts = 3 WHERE run_id = ?", [given_up.run_id])
     con.execute("UPDATE runs SET status = 'CANCELLED' WHERE run_id = ?", [finished.run_id])
     con.close()
 
@@ -127,5 +132,8 @@ def test_events_left_processing_are_put_in_order_at_start(tmp_path):
         assert event["attempts"] == 2
         assert trigger_event(server, finished.run_id)["status"] == "done"
         assert get(server, f"/runs/{finished.run_id}")["status"] == "cancelled"
+        failed = get(server, f"/runs/{given_up.run_id}")
+        assert failed["status"] == "failed" and failed["started_at"] is None
+        assert failed["error"] == "crashed: the server stopped 3 times before the run started"
     finally:
         server.stop()
