@@ -122,29 +122,40 @@ def claim_next(store: DuckDBStore, at: _dt.datetime) -> Event | None:
     order.
     """
     with store.connection() as con:
-        row = con.execute(
-            f"""
-            SELECT {_select(Event, "e")} FROM events e
-            LEFT JOIN deployments d ON d.org_id = e.org_id AND d.name = e.deployment_name
-            WHERE e.type = ? AND e.status = 'pending'
-              AND (d.max_concurrent_runs IS NULL OR d.max_concurrent_runs > (
-                    SELECT count(*) FROM events p
-                    WHERE p.type = e.type AND p.status = 'processing'
-                      AND p.org_id = e.org_id AND p.deployment_name = e.deployment_name))
-            ORDER BY e.event_id LIMIT 1
-            """,
-            [FLOW_TRIGGER],
-        ).fetchone()
-        if row is None:
-            return None
-        event = Event(*row)
-        con.execute(
-            "UPDATE events SET status = 'processing', claimed_at = ?, attempts = attempts + 1 "
-            "WHERE event_id = ?",
-            [at, event.event_id],
-        )
+        con.execute("BEGIN")
+        try:
+            event = _next_runnable(con)
+            if event is not None:
+                con.execute(
+                    "UPDATE events SET status = 'processing', claimed_at = ?, "
+                    "attempts = attempts + 1 WHERE event_id = ?",
+                    [at, event.event_id],
+                )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    if event is None:
+        return None
     event.status, event.claimed_at, event.attempts = "processing", at, event.attempts + 1
     return event
+
+
+def _next_runnable(con: Any) -> Event | None:
+    row = con.execute(
+        f"""
+        SELECT {_select(Event, "e")} FROM events e
+        LEFT JOIN deployments d ON d.org_id = e.org_id AND d.name = e.deployment_name
+        WHERE e.type = ? AND e.status = 'pending'
+          AND (d.max_concurrent_runs IS NULL OR d.max_concurrent_runs > (
+                SELECT count(*) FROM events p
+                WHERE p.type = e.type AND p.status = 'processing'
+                  AND p.org_id = e.org_id AND p.deployment_name = e.deployment_name))
+        ORDER BY e.event_id LIMIT 1
+        """,
+        [FLOW_TRIGGER],
+    ).fetchone()
+    return Event(*row) if row else None
 
 
 def finish_event(
