@@ -137,3 +137,34 @@ def test_dagy_runs_cancel_stops_a_local_dagy_run(run_dagy, dagy_home: Path, tmp_
     again = run_dagy("runs", "cancel", run_id)
     assert again.returncode == 2
     assert again.stderr == "DagyError: Run cannot be cancelled (already CANCELLED)\n"
+
+
+def test_the_api_cancels_a_dagy_run_process_writing_through_the_server(served, tmp_path: Path):
+    """A `dagy run` on the server's home records through the server; cancelling it through the
+    API sends the process SIGTERM and it records CANCELLED itself."""
+    flows = tmp_path / "code" / "exec_flows.py"
+    gate, counts = tmp_path / "gate", tmp_path / "tally"
+    proc = popen_dagy(
+        "run",
+        f"{flows}:gated",
+        "--param",
+        f"gate={gate}",
+        "--param",
+        f"tally={counts}",
+        env={"DAGY_LOCAL_DIR": str(served.home)},
+    )
+    try:
+        wait_until(lambda: tally(counts), what="the task to start")
+        run_id = next(
+            p.name for p in (served.home / "runs").iterdir() if p.name.startswith("gated")
+        )
+        status, _, body = served.request("POST", f"/runs/{run_id}/cancel", token=served.local_token)
+        assert status == 200 and body["status"] == "cancelled", body
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 130, err
+        run = get(served, f"/runs/{run_id}")
+        assert run["status"] == "cancelled" and run["tags"] == ["cli"]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
