@@ -109,3 +109,49 @@ def test_code_folders_are_per_org_flow_and_version_and_safe(tmp_path: Path):
     paths = DagyPaths(tmp_path / "home")
     folder = run_code.code_dir(paths, "org_1", "../etl", "1.0.0")
     assert folder == paths.home / "code" / "org_1" / "_etl" / "1.0.0"
+
+
+@pytest.fixture
+def fetches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``dagy.artifacts.fetch`` for a ``file://`` URI (a copy into dest_dir), recording its calls.
+
+    The artifact store lands separately; until then this stands in for its local backend."""
+    import shutil
+    import sys
+    import types
+
+    calls: list[str] = []
+
+    def fetch(uri: str, dest_dir: Path) -> Path:
+        calls.append(uri)
+        Path(dest_dir).mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy(uri.removeprefix("file://"), Path(dest_dir) / "artifact.zip"))
+
+    try:
+        import dagy.artifacts as module
+
+        monkeypatch.setattr(module, "fetch", fetch)
+    except ImportError:
+        monkeypatch.setitem(sys.modules, "dagy.artifacts", types.SimpleNamespace(fetch=fetch))
+    return calls
+
+
+def test_an_artifact_is_unpacked_once_per_code_hash(artifact, tmp_path, fetches):
+    paths = DagyPaths(tmp_path / "home")
+    code = {
+        "entrypoint": "packed.py:packed",
+        "artifact_uri": f"file://{artifact}",
+        "code_hash": "a",
+    }
+    target = run_code.target_for(paths, "org_1", "packed", "1.0.0", code)
+    folder = run_code.code_dir(paths, "org_1", "packed", "1.0.0")
+    assert target == f"{folder / 'packed.py'}:packed"
+    from dagy.sdk.loader import load_flow
+
+    assert load_flow(target).build().flow_name == "packed"
+    assert run_code.target_for(paths, "org_1", "packed", "1.0.0", code) == target
+    assert len(fetches) == 1  # the second run of the version reuses the folder
+    (folder / "packed.py").write_text("stale")
+    run_code.target_for(paths, "org_1", "packed", "1.0.0", {**code, "code_hash": "b"})
+    assert len(fetches) == 2 and "def packed" in (folder / "packed.py").read_text()
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["1.0.0"]  # no leftovers
