@@ -14,6 +14,7 @@ from dagy.server import errors
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
     api_keys,
+    artifacts,
     audit_logs,
     auth,
     child_store,
@@ -43,6 +44,7 @@ API_MODULES = [
     child_store,
     events,
     metrics,
+    artifacts,
 ]
 ROOT_MODULES: list[Any] = [signin]
 

@@ -112,6 +112,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     )
     port = sock.getsockname()[1]
     root = f"http://{_url_host(options.host)}:{port}"
+    state.api_url = root + base
     stop = threading.Event()
     try:
         if options.local and not accounts.has_users(store):

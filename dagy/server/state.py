@@ -29,6 +29,7 @@ class ServerState:
     store: DuckDBStore
     paths: DagyPaths
     base_path: str = "/v1"
+    api_url: str = ""  # where clients reach this API (root + base path); set by the runner
     local_mode: bool = False
     local_token: str = field(default_factory=hashing.new_access_token, repr=False)
     jwt: JWTSettings | None = None

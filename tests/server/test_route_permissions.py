@@ -30,6 +30,8 @@ PUBLIC_API = {
     "/billing/plans",
     "/billing/webhook",
     "/webhooks/{token}",
+    # The local artifact store's presigned part URLs: the URL's signature is the credential.
+    "/artifacts/uploads/{upload_id}/parts/{part_number}",
 }
 # /docs: the spec names it among the public, unlimited paths; only /docs/openapi.json answers.
 PUBLIC_ROOT = {"/sign-in", "/docs", "/docs/openapi.json", "/docs/{path}"}

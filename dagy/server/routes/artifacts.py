@@ -1,0 +1,230 @@
+"""Artifacts: the multipart upload `dagy deploy` drives — initiate, parts, complete, abort.
+
+The store is the configured one (``DAGY_ARTIFACT_STORE``, default ``local``). With the local
+store the part URLs point back here, at ``PUT /artifacts/uploads/{id}/parts/{n}``: public, because
+the URL's signature and expiry are the credential, as an S3 presigned URL's are. See docs/deploy.md.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import anyio.to_thread
+import msgspec
+from litestar import Request, Response, post, put
+
+from dagy.artifacts import ArtifactStore, get_store
+from dagy.artifacts.base import DEFAULT_PART_SIZE, DEFAULT_URL_TTL, MAX_PART_SIZE
+from dagy.artifacts.local import LocalArtifactStore
+from dagy.auth import rbac
+from dagy.config.paths import env_int
+from dagy.errors import InvalidInputError, NotFoundError
+from dagy.server.security import audit_request, identity_of, state_of
+from dagy.services import deploy
+from dagy.store.records import iso_z
+
+# Bytes of a part handed to a worker thread at once: what a part upload holds in memory.
+WRITE_BATCH = 1024 * 1024
+
+
+class InitiateBody(msgspec.Struct):
+    flow_name: str
+    flow_version: str | int
+    deployment_name: str
+    file_size: int
+    part_size: int | None = None
+    prefix: str | None = None  # the key's first segments; `dagy deploy --prefix`
+
+
+class PartETag(msgspec.Struct):
+    part_number: int
+    etag: str
+
+
+class CompleteBody(msgspec.Struct):
+    upload_id: str
+    artifact_key: str
+    parts: list[PartETag]
+    deployment_name: str
+    flow_name: str
+    flow_version: str | int
+    status: str | None = None
+    schedule: str | None = None
+    timezone: str | None = None
+    default_executor: str | None = None
+    tags: dict[str, Any] | None = None
+    namespace: str | None = None
+    environment: str | None = None
+    execution_mode: str | None = None
+    flow_spec: dict[str, Any] | None = None
+    code_hash: str | None = None
+    dep_package_slugs: list[str] | None = None
+
+
+# CompleteBody's fields that DeployRequest takes as they are (None: the default)
+OPTIONAL = (
+    "status",
+    "schedule",
+    "timezone",
+    "default_executor",
+    "execution_mode",
+    "environment",
+    "namespace",
+    "tags",
+    "dep_package_slugs",
+    "code_hash",
+)
+
+
+class AbortBody(msgspec.Struct):
+    upload_id: str
+    artifact_key: str
+
+
+def _store(request: Request[Any, Any, Any]) -> ArtifactStore:
+    """The app's artifact store, built once; part URLs name this server's public API URL."""
+    app_state = request.app.state
+    store: ArtifactStore | None = getattr(app_state, "artifact_store", None)
+    if store is None:
+        state = state_of(request)
+        api_url = os.environ.get("DAGY_PUBLIC_API_URL") or state.api_url
+        store = get_store(paths=state.paths, api_url=api_url.rstrip("/"))
+        app_state.artifact_store = store
+    return store
+
+
+def _key_of(data: CompleteBody | AbortBody, org_id: str) -> str:
+    """The body's artifact_key, when it is one of the caller's org (else the upload is not found)."""
+    if deploy.key_flow(data.artifact_key, org_id) is None:
+        raise NotFoundError(f"Upload not found: {data.upload_id}")
+    return data.artifact_key
+
+
+def _request(data: InitiateBody | CompleteBody) -> deploy.DeployRequest:
+    given = {} if isinstance(data, InitiateBody) else {k: getattr(data, k) for k in OPTIONAL}
+    if not data.flow_name or data.flow_version in ("", None):
+        raise InvalidInputError("flow_name and flow_version are required", {"flow_name": "empty"})
+    return deploy.DeployRequest(
+        deployment_name=data.deployment_name,
+        flow_name=data.flow_name,
+        flow_version=str(data.flow_version),
+        **{k: v for k, v in given.items() if v is not None},
+    )
+
+
+@post(
+    "/artifacts/initiate", status_code=200, sync_to_thread=True, opt={"permission": "flows.write"}
+)
+def initiate(request: Request[Any, Any, Any], data: InitiateBody) -> dict[str, Any]:
+    identity, state = identity_of(request), state_of(request)
+    wanted = _request(data)
+    deploy.check_request(state.store, identity.org_id, wanted)
+    key = deploy.artifact_key(data.prefix, identity.org_id, wanted.flow_name, wanted.flow_version)
+    ttl = max(1, env_int("DAGY_ARTIFACT_URL_TTL", DEFAULT_URL_TTL))
+    upload = _store(request).initiate(key, data.file_size, data.part_size or DEFAULT_PART_SIZE, ttl)
+    audit_request(
+        request,
+        "create",
+        "artifact_upload",
+        upload.upload_id,
+        name=f"{wanted.flow_name}:{wanted.flow_version}",
+        changes={"artifact_key": [None, key], "file_size": [None, data.file_size]},
+    )
+    return {
+        "upload_id": upload.upload_id,
+        "artifact_key": key,
+        "parts": [
+            {"part_number": p.part_number, "url": p.url, "size": p.size} for p in upload.parts
+        ],
+        "expires_at": iso_z(upload.expires_at),
+    }
+
+
+@put(
+    "/artifacts/uploads/{upload_id:str}/parts/{part_number:int}",
+    status_code=200,
+    request_max_body_size=MAX_PART_SIZE,
+    opt={"permission": rbac.PUBLIC},  # the signed URL is the credential
+)
+async def upload_part(
+    request: Request[Any, Any, Any],
+    upload_id: str,
+    part_number: int,
+    expires: str = "",
+    signature: str = "",
+) -> Response[None]:
+    """Receive one part of a local-store upload, streamed to disk; its ETag (quoted md5 hex)."""
+    store = _store(request)
+    if not isinstance(store, LocalArtifactStore):
+        raise NotFoundError(f"Upload not found: {upload_id}")
+    await anyio.to_thread.run_sync(
+        store.verify_part_url, upload_id, part_number, expires, signature
+    )
+    writer = await anyio.to_thread.run_sync(store.part_writer, upload_id, part_number)
+    try:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) != writer.size:
+            raise writer.wrong_size(declared)
+        batch = bytearray()
+        async for chunk in request.stream():
+            batch += chunk
+            if len(batch) >= WRITE_BATCH:
+                await anyio.to_thread.run_sync(writer.write, batch)
+                batch = bytearray()
+        await anyio.to_thread.run_sync(writer.write, batch)
+        etag = await anyio.to_thread.run_sync(writer.finish)
+    except BaseException:
+        writer.discard()
+        raise
+    return Response(None, status_code=200, headers={"ETag": etag})
+
+
+@post(
+    "/artifacts/complete", status_code=200, sync_to_thread=True, opt={"permission": "flows.write"}
+)
+def complete(request: Request[Any, Any, Any], data: CompleteBody) -> dict[str, Any]:
+    identity, state = identity_of(request), state_of(request)
+    key = _key_of(data, identity.org_id)
+    wanted = _request(data)
+    deploy.check_upload(key, identity.org_id, wanted, flow_spec=data.flow_spec)
+    deploy.check_request(state.store, identity.org_id, wanted)
+    verified: list[deploy.ArtifactContents] = []
+
+    def check(path: Any) -> None:  # before the artifact replaces what is at its key
+        contents = deploy.read_artifact(path)
+        deploy.check_artifact(contents, wanted)
+        verified.append(contents)
+
+    parts = [(p.part_number, p.etag) for p in data.parts]
+    uri = _store(request).complete(key, data.upload_id, parts, check=check)
+    done = deploy.register(state.store, identity.org_id, identity.email, verified[0], uri, wanted)
+    with state.store.connection():
+        audit_request(
+            request,
+            "create" if done.created["flow"] else "update",
+            "flow",
+            f"{done.flow_name}:{done.flow_version}",
+            name=done.flow_name,
+            changes={"artifact_uri": [None, uri], "code_hash": [None, done.code_hash]},
+        )
+        audit_request(
+            request,
+            "create" if done.created["deployment"] else "update",
+            "deployment",
+            done.deployment_name,
+            name=done.deployment_name,
+            changes={"flow_version": [None, done.flow_version]},
+        )
+    return done.to_json()
+
+
+@post("/artifacts/abort", status_code=204, sync_to_thread=True, opt={"permission": "flows.write"})
+def abort(request: Request[Any, Any, Any], data: AbortBody) -> Response[None]:
+    identity = identity_of(request)
+    _store(request).abort(_key_of(data, identity.org_id), data.upload_id)
+    audit_request(request, "delete", "artifact_upload", data.upload_id, name=data.artifact_key)
+    return Response(None, status_code=204)
+
+
+ROUTES = [initiate, upload_part, complete, abort]
