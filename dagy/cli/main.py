@@ -60,6 +60,8 @@ def _register() -> None:
         auth_cmd,
         build_cmd,
         config_cmd,
+        deploy_cmd,
+        flows_cmd,
         logs_cmd,
         run_cmd,
         runs_cmd,
@@ -71,6 +73,8 @@ def _register() -> None:
     cli.add_command(runs_cmd.runs)
     cli.add_command(logs_cmd.logs)
     cli.add_command(build_cmd.build)
+    cli.add_command(deploy_cmd.deploy)
+    cli.add_command(flows_cmd.flows)
     cli.add_command(config_cmd.config)
     cli.add_command(auth_cmd.login)
     cli.add_command(auth_cmd.logout)
