@@ -18,12 +18,14 @@ from dagy.server.routes import (
     audit_logs,
     auth,
     child_store,
+    environments,
     events,
     health,
     local,
     metrics,
     orgs,
     runs,
+    secrets,
     signin,
     store_local,
     users,
@@ -44,6 +46,8 @@ API_MODULES = [
     child_store,
     events,
     metrics,
+    environments,
+    secrets,
     artifacts,
 ]
 ROOT_MODULES: list[Any] = [signin]

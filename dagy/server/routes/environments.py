@@ -1,0 +1,259 @@
+"""Environments: create, list, read, update, delete; variables; promotion order; diff; promote."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, patch, post, put
+
+from dagy.server.security import audit_request, identity_of, state_of
+from dagy.services import environments
+from dagy.store.environments import Environment
+from dagy.store.flows import Deployment
+from dagy.store.records import iso_z
+
+_READ = {"permission": "environments.read"}
+_WRITE = {"permission": "environments.write"}
+
+
+def _item(env: Environment) -> dict[str, Any]:
+    return {
+        "env_id": env.env_id,
+        "env_name": env.env_name,
+        "default_executor": env.default_executor,
+        "is_protected": env.is_protected,
+        "created_at": iso_z(env.created_at),
+    }
+
+
+@post("/environments", status_code=201, sync_to_thread=True, opt=_WRITE)
+def create_environment(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    with state.store.connection():
+        env = environments.create(
+            state.store,
+            identity.org_id,
+            env_name=data.get("env_name"),
+            default_executor=data.get("default_executor"),
+            config_json=data.get("config_json"),
+            is_protected=data.get("is_protected", False),
+        )
+        audit_request(
+            request,
+            "create",
+            "environment",
+            env.env_id,
+            name=env.env_name,
+            changes={
+                "default_executor": [None, env.default_executor],
+                "is_protected": [None, env.is_protected],
+            },
+        )
+    return _item(env)
+
+
+@get("/environments", sync_to_thread=True, opt=_READ)
+def list_environments(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    return {"items": [_item(e) for e in environments.list_all(state.store, identity.org_id)]}
+
+
+@get("/environments/{env_name:str}", sync_to_thread=True, opt=_READ)
+def get_environment(request: Request[Any, Any, Any], env_name: str) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    env = environments.get(state.store, identity.org_id, env_name)
+    return {**_item(env), "config_json": env.config}
+
+
+@patch("/environments/{env_name:str}", sync_to_thread=True, opt=_WRITE)
+def update_environment(
+    request: Request[Any, Any, Any], env_name: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    with state.store.connection():
+        env, changes = environments.update(
+            state.store, identity.org_id, identity.role, env_name, data
+        )
+        audit_request(
+            request, "update", "environment", env.env_id, name=env.env_name, changes=changes
+        )
+    return {
+        "env_id": env.env_id,
+        "env_name": env.env_name,
+        "default_executor": env.default_executor,
+        "is_protected": env.is_protected,
+        "updated_at": iso_z(env.updated_at),
+    }
+
+
+@delete("/environments/{env_name:str}", status_code=204, sync_to_thread=True, opt=_WRITE)
+def delete_environment(request: Request[Any, Any, Any], env_name: str) -> Response[None]:
+    state, identity = state_of(request), identity_of(request)
+    with state.store.connection():
+        env = environments.delete(state.store, identity.org_id, identity.role, env_name)
+        audit_request(request, "delete", "environment", env.env_id, name=env.env_name)
+    return Response(None, status_code=204)
+
+
+# -- variables --------------------------------------------------------------------------------------
+
+
+@get("/environments/{env_name:str}/variables", sync_to_thread=True, opt=_READ)
+def get_variables(request: Request[Any, Any, Any], env_name: str) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    found = environments.variables(state.store, identity.org_id, env_name)
+    return {"env_name": env_name, "variables": found}
+
+
+def _set_variables(
+    request: Request[Any, Any, Any], env_name: str, data: dict[str, Any], *, replace: bool
+) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    with state.store.connection():
+        env, before, after = environments.set_variables(
+            state.store,
+            identity.org_id,
+            identity.role,
+            env_name,
+            data.get("variables"),
+            replace=replace,
+        )
+        audit_request(
+            request,
+            "update",
+            "environment",
+            env.env_id,
+            name=env.env_name,
+            changes={"variables": environments.variable_changes(before, after)},
+        )
+    return {"env_name": env.env_name, "variables": after}
+
+
+@put("/environments/{env_name:str}/variables", sync_to_thread=True, opt=_WRITE)
+def replace_variables(
+    request: Request[Any, Any, Any], env_name: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    return _set_variables(request, env_name, data, replace=True)
+
+
+@patch("/environments/{env_name:str}/variables", sync_to_thread=True, opt=_WRITE)
+def merge_variables(
+    request: Request[Any, Any, Any], env_name: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    return _set_variables(request, env_name, data, replace=False)
+
+
+@delete(
+    "/environments/{env_name:str}/variables/{var_key:str}",
+    status_code=200,
+    sync_to_thread=True,
+    opt=_WRITE,
+)
+def delete_variable(request: Request[Any, Any, Any], env_name: str, var_key: str) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    with state.store.connection():
+        env = environments.delete_variable(
+            state.store, identity.org_id, identity.role, env_name, var_key
+        )
+        audit_request(
+            request,
+            "update",
+            "environment",
+            env.env_id,
+            name=env.env_name,
+            changes={"variables": {"added": [], "changed": [], "removed": [var_key]}},
+        )
+    return {"deleted": var_key, "env_name": env.env_name}
+
+
+# -- order, diff, promotion -------------------------------------------------------------------------
+
+
+@put("/environments/reorder", sync_to_thread=True, opt=_WRITE)
+def reorder(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    with state.store.connection():
+        ordered, before = environments.reorder(state.store, identity.org_id, data.get("order"))
+        after = [env.env_name for env in ordered]
+        if after != before:
+            audit_request(
+                request, "update", "environment", None, changes={"promotion_order": [before, after]}
+            )
+    return {"items": [{**_item(e), "promotion_order": e.promotion_order} for e in ordered]}
+
+
+def _deployment(d: Deployment) -> dict[str, Any]:
+    return {
+        "deployment_name": d.name,
+        "flow_name": d.flow_name,
+        "flow_version": d.flow_version,
+        "updated_at": iso_z(d.updated_at),
+    }
+
+
+@get("/environments/{env_name:str}/diff/{target_env:str}", sync_to_thread=True, opt=_READ)
+def diff(request: Request[Any, Any, Any], env_name: str, target_env: str) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    found = environments.diff(state.store, identity.org_id, env_name, target_env)
+    return {
+        "source_environment": env_name,
+        "target_environment": target_env,
+        "only_in_source": [_deployment(d) for d in found.only_in_source],
+        "only_in_target": [_deployment(d) for d in found.only_in_target],
+        "version_differs": [
+            {"flow_name": s.flow_name, "source": _deployment(s), "target": _deployment(t)}
+            for s, t in found.version_differs
+        ],
+    }
+
+
+@post("/environments/promote", status_code=201, sync_to_thread=True, opt=_WRITE)
+def promote(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    with state.store.connection():
+        done = environments.promote(
+            state.store,
+            identity.org_id,
+            identity.role,
+            identity.email,
+            source_deployment=data.get("source_deployment"),
+            target_environment=data.get("target_environment"),
+            new_deployment_name=data.get("new_deployment_name"),
+            flow_version=data.get("flow_version"),
+        )
+        d = done.deployment
+        audit_request(
+            request,
+            "create" if done.created else "update",
+            "deployment",
+            d.deployment_id,
+            name=d.name,
+            changes={
+                "flow_version": [done.previous_version, d.flow_version],
+                "environment": [None if done.created else d.environment, d.environment],
+                "promoted_from_env": [None, d.promoted_from_env],
+                "promoted_from_deployment": [None, d.promoted_from_deployment],
+            },
+        )
+    return {
+        "target_deployment": d.name,
+        "flow_name": d.flow_name,
+        "flow_version": d.flow_version,
+        "target_environment": d.environment,
+    }
+
+
+ROUTES = [
+    create_environment,
+    list_environments,
+    reorder,
+    promote,
+    get_environment,
+    update_environment,
+    delete_environment,
+    get_variables,
+    replace_variables,
+    merge_variables,
+    delete_variable,
+    diff,
+]
