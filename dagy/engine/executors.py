@@ -170,6 +170,10 @@ class ThreadExecutor:
     """
 
     name = "local"
+    # What GET /backends reports; None: no limit of the executor's own.
+    capabilities: tuple[str, ...] = ("cpu", "threads", "memory_shared", "short_running")
+    max_concurrent_runs: int | None = None
+    max_timeout_seconds: int | None = None
 
     def __init__(self, completions: queue.SimpleQueue[Outcome], max_workers: int) -> None:
         self._completions = completions
@@ -215,6 +219,9 @@ class ProcessExecutor:
     """Runs each attempt in a child Python process; timeouts and cancels kill its process group."""
 
     name = "process"
+    capabilities: tuple[str, ...] = ("cpu", "process_isolation", "memory_isolated", "long_running")
+    max_concurrent_runs: int | None = None
+    max_timeout_seconds: int | None = None
 
     def __init__(self, completions: queue.SimpleQueue[Outcome], max_workers: int) -> None:
         self._completions = completions

@@ -18,8 +18,10 @@ from dagy.server.routes import (
     audit_logs,
     auth,
     child_store,
+    deployments,
     environments,
     events,
+    flows,
     health,
     local,
     metrics,
@@ -49,6 +51,8 @@ API_MODULES = [
     environments,
     secrets,
     artifacts,
+    flows,
+    deployments,
 ]
 ROOT_MODULES: list[Any] = [signin]
 

@@ -1,14 +1,20 @@
-"""Deployments: a name that points at one version of a flow, plus how and when to run it."""
+"""Deployments: a name that points at one version of a flow, plus how and when to run it.
+
+Pointing a deployment at a version (create, update, PATCH, rollback) records the change in
+``deployment_history`` and, while the deployment is active, makes that version its flow's active
+one. See docs/flows.md.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from dagy.auth import secrets as ids
 from dagy.errors import InvalidInputError, NotFoundError
-from dagy.services import flows
+from dagy.services import flows, pagination
 from dagy.store import flows as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Deployment
@@ -25,7 +31,28 @@ EXECUTION_MODES = (
     "task-isolated",
 )
 DEPLOYMENT_STATUSES = ("active", "inactive", "paused")
+# PUT /deployments/{name}/settings: the fields it changes (at least one must be given).
+SETTINGS = (
+    "execution_mode",
+    "default_executor",
+    "schedule",
+    "tags",
+    "dep_package_slugs",
+    "max_concurrent_runs",
+)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_EXECUTOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_INTERVAL = re.compile(r"^[1-9][0-9]{0,8}[smhd]$")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+# (lowest, highest, names counted from lowest) of minute, hour, day of month, month, day of week
+_CRON_FIELDS: tuple[tuple[int, int, tuple[str, ...]], ...] = (
+    (0, 59, ()),
+    (0, 23, ()),
+    (1, 31, ()),
+    (1, 12, _MONTHS),
+    (0, 7, _DAYS),
+)
 
 
 def check_name(name: Any, *, field: str = "name") -> str:
@@ -58,11 +85,101 @@ def check_slugs(slugs: Any) -> list[str]:
     return slugs
 
 
+def check_executor(name: Any) -> str | None:
+    """A backend name, or None for "" (auto). Not required to be installed here: a deployment
+    may name a remote backend (the spec's ``lambda``); runs fall back to ``local`` (docs/flows.md)."""
+    if name is None or name == "":
+        return None
+    if not isinstance(name, str) or not _EXECUTOR.match(name):
+        raise InvalidInputError(
+            f"Invalid default_executor: {name!r}",
+            {"default_executor": 'a backend name (GET /backends), or "" for auto'},
+        )
+    return name
+
+
+def check_schedule(schedule: Any) -> str | None:
+    """A 5-field cron expression or an interval (``30m``, ``12h``); None for "" (no schedule)."""
+    if schedule is None or schedule == "":
+        return None
+    if isinstance(schedule, str):
+        text = schedule.strip()
+        if _INTERVAL.match(text):
+            return text
+        parts = text.split()
+        if len(parts) == 5 and all(
+            _cron_field(part, *limits) for part, limits in zip(parts, _CRON_FIELDS, strict=True)
+        ):
+            return " ".join(parts)
+    raise InvalidInputError(
+        f"Invalid schedule: {schedule!r}",
+        {"schedule": "a cron expression of 5 fields, or an interval such as 30m, 12h, 1d"},
+    )
+
+
+def _cron_field(text: str, low: int, high: int, names: tuple[str, ...]) -> bool:
+    def value(item: str) -> int | None:
+        if item.upper() in names:
+            return low + names.index(item.upper())
+        ok = item.isascii() and item.isdigit() and low <= int(item) <= high
+        return int(item) if ok else None
+
+    for item in text.split(","):
+        span, _, step = item.partition("/")
+        if step and (not step.isdigit() or int(step) < 1):
+            return False
+        if span == "*":
+            continue
+        first, _, last = span.partition("-")
+        start, end = value(first), value(last) if last else None
+        if start is None or (last and (end is None or end < start)):
+            return False
+    return True
+
+
+def check_max_runs(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(
+            "Invalid max_concurrent_runs", {"max_concurrent_runs": "a positive integer"}
+        )
+    return value
+
+
+def check_tags(tags: Any) -> dict[str, Any]:
+    """A deployment's tags: an object, or a list of labels (the spec's POST example), stored as
+    ``{"label": ""}``."""
+    if isinstance(tags, list) and all(isinstance(t, str) and t for t in tags):
+        return dict.fromkeys(tags, "")
+    return flows.check_tags(tags)
+
+
 def get(store: DuckDBStore, org_id: str, name: str) -> Deployment:
     deployment = sql.get_deployment(store, org_id, name)
     if deployment is None:
         raise NotFoundError(f"Deployment not found: {name}")
     return deployment
+
+
+def list_page(
+    store: DuckDBStore,
+    org_id: str,
+    *,
+    environment: str | None = None,
+    limit: Any = None,
+    next_token: str | None = None,
+) -> tuple[list[Deployment], str | None]:
+    """One page of the org's deployments by name, optionally of one environment."""
+    size = pagination.clamp_limit(limit, default=100, maximum=500)
+    rows = sql.deployments_page(
+        store,
+        org_id,
+        environment=environment or None,
+        after=flows.name_position(next_token),
+        limit=size + 1,
+    )
+    return pagination.page(rows, size, lambda d: [d.name])
 
 
 def upsert(
@@ -72,26 +189,28 @@ def upsert(
     *,
     name: str,
     flow_name: str,
-    flow_version: str,
+    flow_version: str | int,
     environment: str | None = None,
     status: str | None = None,
     schedule: str | None = None,
     timezone: str | None = None,
     default_executor: str | None = None,
     execution_mode: str | None = None,
-    tags: dict[str, Any] | None = None,
+    tags: dict[str, Any] | list[str] | None = None,
     dep_package_slugs: list[str] | None = None,
     max_concurrent_runs: int | None = None,
 ) -> tuple[Deployment, bool]:
     """Create the deployment or point it at another version; returns (deployment, created).
 
-    Only the fields given (not None) change on an update. The flow version must exist (404).
+    Only the fields given (not None) change on an update; ``schedule`` "" removes the schedule.
+    The flow version must exist (404); an int ``flow_version`` is its registration number.
     """
     check_name(name)
-    flow_version = str(flow_version)
     execution_mode = check_execution_mode(execution_mode)
-    if tags is not None:
-        tags = flows.check_tags(tags)
+    clear_schedule = schedule == ""
+    schedule = check_schedule(schedule)
+    default_executor = check_executor(default_executor)
+    tag_map = check_tags(tags) if tags is not None else None
     if dep_package_slugs is not None:
         dep_package_slugs = check_slugs(dep_package_slugs)
     if status is not None:
@@ -101,15 +220,12 @@ def upsert(
                 f"Invalid status: {status!r}",
                 {"status": f"one of {', '.join(DEPLOYMENT_STATUSES)}"},
             )
-    if max_concurrent_runs is not None and (
-        not isinstance(max_concurrent_runs, int) or max_concurrent_runs < 1
-    ):
-        raise InvalidInputError(
-            "Invalid max_concurrent_runs", {"max_concurrent_runs": "a positive integer"}
-        )
+    max_concurrent_runs = check_max_runs(max_concurrent_runs)
+    if not isinstance(flow_name, str) or not flow_name:
+        raise InvalidInputError("flow_name is required", {"flow_name": "required"})
     now = utcnow()
     with store.connection():
-        flows.get_version(store, org_id, flow_name, flow_version)
+        version = flows.resolve_version(store, org_id, flow_name, flow_version).flow_version
         existing = sql.get_deployment(store, org_id, name)
         if existing is None:
             deployment = Deployment(
@@ -117,28 +233,29 @@ def upsert(
                 org_id=org_id,
                 name=name,
                 flow_name=flow_name,
-                flow_version=flow_version,
+                flow_version=version,
                 environment=environment,
                 status=status or "active",
-                schedule=schedule or None,
+                schedule=schedule,
                 timezone=timezone,
                 default_executor=default_executor,
                 execution_mode=execution_mode,
-                tags=json.dumps(tags or {}),
+                tags=json.dumps(tag_map or {}),
                 dep_package_slugs=json.dumps(dep_package_slugs or []),
                 max_concurrent_runs=max_concurrent_runs,
                 created_at=now,
                 updated_at=now,
             )
             sql.insert_deployment(store, deployment)
-            sql.add_history(store, org_id, name, flow_version, None, "create", actor_email, now)
+            sql.add_history(store, org_id, name, version, None, "create", actor_email, now)
+            _activate(store, deployment)
             return deployment, True
         if existing.flow_name != flow_name:
             raise InvalidInputError(
                 f"Deployment {name} runs flow {existing.flow_name}, not {flow_name}",
                 {"flow_name": "does not match the deployment's flow"},
             )
-        changes: dict[str, Any] = {"flow_version": flow_version, "updated_at": now}
+        changes: dict[str, Any] = {"flow_version": version, "updated_at": now}
         for key, value in (
             ("environment", environment),
             ("status", status),
@@ -146,7 +263,7 @@ def upsert(
             ("timezone", timezone),
             ("default_executor", default_executor),
             ("execution_mode", execution_mode),
-            ("tags", json.dumps(tags) if tags is not None else None),
+            ("tags", json.dumps(tag_map) if tag_map is not None else None),
             (
                 "dep_package_slugs",
                 json.dumps(dep_package_slugs) if dep_package_slugs is not None else None,
@@ -155,9 +272,127 @@ def upsert(
         ):
             if value is not None:
                 changes[key] = value
+        if clear_schedule:
+            changes["schedule"] = None
         sql.update_deployment(store, org_id, name, **changes)
-        if flow_version != existing.flow_version:
+        if version != existing.flow_version:
             sql.add_history(
-                store, org_id, name, flow_version, existing.flow_version, "update", actor_email, now
+                store, org_id, name, version, existing.flow_version, "update", actor_email, now
             )
-        return get(store, org_id, name), False
+        updated = get(store, org_id, name)
+        if version != existing.flow_version or status is not None:
+            _activate(store, updated)
+        return updated, False
+
+
+def _activate(store: DuckDBStore, deployment: Deployment) -> None:
+    """An active deployment's version becomes its flow's active version (the others inactive)."""
+    if deployment.status == "active":
+        sql.set_active_version(
+            store, deployment.org_id, deployment.flow_name, deployment.flow_version
+        )
+
+
+def set_version(
+    store: DuckDBStore,
+    org_id: str,
+    actor_email: str | None,
+    name: str,
+    flow_version: Any,
+    *,
+    action: str = "patch",
+) -> tuple[Deployment, str]:
+    """Point the deployment at another version of its flow; returns (deployment, previous
+    version). 404 for an unknown deployment or version; the same version changes nothing."""
+    with store.connection():
+        deployment = get(store, org_id, name)
+        previous = deployment.flow_version
+        version = flows.resolve_version(store, org_id, deployment.flow_name, flow_version)
+        if version.flow_version == previous:
+            return deployment, previous
+        now = utcnow()
+        sql.update_deployment(
+            store, org_id, name, flow_version=version.flow_version, updated_at=now
+        )
+        sql.add_history(
+            store, org_id, name, version.flow_version, previous, action, actor_email, now
+        )
+        updated = get(store, org_id, name)
+        _activate(store, updated)
+    return updated, previous
+
+
+def rollback(
+    store: DuckDBStore, org_id: str, actor_email: str | None, name: str, target: Any = None
+) -> tuple[Deployment, str]:
+    """Back to ``target``, or (None) to the version the deployment ran before its current one;
+    returns (deployment, previous version). 400 when there is nothing to roll back to."""
+    with store.connection():
+        deployment = get(store, org_id, name)
+        if target is None or target == "":
+            last = sql.last_history(store, org_id, name)
+            target = last.previous_version if last is not None else None
+            if target is None or target == deployment.flow_version:
+                raise InvalidInputError(
+                    f"Nothing to roll back to: deployment {name} has run no other version",
+                    {"target_flow_version": "no previous version in the deployment's history"},
+                )
+        return set_version(store, org_id, actor_email, name, target, action="rollback")
+
+
+def update_settings(
+    store: DuckDBStore, org_id: str, name: str, settings: dict[str, Any]
+) -> tuple[Deployment, dict[str, list[Any]]]:
+    """Change only the settings given (None or "" clears one); returns (deployment, changes as
+    ``{field: [before, after]}``). 400 when none is given or one is invalid."""
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise InvalidInputError(f"Unknown setting: {unknown[0]}", dict.fromkeys(unknown, "unknown"))
+    if not settings:
+        raise InvalidInputError(
+            "No settings fields provided", {"settings": f"give one of {', '.join(SETTINGS)}"}
+        )
+    checks: dict[str, Callable[[Any], Any]] = {
+        "execution_mode": check_execution_mode,
+        "default_executor": check_executor,
+        "schedule": check_schedule,
+        "tags": lambda v: check_tags(v if v is not None else {}),
+        "dep_package_slugs": check_slugs,
+        "max_concurrent_runs": check_max_runs,
+    }
+    wanted = {key: checks[key](value) for key, value in settings.items()}
+    with store.connection():
+        before = get(store, org_id, name)
+        current = {**_settings_of(before)}
+        sql.update_deployment(
+            store,
+            org_id,
+            name,
+            updated_at=utcnow(),
+            **{
+                k: json.dumps(v) if k in ("tags", "dep_package_slugs") else v
+                for k, v in wanted.items()
+            },
+        )
+        after = get(store, org_id, name)
+    changes = {k: [current[k], v] for k, v in _settings_of(after).items() if current[k] != v}
+    return after, changes
+
+
+def _settings_of(deployment: Deployment) -> dict[str, Any]:
+    return {
+        "execution_mode": deployment.execution_mode,
+        "default_executor": deployment.default_executor,
+        "schedule": deployment.schedule,
+        "tags": deployment.tag_map,
+        "dep_package_slugs": deployment.slugs,
+        "max_concurrent_runs": deployment.max_concurrent_runs,
+    }
+
+
+def delete(store: DuckDBStore, org_id: str, name: str) -> Deployment:
+    """The deployment and its history (its runs stay); 404 when unknown."""
+    with store.connection():
+        deployment = get(store, org_id, name)
+        sql.delete_deployment(store, org_id, name)
+    return deployment

@@ -1,52 +1,46 @@
-"""Flow versions registered with the API: validate, register, look up.
+"""Flow versions registered with the API: validate, register, look up, list, delete.
 
 A flow version is a FlowSpec (what `flow.build()` returns, what `dagy build` zips) plus where its
 code lives: an artifact in the artifact store (``artifact_uri``), or — for flows registered on the
-machine that runs them — the spec's own ``entrypoint`` path.
+machine that runs them — the spec's own ``entrypoint`` path. See docs/flows.md.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import shutil
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from dagy.errors import DependencyCycleError, InvalidInputError, NotFoundError
+from dagy.config.paths import DagyPaths
+from dagy.errors import ConflictError, InvalidInputError, NotFoundError
 from dagy.sdk.spec import FlowSpec
+from dagy.services import flow_specs, pagination
 from dagy.store import flows as sql
 from dagy.store.duckdb_store import DuckDBStore
-from dagy.store.flows import FlowVersion
+from dagy.store.flows import Deployment, FlowDeletion, FlowSummary, FlowVersion
 from dagy.store.records import utcnow
 
+log = logging.getLogger(__name__)
+
 FLOW_STATUSES = ("active", "inactive")
+# The built-in artifact store's folder (dagy/artifacts/local.py): a deleted flow's file://
+# artifacts are removed only when they lie inside it.
+LOCAL_ARTIFACT_FOLDER = "artifact-store"
 
 
 def parse_spec(raw: Any, *, field: str = "flow_spec") -> FlowSpec:
     """A FlowSpec from an API body (object or JSON text); 400 naming what is wrong."""
-    from dagy.engine.runner import validate
-
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            raise InvalidInputError(
-                "Invalid flow specification: not JSON", {field: "not JSON"}
-            ) from None
-    if not isinstance(raw, dict):
-        raise InvalidInputError("Invalid flow specification", {field: "must be an object"})
-    try:
-        spec = FlowSpec.from_dict(raw)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    spec, errors = flow_specs.check_spec(raw)
+    if spec is None:
         raise InvalidInputError(
-            f"Invalid flow specification: {exc.__class__.__name__}: {exc}", {field: str(exc)}
-        ) from None
-    if not spec.flow_name or not isinstance(spec.flow_name, str):
-        raise InvalidInputError("Invalid flow specification", {field: "flow_name is required"})
-    if not spec.flow_version or not isinstance(spec.flow_version, str):
-        raise InvalidInputError("Invalid flow specification", {field: "flow_version is required"})
-    try:
-        validate(spec)
-    except DependencyCycleError as exc:
-        raise InvalidInputError(f"Invalid flow specification: {exc}", {field: str(exc)}) from None
+            f"Invalid flow specification: {errors[0]}",
+            {field: errors[0] if len(errors) == 1 else errors},
+        )
     return spec
 
 
@@ -130,6 +124,77 @@ def register_version(
     return flow, existing is None
 
 
+@dataclass(frozen=True)
+class Registered:
+    """What POST /flows did: the flow version, and the deployment it pointed (if it named one)."""
+
+    flow: FlowVersion
+    created: bool
+    deployment: Deployment | None = None
+    deployment_created: bool = False
+
+
+def register(
+    store: DuckDBStore,
+    org_id: str,
+    actor_email: str | None,
+    spec: FlowSpec,
+    *,
+    artifact_uri: str | None = None,
+    code_hash: str | None = None,
+    namespace: str | None = None,
+    tags: dict[str, Any] | None = None,
+    status: str | None = None,
+    default_executor: str | None = None,
+    deployment_name: str | None = None,
+    schedule: str | None = None,
+) -> Registered:
+    """Register a version as POST /flows does: checked fields, and with ``deployment_name`` the
+    deployment created or pointed at it (``status`` applies to both)."""
+    from dagy.services import deployments
+
+    status = (status or "active").lower()
+    if deployment_name is not None:
+        deployments.check_name(deployment_name, field="deployment_name")
+    schedule = deployments.check_schedule(schedule)
+    default_executor = deployments.check_executor(default_executor)
+    if artifact_uri is not None and not urllib.parse.urlsplit(artifact_uri).scheme:
+        raise InvalidInputError(
+            f"Invalid artifact_s3_uri: {artifact_uri!r}",
+            {"artifact_s3_uri": "a URI (s3://bucket/key, file:///path)"},
+        )
+    if namespace is not None and (len(namespace) > 255 or any(ord(c) < 32 for c in namespace)):
+        raise InvalidInputError("Invalid namespace", {"namespace": "at most 255 characters"})
+    with store.connection():
+        flow, created = register_version(
+            store,
+            org_id,
+            spec,
+            artifact_uri=artifact_uri,
+            code_hash=code_hash,
+            namespace=namespace,
+            tags=check_tags(tags) if tags is not None else None,
+            status=status,
+            default_executor=default_executor,
+            deployment_name=deployment_name,
+            schedule=schedule,
+        )
+        if deployment_name is None:
+            return Registered(flow, created)
+        deployment, deployment_created = deployments.upsert(
+            store,
+            org_id,
+            actor_email,
+            name=deployment_name,
+            flow_name=flow.flow_name,
+            flow_version=flow.flow_version,
+            status=status,
+            schedule=schedule,
+            default_executor=default_executor,
+        )
+        return Registered(flow, created, deployment, deployment_created)
+
+
 def get_version(store: DuckDBStore, org_id: str, flow_name: str, flow_version: str) -> FlowVersion:
     flow = sql.get_flow_version(store, org_id, flow_name, str(flow_version))
     if flow is None:
@@ -142,3 +207,141 @@ def latest(store: DuckDBStore, org_id: str, flow_name: str) -> FlowVersion:
     if flow is None:
         raise NotFoundError(f"Flow not found: {flow_name}")
     return flow
+
+
+def resolve_version(
+    store: DuckDBStore,
+    org_id: str,
+    flow_name: str,
+    flow_version: Any,
+    *,
+    field: str = "flow_version",
+) -> FlowVersion:
+    """A version by its string, or by its registration number (``"flow_version": 5`` in the spec,
+    as POST /runs reads it); 404 when the flow has no such version."""
+    from dagy.store import queue
+
+    if (
+        isinstance(flow_version, bool)
+        or not isinstance(flow_version, (str, int))
+        or flow_version == ""
+    ):
+        raise InvalidInputError(f"Invalid {field}", {field: "a version string or number"})
+    if isinstance(flow_version, int):
+        found = queue.flow_version_by_number(store, org_id, flow_name, flow_version)
+        if found is not None:
+            return found
+    return get_version(store, org_id, flow_name, str(flow_version))
+
+
+def versions(store: DuckDBStore, org_id: str, flow_name: str) -> list[FlowVersion]:
+    """Every version of a flow, newest registration first; 404 for a flow with none."""
+    found = sql.flow_versions(store, org_id, flow_name)
+    if not found:
+        raise NotFoundError(f"Flow not found: {flow_name}")
+    return found
+
+
+def name_position(token: str | None) -> str | None:
+    """The name a by-name ``next_token`` continues after (GET /flows, GET /deployments)."""
+    position = pagination.decode_token(token, size=1)
+    if position is None:
+        return None
+    if not isinstance(position[0], str):
+        raise InvalidInputError("Invalid next_token", {"next_token": "malformed"})
+    return position[0]
+
+
+def list_page(
+    store: DuckDBStore, org_id: str, *, limit: Any = None, next_token: str | None = None
+) -> tuple[list[FlowSummary], str | None]:
+    """One page of the org's flows by name: each flow's active version (else its latest)."""
+    size = pagination.clamp_limit(limit, default=20, maximum=100)
+    rows = sql.flows_page(store, org_id, after=name_position(next_token), limit=size + 1)
+    return pagination.page(rows, size, lambda row: [row.version.flow_name])
+
+
+# -- deleting a flow --------------------------------------------------------------------------------
+
+
+def delete_schedules_of(store: DuckDBStore, org_id: str, flow_name: str) -> int:
+    """Hook: the schedules of a deleted flow go with it. Schedules arrive in a later issue; until
+    then a flow has none. Called inside delete()'s hold on the store."""
+    return 0
+
+
+def delete(store: DuckDBStore, paths: DagyPaths, org_id: str, flow_name: str) -> FlowDeletion:
+    """Delete a flow: every version, its deployments and their history, its runs and task runs,
+    its pending events, schedules, and its files. 404 for an unknown flow; 409 while any of its
+    runs is queued or running (cancel them first: a running run would keep writing)."""
+    with store.connection():
+        latest(store, org_id, flow_name)
+        active = sql.active_run_ids(store, org_id, flow_name)
+        if active:
+            raise ConflictError(
+                f"Flow {flow_name} has {len(active)} queued or running run(s); cancel them first",
+                {"run_ids": active[:20]},
+            )
+        delete_schedules_of(store, org_id, flow_name)
+        deletion = sql.delete_flow(store, org_id, flow_name)
+        in_use = {uri for uri in deletion.artifact_uris if sql.artifact_in_use(store, uri)}
+    _remove_files(paths, org_id, flow_name, deletion, in_use)
+    return deletion
+
+
+def _remove_files(
+    paths: DagyPaths, org_id: str, flow_name: str, deletion: FlowDeletion, in_use: set[str]
+) -> None:
+    """After the rows are gone: run and artifact folders, unpacked code, local artifacts."""
+    from dagy.services.run_code import code_dir
+
+    for run_id in deletion.run_ids:
+        _remove_inside(paths.runs, paths.run_dir(run_id))
+        _remove_inside(paths.artifacts, paths.artifacts / run_id)
+    for version in deletion.versions:
+        folder = code_dir(paths, org_id, flow_name, version)
+        _remove_inside(paths.home / "code", folder)
+        _prune_empty(folder.parent, paths.home / "code")
+    store_root = paths.home / LOCAL_ARTIFACT_FOLDER
+    for uri in deletion.artifact_uris:
+        file = _local_file(uri)
+        if uri not in in_use and file is not None:
+            _remove_inside(store_root, file)
+            _prune_empty(file.parent, store_root)
+
+
+def _local_file(uri: str) -> Path | None:
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        return None  # s3:// and other stores: theirs to delete (a later issue)
+    return Path(urllib.request.url2pathname(parts.path))
+
+
+def _remove_inside(root: Path, target: Path) -> None:
+    """Remove a file or folder, only when it lies strictly inside ``root``; failures are logged
+    (the rows are already gone: a file left behind must not turn the delete into a 500)."""
+    try:
+        resolved, base = target.resolve(), root.resolve()
+    except OSError:
+        return
+    if resolved == base or not resolved.is_relative_to(base) or not target.exists():
+        return
+    try:
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    except OSError as exc:
+        log.warning("could not remove %s of a deleted flow: %s", target, exc)
+
+
+def _prune_empty(folder: Path, root: Path) -> None:
+    """Remove ``folder`` and its parents up to (not including) ``root`` while they are empty."""
+    base = root.resolve()
+    current = folder.resolve()
+    while current != base and current.is_relative_to(base):
+        try:
+            current.rmdir()
+        except OSError:
+            return
+        current = current.parent

@@ -65,6 +65,41 @@ class Deployment:
 
 
 @dataclass
+class FlowSummary:
+    """One flow as GET /flows lists it: its active (else latest) version, and its time span."""
+
+    version: FlowVersion
+    first_created_at: _dt.datetime
+    last_updated_at: _dt.datetime
+
+
+@dataclass
+class History:
+    """One version change of a deployment (deployment_history)."""
+
+    org_id: str
+    deployment_name: str
+    seq: int
+    flow_version: str
+    previous_version: str | None
+    action: str
+    actor_email: str | None
+    changed_at: _dt.datetime
+
+
+@dataclass
+class FlowDeletion:
+    """What deleting a flow removed from the store; the caller removes the files it names."""
+
+    versions: list[str]
+    deployments: list[str]
+    run_ids: list[str]
+    task_runs: int
+    events: int
+    artifact_uris: list[str]
+
+
+@dataclass
 class Event:
     event_id: int
     org_id: str
@@ -96,6 +131,17 @@ def _insert(con: Any, table: str, record: Any) -> None:
         f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
         [getattr(record, n) for n in names],
     )
+
+
+def _transaction(con: Any, *statements: tuple[str, list[Any]]) -> None:
+    con.execute("BEGIN")
+    try:
+        for sql, params in statements:
+            con.execute(sql, params)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def _update(con: Any, table: str, where: dict[str, Any], changes: dict[str, Any]) -> None:
@@ -158,6 +204,40 @@ def update_flow_version(
         )
 
 
+def flow_versions(store: DuckDBStore, org_id: str, flow_name: str) -> list[FlowVersion]:
+    """Every version of a flow, newest registration first."""
+    with store.connection() as con:
+        rows = con.execute(
+            f"SELECT {_select(FlowVersion)} FROM flows WHERE org_id = ? AND flow_name = ? "
+            "ORDER BY deployment_version DESC",
+            [org_id, flow_name],
+        ).fetchall()
+    return [FlowVersion(*row) for row in rows]
+
+
+def flows_page(
+    store: DuckDBStore, org_id: str, *, after: str | None, limit: int
+) -> list[FlowSummary]:
+    """One row per flow name after ``after`` (by name): its active version, else its latest."""
+    with store.connection() as con:
+        rows = con.execute(
+            f"""
+            SELECT {_select(FlowVersion)}, first_created_at, last_updated_at FROM (
+                SELECT *,
+                    row_number() OVER (
+                        PARTITION BY flow_name
+                        ORDER BY (status = 'active') DESC, deployment_version DESC
+                    ) AS pick,
+                    min(created_at) OVER (PARTITION BY flow_name) AS first_created_at,
+                    max(updated_at) OVER (PARTITION BY flow_name) AS last_updated_at
+                FROM flows WHERE org_id = ? AND (?::VARCHAR IS NULL OR flow_name > ?)
+            ) WHERE pick = 1 ORDER BY flow_name LIMIT ?
+            """,
+            [org_id, after, after, limit],
+        ).fetchall()
+    return [FlowSummary(FlowVersion(*row[:-2]), row[-2], row[-1]) for row in rows]
+
+
 def set_active_version(store: DuckDBStore, org_id: str, flow_name: str, flow_version: str) -> None:
     """Mark one version of a flow ``active`` and the others ``inactive``."""
     with store.connection() as con:
@@ -179,6 +259,25 @@ def get_deployment(store: DuckDBStore, org_id: str, name: str) -> Deployment | N
             [org_id, name],
         ).fetchone()
     return Deployment(*row) if row else None
+
+
+def deployments_page(
+    store: DuckDBStore,
+    org_id: str,
+    *,
+    environment: str | None,
+    after: str | None,
+    limit: int,
+) -> list[Deployment]:
+    """The org's deployments by name, after ``after``, optionally of one environment."""
+    with store.connection() as con:
+        rows = con.execute(
+            f"SELECT {_select(Deployment)} FROM deployments WHERE org_id = ? "
+            "AND (?::VARCHAR IS NULL OR environment = ?) "
+            "AND (?::VARCHAR IS NULL OR name > ?) ORDER BY name LIMIT ?",
+            [org_id, environment, environment, after, after, limit],
+        ).fetchall()
+    return [Deployment(*row) for row in rows]
 
 
 def insert_deployment(store: DuckDBStore, deployment: Deployment) -> None:
@@ -217,6 +316,111 @@ def add_history(
                 deployment_name,
             ],
         )
+
+
+def last_history(store: DuckDBStore, org_id: str, deployment_name: str) -> History | None:
+    """The deployment's most recent version change."""
+    with store.connection() as con:
+        row = con.execute(
+            f"SELECT {_select(History)} FROM deployment_history "
+            "WHERE org_id = ? AND deployment_name = ? ORDER BY seq DESC LIMIT 1",
+            [org_id, deployment_name],
+        ).fetchone()
+    return History(*row) if row else None
+
+
+def delete_deployment(store: DuckDBStore, org_id: str, name: str) -> None:
+    """The deployment and its history; flow versions registered with it forget its name."""
+    with store.connection() as con:
+        _transaction(
+            con,
+            (
+                "DELETE FROM deployment_history WHERE org_id = ? AND deployment_name = ?",
+                [org_id, name],
+            ),
+            ("DELETE FROM deployments WHERE org_id = ? AND name = ?", [org_id, name]),
+            (
+                "UPDATE flows SET deployment_name = NULL WHERE org_id = ? AND deployment_name = ?",
+                [org_id, name],
+            ),
+        )
+
+
+# -- deleting a flow --------------------------------------------------------------------------------
+
+
+def active_run_ids(store: DuckDBStore, org_id: str, flow_name: str) -> list[str]:
+    """Runs of the flow that are queued or running."""
+    with store.connection() as con:
+        rows = con.execute(
+            "SELECT run_id FROM runs WHERE org_id = ? AND flow_name = ? "
+            "AND status IN ('PENDING', 'RUNNING') ORDER BY created_at",
+            [org_id, flow_name],
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def delete_flow(store: DuckDBStore, org_id: str, flow_name: str) -> FlowDeletion:
+    """Every version of the flow, its deployments and their history, its runs and task runs, and
+    its pending events, in one transaction."""
+    org_flow = [org_id, flow_name]
+    runs_of_flow = "SELECT run_id FROM runs WHERE org_id = ? AND flow_name = ?"
+    deployments_of_flow = "SELECT name FROM deployments WHERE org_id = ? AND flow_name = ?"
+    with store.connection() as con:
+        run_ids = [
+            r[0] for r in con.execute(runs_of_flow + " ORDER BY run_id", org_flow).fetchall()
+        ]
+        names = [
+            r[0] for r in con.execute(deployments_of_flow + " ORDER BY name", org_flow).fetchall()
+        ]
+        uris = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT artifact_uri FROM flows WHERE org_id = ? AND flow_name = ? "
+                "AND artifact_uri IS NOT NULL ORDER BY 1",
+                org_flow,
+            ).fetchall()
+        ]
+        versions = [
+            r[0]
+            for r in con.execute(
+                "SELECT flow_version FROM flows WHERE org_id = ? AND flow_name = ? "
+                "ORDER BY deployment_version",
+                org_flow,
+            ).fetchall()
+        ]
+        counts = con.execute(
+            f"SELECT (SELECT count(*) FROM task_runs WHERE run_id IN ({runs_of_flow})), "
+            "(SELECT count(*) FROM events WHERE org_id = ? AND flow_name = ? AND status = 'pending')",
+            org_flow * 2,
+        ).fetchone()
+        _transaction(
+            con,
+            (f"DELETE FROM task_runs WHERE run_id IN ({runs_of_flow})", org_flow),
+            ("DELETE FROM runs WHERE org_id = ? AND flow_name = ?", org_flow),
+            (
+                "DELETE FROM events WHERE org_id = ? AND flow_name = ? AND status = 'pending'",
+                org_flow,
+            ),
+            (
+                "DELETE FROM deployment_history WHERE org_id = ? "
+                f"AND deployment_name IN ({deployments_of_flow})",
+                [org_id, *org_flow],
+            ),
+            ("DELETE FROM deployments WHERE org_id = ? AND flow_name = ?", org_flow),
+            ("DELETE FROM flows WHERE org_id = ? AND flow_name = ?", org_flow),
+        )
+    task_runs, events = counts if counts else (0, 0)
+    return FlowDeletion(versions, names, run_ids, int(task_runs), int(events), uris)
+
+
+def artifact_in_use(store: DuckDBStore, artifact_uri: str) -> bool:
+    """True while any flow version (of any org) still names this artifact."""
+    with store.connection() as con:
+        row = con.execute(
+            "SELECT count(*) FROM flows WHERE artifact_uri = ?", [artifact_uri]
+        ).fetchone()
+    return bool(row and row[0])
 
 
 # -- events -----------------------------------------------------------------------------------------

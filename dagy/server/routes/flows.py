@@ -1,0 +1,229 @@
+"""Flows: register a version, list, fetch, validate, delete; and the backends runs can use.
+
+Rules live in dagy/services/flows.py; see docs/flows.md. ``artifact_s3_uri`` is the spec's name
+for any artifact URI (``s3://`` or the local store's ``file://``), stored as ``artifact_uri``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, delete, get, post
+
+from dagy.server.security import audit_request, identity_of, state_of
+from dagy.services import backends, flow_specs, flows
+from dagy.store.flows import FlowVersion
+from dagy.store.records import iso_z
+
+
+class FlowBody(msgspec.Struct, forbid_unknown_fields=True):
+    flow_spec: Any
+    artifact_s3_uri: str | None = None
+    code_hash: str | None = None
+    deployment_name: str | None = None
+    schedule: str | None = None
+    status: str | None = None
+    default_executor: str | None = None
+    namespace: str | None = None
+    tags: dict[str, Any] | None = None
+
+
+class ValidateBody(msgspec.Struct):
+    flow_spec: Any = None
+
+
+def version_body(flow: FlowVersion, *, spec: bool = True) -> dict[str, Any]:
+    """GET /flows/{flow_name}/latest and /{flow_version}: the version with its full spec."""
+    body: dict[str, Any] = {
+        "flow_name": flow.flow_name,
+        "flow_version": flow.flow_version,
+        "artifact_s3_uri": flow.artifact_uri,
+        "created_at": iso_z(flow.created_at),
+        "updated_at": iso_z(flow.updated_at),
+        "schedule": flow.schedule,
+        "status": flow.status,
+        "deployment_name": flow.deployment_name,
+        "default_executor": flow.default_executor,
+        "tags": flow.tag_map,
+        "namespace": flow.namespace,
+        "deployment_version": flow.deployment_version,
+        "code_hash": flow.code_hash,
+    }
+    if spec:
+        body["flow_spec"] = msgspec.json.decode(flow.flow_spec)
+    return body
+
+
+@post("/flows", status_code=201, sync_to_thread=True, opt={"permission": "flows.write"})
+def register(request: Request[Any, Any, Any], data: FlowBody) -> dict[str, Any]:
+    identity, store = identity_of(request), state_of(request).store
+    spec = flows.parse_spec(data.flow_spec)
+    with store.connection():
+        done = flows.register(
+            store,
+            identity.org_id,
+            identity.email,
+            spec,
+            artifact_uri=data.artifact_s3_uri,
+            code_hash=data.code_hash,
+            namespace=data.namespace,
+            tags=data.tags,
+            status=data.status,
+            default_executor=data.default_executor,
+            deployment_name=data.deployment_name,
+            schedule=data.schedule,
+        )
+        flow = done.flow
+        audit_request(
+            request,
+            "create" if done.created else "update",
+            "flow",
+            flow.flow_name,
+            name=flow.flow_name,
+            changes={
+                "flow_version": flow.flow_version,
+                "deployment_version": flow.deployment_version,
+                "artifact_uri": flow.artifact_uri,
+                "status": flow.status,
+            },
+        )
+        if done.deployment is not None:
+            audit_request(
+                request,
+                "create" if done.deployment_created else "update",
+                "deployment",
+                done.deployment.deployment_id,
+                name=done.deployment.name,
+                changes={"flow_version": flow.flow_version},
+            )
+    return {
+        "flow_name": flow.flow_name,
+        "flow_version": flow.flow_version,
+        "namespace": flow.namespace,
+        "tags": flow.tag_map,
+        "created_at": iso_z(flow.created_at),
+        "status": flow.status,
+        "deployment_version": flow.deployment_version,
+        "deployment_name": flow.deployment_name,
+    }
+
+
+@get("/flows", sync_to_thread=True, opt={"permission": "flows.read"})
+def list_flows(
+    request: Request[Any, Any, Any], limit: str | None = None, next_token: str | None = None
+) -> dict[str, Any]:
+    rows, token = flows.list_page(
+        state_of(request).store, identity_of(request).org_id, limit=limit, next_token=next_token
+    )
+    return {
+        "items": [
+            {
+                "flow_name": row.version.flow_name,
+                "flow_version": row.version.flow_version,
+                "namespace": row.version.namespace,
+                "tags": row.version.tag_map,
+                "status": row.version.status,
+                "created_at": iso_z(row.first_created_at),
+                "updated_at": iso_z(row.last_updated_at),
+                # Not in the spec's item; `dagy flows list` shows it.
+                "artifact_s3_uri": row.version.artifact_uri,
+            }
+            for row in rows
+        ],
+        "next_token": token,
+    }
+
+
+@post("/flows/validate", status_code=200, sync_to_thread=True, opt={"permission": "flows.read"})
+def validate(data: ValidateBody) -> dict[str, Any]:
+    """Never a 400 for a bad spec: that is the answer, ``valid`` false with every problem."""
+    if data.flow_spec is None:
+        return {"valid": False, "errors": ["flow_spec is required"]}
+    spec, errors = flow_specs.check_spec(data.flow_spec)
+    if spec is None:
+        return {"valid": False, "errors": errors}
+    return {
+        "valid": True,
+        "errors": [],
+        "flow": {
+            "flow_name": spec.flow_name,
+            "flow_version": spec.flow_version,
+            "tasks": len(spec.tasks),
+            "task_runs": len(spec.task_runs),
+            "parameters": sorted(spec.parameter_schema or spec.parameters),
+        },
+    }
+
+
+@get("/flows/{flow_name:str}/latest", sync_to_thread=True, opt={"permission": "flows.read"})
+def latest(request: Request[Any, Any, Any], flow_name: str) -> dict[str, Any]:
+    flow = flows.latest(state_of(request).store, identity_of(request).org_id, flow_name)
+    return version_body(flow)
+
+
+@get("/flows/{flow_name:str}/versions", sync_to_thread=True, opt={"permission": "flows.read"})
+def versions(request: Request[Any, Any, Any], flow_name: str) -> dict[str, Any]:
+    found = flows.versions(state_of(request).store, identity_of(request).org_id, flow_name)
+    return {
+        "flow_name": flow_name,
+        "items": [
+            {
+                "flow_version": f.flow_version,
+                "deployment_version": f.deployment_version,
+                "artifact_s3_uri": f.artifact_uri,
+                "status": f.status,
+                "created_at": iso_z(f.created_at),
+                "updated_at": iso_z(f.updated_at),
+            }
+            for f in found
+        ],
+    }
+
+
+@get(
+    "/flows/{flow_name:str}/{flow_version:str}",
+    sync_to_thread=True,
+    opt={"permission": "flows.read"},
+)
+def get_version(
+    request: Request[Any, Any, Any], flow_name: str, flow_version: str
+) -> dict[str, Any]:
+    flow = flows.get_version(
+        state_of(request).store, identity_of(request).org_id, flow_name, flow_version
+    )
+    return version_body(flow)
+
+
+@delete(
+    "/flows/{flow_name:str}",
+    status_code=200,
+    sync_to_thread=True,
+    opt={"permission": "flows.write"},
+)
+def delete_flow(request: Request[Any, Any, Any], flow_name: str) -> dict[str, Any]:
+    state = state_of(request)
+    gone = flows.delete(state.store, state.paths, identity_of(request).org_id, flow_name)
+    audit_request(
+        request,
+        "delete",
+        "flow",
+        flow_name,
+        name=flow_name,
+        changes={
+            "flow_versions": gone.versions,
+            "deployments": gone.deployments,
+            "runs": len(gone.run_ids),
+            "task_runs": gone.task_runs,
+            "events": gone.events,
+        },
+    )
+    return {"status": "deleted", "flow_name": flow_name}
+
+
+@get("/backends", sync_to_thread=True, opt={"permission": "flows.read"})
+def list_backends() -> list[dict[str, Any]]:
+    return backends.installed()
+
+
+ROUTES = [register, list_flows, validate, latest, versions, get_version, delete_flow, list_backends]
