@@ -13,6 +13,7 @@ from dagy.errors import (
 )
 from dagy.sdk import Flow, FlowSpec, Task, flow, task
 from dagy.sdk.logging import get_run_logger
+from dagy.sdk.secrets import secret
 
 __version__ = "0.1.0"
 
@@ -32,5 +33,6 @@ __all__ = [
     "__version__",
     "flow",
     "get_run_logger",
+    "secret",
     "task",
 ]

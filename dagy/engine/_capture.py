@@ -2,6 +2,8 @@
 
 sys.stdout/sys.stderr are replaced once by routers that write to the log bound to the current thread
 (or to the real stream when none is), and a root logging handler does the same for log records.
+Both replace every secret value this process has seen (``register_secret``, called by
+``dagy.secret()``) with ``****``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,44 @@ _local = threading.local()
 _lock = threading.Lock()
 _installed = 0
 _saved: tuple[Any, Any] | None = None
+# Secret values to redact, longest first (so a value containing another is masked whole). Replaced,
+# never mutated, so writers read it without the lock.
+_secrets: tuple[str, ...] = ()
+MASK = "****"
+# Shorter values are not masked: a 1-3 character "secret" would mask digits of every timestamp.
+MIN_SECRET_CHARS = 4
+
+
+def register_secret(value: str) -> None:
+    """From now on, write ``value`` (and each long line of a multi-line value) as ``****``."""
+    global _secrets
+    lines = {line.strip() for line in value.splitlines()} if "\n" in value else set()
+    parts = {value} | {line for line in lines if len(line) >= 2 * MIN_SECRET_CHARS}
+    new = {p for p in parts if len(p) >= MIN_SECRET_CHARS} - set(_secrets)
+    if new:
+        with _lock:
+            _secrets = tuple(sorted({*_secrets, *new}, key=len, reverse=True))
+
+
+def redact(text: str) -> str:
+    for value in _secrets:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+class Redacting:
+    """A text stream that writes through ``redact`` (a process executor child's stdout/stderr)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 class _Router:
@@ -23,6 +63,8 @@ class _Router:
         self._original = original
 
     def write(self, text: str) -> int:
+        if _secrets:
+            text = redact(text)
         target = getattr(_local, "log", None)
         if target is not None and not target.closed:
             return target.write(text)
@@ -60,7 +102,7 @@ class _TaskLogHandler(logging.Handler):
         if target is None or target.closed:
             return
         try:
-            target.write(self.format(record) + "\n")
+            target.write(redact(self.format(record)) + "\n")
         except Exception:  # a logging failure must never fail the task
             self.handleError(record)
 

@@ -25,14 +25,18 @@ def main() -> int:
     from dagy.store.records import utcnow
 
     task_dir = Path(payload["task_dir"])
-    from dagy.engine._capture import LOG_FORMATTER
+    from dagy.engine._capture import LOG_FORMATTER, Redacting, redact
 
+    # A secret the task got from dagy.secret() prints as **** (the streams are the task log).
+    sys.stdout = Redacting(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = Redacting(sys.stderr)  # type: ignore[assignment]
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(LOG_FORMATTER)
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
     def fail(message: str, retryable: bool = True) -> int:
-        (task_dir / "error.json").write_text(json.dumps({"error": message, "retryable": retryable}))
+        error = {"error": redact(message), "retryable": retryable}
+        (task_dir / "error.json").write_text(json.dumps(error))
         return 1
 
     stamp = utcnow().isoformat(timespec="milliseconds")

@@ -131,8 +131,10 @@ def run_attempt(attempt: Attempt) -> Outcome:
             value = attempt.fn(*attempt.args, **attempt.kwargs)
         except BaseException as exc:  # noqa: BLE001 - any failure of user code is a task failure
             _capture.bind(None)
-            log.write(traceback.format_exc())
+            # A secret the task got from dagy.secret() stays **** in the log and the error.
+            log.write(_capture.redact(traceback.format_exc()))
             message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            message = _capture.redact(message)
             _log_line(log, f"ERROR attempt {attempt.number} failed: {message}")
             outcome = Outcome.failed(attempt, started, message)
         else:

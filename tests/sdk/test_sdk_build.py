@@ -58,6 +58,7 @@ def test_public_surface_is_pinned():
             "__version__",
             "flow",
             "get_run_logger",
+            "secret",
             "task",
         ]
     )
