@@ -572,3 +572,22 @@ def test_promotion_is_recorded_on_the_deployments_row(tmp_path):
         "etl-staging",
     )
     assert row[9] is not None
+
+
+# -- `dagy run --env` with a live server ------------------------------------------------------------
+
+
+def test_apply_to_environ_reads_through_the_live_server(srv, owner):
+    from dagy.config.paths import DagyPaths
+    from dagy.errors import NotFoundError
+    from dagy.services import environments
+
+    name = create(srv, owner, unique("local"))["env_name"]
+    srv.request(
+        "PUT", f"/environments/{name}/variables", token=owner, body={"variables": {"A": "1"}}
+    )
+    environ: dict[str, str] = {}
+    assert environments.apply_to_environ(DagyPaths(srv.home), name, environ=environ) == {"A": "1"}
+    assert environ == {"A": "1", "DAGY_ENVIRONMENT": name}
+    with pytest.raises(NotFoundError):
+        environments.apply_to_environ(DagyPaths(srv.home), "ghost", environ={})
