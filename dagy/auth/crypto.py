@@ -22,10 +22,11 @@ import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Literal
 
-from dagy.config.credentials import KEYRING_SERVICE, keyring_enabled
+# The login's keyring access (service "dagy", a real backend only, a write counts when it reads
+# back, DAGY_KEYRING=0 honoured), shared so the master key and the token behave alike.
+from dagy.config.credentials import _keyring_get, _keyring_set
 from dagy.config.files import write_private
 from dagy.config.paths import DagyPaths
 from dagy.errors import ConfigError, DagyError
@@ -129,7 +130,8 @@ def load(paths: DagyPaths, environ: Mapping[str, str] | None = None) -> KeyChain
 def create(paths: DagyPaths, environ: Mapping[str, str] | None = None) -> KeyChain:
     """Make the first master key and store it: in the keyring when it round-trips, else the file."""
     key = generate_key()
-    source: Source = "keyring" if _keyring_set(keyring_username(paths), key, environ) else "file"
+    stored = _keyring_set(keyring_username(paths), encode_key(key) + "\n", environ)
+    source: Source = "keyring" if stored else "file"
     if source == "file":
         save(paths, [key], "file", environ)
     return KeyChain((MasterKey(key, source),))
@@ -141,7 +143,7 @@ def save(
     """Store ``keys`` (current first) where the master key lives; ``env`` is the operator's job."""
     text = "".join(encode_key(k) + "\n" for k in keys)
     if source == "keyring":
-        if not _keyring_set_text(keyring_username(paths), text, environ):
+        if not _keyring_set(keyring_username(paths), text, environ):
             raise MasterKeyError(
                 f"The keyring did not store {keyring_username(paths)}; nothing was changed"
             )
@@ -183,49 +185,3 @@ def unseal(chain: KeyChain, sealed_by: str, blob: bytes, associated: bytes) -> b
         return AESGCM(key.key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], associated)
     except (InvalidTag, ValueError):
         raise SealError(f"does not open with master key {sealed_by} (altered or moved)") from None
-
-
-# -- the keyring -------------------------------------------------------------------------------------
-# As in dagy/config/credentials.py: any failure of a backend means "no usable keyring".
-
-
-def _keyring(environ: Mapping[str, str] | None) -> ModuleType | None:
-    if not keyring_enabled(environ):
-        return None
-    try:
-        import keyring
-        from keyring.backends import fail, null
-
-        backend = keyring.get_keyring()
-    except Exception:
-        return None
-    if isinstance(backend, (fail.Keyring, null.Keyring)):
-        return None
-    return keyring
-
-
-def _keyring_get(username: str, environ: Mapping[str, str] | None) -> str | None:
-    keyring = _keyring(environ)
-    if keyring is None:
-        return None
-    try:
-        value = keyring.get_password(KEYRING_SERVICE, username)
-    except Exception:
-        return None
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _keyring_set(username: str, key: bytes, environ: Mapping[str, str] | None) -> bool:
-    return _keyring_set_text(username, encode_key(key) + "\n", environ)
-
-
-def _keyring_set_text(username: str, text: str, environ: Mapping[str, str] | None) -> bool:
-    """Store ``text``; True only when the keyring then gives it back."""
-    keyring = _keyring(environ)
-    if keyring is None:
-        return False
-    try:
-        keyring.set_password(KEYRING_SERVICE, username, text)
-        return bool(keyring.get_password(KEYRING_SERVICE, username) == text)
-    except Exception:
-        return False

@@ -11,34 +11,12 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
-from keyring.errors import KeyringLocked
 
 from dagy.auth import crypto
 from dagy.config.paths import DagyPaths
+from tests.config.test_credentials import LockedKeyring, MemoryKeyring
 
 AD = b'["dagy.secret.v1","personal","","api-key"]'
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = -100  # type: ignore[assignment]  # never chosen by keyring's own detection
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.entries.pop((service, username), None)
-
-
-class LockedKeyring(MemoryKeyring):
-    def set_password(self, service: str, username: str, password: str) -> None:
-        raise KeyringLocked("locked")
 
 
 class ForgetfulKeyring(MemoryKeyring):

@@ -13,9 +13,8 @@ import duckdb
 import pytest
 
 from tests.conftest import ServerProcess, start_server
+from tests.server.members_support import add_user, assert_error
 
-PASSWORD = "password-123"
-ERROR_KEYS = {"error", "message", "details", "detail"}
 ITEM_KEYS = {"env_id", "env_name", "default_executor", "is_protected", "created_at"}
 FLOWS = """
     from dagy import flow, task
@@ -81,17 +80,6 @@ def seed(home: Path, code: Path) -> None:
         )
 
 
-def add_user(srv: ServerProcess, email: str, role: str) -> str:
-    status, _, body = srv.request(
-        "POST",
-        "/_local/users",
-        token=srv.local_token,
-        body={"email": email, "password": PASSWORD, "role": role},
-    )
-    assert status == 201, body
-    return srv.login(email)
-
-
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("environments")
@@ -123,14 +111,6 @@ def viewer(srv: ServerProcess, owner: str) -> str:
 
 def unique(prefix: str = "env") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def assert_error(body: object, code: str | None = None) -> dict:
-    assert isinstance(body, dict) and set(body) == ERROR_KEYS, body
-    assert body["detail"] == body["message"]
-    if code is not None:
-        assert body["error"] == code, body
-    return body
 
 
 def create(srv: ServerProcess, token: str, name: str, **fields: object) -> dict:

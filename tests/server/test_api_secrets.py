@@ -12,22 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, ServerProcess, dagy_cmd, start_server
+from tests.server.members_support import add_user, assert_error
 
-PASSWORD = "password-123"
-ERROR_KEYS = {"error", "message", "details", "detail"}
 META_KEYS = {"secret_id", "secret_name", "environment", "created_at", "updated_at"}
 NO_KEYRING = {"DAGY_RATE_LIMIT_PER_MINUTE": "0", "DAGY_KEYRING": "0", "DAGY_MASTER_KEY": ""}
-
-
-def add_user(srv: ServerProcess, email: str, role: str) -> str:
-    status, _, body = srv.request(
-        "POST",
-        "/_local/users",
-        token=srv.local_token,
-        body={"email": email, "password": PASSWORD, "role": role},
-    )
-    assert status == 201, body
-    return srv.login(email)
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +47,6 @@ def viewer(srv: ServerProcess, owner: str) -> str:
 
 def unique(prefix: str = "key") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def assert_error(body: object, code: str | None = None) -> dict:
-    assert isinstance(body, dict) and set(body) == ERROR_KEYS, body
-    assert body["detail"] == body["message"]
-    if code is not None:
-        assert body["error"] == code, body
-    return body
 
 
 def create(
