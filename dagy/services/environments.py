@@ -113,12 +113,21 @@ def check_variables(value: Any, *, field: str = "variables") -> dict[str, str]:
         raise InvalidInputError("Too many variables", {field: f"at most {MAX_VARIABLES}"})
     for key, text in value.items():
         check_key(key, field=field)
-        if not isinstance(text, str) or "\x00" in text or len(text) > MAX_VALUE_CHARS:
+        if not isinstance(text, str) or not _env_safe(text) or len(text) > MAX_VALUE_CHARS:
             raise InvalidInputError(
                 f"Invalid value of variable {key}",
                 {f"{field}.{key}": f"a string of at most {MAX_VALUE_CHARS} characters, no NUL"},
             )
     return dict(value)
+
+
+def _env_safe(text: str) -> bool:
+    """Can be put in a process's environment: no NUL, no lone surrogate."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 def check_key(key: Any, *, field: str = "var_key") -> str:

@@ -65,7 +65,10 @@ def check_value(value: Any) -> bytes:
     """The value's bytes. The message never quotes the value."""
     if not isinstance(value, str) or not value:
         raise InvalidInputError("Invalid secret value", {"value": "a non-empty string"})
-    data = value.encode("utf-8", "surrogatepass")
+    try:
+        data = value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON)
+        raise InvalidInputError("Invalid secret value", {"value": "valid Unicode text"}) from None
     if len(data) > MAX_VALUE_BYTES:
         raise InvalidInputError(
             "Invalid secret value", {"value": f"at most {MAX_VALUE_BYTES} bytes"}
@@ -216,7 +219,7 @@ def reveal(
     with store.connection():
         row = find(store, org_id, name, environment)
         data = _unseal(_keys(store), row)
-    return row, data.decode("utf-8", "surrogatepass")
+    return row, data.decode("utf-8")
 
 
 def update_value(
@@ -268,7 +271,7 @@ def values_for(store: DuckDBStore, org_id: str, environment: str | None) -> dict
             return {}
         chain = _keys(store)
         rows.sort(key=lambda r: r.environment != GLOBAL)  # an environment's own secret wins
-        return {r.secret_name: _unseal(chain, r).decode("utf-8", "surrogatepass") for r in rows}
+        return {r.secret_name: _unseal(chain, r).decode("utf-8") for r in rows}
 
 
 def materialize_for_run(

@@ -69,6 +69,7 @@ def test_merge_keeps_others_and_replace_drops_them(store: DuckDBStore):
         ({"A-B": "x"}, "variables"),
         ({"A": 5}, "variables.A"),
         ({"A": "nul\x00"}, "variables.A"),
+        ({"A": "lone \ud800"}, "variables.A"),
         (["A"], "variables"),
         (None, "variables"),
     ],

@@ -183,7 +183,7 @@ def test_resolve_prefers_the_environments_own_secret(store: DuckDBStore):
         secrets.resolve(store, ORG, "nope", "staging")
 
 
-@pytest.mark.parametrize("value", ["", None, 5, "x" * (64 * 1024 + 1)])
+@pytest.mark.parametrize("value", ["", None, 5, "x" * (64 * 1024 + 1), "lone \ud800"])
 def test_invalid_values_are_refused_without_quoting_them(store: DuckDBStore, value):
     with pytest.raises(InvalidInputError) as caught:
         add(store, "bad", value)  # type: ignore[arg-type]
