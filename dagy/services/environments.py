@@ -254,7 +254,12 @@ def reorder(store: DuckDBStore, org_id: str, order: Any) -> tuple[list[Environme
                 f"Environment not found: {missing[0]}", {"order": f"unknown: {', '.join(missing)}"}
             )
         rest = [env.env_name for env in before if env.env_name not in order]
-        sql.set_orders(store, {known[n].env_id: i for i, n in enumerate([*order, *rest])}, utcnow())
+        moved = {
+            known[n].env_id: i
+            for i, n in enumerate([*order, *rest])
+            if known[n].promotion_order != i
+        }
+        sql.set_orders(store, moved, utcnow())
         return sql.all_of(store, org_id), [env.env_name for env in before]
 
 
