@@ -171,3 +171,9 @@ def test_a_real_server_refuses_without_a_login_and_lists_with_one(
     ]
     assert sorted(row.split("┃")[1].strip() for row in rows) == ["alpha", "beta"]
     assert all(row.split("┃")[2].strip() == "2" for row in rows)
+    if "artifact_s3_uri" in (server.request("GET", "/flows", token=token)[2]["items"][0]):
+        uris = sorted(row.split("┃")[5].strip() for row in rows)
+        assert uris == [
+            (server.home / "artifact-store/dagy/flows/personal" / n / "2/artifact.zip").as_uri()
+            for n in ("alpha", "beta")
+        ]
