@@ -203,6 +203,7 @@ def test_initiate_defaults_to_8_mb_parts_and_refuses_impossible_sizes(srv, owner
         ({"file_size": 0}, "file_size"),
         ({"file_size": -1}, "file_size"),
         ({"file_size": 100, "part_size": 4 * MIB}, "part_size"),
+        ({"file_size": 100, "part_size": 0}, "part_size"),
         ({"file_size": 10_001 * PART, "part_size": PART}, "part_size"),
     ):
         status, body = initiate(srv, owner, **base, **extra)

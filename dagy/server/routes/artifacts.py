@@ -122,7 +122,8 @@ def initiate(request: Request[Any, Any, Any], data: InitiateBody) -> dict[str, A
     deploy.check_request(state.store, identity.org_id, wanted)
     key = deploy.artifact_key(data.prefix, identity.org_id, wanted.flow_name, wanted.flow_version)
     ttl = max(1, env_int("DAGY_ARTIFACT_URL_TTL", DEFAULT_URL_TTL))
-    upload = _store(request).initiate(key, data.file_size, data.part_size or DEFAULT_PART_SIZE, ttl)
+    part_size = DEFAULT_PART_SIZE if data.part_size is None else data.part_size
+    upload = _store(request).initiate(key, data.file_size, part_size, ttl)
     audit_request(
         request,
         "create",
