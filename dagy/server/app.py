@@ -27,6 +27,7 @@ from dagy.server.routes import (
     metrics,
     orgs,
     runs,
+    schedules,
     secrets,
     signin,
     store_local,
@@ -53,6 +54,7 @@ API_MODULES = [
     artifacts,
     flows,
     deployments,
+    schedules,
 ]
 ROOT_MODULES: list[Any] = [signin]
 
