@@ -578,7 +578,11 @@ def _queue(
         flow_version=version,
         parameters=parameters,
         trigger=trigger,
-        tags=[trigger, f"schedule:{schedule.schedule_id}", f"scheduled_at:{_time(fired_for)}"],
+        tags=[
+            trigger,
+            f"schedule:{schedule.schedule_id}",
+            f"scheduled_at:{fired_for.isoformat()}Z",
+        ],
         wake=wake,
         also=lambda run: [
             sql.advance_statement(schedule, next_run_at=next_run_at, fired=(fired_for, run.run_id))
@@ -621,6 +625,9 @@ def trigger(
     }
 
 
+TICK_CHUNK = 50  # schedules fired under one hold of the store
+
+
 @dataclass(frozen=True)
 class TickSettings:
     grace: _dt.timedelta = _dt.timedelta(seconds=60)  # later than this, a due time was missed
@@ -644,16 +651,18 @@ def tick(
     *,
     wake: Callable[[], None] | None = None,
 ) -> TickReport:
-    """Fire what is due at ``now``: each schedule under its own hold of the store, each fire in
-    one transaction with the schedule's advance, so a due time fires exactly once."""
+    """Fire what is due at ``now``, each fire in one transaction with the schedule's advance, so
+    a due time fires exactly once. Schedules are read and fired in chunks, each under one hold of
+    the store: API requests wait for one chunk at the most, never for the whole tick."""
     report = TickReport()
-    for candidate in sql.due(store, now, settings.batch):
+    while report.due < settings.batch:
         with store.connection():
-            schedule = sql.get(store, candidate.org_id, candidate.schedule_id)
-            if schedule is None or schedule.next_run_at != candidate.next_run_at:
-                continue  # changed or deleted since it was read
-            report.due += 1
-            _fire_due(store, schedule, now, settings, report, wake)
+            chunk = sql.due(store, now, min(TICK_CHUNK, settings.batch - report.due))
+            for schedule in chunk:
+                report.due += 1
+                _fire_due(store, schedule, now, settings, report, wake)
+        if len(chunk) < TICK_CHUNK:
+            break
     return report
 
 
