@@ -161,7 +161,7 @@ def main() -> int:
     parser.add_argument("--live", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # nox -s bench passes every script the same arguments
     if args.quick:
         args.schedules, args.due, args.repeats, args.live, args.seconds = 1_000, 100, 5, 3, 5.0
     scratch = Path(tempfile.mkdtemp(prefix="dagy-bench-scheduler-"))
