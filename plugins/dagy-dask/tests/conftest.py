@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +12,9 @@ pytest.importorskip("dagy_dask", reason="pip install -e ./plugins/dagy-dask")
 
 from distributed import Client, LocalCluster  # noqa: E402
 
-from dagy.config.paths import DagyPaths  # noqa: E402
+# The core suite's fixtures: a temporary DAGY_LOCAL_DIR and flow files (the repo root is on
+# sys.path: these tests run from it, as `python -m pytest plugins/dagy-dask/tests` or the root run).
+from tests.conftest import dagy_home, paths, write_flow  # noqa: E402, F401
 
 
 def small_cluster(n_workers: int = 2, **scheduler_kwargs: Any) -> LocalCluster:
@@ -55,35 +55,8 @@ def client(cluster: LocalCluster) -> Iterator[Client]:
 
 
 @pytest.fixture
-def dagy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh DAGY_LOCAL_DIR (never the user's ~/.dagy)."""
-    home = tmp_path / "dagy-home"
-    monkeypatch.setenv("DAGY_LOCAL_DIR", str(home))
-    for name in ("DAGY_PROFILE", "DAGY_API_URL", "DAGY_LOCAL_VERBOSE", "DAGY_LOCAL_KEEP_RUNS"):
-        monkeypatch.delenv(name, raising=False)
-    return home
-
-
-@pytest.fixture
-def paths(dagy_home: Path) -> DagyPaths:
-    return DagyPaths(dagy_home)
-
-
-@pytest.fixture
 def scheduler(client: Client, monkeypatch: pytest.MonkeyPatch) -> str:
     """DAGY_DASK_SCHEDULER pointing at the cluster, for this test."""
     address: str = client.scheduler.address
     monkeypatch.setenv("DAGY_DASK_SCHEDULER", address)
     return address
-
-
-@pytest.fixture
-def write_flow(tmp_path: Path) -> Callable[[str, str], Path]:
-    """Write a flow module (dedented source) to tmp_path/<name>.py and return its path."""
-
-    def write(source: str, name: str = "flows") -> Path:
-        path = tmp_path / f"{name}.py"
-        path.write_text(textwrap.dedent(source), encoding="utf-8")
-        return path
-
-    return write

@@ -19,6 +19,7 @@ from dagy.config.paths import DagyPaths
 from dagy.sdk.loader import load_flow
 from dagy.services.runs import RunSettings, run_flow
 from dagy.store.duckdb_store import DuckDBStore
+from dagy.store.records import RunRecord
 
 FAN_OUT = """
 import os
@@ -264,34 +265,31 @@ def test_without_a_scheduler_the_run_fails_with_one_line(dagy_home: Path, write_
     )
 
 
-def _run_in_thread(flow, params: dict, paths: DagyPaths) -> tuple[threading.Thread, list]:
-    done: list = []
+def _kill_worker_mid_run(source: Path, marks: Path, paths: DagyPaths) -> RunRecord:
+    """Run the victim flow, SIGKILL the worker process running its first try, return the run."""
+    flow = load_flow(f"{source}:survives")
+    done: list[RunRecord] = []
     thread = threading.Thread(
-        target=lambda: done.append(run_flow(flow, params, settings=_dask(), paths=paths))
+        target=lambda: done.append(
+            run_flow(flow, {"marks": str(marks)}, settings=_dask(), paths=paths)
+        )
     )
     thread.start()
-    return thread, done
-
-
-def _first_pid(marks: Path) -> int:
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if marks.exists() and marks.read_text().strip():
-            return int(marks.read_text().split()[0])
+    while not (marks.exists() and marks.read_text().strip()):
+        assert time.monotonic() < deadline, "the task never started"
         time.sleep(0.05)
-    raise AssertionError("the task never started")
+    os.kill(int(marks.read_text().split()[0]), signal.SIGKILL)
+    thread.join(timeout=40)
+    assert done, "the run did not finish"
+    return done[0]
 
 
 def test_a_killed_worker_s_task_is_rerun_by_dask_on_another_worker(
     paths: DagyPaths, write_flow, tmp_path: Path, client: Client, scheduler: str
 ):
-    flow = load_flow(f"{write_flow(VICTIM, 'victim_flows')}:survives")
     marks = tmp_path / "pids.txt"
-    thread, done = _run_in_thread(flow, {"marks": str(marks)}, paths)
-    os.kill(_first_pid(marks), signal.SIGKILL)
-    thread.join(timeout=40)
-    assert done, "the run did not finish"
-    record = done[0]
+    record = _kill_worker_mid_run(write_flow(VICTIM, "victim_flows"), marks, paths)
     assert record.status == "SUCCEEDED", record.error
     first, second = (int(p) for p in marks.read_text().split())
     assert json.loads(record.output) == second != first
@@ -306,13 +304,7 @@ def test_a_killed_worker_fails_the_run_cleanly_when_dask_gives_up(
     # allowed_failures=0: the scheduler gives up on a task the first time its worker dies.
     with start_cluster(n_workers=1, allowed_failures=0) as cluster:
         monkeypatch.setenv("DAGY_DASK_SCHEDULER", cluster.scheduler_address)
-        flow = load_flow(f"{write_flow(VICTIM, 'victim_flows2')}:survives")
-        marks = tmp_path / "pids.txt"
-        thread, done = _run_in_thread(flow, {"marks": str(marks)}, paths)
-        os.kill(_first_pid(marks), signal.SIGKILL)
-        thread.join(timeout=40)
-    assert done, "the run did not finish"
-    record = done[0]
+        record = _kill_worker_mid_run(write_flow(VICTIM, "victim_flows2"), tmp_path / "p", paths)
     assert record.status == "FAILED"
     assert record.error.startswith("TaskFailedError: Task victim failed: KilledWorker: ")
     assert "\n" not in record.error
