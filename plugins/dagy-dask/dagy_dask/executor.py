@@ -21,7 +21,7 @@ from dagy.sdk import _codec
 from dagy.store.records import utcnow
 from dagy_dask import SCHEDULER_ENV
 
-CONNECT_TIMEOUT = "10s"
+CONNECT_TIMEOUT = "30s"  # dask's own default for distributed.comm.timeouts.connect
 
 
 def scheduler_address() -> str:
