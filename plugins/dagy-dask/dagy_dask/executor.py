@@ -106,15 +106,16 @@ class DaskExecutor:
     @staticmethod
     def _outcome(attempt: Attempt, started: _dt.datetime, future: Any) -> Outcome:
         log_path = attempt.task_dir / "task.log"
-        if future.status == "error":
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - whatever dask raises is this attempt's error
             # The attempt never reported back: its worker died more often than the scheduler's
-            # allowed-failures (KilledWorker), or dask itself failed. Retried like any failure.
-            exc = future.exception()
+            # allowed-failures (KilledWorker), its result was lost, or dask itself failed.
+            # Retried like any failure.
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             with open(log_path, "a", encoding="utf-8") as log:
                 log.write(f"{utcnow().isoformat(timespec='milliseconds')}Z ERROR {error}\n")
             return Outcome.failed(attempt, started, error)
-        result = future.result()
         with open(log_path, "a", encoding="utf-8") as log:
             log.write(result["log"])
         if result["data"] is None:
