@@ -182,6 +182,7 @@ def child_payload(attempt: Attempt) -> str:
             "task_dir": str(attempt.task_dir),
             "artifact_dir": str(attempt.artifact_dir),
             "max_bytes": attempt.max_bytes,
+            "timeout_seconds": attempt.timeout_seconds,
         }
     )
 

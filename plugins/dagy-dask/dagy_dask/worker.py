@@ -13,7 +13,10 @@ import io
 import json
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dagy.engine._child import ChildResult
 
 _load_lock = threading.Lock()
 _capturing = False
@@ -52,26 +55,58 @@ def _preload(payload: dict[str, Any]) -> None:
         load_module(split_target(payload["entrypoint"])[0])
 
 
-def run(body: str) -> dict[str, Any]:
-    """Run the attempt described by ``body``; returns its log text, artifact bytes or error."""
+def _attempt(payload: dict[str, Any], log: io.StringIO) -> ChildResult:
+    """Run the attempt in this thread with its prints and log records going to ``log``."""
     from dagy.engine import _capture
-    from dagy.engine._child import run_payload, started_line
+    from dagy.engine._child import run_payload
 
-    payload = json.loads(body)
-    _capture_once()
-    where = _where()
-    log = io.StringIO()
-    log.write(started_line(payload, where) + "\n")
     _capture.bind(log)
     try:
         _preload(payload)
-        result = run_payload(payload)
+        return run_payload(payload)
     finally:
         _capture.bind(None)
+
+
+def _attempt_with_deadline(
+    payload: dict[str, Any], log: io.StringIO, timeout: float
+) -> ChildResult:
+    """Run the attempt on a thread of its own and give up waiting after ``timeout`` seconds.
+
+    By then the engine has failed the attempt and cancelled its future, but dask cannot stop the
+    thread running it: returning frees this worker thread for the next task (as the ``local``
+    executor replaces a busy thread) while the abandoned call runs on, its output discarded.
+    """
+    from dagy.engine._child import ChildResult
+
+    done: list[ChildResult] = []
+    thread = threading.Thread(
+        target=lambda: done.append(_attempt(payload, log)), name="dagy-task", daemon=True
+    )
+    thread.start()
+    thread.join(timeout)
+    if done:
+        return done[0]
+    return ChildResult(error=f"TaskTimeoutError: Task exceeded timeout of {timeout:g}s")
+
+
+def run(body: str) -> dict[str, Any]:
+    """Run the attempt described by ``body``; returns its log text, artifact bytes or error."""
+    from dagy.engine import _capture
+    from dagy.engine._child import started_line
+
+    payload = json.loads(body)
+    _capture_once()
+    log = io.StringIO()
+    log.write(started_line(payload, _where()) + "\n")
+    timeout = payload.get("timeout_seconds")
+    if timeout:
+        result = _attempt_with_deadline(payload, log, float(timeout))
+    else:
+        result = _attempt(payload, log)
     return {
         "data": result.data,
         "error": _capture.redact(result.error) if result.error else None,
         "retryable": result.retryable,
         "log": log.getvalue(),
-        "where": where,
     }

@@ -84,6 +84,11 @@ def hang() -> int:
     time.sleep(3)
     return 1
 
+@task(timeout_seconds=1)
+def long_hang(i: int) -> int:
+    time.sleep(6)
+    return i
+
 @task
 def boom() -> int:
     time.sleep(0.3)
@@ -99,6 +104,10 @@ def slow(i: int, marks: str) -> int:
 @flow
 def times_out():
     return hang()
+
+@flow
+def both_hang():
+    return [long_hang(1), long_hang(2)]
 
 @flow
 def fails_fast(marks: str):
@@ -192,6 +201,28 @@ def test_a_timeout_fails_the_attempt_without_waiting_for_the_task(
     assert record.error == "TaskTimeoutError: Task exceeded timeout of 1s"
     log = paths.task_log(record.run_id, "hang-1").read_text()
     assert "stopped: TaskTimeoutError: Task exceeded timeout of 1s" in log
+
+
+def test_a_timed_out_attempt_gives_its_worker_thread_back_to_dask(
+    paths: DagyPaths, write_flow, scheduler: str
+):
+    record = run_flow(
+        load_flow(f"{write_flow(STOPPING, 'slot_flows')}:both_hang"),
+        {},
+        settings=_dask(),
+        paths=paths,
+    )
+    assert record.error == "TaskTimeoutError: Task exceeded timeout of 1s"
+    # Both workers' threads were running a 6 s sleep; at its 1 s deadline each gave its thread back.
+    start = time.monotonic()
+    quick = run_flow(
+        load_flow(f"{write_flow(FAN_OUT, 'after_hang_flows')}:fan_out"),
+        {"n": 4},
+        settings=_dask(),
+        paths=paths,
+    )
+    assert quick.status == "SUCCEEDED", quick.error
+    assert time.monotonic() - start < 4
 
 
 def test_a_failed_task_cancels_in_flight_and_pending_tasks_when_fail_fast(
