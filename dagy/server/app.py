@@ -18,6 +18,7 @@ from dagy.server.routes import (
     artifacts,
     audit_logs,
     auth,
+    billing,
     child_store,
     deployments,
     environments,
@@ -56,6 +57,7 @@ API_MODULES = [
     flows,
     deployments,
     usage,
+    billing,
 ]
 ROOT_MODULES: list[Any] = [signin]
 
