@@ -93,7 +93,7 @@ def subscription(store: DuckDBStore, org_id: str, settings: StripeSettings) -> d
     with store.connection():
         org = account_sql.get_org(store, org_id)
         account = sql.get_account(store, org_id) or BillingAccount(org_id)
-    plan = quotas.plan_of(org.plan if org else None)
+        plan = quotas.effective_plan(store, org_id)
     start, end = quotas.month_of(utcnow())
     card = None
     if account.card_last_four:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from dagy.errors import InvalidInputError, NotFoundError, QuotaExceededError
 from dagy.store import accounts as account_sql
+from dagy.store import billing as billing_sql
 from dagy.store import usage as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import iso_z, utcnow
@@ -112,10 +114,25 @@ def enforced(store: DuckDBStore) -> bool:
     return not (isinstance(info, dict) and info.get("local_mode") is True)
 
 
+def sells_plans() -> bool:
+    """Whether this server sells plans through Stripe (dagy/services/billing.py)."""
+    return bool(os.environ.get("STRIPE_API_KEY"))
+
+
+def effective_plan(store: DuckDBStore, org_id: str) -> Plan:
+    """The plan an org's limits come from: ``orgs.plan``, except on a server that sells plans,
+    where only what Stripe's webhooks granted counts (a plan asked for in POST /orgs is not paid
+    for: free until a checkout completes)."""
+    if sells_plans():
+        account = billing_sql.get_account(store, org_id)
+        return plan_of(account.plan if account else None)
+    org = account_sql.get_org(store, org_id)
+    return plan_of(org.plan if org else None)
+
+
 def limits_of(store: DuckDBStore, org_id: str) -> tuple[str, Limits]:
     """The org's plan id and its limits with the org's overrides applied."""
-    org = account_sql.get_org(store, org_id)
-    plan = plan_of(org.plan if org else None)
+    plan = effective_plan(store, org_id)
     limits = plan.limits
     override = sql.get_override(store, org_id)
     if override is not None:

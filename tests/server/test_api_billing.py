@@ -177,6 +177,22 @@ def test_a_new_org_is_on_the_free_plan_without_a_subscription(server):
     assert sub["billing_cycle_start"].endswith("T00:00:00Z")
 
 
+def test_a_plan_asked_for_at_org_creation_is_not_paid_for(server):
+    email = f"{unique('buyer')}@example.com"
+    add_user(server, email, "developer")
+    token = server.login(email)
+    status, _, org = server.request(
+        "POST", "/orgs", token=token, body={"org_name": unique("Org"), "plan": "enterprise"}
+    )
+    assert status == 201 and org["plan"] == "enterprise", org
+    api = Api(server, token, {"X-Dagy-Org": org["org_id"]})
+    assert api.ok("GET", "/usage/quota")["plan"] == "free"
+    assert plan_of(api) == "free"
+    payload = event("checkout.session.completed", completed(org["org_id"], "cus_buyer"))
+    assert post_webhook(server, payload, signed(payload))[0] == 200
+    assert api.ok("GET", "/usage/quota")["plan"] == "professional"
+
+
 # -- checkout and portal ----------------------------------------------------------------------------
 
 
