@@ -14,6 +14,7 @@ from typing import Any
 
 from dagy.errors import InvalidInputError
 from dagy.services import quotas
+from dagy.services._iso import parse_moment
 from dagy.store import usage as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import iso_z, utcnow
@@ -46,7 +47,7 @@ def _totals_body(t: sql.Totals) -> dict[str, Any]:
 def summary(store: DuckDBStore, org_id: str, now: _dt.datetime | None = None) -> dict[str, Any]:
     """GET /usage/summary: the current billing period (the calendar month, UTC)."""
     start, end = quotas.month_of(now or utcnow())
-    t = sql.totals(store, org_id, start, end, RATES, DEFAULT_RATE)
+    t = sql.totals(store, _window(org_id, start, end))
     return {
         "period_start": iso_z(start),
         "period_end": iso_z(end - _dt.timedelta(seconds=1)),
@@ -56,18 +57,7 @@ def summary(store: DuckDBStore, org_id: str, now: _dt.datetime | None = None) ->
 
 
 def _parse_day(raw: str, name: str) -> _dt.date:
-    text = raw.strip()
-    try:
-        if len(text) == 10:
-            return _dt.date.fromisoformat(text)
-        moment = _dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        raise InvalidInputError(
-            f"Invalid date format: {name}", {name: "an ISO 8601 date, e.g. 2026-03-01"}
-        ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(_dt.timezone.utc)
-    return moment.date()
+    return parse_moment(raw.strip(), name, message=f"Invalid date format: {name}").date()
 
 
 def date_range(
@@ -91,15 +81,20 @@ def date_range(
     return first, last
 
 
-def _window(first: _dt.date, last: _dt.date) -> tuple[_dt.datetime, _dt.datetime]:
+def _window(org_id: str, start: _dt.datetime, end: _dt.datetime) -> sql.Window:
+    return sql.Window(org_id, start, end, RATES, DEFAULT_RATE)
+
+
+def _days(org_id: str, first: _dt.date, last: _dt.date) -> sql.Window:
+    """The window of whole days ``first`` to ``last``, both included."""
     start = _dt.datetime.combine(first, _dt.time())
-    return start, _dt.datetime.combine(last + _dt.timedelta(days=1), _dt.time())
+    return _window(org_id, start, _dt.datetime.combine(last + _dt.timedelta(days=1), _dt.time()))
 
 
-def _day_items(store: DuckDBStore, org_id: str, first: _dt.date, last: _dt.date) -> list[Any]:
+def _day_items(store: DuckDBStore, window: sql.Window) -> list[Any]:
     return [
         {"date": d.day.isoformat(), **_totals_body(d), "cost_usd": _money(d.cost_usd)}
-        for d in sql.days(store, org_id, first, last, RATES, DEFAULT_RATE)
+        for d in sql.days(store, window)
     ]
 
 
@@ -107,22 +102,17 @@ def timeseries(
     store: DuckDBStore, org_id: str, start_date: str | None, end_date: str | None
 ) -> dict[str, Any]:
     """GET /usage/timeseries: one item per day of the range, days without usage included."""
-    first, last = date_range(start_date, end_date)
-    return {"items": _day_items(store, org_id, first, last)}
-
-
-def _flow_items(store: DuckDBStore, org_id: str, start: Any, end: Any, limit: int | None) -> list:
-    return sql.by_flow(store, org_id, start, end, RATES, DEFAULT_RATE, limit=limit)
+    return {"items": _day_items(store, _days(org_id, *date_range(start_date, end_date)))}
 
 
 def costs(
     store: DuckDBStore, org_id: str, start_date: str | None, end_date: str | None
 ) -> dict[str, Any]:
     """GET /usage/costs: cost by flow and by executor over the range."""
-    start, end = _window(*date_range(start_date, end_date))
+    window = _days(org_id, *date_range(start_date, end_date))
     with store.connection():
-        flows = _flow_items(store, org_id, start, end, None)
-        executors = sql.by_executor(store, org_id, start, end, RATES, DEFAULT_RATE)
+        flows = sql.by_flow(store, window)
+        executors = sql.by_executor(store, window)
     return {
         "total_cost_usd": _money(sum(e.cost_usd for e in executors)),
         "by_flow": [
@@ -141,10 +131,10 @@ def dashboard(store: DuckDBStore, org_id: str, now: _dt.datetime | None = None) 
     now = now or utcnow()
     start, end = quotas.month_of(now)
     with store.connection():
-        top = _flow_items(store, org_id, start, end, TOP_FLOWS)
+        top = sql.by_flow(store, _window(org_id, start, end), limit=TOP_FLOWS)
         return {
             "summary": summary(store, org_id, now),
-            "timeseries": _day_items(store, org_id, start.date(), now.date()),
+            "timeseries": _day_items(store, _days(org_id, start.date(), now.date())),
             "quota": quotas.quota(store, org_id, now),
             "top_flows": [{**asdict(f), "cost_usd": _money(f.cost_usd)} for f in top],
         }

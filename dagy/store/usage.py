@@ -79,32 +79,29 @@ class Override:
 OVERRIDE_FIELDS = tuple(f.name for f in fields(Override))
 
 
-def _params(
-    org_id: str,
-    start: _dt.datetime,
-    end: _dt.datetime,
-    rates: Mapping[str, float],
-    default_rate: float,
-) -> dict[str, Any]:
-    return {
-        "org": org_id,
-        "start": start,
-        "end": end,
-        "rate_names": list(rates),
-        "rate_values": [float(v) for v in rates.values()],
-        "default_rate": float(default_rate),
-    }
+@dataclass(frozen=True)
+class Window:
+    """What a usage query reads: one org's rows in [start, end), and the rates pricing compute."""
+
+    org_id: str
+    start: _dt.datetime
+    end: _dt.datetime
+    rates: Mapping[str, float]
+    default_rate: float
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "org": self.org_id,
+            "start": self.start,
+            "end": self.end,
+            "rate_names": list(self.rates),
+            "rate_values": [float(v) for v in self.rates.values()],
+            "default_rate": float(self.default_rate),
+        }
 
 
-def totals(
-    store: DuckDBStore,
-    org_id: str,
-    start: _dt.datetime,
-    end: _dt.datetime,
-    rates: Mapping[str, float],
-    default_rate: float,
-) -> Totals:
-    """Usage of ``org_id`` in [start, end)."""
+def totals(store: DuckDBStore, w: Window) -> Totals:
+    """Usage in the window."""
     sql = f"""
         WITH tk AS ({_TASKS}), rn AS ({_RUNS}), rt AS ({_RATES}),
         tasks AS (
@@ -121,22 +118,13 @@ def totals(
         FROM tasks, runs, calls
     """
     with store.connection() as con:
-        row = con.execute(sql, _params(org_id, start, end, rates, default_rate)).fetchone()
+        row = con.execute(sql, w.params()).fetchone()
     assert row is not None
     return Totals(int(row[0]), int(row[1]), float(row[2]), int(row[3]), int(row[4]), float(row[5]))
 
 
-def days(
-    store: DuckDBStore,
-    org_id: str,
-    first: _dt.date,
-    last: _dt.date,
-    rates: Mapping[str, float],
-    default_rate: float,
-) -> list[Day]:
-    """One row per day from ``first`` to ``last`` (both included), days without usage too."""
-    start = _dt.datetime.combine(first, _dt.time())
-    end = _dt.datetime.combine(last + _dt.timedelta(days=1), _dt.time())
+def days(store: DuckDBStore, w: Window) -> list[Day]:
+    """One row per day of the window (whole days), days without usage too."""
     sql = f"""
         WITH tk AS ({_TASKS}), rn AS ({_RUNS}), rt AS ({_RATES}),
         cal AS (SELECT range::DATE AS day FROM range($start, $end, INTERVAL 1 DAY)),
@@ -160,23 +148,14 @@ def days(
         ORDER BY cal.day
     """
     with store.connection() as con:
-        rows = con.execute(sql, _params(org_id, start, end, rates, default_rate)).fetchall()
+        rows = con.execute(sql, w.params()).fetchall()
     return [
         Day(int(r[0]), int(r[1]), float(r[2]), int(r[3]), int(r[4]), float(r[5]), r[6])
         for r in rows
     ]
 
 
-def by_flow(
-    store: DuckDBStore,
-    org_id: str,
-    start: _dt.datetime,
-    end: _dt.datetime,
-    rates: Mapping[str, float],
-    default_rate: float,
-    *,
-    limit: int | None = None,
-) -> list[FlowCost]:
+def by_flow(store: DuckDBStore, w: Window, *, limit: int | None = None) -> list[FlowCost]:
     """Runs created, task runs started and their cost per flow, dearest first.
 
     A task run belongs to its run's flow; a run created before ``start`` whose task runs started
@@ -199,7 +178,7 @@ def by_flow(
         FROM runs FULL OUTER JOIN tasks USING (flow_name)
         ORDER BY 4 DESC, 2 DESC, 1
     """
-    params = _params(org_id, start, end, rates, default_rate)
+    params = w.params()
     if limit is not None:
         sql += " LIMIT $limit"
         params["limit"] = limit
@@ -208,14 +187,7 @@ def by_flow(
     return [FlowCost(r[0], int(r[1]), int(r[2]), float(r[3])) for r in rows]
 
 
-def by_executor(
-    store: DuckDBStore,
-    org_id: str,
-    start: _dt.datetime,
-    end: _dt.datetime,
-    rates: Mapping[str, float],
-    default_rate: float,
-) -> list[ExecutorCost]:
+def by_executor(store: DuckDBStore, w: Window) -> list[ExecutorCost]:
     """Task runs started and their cost per executor, dearest first."""
     sql = f"""
         WITH tk AS ({_TASKS}), rt AS ({_RATES})
@@ -224,7 +196,7 @@ def by_executor(
         GROUP BY 1 ORDER BY 3 DESC, 2 DESC, 1
     """
     with store.connection() as con:
-        rows = con.execute(sql, _params(org_id, start, end, rates, default_rate)).fetchall()
+        rows = con.execute(sql, w.params()).fetchall()
     return [ExecutorCost(r[0], int(r[1]), float(r[2])) for r in rows]
 
 
