@@ -153,6 +153,24 @@ def test_api_calls_are_counted_per_org_in_batches(shared):
     assert today["date"] == TODAY.isoformat() and today["api_call_count"] == after + 1
 
 
+def test_api_calls_not_yet_flushed_are_written_at_shutdown(tmp_path):
+    from dagy.config.paths import DagyPaths
+    from dagy.store.duckdb_store import DuckDBStore
+
+    home = tmp_path / "home"
+    server = start_server(
+        home, env={"DAGY_RATE_LIMIT_PER_MINUTE": "0", "DAGY_API_CALLS_FLUSH_SECONDS": "3600"}
+    )
+    add_user(server, "owner@example.com", "owner")  # the local token's calls do not count
+    token = server.login("owner@example.com")  # public: no identity, no org to count for
+    for _ in range(3):
+        assert server.request("GET", "/me", token=token)[0] == 200
+    assert server.stop() == 0
+    with DuckDBStore(DagyPaths(home)).connection() as con:
+        rows = con.execute("SELECT org_id, day, calls FROM api_calls").fetchall()
+    assert rows == [("personal", TODAY, 3)]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
