@@ -277,6 +277,34 @@ def test_a_retry_is_a_trigger_too(shared, tmp_path):
     assert status == 429 and body["limit"] == 1, body
 
 
+def test_schedule_triggers_go_through_the_quota_too(shared):
+    server, flows_file = shared
+    api = org_with_flows(server, flows_file, monthly_runs=0)
+    by_hand = unique("by-hand")
+    api.ok(
+        "POST", "/schedules", {"schedule_id": by_hand, "flow_name": "quick", "mode": "manual"}, 201
+    )
+    status, body = api.call("POST", f"/schedules/{by_hand}/trigger", {})
+    assert status == 429 and body["error"] == "quota_exceeded" and body["limit"] == 0, body
+
+    ticking = unique("ticking")
+    api.ok(
+        "POST",
+        "/schedules",
+        {"schedule_id": ticking, "flow_name": "quick", "flow_version": "1.0.0",
+         "mode": "interval", "interval_seconds": 1},
+        201,
+    )  # fmt: skip
+
+    def refused() -> Any:
+        schedule = api.ok("GET", f"/schedules/{ticking}")
+        return schedule["last_error"] and schedule
+
+    schedule = wait_until(refused, 20, "the scheduler to meet the quota")
+    assert "Monthly run quota exhausted" in schedule["last_error"]
+    assert api.ok("GET", "/usage/quota")["current_usage"]["monthly_runs"] == 0
+
+
 def test_overrides_are_checked_and_only_for_the_local_token(shared):
     server, _ = shared
     api = new_org(server)
