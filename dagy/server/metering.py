@@ -57,8 +57,12 @@ class ApiCallMeter:
             raise
 
     def close(self) -> None:
+        """The last flush, at shutdown: a failure is logged, never in the way of stopping."""
         self._stop.set()
-        self.flush()
+        try:
+            self.flush()
+        except Exception:
+            log.exception("writing the last API call counts failed")
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
