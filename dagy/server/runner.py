@@ -78,7 +78,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     from dagy.server import workers as run_workers
     from dagy.server.app import create_asgi
     from dagy.server.state import RateLimitSettings, ServerState
-    from dagy.services import accounts
+    from dagy.services import accounts, alerts
     from dagy.store.duckdb_store import DuckDBStore
 
     paths = paths or DagyPaths.from_env()
@@ -114,6 +114,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     root = f"http://{_url_host(options.host)}:{port}"
     state.api_url = root + base
     stop = threading.Event()
+    notifier = None
     try:
         if options.local and not accounts.has_users(store):
             accounts.create_user(store, options.local_email, None, role="owner")
@@ -136,6 +137,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         server_file.write(paths, info)
         state.workers = run_workers.from_env(store, paths)
         state.workers.start(info.api_url, state.local_token)
+        notifier = alerts.notifier(store)
+        notifier.start()
         sweeper = threading.Thread(target=_sweep, args=(store, stop), daemon=True, name="recover")
         sweeper.start()
         mode = "local mode (single user, no passwords)" if options.local else "multi-user mode"
@@ -161,6 +164,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         stop.set()
         if state.workers is not None:  # already stopped after a graceful shutdown; then a no-op
             state.workers.stop()
+        if notifier is not None:  # unmatched events and pending jobs wait in the store
+            notifier.stop()
         server_file.remove(paths, pid=os.getpid())
         store.release()
         sock.close()
