@@ -10,11 +10,11 @@ them; a job being sent when the server died is sent again (at least once).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dagy.config.paths import env_float, env_int
 from dagy.errors import ConfigError
 
 log = logging.getLogger("dagy.notify")
@@ -39,34 +39,20 @@ class Settings:
         """DAGY_NOTIFY_MAX_ATTEMPTS, DAGY_NOTIFY_BACKOFF_SECONDS, DAGY_NOTIFY_BACKOFF_MAX_SECONDS,
         DAGY_NOTIFY_POLL_SECONDS, DAGY_NOTIFY_TIMEOUT_SECONDS; unset ones keep the defaults."""
         d = cls()
-        attempts = _number("DAGY_NOTIFY_MAX_ATTEMPTS", d.max_attempts)
-        if attempts < 1 or attempts != int(attempts):
-            raise ConfigError("DAGY_NOTIFY_MAX_ATTEMPTS must be a whole number of at least 1")
         settings = cls(
-            int(attempts),
-            _number("DAGY_NOTIFY_BACKOFF_SECONDS", d.backoff_seconds),
-            _number("DAGY_NOTIFY_BACKOFF_MAX_SECONDS", d.backoff_max_seconds),
-            _number("DAGY_NOTIFY_POLL_SECONDS", d.poll_seconds),
-            _number("DAGY_NOTIFY_TIMEOUT_SECONDS", d.timeout_seconds),
+            env_int("DAGY_NOTIFY_MAX_ATTEMPTS", d.max_attempts),
+            env_float("DAGY_NOTIFY_BACKOFF_SECONDS", d.backoff_seconds),
+            env_float("DAGY_NOTIFY_BACKOFF_MAX_SECONDS", d.backoff_max_seconds),
+            env_float("DAGY_NOTIFY_POLL_SECONDS", d.poll_seconds),
+            env_float("DAGY_NOTIFY_TIMEOUT_SECONDS", d.timeout_seconds),
         )
+        if settings.max_attempts < 1:
+            raise ConfigError("DAGY_NOTIFY_MAX_ATTEMPTS must be at least 1")
         if settings.poll_seconds <= 0 or settings.timeout_seconds <= 0:
             raise ConfigError(
                 "DAGY_NOTIFY_POLL_SECONDS and DAGY_NOTIFY_TIMEOUT_SECONDS must be > 0"
             )
         return settings
-
-
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
-    return value
 
 
 class Notifier:

@@ -130,10 +130,16 @@ def create_channel(
     return row
 
 
-def get_channel(store: DuckDBStore, org_id: str, channel_id: str) -> ChannelRow:
-    row = sql.get_channel(store, org_id, channel_id)
+def _found(row: Any, what: str, field: str, value: str) -> Any:
     if row is None:
-        raise NotFoundError(f"Channel not found: {channel_id}", {"channel_id": channel_id})
+        raise NotFoundError(f"{what} not found: {value}", {field: value})
+    return row
+
+
+def get_channel(store: DuckDBStore, org_id: str, channel_id: str) -> ChannelRow:
+    row: ChannelRow = _found(
+        sql.get_channel(store, org_id, channel_id), "Channel", "channel_id", channel_id
+    )
     return row
 
 
@@ -254,9 +260,7 @@ def create_rule(
 
 
 def get_rule(store: DuckDBStore, org_id: str, rule_id: str) -> RuleRow:
-    row = sql.get_rule(store, org_id, rule_id)
-    if row is None:
-        raise NotFoundError(f"Rule not found: {rule_id}", {"rule_id": rule_id})
+    row: RuleRow = _found(sql.get_rule(store, org_id, rule_id), "Rule", "rule_id", rule_id)
     return row
 
 

@@ -5,7 +5,9 @@ A channel row holds its secret fields only sealed (``sealed_config``); nothing h
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -92,13 +94,54 @@ def _insert(con: Any, table: str, row: Any, *, skip: str = "") -> None:
 def _channel(row: Any) -> ChannelRow:
     values = list(row)
     if values[6] is not None:
-        values[6] = bytes(values[6])
+        values[6] = bytes(values[6])  # DuckDB answers a BLOB as bytes already; be sure of it
     return ChannelRow(*values)
 
 
-# -- channels ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    key: str
+    make: Callable[[Any], Any]
+    cols: str
 
-_CHANNEL = ", ".join(_cols(ChannelRow))
+
+_CHANNELS = _Table("channels", "channel_id", _channel, ", ".join(_cols(ChannelRow)))
+_RULES = _Table("alert_rules", "rule_id", lambda r: RuleRow(*r), ", ".join(_cols(RuleRow)))
+
+
+def _of_org(
+    store: DuckDBStore, table: _Table, org_id: str, where: str = "", params: Sequence[Any] = ()
+) -> list[Any]:
+    """Rows of one org, oldest first (``where`` adds ``AND ...`` conditions)."""
+    with store.connection() as con:
+        rows = con.execute(
+            f"SELECT {table.cols} FROM {table.name} WHERE org_id = ? {where} "
+            f"ORDER BY created_at, {table.key}",
+            [org_id, *params],
+        ).fetchall()
+    return [table.make(r) for r in rows]
+
+
+def _one(store: DuckDBStore, table: _Table, org_id: str, key: str) -> Any:
+    found = _of_org(store, table, org_id, f"AND {table.key} = ?", [key])
+    return found[0] if found else None
+
+
+@contextlib.contextmanager
+def _atomic(store: DuckDBStore) -> Iterator[Any]:
+    """The connection inside one transaction: all of the block's writes or none."""
+    with store.connection() as con:
+        con.execute("BEGIN")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+
+# -- channels ---------------------------------------------------------------------------------------
 
 
 def insert_channel(store: DuckDBStore, row: ChannelRow) -> None:
@@ -107,21 +150,11 @@ def insert_channel(store: DuckDBStore, row: ChannelRow) -> None:
 
 
 def get_channel(store: DuckDBStore, org_id: str, channel_id: str) -> ChannelRow | None:
-    with store.connection() as con:
-        row = con.execute(
-            f"SELECT {_CHANNEL} FROM channels WHERE org_id = ? AND channel_id = ?",
-            [org_id, channel_id],
-        ).fetchone()
-    return _channel(row) if row else None
+    return _one(store, _CHANNELS, org_id, channel_id)  # type: ignore[no-any-return]
 
 
 def channels(store: DuckDBStore, org_id: str) -> list[ChannelRow]:
-    with store.connection() as con:
-        rows = con.execute(
-            f"SELECT {_CHANNEL} FROM channels WHERE org_id = ? ORDER BY created_at, channel_id",
-            [org_id],
-        ).fetchall()
-    return [_channel(r) for r in rows]
+    return _of_org(store, _CHANNELS, org_id)
 
 
 def existing_channel_ids(store: DuckDBStore, org_id: str, channel_ids: list[str]) -> set[str]:
@@ -135,28 +168,22 @@ def existing_channel_ids(store: DuckDBStore, org_id: str, channel_ids: list[str]
 
 def delete_channel(store: DuckDBStore, channel_id: str) -> None:
     """The channel, its jobs and attempts, and its place in every rule, in one transaction."""
-    with store.connection() as con:
-        con.execute("BEGIN")
-        try:
-            con.execute("DELETE FROM notification_deliveries WHERE channel_id = ?", [channel_id])
-            con.execute("DELETE FROM notification_jobs WHERE channel_id = ?", [channel_id])
-            con.execute(
-                "UPDATE alert_rules SET channel_ids = list_filter(channel_ids, lambda c: c <> ?) "
-                "WHERE list_contains(channel_ids, ?)",
-                [channel_id, channel_id],
-            )
-            con.execute("DELETE FROM channels WHERE channel_id = ?", [channel_id])
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    with _atomic(store) as con:
+        con.execute("DELETE FROM notification_deliveries WHERE channel_id = ?", [channel_id])
+        con.execute("DELETE FROM notification_jobs WHERE channel_id = ?", [channel_id])
+        con.execute(
+            "UPDATE alert_rules SET channel_ids = list_filter(channel_ids, lambda c: c <> ?) "
+            "WHERE list_contains(channel_ids, ?)",
+            [channel_id, channel_id],
+        )
+        con.execute("DELETE FROM channels WHERE channel_id = ?", [channel_id])
 
 
 def sealed_channels(store: DuckDBStore) -> list[ChannelRow]:
     """Every channel of every org with sealed fields: what a master key rotation re-seals."""
     with store.connection() as con:
         rows = con.execute(
-            f"SELECT {_CHANNEL} FROM channels WHERE sealed_config IS NOT NULL ORDER BY channel_id"
+            f"SELECT {_CHANNELS.cols} FROM channels WHERE sealed_config IS NOT NULL ORDER BY channel_id"
         ).fetchall()
     return [_channel(r) for r in rows]
 
@@ -179,8 +206,6 @@ def reseal_channel(store: DuckDBStore, channel_id: str, key_id: str, sealed: byt
 
 # -- alert rules ------------------------------------------------------------------------------------
 
-_RULE = ", ".join(_cols(RuleRow))
-
 
 def insert_rule(store: DuckDBStore, row: RuleRow) -> None:
     with store.connection() as con:
@@ -188,44 +213,29 @@ def insert_rule(store: DuckDBStore, row: RuleRow) -> None:
 
 
 def get_rule(store: DuckDBStore, org_id: str, rule_id: str) -> RuleRow | None:
-    with store.connection() as con:
-        row = con.execute(
-            f"SELECT {_RULE} FROM alert_rules WHERE org_id = ? AND rule_id = ?", [org_id, rule_id]
-        ).fetchone()
-    return RuleRow(*row) if row else None
+    return _one(store, _RULES, org_id, rule_id)  # type: ignore[no-any-return]
 
 
 def rules(store: DuckDBStore, org_id: str) -> list[RuleRow]:
-    with store.connection() as con:
-        rows = con.execute(
-            f"SELECT {_RULE} FROM alert_rules WHERE org_id = ? ORDER BY created_at, rule_id",
-            [org_id],
-        ).fetchall()
-    return [RuleRow(*r) for r in rows]
+    return _of_org(store, _RULES, org_id)
 
 
 def delete_rule(store: DuckDBStore, rule_id: str) -> None:
     """The rule and its firings; jobs already queued for it are still delivered."""
-    with store.connection() as con:
-        con.execute("BEGIN")
-        try:
-            con.execute("DELETE FROM alert_firings WHERE rule_id = ?", [rule_id])
-            con.execute("DELETE FROM alert_rules WHERE rule_id = ?", [rule_id])
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    with _atomic(store) as con:
+        con.execute("DELETE FROM alert_firings WHERE rule_id = ?", [rule_id])
+        con.execute("DELETE FROM alert_rules WHERE rule_id = ?", [rule_id])
 
 
 def rules_for(store: DuckDBStore, org_id: str, trigger: str, flow_name: str) -> list[RuleRow]:
-    """Enabled rules of one trigger that a run of ``flow_name`` matches, not yet fired for it."""
-    with store.connection() as con:
-        rows = con.execute(
-            f"SELECT {_RULE} FROM alert_rules WHERE org_id = ? AND trigger = ? AND enabled "
-            "AND (flow_name IS NULL OR flow_name = ?) ORDER BY created_at, rule_id",
-            [org_id, trigger, flow_name],
-        ).fetchall()
-    return [RuleRow(*r) for r in rows]
+    """Enabled rules of one trigger that a run of ``flow_name`` matches."""
+    return _of_org(
+        store,
+        _RULES,
+        org_id,
+        "AND trigger = ? AND enabled AND (flow_name IS NULL OR flow_name = ?)",
+        [trigger, flow_name],
+    )
 
 
 def sla_breaches(store: DuckDBStore, now: _dt.datetime) -> list[tuple[RuleRow, RunRecord]]:
@@ -290,29 +300,22 @@ def fire(
     """Record each ``(rule_id, run_id, jobs)`` firing not already recorded, with its jobs, and
     move the event cursor, in one transaction; returns how many jobs were queued."""
     queued = 0
-    with store.connection() as con:
-        con.execute("BEGIN")
-        try:
-            for rule_id, run_id, jobs in firings:
-                seen = con.execute(
-                    "SELECT 1 FROM alert_firings WHERE rule_id = ? AND run_id = ?",
-                    [rule_id, run_id],
-                ).fetchone()
-                if seen:
-                    continue
-                con.execute("INSERT INTO alert_firings VALUES (?, ?, ?)", [rule_id, run_id, at])
-                for job in jobs:
-                    _insert(con, "notification_jobs", job, skip="job_id")
-                    queued += 1
-            if cursor_to is not None:
-                con.execute(
-                    "UPDATE notification_cursor SET last_event_id = ? WHERE name = 'events'",
-                    [cursor_to],
-                )
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    with _atomic(store) as con:
+        for rule_id, run_id, jobs in firings:
+            seen = con.execute(
+                "SELECT 1 FROM alert_firings WHERE rule_id = ? AND run_id = ?", [rule_id, run_id]
+            ).fetchone()
+            if seen:
+                continue
+            con.execute("INSERT INTO alert_firings VALUES (?, ?, ?)", [rule_id, run_id, at])
+            for job in jobs:
+                _insert(con, "notification_jobs", job, skip="job_id")
+                queued += 1
+        if cursor_to is not None:
+            con.execute(
+                "UPDATE notification_cursor SET last_event_id = ? WHERE name = 'events'",
+                [cursor_to],
+            )
     return queued
 
 
@@ -331,15 +334,6 @@ def due_jobs(store: DuckDBStore, now: _dt.datetime, limit: int) -> list[JobRow]:
     return [JobRow(*r) for r in rows]
 
 
-def next_due(store: DuckDBStore) -> _dt.datetime | None:
-    """When the earliest pending job is due (None: nothing pending)."""
-    with store.connection() as con:
-        row = con.execute(
-            "SELECT min(next_attempt_at) FROM notification_jobs WHERE status = ?", [PENDING]
-        ).fetchone()
-    return row[0] if row else None
-
-
 def record_attempt(
     store: DuckDBStore,
     attempt: DeliveryRow,
@@ -348,29 +342,15 @@ def record_attempt(
     next_attempt_at: _dt.datetime | None = None,
 ) -> None:
     """One attempt, and (for a job's) the job's new state, in one transaction."""
-    with store.connection() as con:
-        con.execute("BEGIN")
-        try:
-            _insert(con, "notification_deliveries", attempt, skip="delivery_id")
-            if attempt.job_id is not None and status is not None:
-                finished = attempt.attempted_at if status != PENDING else None
-                con.execute(
-                    "UPDATE notification_jobs SET status = ?, attempts = ?, last_error = ?, "
-                    "next_attempt_at = coalesce(?, next_attempt_at), finished_at = ? "
-                    "WHERE job_id = ?",
-                    [
-                        status,
-                        attempt.attempt,
-                        attempt.error,
-                        next_attempt_at,
-                        finished,
-                        attempt.job_id,
-                    ],
-                )
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    with _atomic(store) as con:
+        _insert(con, "notification_deliveries", attempt, skip="delivery_id")
+        if attempt.job_id is not None and status is not None:
+            finished = attempt.attempted_at if status != PENDING else None
+            con.execute(
+                "UPDATE notification_jobs SET status = ?, attempts = ?, last_error = ?, "
+                "next_attempt_at = coalesce(?, next_attempt_at), finished_at = ? WHERE job_id = ?",
+                [status, attempt.attempt, attempt.error, next_attempt_at, finished, attempt.job_id],
+            )
 
 
 def deliveries_page(
