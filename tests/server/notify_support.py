@@ -3,13 +3,16 @@ on 127.0.0.1 in threads of the test process, and a port nothing listens on."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tests.server.runs_support import wait_until
@@ -86,6 +89,7 @@ class Mailbox:
     password: str = "smtp-pass-123"
     messages: list[tuple[list[str], Message]] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    tls: tuple[Path, Path] | None = None  # (cert, key): offer STARTTLS and require it
 
     def __post_init__(self) -> None:
         from aiosmtpd.controller import Controller
@@ -110,13 +114,19 @@ class Mailbox:
                 owner.logins.append(data.login.decode())
             return AuthResult(success=ok, handled=False)  # a failure: aiosmtpd answers 535
 
+        extra: dict[str, Any] = {}
+        if self.tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.tls)
+            extra = {"tls_context": context, "require_starttls": True}
         self.port = free_port()
         self._controller = Controller(
             Handler(),
             hostname="127.0.0.1",
             port=self.port,
             authenticator=authenticator,
-            auth_require_tls=False,
+            auth_require_tls=self.tls is not None,
+            **extra,
         )
         self._controller.start()
 
@@ -131,6 +141,46 @@ class Mailbox:
 
     def close(self) -> None:
         self._controller.stop()
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM files): the test's own CA of one."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
 
 
 def free_port() -> int:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import REPO, ServerProcess, dagy_cmd, start_server
 from tests.server.flows_support import PASSWORD, Api, add_user, assert_error
-from tests.server.notify_support import Mailbox, Receiver, free_port
+from tests.server.notify_support import Mailbox, Receiver, free_port, self_signed
 from tests.server.runs_support import register, trigger, wait_status, wait_until, write_flows
 
 ENV = {
@@ -43,7 +43,9 @@ SLACK_TOKEN = "T0000/B0000/sl4cktok3nXYZW"
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("notify")
     register(tmp / "home", write_flows(tmp / "code"))
-    server = start_server(tmp / "home", env=ENV)
+    # The server trusts the test SMTP server's certificate (and only it) for STARTTLS.
+    cert, _ = self_signed(tmp / "tls")
+    server = start_server(tmp / "home", env={**ENV, "SSL_CERT_FILE": str(cert)})
     add_user(server, "owner@example.com", "owner")
     add_user(server, "dev@example.com", "developer")
     add_user(server, "viewer@example.com", "viewer")
@@ -178,6 +180,46 @@ def test_email_goes_out_over_smtp_with_the_password_from_a_secret(srv, owner):
         assert deliveries(owner, cid)[0]["success"] is True
     finally:
         mailbox.close()
+
+
+def test_email_can_log_in_after_starttls(srv, owner):
+    tls = (srv.home.parent / "tls" / "smtp-cert.pem", srv.home.parent / "tls" / "smtp-key.pem")
+    mailbox = Mailbox(tls=tls)  # refuses mail, and AUTH, before STARTTLS
+    try:
+        owner.ok("POST", "/secrets", {"secret_name": "SMTP_TLS", "value": mailbox.password}, 201)
+        config = {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": mailbox.port,
+            "from_address": "dagy@example.com",
+            "to_addresses": ["oncall@example.com"],
+            "username": mailbox.login,
+            "password_secret": "SMTP_TLS",
+        }
+        plain = channel(owner, "email", config)["channel_id"]
+        secure = channel(owner, "email", {**config, "starttls": True})["channel_id"]
+        rid = rule(owner, "on_failure", [plain, secure])["rule_id"]
+        answer = owner.ok("POST", f"/alert-rules/{rid}/test")
+        assert answer["message"] == "Test notification sent to 1 of 2 channels", answer
+        assert [c["success"] for c in answer["channels"]] == [False, True]
+        # Without STARTTLS the server offers no AUTH: the password never travels in the clear.
+        assert "AUTH extension not supported" in answer["channels"][0]["error"]
+        msg = mailbox.wait_for("Test notification")
+        assert msg["To"] == "oncall@example.com" and mailbox.logins == [mailbox.login]
+    finally:
+        mailbox.close()
+
+
+def test_disabled_rules_and_channels_send_nothing(srv, owner, receiver):
+    on = webhook(owner, receiver.url("/on"))
+    off = channel(owner, "webhook", {"url": receiver.url("/off"), "secret": WEBHOOK_SECRET},
+                  enabled=False)["channel_id"]  # fmt: skip
+    rule(owner, "on_success", [on, off], flow_name="quick")
+    rule(owner, "on_success", [on], flow_name="quick", enabled=False)
+    done = run(srv, "quick")
+    (got,) = receiver.wait_for(done["run_id"])
+    time.sleep(0.5)
+    assert got.path == "/on" and len(receiver.about(done["run_id"])) == 1
+    assert deliveries(owner, off) == []
 
 
 def test_a_wrong_smtp_password_is_a_failed_attempt(srv, owner):
