@@ -88,6 +88,11 @@ def deliveries(api: Api, channel_id: str) -> list[dict[str, Any]]:
     return api.ok("GET", f"/channels/{channel_id}/deliveries")["items"]  # type: ignore[no-any-return]
 
 
+def nowhere() -> str:
+    """A loopback URL nothing answers at: tests send nothing off this machine."""
+    return f"http://127.0.0.1:{free_port()}/nowhere"
+
+
 def verify(received: Any) -> dict[str, Any]:
     """The webhook's signature checked as a receiver would; returns the body."""
     stamp = received.headers["x-dagy-timestamp"]
@@ -197,7 +202,7 @@ def test_email_can_log_in_after_starttls(srv, owner):
         }
         plain = channel(owner, "email", config)["channel_id"]
         secure = channel(owner, "email", {**config, "starttls": True})["channel_id"]
-        rid = rule(owner, "on_failure", [plain, secure])["rule_id"]
+        rid = rule(owner, "on_failure", [plain, secure], flow_name="no-such-flow")["rule_id"]
         answer = owner.ok("POST", f"/alert-rules/{rid}/test")
         assert answer["message"] == "Test notification sent to 1 of 2 channels", answer
         assert [c["success"] for c in answer["channels"]] == [False, True]
@@ -317,11 +322,11 @@ def test_a_quick_run_breaches_no_sla(srv, owner, receiver):
 
 def test_flow_name_filters_which_runs_a_rule_fires_for(srv, owner, tmp_path):
     everyone, only_gated = Receiver(), Receiver()
+    all_id = webhook(owner, everyone.url())
+    gated_id = webhook(owner, only_gated.url())
+    every_flow = rule(owner, "on_success", [all_id])["rule_id"]
+    rule(owner, "on_success", [gated_id], flow_name="gated")
     try:
-        all_id = webhook(owner, everyone.url())
-        gated_id = webhook(owner, only_gated.url())
-        rule(owner, "on_success", [all_id])
-        rule(owner, "on_success", [gated_id], flow_name="gated")
         done = run(srv, "quick")
         everyone.wait_for(done["run_id"])
         time.sleep(0.5)
@@ -331,7 +336,9 @@ def test_flow_name_filters_which_runs_a_rule_fires_for(srv, owner, tmp_path):
         gate.touch()
         other = run(srv, "gated", gate=str(gate), tally=str(tmp_path / "t"))
         assert only_gated.wait_for(other["run_id"])[0].json["run"]["flow_name"] == "gated"
+        assert everyone.wait_for(other["run_id"])
     finally:
+        owner.call("DELETE", f"/alert-rules/{every_flow}")  # the module's later runs: not here
         everyone.close()
         only_gated.close()
 
@@ -452,7 +459,7 @@ def test_channel_responses_mask_secrets(srv, owner):
         "source": "dagy",
         "events_url": "https://events.pagerduty.com/v2/enqueue",
     }
-    wh = webhook(owner, "https://example.com/in")
+    wh = webhook(owner, nowhere())
     assert owner.ok("GET", f"/channels/{wh}")["config_json"]["secret"] == "****cdef"
     listed = owner.ok("GET", "/channels")
     assert created["channel_id"] in [c["channel_id"] for c in listed["items"]]
@@ -479,7 +486,7 @@ class open_store_file:  # noqa: N801 - a context manager read like a function
 
 
 def test_rules_round_trip_and_list(srv, owner):
-    cid = webhook(owner, "https://example.com/in")
+    cid = webhook(owner, nowhere())
     created = rule(owner, "on_failure", [cid], flow_name="my-flow", name="Production Flow Failures")
     assert created == {
         "rule_id": created["rule_id"],
@@ -498,8 +505,8 @@ def test_rules_round_trip_and_list(srv, owner):
 
 
 def test_deleting_a_channel_takes_it_out_of_its_rules(srv, owner):
-    keep, gone = webhook(owner, "https://example.com/a"), webhook(owner, "https://example.com/b")
-    rid = rule(owner, "on_failure", [keep, gone])["rule_id"]
+    keep, gone = webhook(owner, nowhere()), webhook(owner, nowhere())
+    rid = rule(owner, "on_failure", [keep, gone], flow_name="no-such-flow")["rule_id"]
     status, _ = owner.call("DELETE", f"/channels/{gone}")
     assert status == 204
     assert owner.ok("GET", f"/alert-rules/{rid}")["channel_ids"] == [keep]
@@ -514,7 +521,7 @@ def test_deleting_a_channel_takes_it_out_of_its_rules(srv, owner):
 def test_testing_a_rule_reports_the_channels_it_reached(srv, owner, receiver):
     up = webhook(owner, receiver.url())
     down = webhook(owner, f"http://127.0.0.1:{free_port()}/down")
-    one = rule(owner, "on_failure", [up])["rule_id"]
+    one = rule(owner, "on_failure", [up], flow_name="no-such-flow")["rule_id"]
     assert owner.ok("POST", f"/alert-rules/{one}/test") == {
         "status": "sent",
         "message": "Test notification sent to 1 channel",
@@ -522,7 +529,7 @@ def test_testing_a_rule_reports_the_channels_it_reached(srv, owner, receiver):
     }
     (got,) = receiver.requests
     assert verify(got)["event"] == "test" and got.headers["x-dagy-delivery"] == "test"
-    both = rule(owner, "on_failure", [up, down])["rule_id"]
+    both = rule(owner, "on_failure", [up, down], flow_name="no-such-flow")["rule_id"]
     answer = owner.ok("POST", f"/alert-rules/{both}/test")
     assert answer["status"] == "partial"
     assert answer["message"] == "Test notification sent to 1 of 2 channels"
@@ -560,7 +567,7 @@ def test_an_invalid_channel_is_a_400_naming_the_field(srv, owner, body, field):
 
 
 def test_an_invalid_rule_is_a_400_naming_the_field(srv, owner):
-    cid = webhook(owner, "https://example.com/in")
+    cid = webhook(owner, nowhere())
     before = owner.ok("GET", "/alert-rules")["items"]
     cases = [
         ({"trigger": "on_tuesday", "channel_ids": [cid]}, "trigger"),
@@ -604,7 +611,7 @@ def test_permissions_follow_the_matrix(srv, owner):
     body = {
         "name": "x",
         "channel_type": "webhook",
-        "config_json": {"url": "https://e/x", "secret": "s" * 16},
+        "config_json": {"url": nowhere(), "secret": "s" * 16},
     }
     status, answer = viewer.call("POST", "/channels", body)
     assert_error(answer, status, 403)
@@ -612,8 +619,8 @@ def test_permissions_follow_the_matrix(srv, owner):
     assert viewer.call("GET", "/channels")[0] == 403  # viewers lack notifications.read
     assert dev.call("GET", "/channels")[0] == 200
     assert dev.call("POST", "/channels", body)[0] == 403
-    cid = webhook(owner, "https://example.com/in")
-    rid = rule(owner, "on_failure", [cid])["rule_id"]
+    cid = webhook(owner, nowhere())
+    rid = rule(owner, "on_failure", [cid], flow_name="no-such-flow")["rule_id"]
     assert dev.call("GET", f"/alert-rules/{rid}")[0] == 200
     for method, path in [
         ("POST", "/alert-rules"),
