@@ -88,6 +88,17 @@ def deliveries(api: Api, channel_id: str) -> list[dict[str, Any]]:
     return api.ok("GET", f"/channels/{channel_id}/deliveries")["items"]  # type: ignore[no-any-return]
 
 
+def email_config(mailbox: Mailbox, password_secret: str, *to: str) -> dict[str, Any]:
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": mailbox.port,
+        "from_address": "dagy@example.com",
+        "to_addresses": list(to or ["oncall@example.com"]),
+        "username": mailbox.login,
+        "password_secret": password_secret,
+    }
+
+
 def nowhere() -> str:
     """A loopback URL nothing answers at: tests send nothing off this machine."""
     return f"http://127.0.0.1:{free_port()}/nowhere"
@@ -158,14 +169,7 @@ def test_email_goes_out_over_smtp_with_the_password_from_a_secret(srv, owner):
     mailbox = Mailbox()
     try:
         owner.ok("POST", "/secrets", {"secret_name": "SMTP_PW", "value": mailbox.password}, 201)
-        config = {
-            "smtp_host": "127.0.0.1",
-            "smtp_port": mailbox.port,
-            "from_address": "dagy@example.com",
-            "to_addresses": ["oncall@example.com", "team@example.com"],
-            "username": mailbox.login,
-            "password_secret": "SMTP_PW",
-        }
+        config = email_config(mailbox, "SMTP_PW", "oncall@example.com", "team@example.com")
         cid = channel(owner, "email", config)["channel_id"]
         shown = owner.ok("GET", f"/channels/{cid}")["config_json"]
         assert shown == {**config, "starttls": False}  # nothing secret in it: the password is not
@@ -192,14 +196,7 @@ def test_email_can_log_in_after_starttls(srv, owner):
     mailbox = Mailbox(tls=tls)  # refuses mail, and AUTH, before STARTTLS
     try:
         owner.ok("POST", "/secrets", {"secret_name": "SMTP_TLS", "value": mailbox.password}, 201)
-        config = {
-            "smtp_host": "127.0.0.1",
-            "smtp_port": mailbox.port,
-            "from_address": "dagy@example.com",
-            "to_addresses": ["oncall@example.com"],
-            "username": mailbox.login,
-            "password_secret": "SMTP_TLS",
-        }
+        config = email_config(mailbox, "SMTP_TLS")
         plain = channel(owner, "email", config)["channel_id"]
         secure = channel(owner, "email", {**config, "starttls": True})["channel_id"]
         rid = rule(owner, "on_failure", [plain, secure], flow_name="no-such-flow")["rule_id"]
@@ -231,14 +228,7 @@ def test_a_wrong_smtp_password_is_a_failed_attempt(srv, owner):
     mailbox = Mailbox()
     try:
         owner.ok("POST", "/secrets", {"secret_name": "SMTP_BAD", "value": "wrong-pw"}, 201)
-        config = {
-            "smtp_host": "127.0.0.1",
-            "smtp_port": mailbox.port,
-            "from_address": "dagy@example.com",
-            "to_addresses": ["oncall@example.com"],
-            "username": mailbox.login,
-            "password_secret": "SMTP_BAD",
-        }
+        config = email_config(mailbox, "SMTP_BAD")
         cid = channel(owner, "email", config)["channel_id"]
         rule(owner, "on_success", [cid], flow_name="quick")
         run(srv, "quick")
