@@ -63,8 +63,10 @@ def _register() -> None:
         deploy_cmd,
         flows_cmd,
         logs_cmd,
+        plugins_cmd,
         run_cmd,
         runs_cmd,
+        schedules_cmd,
         secrets_cmd,
         serve_cmd,
         users_cmd,
@@ -81,6 +83,8 @@ def _register() -> None:
     cli.add_command(auth_cmd.logout)
     cli.add_command(auth_cmd.auth)
     cli.add_command(serve_cmd.serve)
+    cli.add_command(plugins_cmd.plugins)
+    cli.add_command(schedules_cmd.schedules)
     cli.add_command(secrets_cmd.secrets)
     cli.add_command(users_cmd.users)
 

@@ -29,6 +29,7 @@ from dagy.server.routes import (
     metrics,
     orgs,
     runs,
+    schedules,
     secrets,
     signin,
     store_local,
@@ -55,6 +56,7 @@ API_MODULES = [
     artifacts,
     flows,
     deployments,
+    schedules,
     channels,
     alert_rules,
 ]
