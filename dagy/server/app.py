@@ -13,10 +13,12 @@ from dagy.auth import rbac
 from dagy.server import errors
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
+    alert_rules,
     api_keys,
     artifacts,
     audit_logs,
     auth,
+    channels,
     child_store,
     deployments,
     environments,
@@ -55,6 +57,8 @@ API_MODULES = [
     flows,
     deployments,
     schedules,
+    channels,
+    alert_rules,
 ]
 ROOT_MODULES: list[Any] = [signin]
 
