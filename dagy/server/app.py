@@ -14,11 +14,13 @@ from dagy.server import errors
 from dagy.server.metering import ApiCallMiddleware
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
+    alert_rules,
     api_keys,
     artifacts,
     audit_logs,
     auth,
     billing,
+    channels,
     child_store,
     deployments,
     environments,
@@ -58,6 +60,8 @@ API_MODULES = [
     flows,
     deployments,
     schedules,
+    channels,
+    alert_rules,
     usage,
     billing,
 ]
