@@ -6,7 +6,7 @@ import nox
 
 nox.options.sessions = ["tests", "lint"]
 # Plugin packages installed beside the core for tests, lint and benchmarks.
-PLUGINS = ["./plugins/dagy-dask"]
+PLUGINS = ["./plugins/dagy-s3", "./plugins/dagy-lambda", "./plugins/dagy-dask"]
 
 
 @nox.session
@@ -28,10 +28,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Engine, store, start-up and API benchmarks: ``nox -s bench -- --quick`` or ``-- --check``."""
+    """Engine, executor, store, start-up, API and usage benchmarks: ``-- --quick`` or ``-- --check``."""
     session.install(".[server]", *PLUGINS)
     session.run("python", "benchmarks/engine.py", *session.posargs)
     session.run("python", "benchmarks/executors.py", *session.posargs)
     session.run("python", "benchmarks/api.py", *session.posargs)
     session.run("python", "benchmarks/runs.py", *session.posargs)
     session.run("python", "benchmarks/scheduler.py", *session.posargs)
+    session.run("python", "benchmarks/usage.py", *session.posargs)
