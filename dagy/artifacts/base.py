@@ -79,6 +79,10 @@ class ArtifactStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """The keys of the objects whose key starts with ``prefix``, sorted (what s3 sensors watch)."""
+        ...
+
     def delete(self, key: str) -> None:
         """Remove the object at ``key``; a missing object is not an error."""
         ...

@@ -28,9 +28,11 @@ from dagy.server.routes import (
     orgs,
     runs,
     secrets,
+    sensors,
     signin,
     store_local,
     users,
+    webhooks,
 )
 from dagy.server.security import authorize
 from dagy.server.state import ServerState
@@ -53,6 +55,8 @@ API_MODULES = [
     artifacts,
     flows,
     deployments,
+    sensors,
+    webhooks,
 ]
 ROOT_MODULES: list[Any] = [signin]
 

@@ -75,6 +75,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     import uvicorn
 
     from dagy.auth.jwt import JWTSettings
+    from dagy.server import sensor_loop
     from dagy.server import workers as run_workers
     from dagy.server.app import create_asgi
     from dagy.server.state import RateLimitSettings, ServerState
@@ -114,6 +115,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     root = f"http://{_url_host(options.host)}:{port}"
     state.api_url = root + base
     stop = threading.Event()
+    sensors = None
     try:
         if options.local and not accounts.has_users(store):
             accounts.create_user(store, options.local_email, None, role="owner")
@@ -136,6 +138,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         server_file.write(paths, info)
         state.workers = run_workers.from_env(store, paths)
         state.workers.start(info.api_url, state.local_token)
+        sensors = sensor_loop.from_env(store, paths, state.workers.wake)
+        sensors.start()
         sweeper = threading.Thread(target=_sweep, args=(store, stop), daemon=True, name="recover")
         sweeper.start()
         mode = "local mode (single user, no passwords)" if options.local else "multi-user mode"
@@ -159,6 +163,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
                 signal.signal(sig, handler)
     finally:
         stop.set()
+        if sensors is not None:
+            sensors.stop()
         if state.workers is not None:  # already stopped after a graceful shutdown; then a no-op
             state.workers.stop()
         server_file.remove(paths, pid=os.getpid())

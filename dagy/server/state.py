@@ -43,6 +43,8 @@ class ServerState:
     rate_buckets: Any = field(default=None, repr=False)
     # The run workers (dagy/server/workers.py) when the server runs them; None in app-only tests.
     workers: Any = field(default=None, repr=False)
+    # Token buckets per webhook sensor (POST /webhooks/{token}), made by its route on first use.
+    webhook_buckets: Any = field(default=None, repr=False)
     _jwt_verifier: JWTVerifier | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
