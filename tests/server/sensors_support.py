@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import textwrap
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -119,3 +122,33 @@ def wait_done(api: Api, run_id: str, timeout: float = 30) -> dict[str, Any]:
         return body if body["status"] in ("completed", "failed", "cancelled") else None
 
     return wait_until(check, timeout, f"run {run_id} to finish")  # type: ignore[no-any-return]
+
+
+class Endpoint:
+    """An HTTP server of the test whose answer (status, JSON body) the test changes."""
+
+    def __init__(self) -> None:
+        self.status, self.body = 404, {}
+        self.hits = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                outer.hits += 1
+                data = json.dumps(outer.body).encode()
+                self.send_response(outer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/status"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -4,9 +4,6 @@ bucket folder, the test endpoint, permissions and validation."""
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +15,7 @@ from tests.conftest import ServerProcess
 from tests.server.flows_support import Api, assert_error, login
 from tests.server.runs_support import wait_until
 from tests.server.sensors_support import (
+    Endpoint,
     create,
     label,
     runs_labelled,
@@ -296,36 +294,6 @@ def test_invalid_sensors_are_refused_naming_the_field(env, owner, body, code, fi
 
 
 # -- polling ----------------------------------------------------------------------------------------
-
-
-class Endpoint:
-    """An HTTP server of the test whose answer (status, JSON body) the test changes."""
-
-    def __init__(self) -> None:
-        self.status, self.body = 404, {}
-        self.hits = 0
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                outer.hits += 1
-                data = json.dumps(outer.body).encode()
-                self.send_response(outer.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/status"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
