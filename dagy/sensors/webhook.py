@@ -13,6 +13,7 @@ from dagy.sensors import _config
 
 PREFIX = "wh_"
 HINT_CHARS = 4  # of the random part shown by GET /sensors/{id}: "wh_AbCd***"
+MAX_PAYLOAD = 1024 * 1024
 
 
 def new_token() -> str:
@@ -36,6 +37,11 @@ def check_config(config: dict[str, Any]) -> dict[str, Any]:
 
 def parse_payload(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object; anything else is the spec's 400 (invalid payload)."""
+    if len(raw) > MAX_PAYLOAD:  # it becomes the run's stored parameters
+        raise InvalidInputError(
+            f"Invalid payload: at most {MAX_PAYLOAD} bytes",
+            {"body": f"at most {MAX_PAYLOAD} bytes"},
+        )
     try:
         value = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):

@@ -24,7 +24,7 @@ from typing import Any
 
 from dagy.auth import secrets as ids
 from dagy.config.paths import DagyPaths
-from dagy.errors import InvalidInputError, NotFoundError
+from dagy.errors import InvalidInputError, NotFoundError, RequestError
 from dagy.sdk.spec import FlowSpec
 from dagy.sensors import _config, polling, s3, webhook
 from dagy.services import execution, flows
@@ -115,7 +115,8 @@ def create(
     config = TYPES[sensor_type](_object(body.get("config_json"), "config_json"))
     params = _object(body.get("flow_params_json"), "flow_params_json")
     enabled = _enabled(body.get("enabled"))
-    existing = s3.list_keys(paths, config) if sensor_type == "s3" else []
+    flows.latest(store, org_id, flow_name)  # 404 "Flow not found: ..."
+    existing = _baseline(paths, config) if sensor_type == "s3" else []
     token = webhook.new_token() if sensor_type == "webhook" else None
     now = utcnow()
     row = SensorRow(
@@ -140,10 +141,20 @@ def create(
         updated_at=now,
     )
     with store.connection():
-        flows.latest(store, org_id, flow_name)  # 404 "Flow not found: ..."
         sql.insert(store, row)
         sql.add_seen_keys(store, row.sensor_id, existing, now)
     return Created(row, token)
+
+
+def _baseline(paths: DagyPaths, config: dict[str, Any]) -> list[str]:
+    """The keys already in an s3 sensor's bucket: seen from the start, they never fire."""
+    try:
+        return s3.list_keys(paths, config)
+    except (OSError, ValueError, RequestError) as exc:
+        raise InvalidInputError(
+            f"Invalid configuration: the bucket cannot be listed: {_short(exc)}",
+            {"config_json.bucket": "cannot be listed"},
+        ) from None
 
 
 def get(store: DuckDBStore, org_id: str, sensor_id: str) -> SensorRow:

@@ -150,11 +150,3 @@ def add_seen_keys(store: DuckDBStore, sensor_id: str, keys: list[str], now: _dt.
             "SELECT ?, unnest(?::VARCHAR[]), ?",
             [sensor_id, keys, now],
         )
-
-
-def seen_count(store: DuckDBStore, sensor_id: str) -> int:
-    with store.connection() as con:
-        row = con.execute(
-            "SELECT count(*) FROM sensor_seen_keys WHERE sensor_id = ?", [sensor_id]
-        ).fetchone()
-    return int(row[0]) if row else 0

@@ -97,8 +97,9 @@ _PARAMETERS: dict[str, dict[str, Any]] = {}  # run_id -> parameters (they never 
 
 
 def runs_labelled(api: Api, flow_name: str, tag: str) -> list[dict[str, Any]]:
-    """The runs of ``flow_name`` whose ``label`` parameter is ``tag``, oldest first, each with
-    its ``parameters`` (GET /runs items do not carry them)."""
+    """The runs of ``flow_name`` whose ``label`` parameter is ``tag``, each with its
+    ``parameters`` (GET /runs items do not carry them); by ``created_at``, which has whole
+    seconds only: runs of one second are in no particular order."""
     found = []
     for item in api.ok("GET", f"/runs?flow_name={flow_name}&limit=100")["items"]:
         if item["run_id"] not in _PARAMETERS:

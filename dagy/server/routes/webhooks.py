@@ -19,6 +19,7 @@ from dagy.server.ratelimit import TokenBuckets
 from dagy.server.security import state_of
 from dagy.server.state import ServerState
 from dagy.services import sensors
+from dagy.store.records import RunRecord
 
 _CREATE = threading.Lock()
 
@@ -33,13 +34,14 @@ def _buckets(state: ServerState) -> TokenBuckets | None:
         return state.webhook_buckets or None
 
 
-def _receive(state: ServerState, token: str, raw: bytes) -> Any:
+def _receive(state: ServerState, token: str, raw: bytes) -> RunRecord | int:
+    """The queued run, or the seconds to wait when the sensor's bucket is empty."""
     sensor = sensors.find_webhook(state.store, token)
     buckets = _buckets(state)
     if buckets is not None:
         allowed, _, wait = buckets.take(sensor.sensor_id)
         if not allowed:
-            return math.ceil(max(wait, 1.0))
+            return max(1, math.ceil(wait))
     workers = state.workers
     return sensors.receive_webhook(
         state.store, sensor, raw, workers.wake if workers is not None else None
@@ -47,10 +49,9 @@ def _receive(state: ServerState, token: str, raw: bytes) -> Any:
 
 
 @post("/webhooks/{token:str}", status_code=202, opt={"permission": rbac.PUBLIC})
-async def receive(request: Request[Any, Any, Any], token: str) -> Any:
+async def receive(request: Request[Any, Any, Any], token: str) -> Response[Any]:
     raw = await request.body()
-    state = state_of(request)
-    result = await anyio.to_thread.run_sync(_receive, state, token, raw)
+    result = await anyio.to_thread.run_sync(_receive, state_of(request), token, raw)
     if isinstance(result, int):
         return error_response(
             429,
@@ -59,14 +60,12 @@ async def receive(request: Request[Any, Any, Any], token: str) -> Any:
             "rate_limited",
             headers={"Retry-After": str(result)},
         )
-    return Response(
-        {
-            "run_id": result.run_id,
-            "status": "queued",
-            "message": "Event received and flow triggered",
-        },
-        status_code=202,
-    )
+    body = {
+        "run_id": result.run_id,
+        "status": "queued",
+        "message": "Event received and flow triggered",
+    }
+    return Response(body, status_code=202)
 
 
 ROUTES = [receive]
