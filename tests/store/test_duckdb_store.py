@@ -36,7 +36,27 @@ def test_migrations_are_recorded_and_applied_once(paths: DagyPaths):
             == migrations.LATEST
         )
         assert migrations.apply(con) == migrations.LATEST
-        assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == migrations.LATEST
+        applied = con.execute("SELECT count(*) FROM schema_version").fetchone()[0]
+        assert applied == len(migrations.available())  # numbers may have gaps (taken per branch)
+
+
+def test_a_migration_missing_below_the_latest_is_still_applied(tmp_path, monkeypatch):
+    """A store that met a later number first (branches merge in any order) gets the earlier ones."""
+    import duckdb
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    monkeypatch.setattr(migrations, "_DIR", folder)
+    (folder / "0001_a.sql").write_text("CREATE TABLE a (x INTEGER);")
+    (folder / "0003_c.sql").write_text("CREATE TABLE c (x INTEGER);")
+    con = duckdb.connect(":memory:")
+    assert migrations.apply(con) == 3
+    (folder / "0002_b.sql").write_text("CREATE TABLE b (x INTEGER);")
+    assert migrations.apply(con) == 3
+    versions = con.execute("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert [v for (v,) in versions] == [1, 2, 3]
+    con.execute("SELECT * FROM b")  # applied
+    assert migrations.apply(con) == 3  # and only once
 
 
 def test_batches_upsert_task_runs_and_update_run_fields(paths: DagyPaths):

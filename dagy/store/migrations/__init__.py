@@ -20,16 +20,17 @@ LATEST = available()[-1][0]
 
 
 def apply(con: Any) -> int:
-    """Bring the schema up to date; returns the version it is at."""
+    """Apply every migration not recorded yet, in number order; returns the highest applied.
+
+    By what is recorded, not by the highest number: branches take numbers in parallel (0005-0007
+    for one, 0008 for another), and a store that met 0008 first must still get 0005-0007."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
     )
-    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-    current = int(row[0])
-    if current >= LATEST:
-        return current
+    done = {int(row[0]) for row in con.execute("SELECT version FROM schema_version").fetchall()}
+    current = max(done, default=0)
     for number, path in available():
-        if number <= current:
+        if number in done:
             continue
         con.execute("BEGIN")
         try:
@@ -41,5 +42,5 @@ def apply(con: Any) -> int:
         except Exception:
             con.execute("ROLLBACK")
             raise
-        current = number
+        current = max(current, number)
     return current
