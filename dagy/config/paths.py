@@ -93,3 +93,19 @@ def env_int(name: str, default: int, environ: dict[str, str] | None = None) -> i
     if value < 0:
         raise ConfigError(f"{name} must be a non-negative integer, got {raw!r}")
     return value
+
+
+def env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    """A number variable of at least ``minimum``; anything else is a ConfigError."""
+    from dagy.errors import ConfigError
+
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= minimum:  # also refuses nan
+        raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
+    return value

@@ -77,15 +77,8 @@ class SensorLoop:
 
 def from_env(store: DuckDBStore, paths: DagyPaths, wake: Wake) -> SensorLoop:
     """A loop ticking every DAGY_SENSOR_TICK_SECONDS (default 1, at least 0.05)."""
-    import os
+    from dagy.config.paths import env_float
 
-    from dagy.errors import ConfigError
-
-    raw = os.environ.get("DAGY_SENSOR_TICK_SECONDS") or str(DEFAULT_TICK)
-    try:
-        tick = float(raw)
-    except ValueError:
-        raise ConfigError(f"DAGY_SENSOR_TICK_SECONDS must be a number, got {raw!r}") from None
-    if tick < 0.05:
-        raise ConfigError(f"DAGY_SENSOR_TICK_SECONDS must be at least 0.05, got {raw!r}")
-    return SensorLoop(store, paths, wake=wake, tick=tick)
+    return SensorLoop(
+        store, paths, wake=wake, tick=env_float("DAGY_SENSOR_TICK_SECONDS", DEFAULT_TICK, 0.05)
+    )

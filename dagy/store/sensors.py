@@ -22,15 +22,16 @@ class SensorRow:
     enabled: bool
     webhook_token_hash: str | None
     webhook_token_hint: str | None
-    last_fingerprint: str | None
-    next_check_at: _dt.datetime | None
-    last_checked_at: _dt.datetime | None
-    last_error: str | None
-    last_run_id: str | None
-    last_triggered_at: _dt.datetime | None
     created_by: str | None
     created_at: _dt.datetime
     updated_at: _dt.datetime
+    # What the sensor has seen and done (STATE_FIELDS): nothing yet when it is created.
+    last_fingerprint: str | None = None
+    next_check_at: _dt.datetime | None = None
+    last_checked_at: _dt.datetime | None = None
+    last_error: str | None = None
+    last_run_id: str | None = None
+    last_triggered_at: _dt.datetime | None = None
 
     @property
     def config(self) -> dict[str, Any]:

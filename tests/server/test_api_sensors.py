@@ -339,6 +339,17 @@ def test_polling_a_url_fires_once_per_new_value_of_its_json_field(env, owner, en
     owner.ok("DELETE", f"/sensors/{sensor['sensor_id']}", status=204)
 
 
+def checking(api: Api, flow_name: str, target: str, tag: str | None = None) -> dict[str, Any]:
+    """A polling sensor calling ``target`` every 0.1 s, its runs labelled ``tag``."""
+    return create(
+        api,
+        sensor_type="polling",
+        flow_name=flow_name,
+        config_json={"check": target, "interval_seconds": 0.1},
+        flow_params_json={"label": tag} if tag else {},
+    )
+
+
 def test_polling_a_module_function_fires_per_distinct_truthy_value(env, owner, tmp_path):
     tag = label()
     marker = tmp_path / "marker.txt"
@@ -350,13 +361,7 @@ def test_polling_a_module_function_fires_per_distinct_truthy_value(env, owner, t
         "    print('noise on stdout is not the result')\n"
         "    return path.read_text() if path.exists() else None\n"
     )
-    sensor = create(
-        owner,
-        sensor_type="polling",
-        flow_name="merged",
-        config_json={"check": f"{check}:current", "interval_seconds": 0.1},
-        flow_params_json={"label": tag},
-    )
+    sensor = checking(owner, "merged", f"{check}:current", tag)
     settle()
     assert runs_labelled(owner, "merged", tag) == []
     marker.write_text("one")
@@ -373,22 +378,11 @@ def test_polling_a_module_function_fires_per_distinct_truthy_value(env, owner, t
 def test_a_failing_check_is_recorded_and_does_not_stop_other_sensors(env, owner, tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_text("def check():\n    raise RuntimeError('kaput')\n")
-    bad = create(
-        owner,
-        sensor_type="polling",
-        flow_name="hooked",
-        config_json={"check": f"{broken}:check", "interval_seconds": 0.1},
-    )
+    bad = checking(owner, "hooked", f"{broken}:check")
     tag = label()
     good = tmp_path / "good.py"
     good.write_text("def check():\n    return {'ready': True}\n")
-    good_sensor = create(
-        owner,
-        sensor_type="polling",
-        flow_name="hooked",
-        config_json={"check": f"{good}:check", "interval_seconds": 0.1},
-        flow_params_json={"label": tag},
-    )
+    good_sensor = checking(owner, "hooked", f"{good}:check", tag)
     wait_runs(owner, "hooked", tag, 1)
     shown = wait_until(
         lambda: (got := owner.ok("GET", f"/sensors/{bad['sensor_id']}"))["last_error"] and got,
