@@ -222,6 +222,21 @@ def test_a_viewer_reads_sensors_but_cannot_create_test_or_delete_them(env, owner
             400,
             "config_json.x",
         ),
+        (
+            {"name": "s", "sensor_type": "webhook", "flow_name": "hooked", "webhook_token": "x"},
+            400,
+            "webhook_token",
+        ),
+        (
+            {
+                "name": "s",
+                "sensor_type": "webhook",
+                "flow_name": "hooked",
+                "flow_params_json": {"lable": "typo"},
+            },
+            400,
+            "flow_params_json.lable",
+        ),
         ({"name": "s", "sensor_type": "polling", "flow_name": "hooked"}, 400, "config_json.url"),
         (
             {
