@@ -79,8 +79,9 @@ class ArtifactStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
-    def list_keys(self, prefix: str = "") -> list[str]:
-        """The keys of the objects whose key starts with ``prefix``, sorted (what s3 sensors watch)."""
+    def list_keys(self, prefix: str) -> list[str]:
+        """The keys of the objects whose key starts with ``prefix`` ("" for all), sorted: what an
+        s3 sensor watches (the S3 plugin's implementation came first; this is its signature)."""
         ...
 
     def delete(self, key: str) -> None:

@@ -61,13 +61,13 @@ def test_put_file_fetch_exists_delete(store, tmp_path):
 
 
 def test_list_keys_lists_stored_keys_under_a_prefix_sorted(store, tmp_path):
-    assert store.list_keys() == []  # nothing stored yet (for the local store: no folder yet)
+    assert store.list_keys("") == []  # nothing stored yet (for the local store: no folder yet)
     source = tmp_path / "a.zip"
     source.write_bytes(b"x")
     for key in ("in/b.csv", "in/a.csv", "in/deep/c.csv", "out/d.csv"):
         store.put_file(key, source)
     assert store.list_keys("in/") == ["in/a.csv", "in/b.csv", "in/deep/c.csv"]
-    assert store.list_keys() == ["in/a.csv", "in/b.csv", "in/deep/c.csv", "out/d.csv"]
+    assert store.list_keys("") == ["in/a.csv", "in/b.csv", "in/deep/c.csv", "out/d.csv"]
     assert store.list_keys("nothing/") == []
 
 
