@@ -29,3 +29,5 @@ def bench(session: nox.Session) -> None:
     session.install(".[server]")
     session.run("python", "benchmarks/engine.py", *session.posargs)
     session.run("python", "benchmarks/api.py", *session.posargs)
+    session.run("python", "benchmarks/runs.py", *session.posargs)
+    session.run("python", "benchmarks/scheduler.py", *session.posargs)

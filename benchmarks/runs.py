@@ -283,7 +283,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4, help="threads firing POST /runs")
     parser.add_argument("--requests", type=int, default=200, help="GET /runs per page measured")
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # nox -s bench passes every script the same arguments
     if args.quick:
         args.runs, args.seed, args.requests = 40, 10_000, 50
     scratch = Path(tempfile.mkdtemp(prefix="dagy-bench-runs-"))

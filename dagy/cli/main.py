@@ -65,6 +65,7 @@ def _register() -> None:
         logs_cmd,
         run_cmd,
         runs_cmd,
+        schedules_cmd,
         secrets_cmd,
         serve_cmd,
         users_cmd,
@@ -81,6 +82,7 @@ def _register() -> None:
     cli.add_command(auth_cmd.logout)
     cli.add_command(auth_cmd.auth)
     cli.add_command(serve_cmd.serve)
+    cli.add_command(schedules_cmd.schedules)
     cli.add_command(secrets_cmd.secrets)
     cli.add_command(users_cmd.users)
 

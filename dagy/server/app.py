@@ -27,6 +27,7 @@ from dagy.server.routes import (
     metrics,
     orgs,
     runs,
+    schedules,
     secrets,
     sensors,
     signin,
@@ -55,6 +56,7 @@ API_MODULES = [
     artifacts,
     flows,
     deployments,
+    schedules,
     sensors,
     webhooks,
 ]

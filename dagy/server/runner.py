@@ -75,6 +75,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     import uvicorn
 
     from dagy.auth.jwt import JWTSettings
+    from dagy.scheduler import loop as scheduler_loop
     from dagy.server import sensor_loop
     from dagy.server import workers as run_workers
     from dagy.server.app import create_asgi
@@ -115,6 +116,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     root = f"http://{_url_host(options.host)}:{port}"
     state.api_url = root + base
     stop = threading.Event()
+    scheduler = None
     sensors = None
     try:
         if options.local and not accounts.has_users(store):
@@ -138,6 +140,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         server_file.write(paths, info)
         state.workers = run_workers.from_env(store, paths)
         state.workers.start(info.api_url, state.local_token)
+        scheduler = scheduler_loop.from_env(store, state.workers.wake)
+        scheduler.start()
         sensors = sensor_loop.from_env(store, paths, state.workers.wake)
         sensors.start()
         sweeper = threading.Thread(target=_sweep, args=(store, stop), daemon=True, name="recover")
@@ -163,6 +167,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
                 signal.signal(sig, handler)
     finally:
         stop.set()
+        if scheduler is not None:
+            scheduler.stop()
         if sensors is not None:
             sensors.stop()
         if state.workers is not None:  # already stopped after a graceful shutdown; then a no-op

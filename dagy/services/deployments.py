@@ -209,6 +209,8 @@ def upsert(
     execution_mode = check_execution_mode(execution_mode)
     clear_schedule = schedule == ""
     schedule = check_schedule(schedule)
+    if timezone is not None:
+        timezone = check_timezone(timezone)
     default_executor = check_executor(default_executor)
     tag_map = check_tags(tags) if tags is not None else None
     if dep_package_slugs is not None:
@@ -249,6 +251,7 @@ def upsert(
             sql.insert_deployment(store, deployment)
             sql.add_history(store, org_id, name, version, None, "create", actor_email, now)
             _activate(store, deployment)
+            _sync_schedule(store, deployment)
             return deployment, True
         if existing.flow_name != flow_name:
             raise InvalidInputError(
@@ -282,7 +285,29 @@ def upsert(
         updated = get(store, org_id, name)
         if version != existing.flow_version or status is not None:
             _activate(store, updated)
+        _sync_schedule(store, updated)
         return updated, False
+
+
+def check_timezone(value: Any) -> str:
+    """An IANA time zone for the deployment's schedule; 400 naming ``timezone`` otherwise."""
+    from dagy.scheduler.timing import zone
+
+    try:
+        zone(value if isinstance(value, str) and value else "")
+    except ValueError:
+        raise InvalidInputError(
+            f"Invalid timezone: {value!r}",
+            {"timezone": "an IANA time zone such as UTC or America/New_York"},
+        ) from None
+    return str(value)
+
+
+def _sync_schedule(store: DuckDBStore, deployment: Deployment) -> None:
+    """The deployment's ``schedule`` setting is its schedule ``deployment:<name>``."""
+    from dagy.services import schedules
+
+    schedules.sync_deployment(store, deployment)
 
 
 def _activate(store: DuckDBStore, deployment: Deployment) -> None:
@@ -375,6 +400,7 @@ def update_settings(
             },
         )
         after = get(store, org_id, name)
+        _sync_schedule(store, after)
     changes = {k: [current[k], v] for k, v in _settings_of(after).items() if current[k] != v}
     return after, changes
 
@@ -391,8 +417,11 @@ def _settings_of(deployment: Deployment) -> dict[str, Any]:
 
 
 def delete(store: DuckDBStore, org_id: str, name: str) -> Deployment:
-    """The deployment and its history (its runs stay); 404 when unknown."""
+    """The deployment, its history and its schedules (its runs stay); 404 when unknown."""
+    from dagy.store import schedules
+
     with store.connection():
         deployment = get(store, org_id, name)
         sql.delete_deployment(store, org_id, name)
+        schedules.delete_of_deployment(store, org_id, name)
     return deployment

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -204,13 +204,15 @@ def trigger_run(
     tags: Any = None,
     singleton: Any = False,
     wake: Callable[[], None] | None = None,
+    also: Callable[[RunRecord], Sequence[tuple[str, list[Any]]]] | None = None,
 ) -> RunRecord:
     """Queue a run of a deployment or of a flow version; returns the queued run.
 
     400 for bad parameters (naming the field), an unknown executor or a version without code;
     404 for an unknown flow version or deployment; 409 when ``singleton`` and a run of the same
     deployment (or, without one, the same flow) is queued or running. ``execute`` False records
-    the run without queueing it for the workers.
+    the run without queueing it for the workers. ``also`` gives statements written in the run's
+    own transaction (a schedule's advance past the time it fired for).
     """
     execute = _flag(execute, "execute", True)
     singleton = _flag(singleton, "singleton", False)
@@ -244,7 +246,9 @@ def trigger_run(
         tags=run_tags,
     )
     payload = {**code, "actor": actor}
-    _enqueue(store, run, payload, execute=execute, singleton=singleton)
+    _enqueue(
+        store, run, payload, execute=execute, singleton=singleton, also=also(run) if also else ()
+    )
     if execute and wake is not None:
         wake()
     return run
@@ -257,6 +261,7 @@ def _enqueue(
     *,
     execute: bool,
     singleton: bool,
+    also: Sequence[tuple[str, list[Any]]] = (),
 ) -> None:
     with store.connection():  # the check and the insert under one hold of the store
         if singleton:
@@ -276,7 +281,7 @@ def _enqueue(
                     f"A run of {what} is already queued or running (singleton)",
                     {"singleton": "max_run_reached"},
                 )
-        queue.enqueue_run(store, run, payload, execute=execute)
+        queue.enqueue_run(store, run, payload, execute=execute, also=also)
 
 
 def retry_run(

@@ -265,9 +265,10 @@ def list_page(
 
 
 def delete_schedules_of(store: DuckDBStore, org_id: str, flow_name: str) -> int:
-    """Hook: the schedules of a deleted flow go with it. Schedules arrive in a later issue; until
-    then a flow has none. Called inside delete()'s hold on the store."""
-    return 0
+    """The schedules of a deleted flow go with it. Called inside delete()'s hold on the store."""
+    from dagy.store import schedules
+
+    return schedules.delete_of_flow(store, org_id, flow_name)
 
 
 def delete(store: DuckDBStore, paths: DagyPaths, org_id: str, flow_name: str) -> FlowDeletion:

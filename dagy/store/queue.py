@@ -62,15 +62,22 @@ def _event_params(
 
 
 def enqueue_run(
-    store: DuckDBStore, run: RunRecord, payload: dict[str, Any] | None, *, execute: bool = True
+    store: DuckDBStore,
+    run: RunRecord,
+    payload: dict[str, Any] | None,
+    *,
+    execute: bool = True,
+    also: Sequence[tuple[str, list[Any]]] = (),
 ) -> None:
     """Create the queued run and its ``flow_trigger`` event in one transaction (``execute`` False:
-    the run only, which no worker will pick up)."""
+    the run only, which no worker will pick up), with ``also``: statements that must happen with
+    the run or not at all (a schedule moving past the time it fired for)."""
     statements = [(_INSERT_RUN, row_of(run, RUN_COLUMNS))]
     if execute:
         statements.append(
             (_INSERT_EVENT, _event_params(run, FLOW_TRIGGER, "pending", payload, run.created_at))
         )
+    statements.extend(also)
     with store.connection() as con:
         _transaction(con, *statements)
 

@@ -14,7 +14,7 @@ import pytest
 
 from dagy.cli.deploy_cmd import spread_values
 from tests.conftest import ServerProcess
-from tests.server.runs_support import wait_status
+from tests.server.runs_support import wait_status, wait_until
 
 FLOW = """
 from dagy import flow, task
@@ -115,6 +115,70 @@ def test_deploy_through_the_api_registers_a_deployment_the_server_runs(
     assert list((dagy_home / "uploads").iterdir()) == []
     run = run_of(server, server.local_token, "greeter-prod")
     assert run["status"] == "completed" and run["output"] == "hello cli"
+
+
+SLOW_V2 = """
+import time
+from pathlib import Path
+
+from dagy import flow, task
+
+
+@task
+def greet(name: str) -> str:
+    Path(name).write_text("started")  # the test passes a path: it knows the task is running
+    time.sleep(60)
+    return f"hello {name}"
+
+
+@flow(name="greeter", version="2.0")
+def greeter(name: str = "world"):
+    return greet(name)
+"""
+
+
+def test_deploy_trigger_run_logs_cancel_and_rollback_end_to_end(
+    server, client_env, build, run_dagy, write_flow, tmp_path
+):
+    """The whole path through the real command and a real server: deploy 1.0, run it and read its
+    logs; deploy 2.0 (a slow task), start it and cancel it; roll back to 1.0 and run it again."""
+    assert run_dagy(*deploy_args(build()), env=client_env).returncode == 0
+    queued = run_dagy("run", "greeter-prod", "--param", "name=cli", env=client_env)
+    assert queued.returncode == 0, queued.stderr
+    run_id = queued.stdout.split("'run_id': '")[1].split("'")[0]
+    done = wait_status(server, run_id, "completed", timeout=60)
+    assert (done["flow_version"], done["output"]) == ("1.0", "hello cli")
+    status, _, logs = server.request("GET", f"/runs/{run_id}/logs", token=server.local_token)
+    assert status == 200 and logs["events"], logs  # type: ignore[index]
+    assert all(e["timestamp"] for e in logs["events"])  # type: ignore[index]
+
+    source = write_flow(SLOW_V2, name="greeter_v2")
+    built = run_dagy("build", f"{source}:greeter", "--output-dir", str(tmp_path / "v2"))
+    assert built.returncode == 0, built.stderr
+    artifact = built.stdout.strip().removeprefix("Artifact: ")
+    deployed = run_dagy(
+        "deploy", artifact, "--deployment", "greeter-prod", "--flow-name", "greeter",
+        "--flow-version", "2.0", env=client_env,
+    )  # fmt: skip
+    assert deployed.returncode == 0, deployed.stderr
+    marker = tmp_path / "v2-running"
+    slow = run_dagy("run", "greeter-prod", "--param", f"name={marker}", env=client_env)
+    slow_id = slow.stdout.split("'run_id': '")[1].split("'")[0]
+    wait_until(marker.exists, 60, "the 2.0 task to start")
+    cancelled = run_dagy("runs", "cancel", slow_id, env=client_env)
+    assert cancelled.stdout == f"Run cancelled: {slow_id} status=CANCELLED\n", cancelled.stderr
+    assert wait_status(server, slow_id, "cancelled")["flow_version"] == "2.0"
+
+    status, _, back = server.request(
+        "POST", "/deployments/greeter-prod/rollback", token=server.local_token, body={}
+    )
+    assert status == 200, back
+    status, _, deployment = server.request(
+        "GET", "/deployments/greeter-prod", token=server.local_token
+    )
+    assert deployment["flow_version"] == "1.0", deployment  # type: ignore[index]
+    again = run_of(server, server.local_token, "greeter-prod")
+    assert (again["status"], again["flow_version"]) == ("completed", "1.0")
 
 
 def test_an_unchanged_artifact_is_skipped_unless_forced(server, client_env, build, run_dagy):

@@ -1,0 +1,97 @@
+"""The scheduler loop of `dagy serve`: a thread that ticks every ``DAGY_SCHEDULER_TICK`` seconds
+(default 1) and fires the schedules that are due (dagy.services.schedules.tick)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from dagy.errors import ConfigError
+
+log = logging.getLogger("dagy.scheduler")
+DEFAULT_TICK = 1.0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Any,
+        *,
+        tick_seconds: float = DEFAULT_TICK,
+        settings: Any = None,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        from dagy.services.schedules import TickSettings
+
+        self.store = store
+        self.tick_seconds = tick_seconds
+        self.settings = settings or TickSettings()
+        self.wake = wake
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="dagy-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def tick(self) -> Any:
+        from dagy.services import schedules
+        from dagy.store.records import utcnow
+
+        return schedules.tick(self.store, utcnow(), self.settings, wake=self.wake)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = self.tick()
+                if report.fired or report.failed:
+                    log.info(
+                        "scheduler tick: %d due, %d run(s) queued, %d failed, %d dropped",
+                        report.due,
+                        report.fired,
+                        report.failed,
+                        report.dropped,
+                    )
+            except Exception:  # a store error must not end the loop; the next tick tries again
+                log.exception("scheduler tick failed")
+            self._stop.wait(self.tick_seconds)
+
+
+def _number(name: str, default: float, low: float) -> float:
+    raw = os.environ.get(name) or ""
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < low:
+        raise ConfigError(f"{name} must be at least {low:g}, got {raw!r}")
+    return value
+
+
+def from_env(store: Any, wake: Callable[[], None] | None) -> Scheduler:
+    """A scheduler set by DAGY_SCHEDULER_TICK (seconds between ticks, default 1),
+    DAGY_SCHEDULER_GRACE (seconds after which a due time counts as missed, default 60) and
+    DAGY_SCHEDULER_MAX_CATCHUP (runs one schedule queues for missed times, default 100)."""
+    from dagy.services.schedules import TickSettings
+
+    settings = TickSettings(
+        grace=_dt.timedelta(seconds=_number("DAGY_SCHEDULER_GRACE", 60.0, 0.0)),
+        catchup_limit=int(_number("DAGY_SCHEDULER_MAX_CATCHUP", 100, 1)),
+    )
+    return Scheduler(
+        store,
+        tick_seconds=_number("DAGY_SCHEDULER_TICK", DEFAULT_TICK, 0.01),
+        settings=settings,
+        wake=wake,
+    )
