@@ -16,6 +16,7 @@ fingerprint is stored), so a condition that stays true fires once, and a changed
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import re
 import subprocess
@@ -87,7 +88,7 @@ def _observe_url(config: dict[str, Any], timeout: float) -> Any:
             status, body = resp.status, resp.read(MAX_BODY)
     except urllib.error.HTTPError as exc:
         status, body = exc.code, b""
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         raise CheckError(f"GET failed: {type(exc).__name__}: {exc}") from None
     if status != config.get("expect_status", 200):
         return None

@@ -56,6 +56,17 @@ def bucket_store(paths: DagyPaths, bucket: str) -> ArtifactStore:
     return get_store(name, paths=paths, bucket=bucket)
 
 
+class ListError(Exception):
+    """The bucket could not be listed (missing, unreachable, no permission)."""
+
+
 def list_keys(paths: DagyPaths, config: dict[str, Any]) -> list[str]:
-    store = bucket_store(paths, str(config["bucket"]))
-    return list(store.list_keys(str(config.get("prefix", ""))))
+    """The keys under the sensor's prefix, sorted; ListError when the store cannot say."""
+    try:
+        store = bucket_store(paths, str(config["bucket"]))
+        return sorted(store.list_keys(str(config.get("prefix", ""))))
+    except Exception as exc:  # a plugin's own errors (botocore's, ...) end here, named
+        message = getattr(exc, "message", None) or str(exc)
+        raise ListError(
+            f"bucket {config['bucket']} cannot be listed: {type(exc).__name__}: {message}"
+        ) from None

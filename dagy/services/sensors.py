@@ -24,7 +24,7 @@ from typing import Any
 
 from dagy.auth import secrets as ids
 from dagy.config.paths import DagyPaths
-from dagy.errors import InvalidInputError, NotFoundError, RequestError
+from dagy.errors import InvalidInputError, NotFoundError
 from dagy.sdk.spec import FlowSpec
 from dagy.sensors import _config, polling, s3, webhook
 from dagy.services import execution, flows
@@ -167,10 +167,9 @@ def _baseline(paths: DagyPaths, config: dict[str, Any]) -> list[str]:
     """The keys already in an s3 sensor's bucket: seen from the start, they never fire."""
     try:
         return s3.list_keys(paths, config)
-    except (OSError, ValueError, RequestError) as exc:
+    except s3.ListError as exc:
         raise InvalidInputError(
-            f"Invalid configuration: the bucket cannot be listed: {_short(exc)}",
-            {"config_json.bucket": "cannot be listed"},
+            f"Invalid configuration: {exc}", {"config_json.bucket": "cannot be listed"}
         ) from None
 
 
@@ -295,7 +294,7 @@ def test(
         elif sensor.sensor_type == "s3":
             keys = s3.list_keys(paths, config)
             event.update(bucket=config["bucket"], key=keys[-1] if keys else None)
-    except (polling.CheckError, OSError, ValueError) as exc:
+    except (polling.CheckError, s3.ListError) as exc:
         raise SensorTestFailed(
             f"Sensor test failed: {_short(exc)}", {"config_json": "check the sensor's config"}
         ) from None
