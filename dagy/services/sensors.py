@@ -27,7 +27,7 @@ from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.sdk.spec import FlowSpec
 from dagy.sensors import _config, polling, s3, webhook
-from dagy.services import execution, flows
+from dagy.services import audit, execution, flows
 from dagy.store import sensors as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import FlowVersion
@@ -252,6 +252,16 @@ def fire(
         now = utcnow()
         sql.update_state(
             store, sensor.sensor_id, last_run_id=run.run_id, last_triggered_at=now, updated_at=now
+        )
+        audit.record(  # no caller identity: the sensor is who started it
+            store,
+            None,
+            "execute",
+            "run",
+            run.run_id,
+            resource_name=run.flow_name,
+            changes={"sensor_id": sensor.sensor_id, "trigger": trigger},
+            org_id=sensor.org_id,
         )
     return run
 

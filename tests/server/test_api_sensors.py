@@ -84,6 +84,9 @@ def test_a_webhook_event_queues_a_run_with_the_payload_in_its_payload_parameter(
     assert done["parameters"] == {"payload": EVENT, "label": tag}
     assert done["output"] == {"payload": EVENT, "label": tag}
     assert done["tags"] == ["webhook"]
+    (entry,) = owner.audit("run", body["run_id"])
+    assert entry["action"] == "execute" and entry["actor_email"] is None
+    assert entry["changes"] == {"sensor_id": created["sensor_id"], "trigger": "webhook"}
 
     shown = owner.ok("GET", f"/sensors/{created['sensor_id']}")
     assert shown["webhook_token"] == token[:7] + "***"  # masked: never the token again
