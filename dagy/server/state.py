@@ -54,6 +54,11 @@ class ServerState:
         return hmac.compare_digest(hashing.token_hash(bearer), self._local_hash)
 
     @property
+    def wake(self) -> Any:
+        """What a route passes as ``wake`` to a trigger: the workers' wake, None without them."""
+        return self.workers.wake if self.workers is not None else None
+
+    @property
     def jwt_verifier(self) -> JWTVerifier | None:
         if self.jwt is None:
             return None

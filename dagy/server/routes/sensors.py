@@ -40,11 +40,6 @@ def _detail(row: SensorRow) -> dict[str, Any]:
     }
 
 
-def _wake(request: Request[Any, Any, Any]) -> Any:
-    workers = state_of(request).workers
-    return workers.wake if workers is not None else None
-
-
 @post("/sensors", status_code=201, sync_to_thread=True, opt={"permission": "sensors.write"})
 def create_sensor(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
     state, identity = state_of(request), identity_of(request)
@@ -111,7 +106,7 @@ def delete_sensor(request: Request[Any, Any, Any], sensor_id: str) -> Response[N
 )
 def test_sensor(request: Request[Any, Any, Any], sensor_id: str) -> dict[str, Any]:
     state, identity = state_of(request), identity_of(request)
-    run = sensors.test(state.store, state.paths, identity.org_id, sensor_id, _wake(request))
+    run = sensors.test(state.store, state.paths, identity.org_id, sensor_id, state.wake)
     return {
         "status": "success",
         "message": "Test event triggered successfully",

@@ -42,10 +42,7 @@ def _receive(state: ServerState, token: str, raw: bytes) -> RunRecord | int:
         allowed, _, wait = buckets.take(sensor.sensor_id)
         if not allowed:
             return max(1, math.ceil(wait))
-    workers = state.workers
-    return sensors.receive_webhook(
-        state.store, sensor, raw, workers.wake if workers is not None else None
-    )
+    return sensors.receive_webhook(state.store, sensor, raw, state.wake)
 
 
 @post("/webhooks/{token:str}", status_code=202, opt={"permission": rbac.PUBLIC})
