@@ -41,7 +41,10 @@ def store_classes() -> dict[str, type]:
     found = _builtin()
     for ep in entry_points(group=GROUP):
         if ep.name not in found:
-            found[ep.name] = ep.load()
+            try:
+                found[ep.name] = ep.load()
+            except Exception:  # a broken plugin: left out here, named by `dagy plugins list`
+                continue
     return found
 
 

@@ -63,6 +63,7 @@ def _register() -> None:
         deploy_cmd,
         flows_cmd,
         logs_cmd,
+        plugins_cmd,
         run_cmd,
         runs_cmd,
         schedules_cmd,
@@ -82,6 +83,7 @@ def _register() -> None:
     cli.add_command(auth_cmd.logout)
     cli.add_command(auth_cmd.auth)
     cli.add_command(serve_cmd.serve)
+    cli.add_command(plugins_cmd.plugins)
     cli.add_command(schedules_cmd.schedules)
     cli.add_command(secrets_cmd.secrets)
     cli.add_command(users_cmd.users)

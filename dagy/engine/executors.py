@@ -342,6 +342,13 @@ def executor_class(name: str) -> type:
 
     for ep in entry_points(group="dagy.executors"):
         if ep.name == name:
-            return ep.load()  # type: ignore[no-any-return]
+            try:
+                return ep.load()  # type: ignore[no-any-return]
+            except Exception as exc:  # a broken plugin is named, never a traceback
+                from dagy.plugins import load_error
+
+                raise ValueError(
+                    f"Executor plugin '{name}' ({ep.value}) failed to load: {load_error(exc)}"
+                ) from None
     known = sorted(set(BUILTIN) | {ep.name for ep in entry_points(group="dagy.executors")})
     raise ValueError(f"Unknown executor '{name}' (installed: {', '.join(known)})")

@@ -178,7 +178,9 @@ class _Scheduler:
             task_run_id=task_run_id,
             task_name=tr.task_name,
             number=record.attempt + 1,
-            fn=self.callables(td) if executor_name in ("local", "thread") else None,
+            # The task function as this process has it, for in-process executors (threads and
+            # plugins alike); the process executor's child loads its own from the entrypoint.
+            fn=None if executor_name == "process" else self.callables(td),
             args=args,
             kwargs=kwargs,
             task_dir=self._task_root / task_run_id,

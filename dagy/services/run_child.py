@@ -114,6 +114,13 @@ def prepare(store: ChildStore, paths: Any, run: RunRecord, code: dict[str, Any])
     from dagy.services import run_code, runs
 
     executor_class(run.executor)  # a plugin uninstalled since the trigger fails the run here
+    if code.get("artifact_uri"):  # remote executors (plugins) send the same code to their workers
+        os.environ.update(
+            DAGY_ARTIFACT_URI=str(code["artifact_uri"]),
+            DAGY_ARTIFACT_CODE_HASH=str(code.get("code_hash") or ""),
+            DAGY_FLOW_NAME=run.flow_name,
+            DAGY_FLOW_VERSION=run.flow_version,
+        )
     target = run_code.target_for(paths, run.org_id, run.flow_name, run.flow_version, code)
     file = split_target(target)[0]
     os.chdir(Path(file).parent)

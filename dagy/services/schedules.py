@@ -39,13 +39,9 @@ DEPLOYMENT_PREFIX = "deployment:"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _INTERVAL = re.compile(r"^([1-9][0-9]{0,8})([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-CREATE_FIELDS = frozenset(
+# What PATCH may change; POST takes these and what names the target, and the mode.
+PATCH_FIELDS = frozenset(
     {
-        "schedule_id",
-        "flow_name",
-        "flow_version",
-        "deployment_name",
-        "mode",
         "enabled",
         "timezone",
         "catchup_policy",
@@ -59,29 +55,14 @@ CREATE_FIELDS = frozenset(
         "environment",
     }
 )
-# What PATCH may change, and what follows from it.
-MUTABLE = (
-    "enabled",
-    "timezone",
-    "catchup_policy",
-    "cron_expression",
-    "interval_seconds",
-    "one_time_at",
-    "start_at",
-    "end_at",
-    "parameters",
-    "description",
-    "environment",
-    "next_run_at",
-    "updated_at",
-)
-PATCH_FIELDS = CREATE_FIELDS - {
+CREATE_FIELDS = PATCH_FIELDS | {
     "schedule_id",
     "flow_name",
     "flow_version",
     "deployment_name",
     "mode",
 }
+MUTABLE = (*sorted(PATCH_FIELDS), "next_run_at", "updated_at")  # the columns an update writes
 
 
 def _bad(field: str, why: str, message: str | None = None) -> InvalidInputError:
@@ -313,9 +294,11 @@ def create(store: DuckDBStore, org_id: str, data: Any) -> Schedule:
                 org_id=org_id,
                 schedule_id=schedule_id,
                 flow_name=flow_name,
+                mode=mode,
+                created_at=now,
+                updated_at=now,
                 flow_version=json.dumps(flow_version) if flow_version is not None else None,
                 deployment_name=deployment_name,
-                mode=mode,
                 enabled=_flag(data.get("enabled", True), "enabled"),
                 timezone=tz,
                 catchup_policy=_choice(
@@ -334,15 +317,8 @@ def create(store: DuckDBStore, org_id: str, data: Any) -> Schedule:
                 one_time_at=parse_time(data.get("one_time_at"), "one_time_at", tz),
                 start_at=parse_time(data.get("start_at"), "start_at", tz),
                 end_at=parse_time(data.get("end_at"), "end_at", tz),
-                parameters="{}",
                 description=_text(data.get("description"), "description"),
                 environment=_check_environment(store, org_id, data.get("environment")),
-                next_run_at=None,
-                last_run_at=None,
-                last_run_id=None,
-                last_error=None,
-                created_at=now,
-                updated_at=now,
             )
         )
         schedule.parameters = json.dumps(_check_parameters(store, schedule, data.get("parameters")))
@@ -477,26 +453,11 @@ def sync_deployment(store: DuckDBStore, deployment: Deployment) -> Schedule | No
         org_id=deployment.org_id,
         schedule_id=schedule_id,
         flow_name=deployment.flow_name,
-        flow_version=None,
-        deployment_name=deployment.name,
         mode="cron",
-        enabled=True,
-        timezone=DEFAULT_TIMEZONE,
-        catchup_policy="skip",
-        cron_expression=None,
-        interval_seconds=None,
-        one_time_at=None,
-        start_at=None,
-        end_at=None,
-        parameters="{}",
-        description=f"The schedule of deployment {deployment.name}",
-        environment=deployment.environment,
-        next_run_at=None,
-        last_run_at=None,
-        last_run_id=None,
-        last_error=None,
         created_at=now,
         updated_at=now,
+        deployment_name=deployment.name,
+        description=f"The schedule of deployment {deployment.name}",
     )
     wanted = replace(
         base,

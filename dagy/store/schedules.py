@@ -15,26 +15,26 @@ class Schedule:
     org_id: str
     schedule_id: str
     flow_name: str
-    flow_version: str | None  # JSON: "1.0.0" or 5; None runs the flow's active (latest) version
-    deployment_name: str | None
-    mode: str
-    enabled: bool
-    timezone: str
-    catchup_policy: str
-    cron_expression: str | None
-    interval_seconds: int | None
-    one_time_at: _dt.datetime | None
-    start_at: _dt.datetime | None
-    end_at: _dt.datetime | None
-    parameters: str  # JSON object
-    description: str | None
-    environment: str | None
-    next_run_at: _dt.datetime | None
-    last_run_at: _dt.datetime | None
-    last_run_id: str | None
-    last_error: str | None
+    mode: str  # cron | interval | one_time | manual
     created_at: _dt.datetime
     updated_at: _dt.datetime
+    flow_version: str | None = None  # JSON: "1.0.0" or 5; None runs the flow's latest version
+    deployment_name: str | None = None
+    enabled: bool = True
+    timezone: str = "UTC"
+    catchup_policy: str = "skip"
+    cron_expression: str | None = None
+    interval_seconds: int | None = None
+    one_time_at: _dt.datetime | None = None
+    start_at: _dt.datetime | None = None
+    end_at: _dt.datetime | None = None
+    parameters: str = "{}"  # JSON object
+    description: str | None = None
+    environment: str | None = None
+    next_run_at: _dt.datetime | None = None
+    last_run_at: _dt.datetime | None = None
+    last_run_id: str | None = None
+    last_error: str | None = None
 
 
 COLUMNS = _names(Schedule)

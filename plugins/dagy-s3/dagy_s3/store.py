@@ -109,6 +109,16 @@ class S3ArtifactStore:
                 out.write(chunk)
         return target
 
+    def read(self, uri: str) -> bytes:
+        """The bytes of a small object (task inputs and results of remote executors)."""
+        bucket, key = _split(uri)
+        return bytes(self._call("get_object", Bucket=bucket, Key=key)["Body"].read())
+
+    def write(self, uri: str, data: bytes) -> str:
+        bucket, key = _split(uri)
+        self._call("put_object", Bucket=bucket, Key=key, Body=data)
+        return uri
+
     def exists(self, key: str) -> bool:
         try:
             self._call("head_object", Bucket=self.bucket, Key=check_key(key))

@@ -1,0 +1,1 @@
+"""Dagy on AWS Lambda: ``pip install ./plugins/dagy-lambda`` (see its README)."""
