@@ -13,10 +13,12 @@ from dagy.auth import rbac
 from dagy.server import errors
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
+    alert_rules,
     api_keys,
     artifacts,
     audit_logs,
     auth,
+    channels,
     child_store,
     deployments,
     environments,
@@ -59,6 +61,8 @@ API_MODULES = [
     schedules,
     sensors,
     webhooks,
+    channels,
+    alert_rules,
 ]
 ROOT_MODULES: list[Any] = [signin]
 

@@ -80,7 +80,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     from dagy.server import workers as run_workers
     from dagy.server.app import create_asgi
     from dagy.server.state import RateLimitSettings, ServerState
-    from dagy.services import accounts
+    from dagy.services import accounts, alerts
     from dagy.store.duckdb_store import DuckDBStore
 
     paths = paths or DagyPaths.from_env()
@@ -118,6 +118,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     stop = threading.Event()
     scheduler = None
     sensors = None
+    notifier = None
     try:
         if options.local and not accounts.has_users(store):
             accounts.create_user(store, options.local_email, None, role="owner")
@@ -144,6 +145,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         scheduler.start()
         sensors = sensor_loop.from_env(store, paths, state.workers.wake)
         sensors.start()
+        notifier = alerts.notifier(store)
+        notifier.start()
         sweeper = threading.Thread(target=_sweep, args=(store, stop), daemon=True, name="recover")
         sweeper.start()
         mode = "local mode (single user, no passwords)" if options.local else "multi-user mode"
@@ -173,6 +176,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
             sensors.stop()
         if state.workers is not None:  # already stopped after a graceful shutdown; then a no-op
             state.workers.stop()
+        if notifier is not None:  # unmatched events and pending jobs wait in the store
+            notifier.stop()
         server_file.remove(paths, pid=os.getpid())
         store.release()
         sock.close()
