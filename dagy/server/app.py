@@ -11,6 +11,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from dagy import __version__
 from dagy.auth import rbac
 from dagy.server import errors
+from dagy.server.metering import ApiCallMiddleware
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
     alert_rules,
@@ -18,6 +19,7 @@ from dagy.server.routes import (
     artifacts,
     audit_logs,
     auth,
+    billing,
     channels,
     child_store,
     deployments,
@@ -34,6 +36,7 @@ from dagy.server.routes import (
     sensors,
     signin,
     store_local,
+    usage,
     users,
     webhooks,
 )
@@ -63,6 +66,8 @@ API_MODULES = [
     webhooks,
     channels,
     alert_rules,
+    usage,
+    billing,
 ]
 ROOT_MODULES: list[Any] = [signin]
 
@@ -103,5 +108,6 @@ def create_app(state: ServerState) -> Litestar:
 
 def create_asgi(state: ServerState) -> Any:
     """The app as the server runs it: the rate limiter wraps the whole app, so requests for unknown
-    routes (404) and wrong methods (405) draw from the same bucket as every other request."""
-    return RateLimitMiddleware(create_app(state), state)
+    routes (404) and wrong methods (405) draw from the same bucket as every other request; inside
+    it, API calls are counted per org (a request refused by the limiter is not a call)."""
+    return RateLimitMiddleware(ApiCallMiddleware(create_app(state), state), state)

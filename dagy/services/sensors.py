@@ -24,7 +24,7 @@ from typing import Any
 
 from dagy.auth import secrets as ids
 from dagy.config.paths import DagyPaths
-from dagy.errors import InvalidInputError, NotFoundError
+from dagy.errors import InvalidInputError, NotFoundError, QuotaExceededError
 from dagy.sdk.spec import FlowSpec
 from dagy.sensors import _config, polling, s3, webhook
 from dagy.services import audit, execution, flows
@@ -354,15 +354,22 @@ def _poll(
     if mark == sensor.last_fingerprint:
         return []
     # Remembered even when the run is refused (a flow that changed its parameters): one error,
-    # not one per interval. The run is queued first: a crash in between fires again, not never.
+    # not one per interval; but a quota refusal passes, so the next look tries again. The run is
+    # queued first: a crash in between fires again, not never.
+    try:
+        run = fire(
+            store,
+            sensor,
+            {"sensor_id": sensor.sensor_id, "value": observation},
+            trigger="sensor",
+            wake=wake,
+        )
+    except QuotaExceededError:
+        raise
+    except Exception:
+        state["last_fingerprint"] = mark
+        raise
     state["last_fingerprint"] = mark
-    run = fire(
-        store,
-        sensor,
-        {"sensor_id": sensor.sensor_id, "value": observation},
-        trigger="sensor",
-        wake=wake,
-    )
     return [run.run_id]
 
 
@@ -382,8 +389,12 @@ def _watch(
                 wake=wake,
             )
             runs.append(run.run_id)
-        finally:  # seen once, whether its run was queued or refused
-            sql.add_seen_keys(store, sensor.sensor_id, [key], utcnow())
+        except QuotaExceededError:
+            raise  # not seen: the next look tries this key (and those after it) again
+        except Exception:
+            sql.add_seen_keys(store, sensor.sensor_id, [key], utcnow())  # refused for good
+            raise
+        sql.add_seen_keys(store, sensor.sensor_id, [key], utcnow())
     return runs
 
 

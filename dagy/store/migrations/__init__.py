@@ -20,14 +20,14 @@ LATEST = available()[-1][0]
 
 
 def apply(con: Any) -> int:
-    """Apply every migration not recorded yet, in number order; returns the highest applied.
-
-    By what is recorded, not by the highest number: branches take numbers in parallel (0005-0007
-    for one, 0008 for another), and a store that met 0008 first must still get 0005-0007."""
+    """Bring the schema up to date; returns the version it is at."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
     )
-    done = {int(row[0]) for row in con.execute("SELECT version FROM schema_version").fetchall()}
+    # Every file not yet recorded, in order, even one numbered below the latest applied: branches
+    # add migrations side by side (0005, 0006, 0007), and a store migrated on one must still get
+    # the others' once they are merged.
+    done = {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
     current = max(done, default=0)
     for number, path in available():
         if number in done:
