@@ -79,6 +79,11 @@ class ArtifactStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def list_keys(self, prefix: str) -> list[str]:
+        """The keys of the objects whose key starts with ``prefix`` ("" for all), sorted: what an
+        s3 sensor watches (the S3 plugin's implementation came first; this is its signature)."""
+        ...
+
     def delete(self, key: str) -> None:
         """Remove the object at ``key``; a missing object is not an error."""
         ...

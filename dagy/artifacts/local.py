@@ -78,10 +78,11 @@ class LocalArtifactStore:
         paths: DagyPaths | None = None,
         *,
         api_url: str | None = None,
+        root: Path | None = None,  # another folder than the home's (an s3 sensor's "bucket")
         **future_kwargs: Any,  # bucket, ...: meaningful to other stores only
     ) -> None:
         self.paths = paths or DagyPaths.from_env()
-        self.root = self.paths.home / "artifact-store"
+        self.root = Path(root) if root is not None else self.paths.home / "artifact-store"
         self.uploads = self.paths.home / "uploads"
         self.api_url = (api_url or "").rstrip("/")
 
@@ -114,6 +115,19 @@ class LocalArtifactStore:
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """Files under the root as keys; names starting with '.' (files being written) are not."""
+        if not self.root.is_dir():
+            return []
+        keys = []
+        for path in self.root.rglob("*"):
+            rel = path.relative_to(self.root).parts
+            if path.is_file() and not any(part.startswith(".") for part in rel):
+                key = "/".join(rel)
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
 
     def _path_of(self, uri: str) -> Path:
         """The file a ``file://`` URI names, which must be inside this store."""

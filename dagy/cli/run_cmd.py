@@ -58,6 +58,14 @@ class interrupts_cancel:
     help="Where tasks run: 'local' (threads) or 'process' (a child process per task, "
     "so a timeout or cancel really stops it), or an installed plugin.",
 )
+@click.option(
+    "--env",
+    "env_name",
+    default=None,
+    metavar="NAME",
+    help="Run in this environment (local only): its variables and DAGY_ENVIRONMENT=NAME are set "
+    "for the run, and dagy.secret() prefers its secrets. Unknown environment: exit 3.",
+)
 @click.option("--profile", default=None, help="Dagy profile for API URL resolution.")
 def run(
     target: str,
@@ -65,6 +73,7 @@ def run(
     max_workers: int,
     no_fail_fast: bool,
     executor: str,
+    env_name: str | None,
     profile: str | None,
 ) -> None:
     """Execute a flow locally (TARGET is <path>:<flow_fn>), or trigger a run of a
@@ -76,7 +85,8 @@ def run(
       DAGY_API_URL=http://127.0.0.1:8000/v1 dagy run my-etl --param env=prod
 
     Locally it prints `Run completed: <run_id> status=<STATUS>`; exit code 0 when the run
-    succeeded, 1 when it failed, 130 when it was cancelled (Ctrl+C). Remotely it prints the
+    succeeded, 1 when it failed, 130 when it was cancelled (Ctrl+C), 3 when --env names no
+    environment. Remotely it prints the
     queued run as the API returned it, status in the CLI's words (PENDING).
     """
     from dagy.config.paths import DagyPaths
@@ -85,8 +95,16 @@ def run(
 
     raw = parse_param_pairs(params)
     if ":" not in target:
+        if env_name is not None:
+            raise click.UsageError(
+                "--env applies to local runs (<path>:<flow_fn>); a deployment runs in its own"
+            )
         _remote_run(target, raw, profile)
         return
+    if env_name is not None:
+        from dagy.services import environments
+
+        environments.apply_to_environ(DagyPaths.from_env(), env_name)
     settings = runs.RunSettings(
         max_workers=max_workers, fail_fast=not no_fail_fast, executor=executor
     )

@@ -33,10 +33,12 @@ from dagy.server.routes import (
     runs,
     schedules,
     secrets,
+    sensors,
     signin,
     store_local,
     usage,
     users,
+    webhooks,
 )
 from dagy.server.security import authorize
 from dagy.server.state import ServerState
@@ -60,6 +62,8 @@ API_MODULES = [
     flows,
     deployments,
     schedules,
+    sensors,
+    webhooks,
     channels,
     alert_rules,
     usage,

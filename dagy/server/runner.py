@@ -76,6 +76,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
 
     from dagy.auth.jwt import JWTSettings
     from dagy.scheduler import loop as scheduler_loop
+    from dagy.server import sensor_loop
     from dagy.server import workers as run_workers
     from dagy.server.app import create_asgi
     from dagy.server.state import RateLimitSettings, ServerState
@@ -116,6 +117,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     state.api_url = root + base
     stop = threading.Event()
     scheduler = None
+    sensors = None
     notifier = None
     try:
         if options.local and not accounts.has_users(store):
@@ -141,6 +143,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         state.workers.start(info.api_url, state.local_token)
         scheduler = scheduler_loop.from_env(store, state.workers.wake)
         scheduler.start()
+        sensors = sensor_loop.from_env(store, paths, state.workers.wake)
+        sensors.start()
         notifier = alerts.notifier(store)
         notifier.start()
         sweeper = threading.Thread(target=_sweep, args=(store, stop), daemon=True, name="recover")
@@ -168,6 +172,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         stop.set()
         if scheduler is not None:
             scheduler.stop()
+        if sensors is not None:
+            sensors.stop()
         if state.workers is not None:  # already stopped after a graceful shutdown; then a no-op
             state.workers.stop()
         if notifier is not None:  # unmatched events and pending jobs wait in the store

@@ -45,6 +45,8 @@ class ServerState:
     api_calls: Any = field(default=None, repr=False)
     # The run workers (dagy/server/workers.py) when the server runs them; None in app-only tests.
     workers: Any = field(default=None, repr=False)
+    # Token buckets per webhook sensor (POST /webhooks/{token}), made by its route on first use.
+    webhook_buckets: Any = field(default=None, repr=False)
     _jwt_verifier: JWTVerifier | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +54,11 @@ class ServerState:
 
     def is_local_token(self, bearer: str) -> bool:
         return hmac.compare_digest(hashing.token_hash(bearer), self._local_hash)
+
+    @property
+    def wake(self) -> Any:
+        """What a route passes as ``wake`` to a trigger: the workers' wake, None without them."""
+        return self.workers.wake if self.workers is not None else None
 
     @property
     def jwt_verifier(self) -> JWTVerifier | None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagy.config.paths import DagyPaths
-from dagy.services import queue
+from dagy.services import queue, run_env
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Event
 from dagy.store.records import PENDING
@@ -208,11 +208,12 @@ class Workers:
             if run is None or run.status != PENDING:
                 queue.skip(self.store, event, f"run was {run.status if run else 'deleted'}")
                 return
-            proc = self._spawn(child, run_id)
-            if proc is None and child.cancel_at is None:  # the server is stopping: keep it queued
-                queue.release(self.store, event)
-                return
-            code = self._wait(child, proc) if proc is not None else None
+            with run_env.for_run(self.store, run, os.environ) as env:
+                proc = self._spawn(child, run_id, env)
+                if proc is None and child.cancel_at is None:  # stopping: keep it queued
+                    queue.release(self.store, event)
+                    return
+                code = self._wait(child, proc) if proc is not None else None
             queue.complete(
                 self.store,
                 self.paths,
@@ -226,7 +227,9 @@ class Workers:
                 self._children.pop(run_id, None)
             child.done.set()
 
-    def _spawn(self, child: _Child, run_id: str) -> subprocess.Popen[bytes] | None:
+    def _spawn(
+        self, child: _Child, run_id: str, env: dict[str, str]
+    ) -> subprocess.Popen[bytes] | None:
         payload = json.dumps(
             {
                 "run_id": run_id,
@@ -251,7 +254,7 @@ class Workers:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509 - only prctl
-                    env={**os.environ, "DAGY_LOCAL_DIR": str(self.paths.home)},
+                    env={**env, "DAGY_LOCAL_DIR": str(self.paths.home)},
                 )
             child.proc = proc
         assert proc.stdin is not None

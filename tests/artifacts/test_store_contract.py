@@ -60,6 +60,26 @@ def test_put_file_fetch_exists_delete(store, tmp_path):
     assert not store.exists(KEY)
 
 
+def test_list_keys_lists_stored_keys_under_a_prefix_sorted(store, tmp_path):
+    assert store.list_keys("") == []  # nothing stored yet (for the local store: no folder yet)
+    source = tmp_path / "a.zip"
+    source.write_bytes(b"x")
+    for key in ("in/b.csv", "in/a.csv", "in/deep/c.csv", "out/d.csv"):
+        store.put_file(key, source)
+    assert store.list_keys("in/") == ["in/a.csv", "in/b.csv", "in/deep/c.csv"]
+    assert store.list_keys("") == ["in/a.csv", "in/b.csv", "in/deep/c.csv", "out/d.csv"]
+    assert store.list_keys("nothing/") == []
+
+
+def test_the_local_store_lists_no_file_being_written_and_takes_another_root(tmp_path):
+    root = tmp_path / "bucket"
+    store = LocalArtifactStore(DagyPaths(tmp_path / "home"), root=root)
+    (root / "in").mkdir(parents=True)
+    (root / "in" / "ready.csv").write_text("x")
+    (root / "in" / ".ready2.csv.1234.tmp").write_text("half")
+    assert store.list_keys() == ["in/ready.csv"] and store.exists("in/ready.csv")
+
+
 def test_multipart_upload_reassembles_parts_in_order(store):
     data = os.urandom(2 * MIN_PART_SIZE + 123)
     upload = store.initiate(KEY, len(data), MIN_PART_SIZE, 60)

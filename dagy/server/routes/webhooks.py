@@ -1,0 +1,68 @@
+"""``POST /webhooks/{token}``: public, the token is the credential. A JSON object queues a run of
+the sensor's flow (202); each token has its own in-memory token bucket
+(``DAGY_WEBHOOK_RATE_PER_MINUTE``, default 60, burst ``DAGY_WEBHOOK_BURST``, default 20; 0 turns it
+off). The token never reaches a log or an error message."""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import anyio.to_thread
+from litestar import Request, Response, post
+
+from dagy.auth import rbac
+from dagy.config.paths import env_int
+from dagy.server.errors import error_response
+from dagy.server.ratelimit import TokenBuckets
+from dagy.server.security import state_of
+from dagy.server.state import ServerState
+from dagy.services import sensors
+from dagy.store.records import RunRecord
+
+_CREATE = threading.Lock()
+
+
+def _buckets(state: ServerState) -> TokenBuckets | None:
+    """The webhooks' buckets, made once per server from the environment; None when off."""
+    with _CREATE:
+        if state.webhook_buckets is None:
+            per_minute = env_int("DAGY_WEBHOOK_RATE_PER_MINUTE", 60)
+            burst = max(1, env_int("DAGY_WEBHOOK_BURST", 20))
+            state.webhook_buckets = TokenBuckets(per_minute, burst) if per_minute > 0 else False
+        return state.webhook_buckets or None
+
+
+def _receive(state: ServerState, token: str, raw: bytes) -> RunRecord | int:
+    """The queued run, or the seconds to wait when the sensor's bucket is empty."""
+    sensor = sensors.find_webhook(state.store, token)
+    buckets = _buckets(state)
+    if buckets is not None:
+        allowed, _, wait = buckets.take(sensor.sensor_id)
+        if not allowed:
+            return max(1, math.ceil(wait))
+    return sensors.receive_webhook(state.store, sensor, raw, state.wake)
+
+
+@post("/webhooks/{token:str}", status_code=202, opt={"permission": rbac.PUBLIC})
+async def receive(request: Request[Any, Any, Any], token: str) -> Response[Any]:
+    raw = await request.body()
+    result = await anyio.to_thread.run_sync(_receive, state_of(request), token, raw)
+    if isinstance(result, int):
+        return error_response(
+            429,
+            f"Rate limit exceeded for this webhook. Retry in {result}s.",
+            {"retry_after": result},
+            "rate_limited",
+            headers={"Retry-After": str(result)},
+        )
+    body = {
+        "run_id": result.run_id,
+        "status": "queued",
+        "message": "Event received and flow triggered",
+    }
+    return Response(body, status_code=202)
+
+
+ROUTES = [receive]

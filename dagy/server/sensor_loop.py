@@ -1,0 +1,86 @@
+"""The sensor loop of `dagy serve`: one thread that looks at every due polling and s3 sensor.
+
+Every ``tick`` seconds (``DAGY_SENSOR_TICK_SECONDS``, default 1) it takes up to ``batch`` due
+sensors (the longest waiting first) and evaluates them one after another; each look is bounded
+by its own timeout. A look that fails is logged and recorded on its sensor, and the loop goes on:
+no sensor's check can stop the others. Started and stopped with the run workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from dagy.config.paths import DagyPaths
+from dagy.services import sensors
+from dagy.services.sensors import Wake
+from dagy.store.duckdb_store import DuckDBStore
+
+log = logging.getLogger("dagy.sensors")
+DEFAULT_TICK = 1.0
+BATCH = 50
+
+
+class SensorLoop:
+    def __init__(
+        self,
+        store: DuckDBStore,
+        paths: DagyPaths,
+        *,
+        wake: Wake = None,
+        tick: float = DEFAULT_TICK,
+        batch: int = BATCH,
+    ) -> None:
+        self.store = store
+        self.paths = paths
+        self.wake = wake
+        self.tick = tick
+        self.batch = batch
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="dagy-sensors", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(self.tick)
+
+    def run_once(self) -> int:
+        """Evaluate the sensors due now; how many were looked at."""
+        try:
+            due = sensors.due(self.store, self.batch)
+        except Exception:  # the store is busy or closing: try again next tick
+            log.exception("sensor loop: listing due sensors failed")
+            return 0
+        for sensor in due:
+            if self._stop.is_set():
+                break
+            try:
+                queued = sensors.evaluate(self.store, self.paths, sensor, self.wake)
+            except Exception as exc:  # one sensor's failure is its own (recorded on it)
+                log.warning(
+                    "sensor %s (%s) check failed: %s", sensor.sensor_id, sensor.sensor_type, exc
+                )
+                continue
+            for run_id in queued:
+                log.info("sensor %s queued run %s", sensor.sensor_id, run_id)
+        return len(due)
+
+
+def from_env(store: DuckDBStore, paths: DagyPaths, wake: Wake) -> SensorLoop:
+    """A loop ticking every DAGY_SENSOR_TICK_SECONDS (default 1, at least 0.05)."""
+    from dagy.config.paths import env_float
+    from dagy.errors import ConfigError
+
+    tick = env_float("DAGY_SENSOR_TICK_SECONDS", DEFAULT_TICK)
+    if tick < 0.05:
+        raise ConfigError(f"DAGY_SENSOR_TICK_SECONDS must be at least 0.05, got {tick:g}")
+    return SensorLoop(store, paths, wake=wake, tick=tick)

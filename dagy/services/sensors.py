@@ -1,0 +1,409 @@
+"""Sensors: event triggers of a flow. Create, list, get, delete, test; a webhook's event; one look
+of a polling or s3 sensor (the server's sensor loop calls ``evaluate``).
+
+Rules that live here (docs/sensors.md):
+- a run is queued only through ``execution.trigger_run`` (``trigger="webhook"`` or ``"sensor"``),
+  of the flow's active version (else its latest registration), with ``flow_params_json`` and the
+  event: when the flow declares the parameter ``payload`` (``config_json.payload_param``) the whole
+  event goes there; otherwise a webhook's JSON object is merged key by key over
+  ``flow_params_json`` (an undeclared key is the spec's 400) and other events add nothing;
+- a webhook token is shown once (the 201 of POST /sensors); the store keeps its SHA-256 and a
+  masked hint, and no log line carries it;
+- a polling sensor fires once per observation that differs from the last that fired; an s3 sensor
+  once per new key, the keys present at creation never.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dagy.auth import secrets as ids
+from dagy.config.paths import DagyPaths
+from dagy.errors import InvalidInputError, NotFoundError, QuotaExceededError
+from dagy.sdk.spec import FlowSpec
+from dagy.sensors import _config, polling, s3, webhook
+from dagy.services import audit, execution, flows
+from dagy.store import sensors as sql
+from dagy.store.duckdb_store import DuckDBStore
+from dagy.store.flows import FlowVersion
+from dagy.store.records import RunRecord, utcnow
+from dagy.store.sensors import SensorRow
+
+log = logging.getLogger("dagy.sensors")
+TYPES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "webhook": webhook.check_config,
+    "polling": polling.check_config,
+    "s3": s3.check_config,
+}
+LOOKED_AT = ("polling", "s3")  # the types the sensor loop checks
+FIELDS = frozenset(
+    {"name", "sensor_type", "flow_name", "config_json", "flow_params_json", "enabled"}
+)
+MAX_NAME = 200
+MAX_JSON_CHARS = 64 * 1024
+_ERROR_CHARS = 1000
+_UNKNOWN = re.compile(r"Unknown parameter '([^']+)'")
+Wake = Callable[[], None] | None
+
+
+@dataclass(frozen=True)
+class Created:
+    sensor: SensorRow
+    webhook_token: str | None  # in full: only the answer to the create ever shows it
+
+
+# -- validation -------------------------------------------------------------------------------------
+
+
+def _object(value: Any, field: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"Invalid {field}", {field: "must be a JSON object"})
+    if len(json.dumps(value)) > MAX_JSON_CHARS:
+        raise InvalidInputError(f"Invalid {field}", {field: f"at most {MAX_JSON_CHARS} characters"})
+    return value
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
+        raise InvalidInputError(
+            "Missing or invalid name", {"name": f"a non-empty string of at most {MAX_NAME}"}
+        )
+    return value
+
+
+def _type(value: Any) -> str:
+    if value not in TYPES:
+        raise InvalidInputError(
+            f"Invalid sensor_type: {value!r}", {"sensor_type": f"one of {', '.join(TYPES)}"}
+        )
+    return str(value)
+
+
+def _enabled(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, bool):
+        raise InvalidInputError("Invalid enabled", {"enabled": "true or false"})
+    return value
+
+
+def _flow_name(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError("Missing required field: flow_name", {"flow_name": "required"})
+    return value
+
+
+# -- sensors ----------------------------------------------------------------------------------------
+
+
+def create(
+    store: DuckDBStore,
+    paths: DagyPaths,
+    org_id: str,
+    actor: str | None,
+    body: dict[str, Any],
+) -> Created:
+    """A new sensor (400 naming the field, 404 for an unknown flow). An s3 sensor records the keys
+    already in its bucket as seen, so only keys that arrive later trigger."""
+    unknown = sorted(set(body) - FIELDS)
+    if unknown:
+        raise InvalidInputError(
+            f"Unknown field: {unknown[0]}", dict.fromkeys(unknown, "unknown field")
+        )
+    name = _name(body.get("name"))
+    sensor_type = _type(body.get("sensor_type"))
+    flow_name = _flow_name(body.get("flow_name"))
+    config = TYPES[sensor_type](_object(body.get("config_json"), "config_json"))
+    params = _object(body.get("flow_params_json"), "flow_params_json")
+    enabled = _enabled(body.get("enabled"))
+    _check_params(_version(store, org_id, flow_name), params)  # 404 for an unknown flow
+    existing = _baseline(paths, config) if sensor_type == "s3" else []
+    token = webhook.new_token() if sensor_type == "webhook" else None
+    now = utcnow()
+    row = SensorRow(
+        sensor_id=ids.new_id("sensor"),
+        org_id=org_id,
+        name=name,
+        sensor_type=sensor_type,
+        flow_name=flow_name,
+        config_json=json.dumps(config, separators=(",", ":")),
+        flow_params_json=json.dumps(params, separators=(",", ":")),
+        enabled=enabled,
+        webhook_token_hash=webhook.hash_token(token) if token else None,
+        webhook_token_hint=webhook.hint(token) if token else None,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    with store.connection():
+        sql.insert(store, row)
+        sql.add_seen_keys(store, row.sensor_id, existing, now)
+    return Created(row, token)
+
+
+def _check_params(version: FlowVersion, params: dict[str, Any]) -> None:
+    """A key of ``flow_params_json`` the flow does not take is a 400 now, not at every event
+    (types and required parameters wait for the run: an event may bring them)."""
+    schema = FlowSpec.from_json(version.flow_spec).parameter_schema
+    if schema is None or any(e.get("kind") == "var_keyword" for e in schema.values()):
+        return
+    for key in params:
+        if key not in schema:
+            raise InvalidInputError(
+                f"Unknown parameter '{key}' for flow '{version.flow_name}' "
+                f"(parameters: {', '.join(schema) or 'none'})",
+                {f"flow_params_json.{key}": "not a parameter of the flow"},
+            )
+
+
+def _baseline(paths: DagyPaths, config: dict[str, Any]) -> list[str]:
+    """The keys already in an s3 sensor's bucket: seen from the start, they never fire."""
+    try:
+        return s3.list_keys(paths, config)
+    except s3.ListError as exc:
+        raise InvalidInputError(
+            f"Invalid configuration: {exc}", {"config_json.bucket": "cannot be listed"}
+        ) from None
+
+
+def get(store: DuckDBStore, org_id: str, sensor_id: str) -> SensorRow:
+    row = sql.get(store, org_id, sensor_id)
+    if row is None:
+        raise NotFoundError(f"Sensor not found: {sensor_id}", {"sensor_id": sensor_id})
+    return row
+
+
+def page(
+    store: DuckDBStore, org_id: str, *, after: tuple[str, str] | None, limit: int
+) -> list[SensorRow]:
+    return sql.page(store, org_id, after=after, limit=limit)
+
+
+def delete(store: DuckDBStore, org_id: str, sensor_id: str) -> SensorRow:
+    with store.connection():
+        row = get(store, org_id, sensor_id)
+        sql.delete(store, row.sensor_id)
+    return row
+
+
+# -- from an event to a run -------------------------------------------------------------------------
+
+
+def _version(store: DuckDBStore, org_id: str, flow_name: str) -> FlowVersion:
+    """The flow's active version, else its latest registration (404 when the flow is gone)."""
+    found = flows.versions(store, org_id, flow_name)
+    return next((v for v in found if v.status == "active"), found[0])
+
+
+def parameters_for(
+    sensor: SensorRow, spec: FlowSpec, event: dict[str, Any], *, merge: bool
+) -> dict[str, Any]:
+    """``flow_params_json`` with the event: whole in the flow's payload parameter when it has
+    one, else (``merge``, a webhook's body) its keys over ``flow_params_json``."""
+    params = sensor.flow_params
+    name = _config.payload_param(sensor.config)
+    schema = spec.parameter_schema or {}
+    if name in schema and schema[name].get("kind") != "var_keyword":
+        return {**params, name: event}
+    return {**params, **event} if merge else params
+
+
+def fire(
+    store: DuckDBStore,
+    sensor: SensorRow,
+    event: dict[str, Any],
+    *,
+    trigger: str,
+    merge: bool = False,
+    wake: Wake = None,
+    tags: list[str] | None = None,
+) -> RunRecord:
+    """Queue a run of the sensor's flow for ``event`` and remember it on the sensor."""
+    with store.connection():
+        version = _version(store, sensor.org_id, sensor.flow_name)
+        spec = FlowSpec.from_json(version.flow_spec)
+        params = parameters_for(sensor, spec, event, merge=merge)
+        try:
+            run = execution.trigger_run(
+                store,
+                sensor.org_id,
+                f"sensor:{sensor.sensor_id}",
+                flow_name=sensor.flow_name,
+                flow_version=version.flow_version,
+                parameters=params,
+                trigger=trigger,
+                tags=tags,
+                wake=wake,
+            )
+        except InvalidInputError as exc:
+            unknown = _UNKNOWN.search(exc.message)
+            if merge and unknown:  # a key of the body the flow does not take
+                raise InvalidInputError(
+                    f"Invalid payload: {exc.message}", {f"body.{unknown.group(1)}": exc.message}
+                ) from None
+            raise
+        now = utcnow()
+        sql.update_state(
+            store, sensor.sensor_id, last_run_id=run.run_id, last_triggered_at=now, updated_at=now
+        )
+        audit.record(  # no caller identity: the sensor is who started it
+            store,
+            None,
+            "execute",
+            "run",
+            run.run_id,
+            resource_name=run.flow_name,
+            changes={"sensor_id": sensor.sensor_id, "trigger": trigger},
+            org_id=sensor.org_id,
+        )
+    return run
+
+
+def find_webhook(store: DuckDBStore, token: str) -> SensorRow:
+    """The enabled webhook sensor of ``token``; the same 404 for an unknown token and a disabled
+    sensor (a caller learns nothing about tokens it does not hold)."""
+    row = None
+    if token.startswith(webhook.PREFIX):
+        row = sql.by_token_hash(store, webhook.hash_token(token))
+    if row is None or not row.enabled or row.sensor_type != "webhook":
+        raise NotFoundError("Webhook token not found or sensor disabled")
+    return row
+
+
+def receive_webhook(store: DuckDBStore, sensor: SensorRow, raw: bytes, wake: Wake) -> RunRecord:
+    """``POST /webhooks/{token}``: the body (a JSON object, else 400) becomes a run's event."""
+    payload = webhook.parse_payload(raw)
+    return fire(store, sensor, payload, trigger="webhook", merge=True, wake=wake)
+
+
+# -- looking: test and the loop ---------------------------------------------------------------------
+
+
+class SensorTestFailed(InvalidInputError):
+    error = "sensor_test_failed"
+
+
+def test(
+    store: DuckDBStore, paths: DagyPaths, org_id: str, sensor_id: str, wake: Wake
+) -> RunRecord:
+    """``POST /sensors/{id}/test``: look once (400 when the look fails) and queue a run of what
+    was seen, whatever the sensor saw before; nothing the sensor remembers changes."""
+    sensor = get(store, org_id, sensor_id)
+    event: dict[str, Any] = {"sensor_id": sensor.sensor_id, "test": True}
+    config = sensor.config
+    try:
+        if sensor.sensor_type == "polling":
+            event["value"] = polling.observe(config)
+        elif sensor.sensor_type == "s3":
+            keys = s3.list_keys(paths, config)
+            event.update(bucket=config["bucket"], key=keys[-1] if keys else None)
+    except (polling.CheckError, s3.ListError) as exc:
+        raise SensorTestFailed(
+            f"Sensor test failed: {_short(exc)}", {"config_json": "check the sensor's config"}
+        ) from None
+    return fire(store, sensor, event, trigger="sensor", wake=wake, tags=["sensor-test"])
+
+
+def due(store: DuckDBStore, limit: int) -> list[SensorRow]:
+    return sql.due(store, utcnow(), LOOKED_AT, limit)
+
+
+def evaluate(store: DuckDBStore, paths: DagyPaths, sensor: SensorRow, wake: Wake) -> list[str]:
+    """One look of a polling or s3 sensor; the run ids it queued. A failed look is recorded in
+    ``last_error`` (and raised for the loop to log); the next look is one interval later."""
+    config = sensor.config
+    started = utcnow()
+    state: dict[str, Any] = {
+        "last_checked_at": started,
+        "next_check_at": started + _interval(config),
+        "updated_at": started,
+        "last_error": None,
+    }
+    runs: list[str] = []
+    try:
+        if sensor.sensor_type == "polling":
+            runs = _poll(store, sensor, config, state, wake)
+        else:
+            runs = _watch(store, paths, sensor, config, wake)
+    except Exception as exc:
+        state["last_error"] = _short(exc)
+        raise
+    finally:
+        sql.update_state(store, sensor.sensor_id, **state)
+    return runs
+
+
+def _poll(
+    store: DuckDBStore,
+    sensor: SensorRow,
+    config: dict[str, Any],
+    state: dict[str, Any],
+    wake: Wake,
+) -> list[str]:
+    observation = polling.observe(config)
+    if observation is None:
+        return []
+    mark = polling.fingerprint(observation)
+    if mark == sensor.last_fingerprint:
+        return []
+    # Remembered even when the run is refused (a flow that changed its parameters): one error,
+    # not one per interval; but a quota refusal passes, so the next look tries again. The run is
+    # queued first: a crash in between fires again, not never.
+    try:
+        run = fire(
+            store,
+            sensor,
+            {"sensor_id": sensor.sensor_id, "value": observation},
+            trigger="sensor",
+            wake=wake,
+        )
+    except QuotaExceededError:
+        raise
+    except Exception:
+        state["last_fingerprint"] = mark
+        raise
+    state["last_fingerprint"] = mark
+    return [run.run_id]
+
+
+def _watch(
+    store: DuckDBStore, paths: DagyPaths, sensor: SensorRow, config: dict[str, Any], wake: Wake
+) -> list[str]:
+    keys = s3.list_keys(paths, config)
+    new = sql.unseen_keys(store, sensor.sensor_id, keys)[: s3.MAX_KEYS_PER_CHECK]
+    runs = []
+    for key in new:
+        try:
+            run = fire(
+                store,
+                sensor,
+                {"bucket": config["bucket"], "key": key, "sensor_id": sensor.sensor_id},
+                trigger="sensor",
+                wake=wake,
+            )
+            runs.append(run.run_id)
+        except QuotaExceededError:
+            raise  # not seen: the next look tries this key (and those after it) again
+        except Exception:
+            sql.add_seen_keys(store, sensor.sensor_id, [key], utcnow())  # refused for good
+            raise
+        sql.add_seen_keys(store, sensor.sensor_id, [key], utcnow())
+    return runs
+
+
+def _interval(config: dict[str, Any]) -> Any:
+    import datetime as _dt
+
+    return _dt.timedelta(seconds=_config.interval(config))
+
+
+def _short(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return f"{type(exc).__name__}: {text}"[:_ERROR_CHARS]

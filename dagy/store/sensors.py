@@ -1,0 +1,153 @@
+"""SQL for sensors and the keys an s3 sensor has seen. A webhook token is never stored, only its hash."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+from dagy.store.duckdb_store import DuckDBStore
+
+
+@dataclass
+class SensorRow:
+    sensor_id: str
+    org_id: str
+    name: str
+    sensor_type: str
+    flow_name: str
+    config_json: str
+    flow_params_json: str
+    enabled: bool
+    webhook_token_hash: str | None
+    webhook_token_hint: str | None
+    created_by: str | None
+    created_at: _dt.datetime
+    updated_at: _dt.datetime
+    # What the sensor has seen and done (STATE_FIELDS): nothing yet when it is created.
+    last_fingerprint: str | None = None
+    next_check_at: _dt.datetime | None = None
+    last_checked_at: _dt.datetime | None = None
+    last_error: str | None = None
+    last_run_id: str | None = None
+    last_triggered_at: _dt.datetime | None = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(json.loads(self.config_json or "{}"))
+
+    @property
+    def flow_params(self) -> dict[str, Any]:
+        return dict(json.loads(self.flow_params_json or "{}"))
+
+
+_FIELDS = [f.name for f in fields(SensorRow)]
+_COLS = ", ".join(_FIELDS)
+# What the loop may change on a row; anything else is fixed at creation.
+STATE_FIELDS = frozenset(
+    {
+        "last_fingerprint",
+        "next_check_at",
+        "last_checked_at",
+        "last_error",
+        "last_run_id",
+        "last_triggered_at",
+        "updated_at",
+    }
+)
+
+
+def _rows(store: DuckDBStore, where: str, params: list[Any], tail: str = "") -> list[SensorRow]:
+    with store.connection() as con:
+        found = con.execute(f"SELECT {_COLS} FROM sensors WHERE {where} {tail}", params).fetchall()
+    return [SensorRow(*row) for row in found]
+
+
+def insert(store: DuckDBStore, row: SensorRow) -> None:
+    with store.connection() as con:
+        con.execute(
+            f"INSERT INTO sensors ({_COLS}) VALUES ({', '.join('?' for _ in _FIELDS)})",
+            [getattr(row, name) for name in _FIELDS],
+        )
+
+
+def get(store: DuckDBStore, org_id: str, sensor_id: str) -> SensorRow | None:
+    found = _rows(store, "org_id = ? AND sensor_id = ?", [org_id, sensor_id])
+    return found[0] if found else None
+
+
+def by_token_hash(store: DuckDBStore, token_hash: str) -> SensorRow | None:
+    """The webhook sensor whose token hashes to ``token_hash``, in whatever org it is."""
+    found = _rows(store, "webhook_token_hash = ?", [token_hash])
+    return found[0] if found else None
+
+
+def page(
+    store: DuckDBStore, org_id: str, *, after: tuple[str, str] | None, limit: int
+) -> list[SensorRow]:
+    """A page of the org's sensors, oldest first, strictly after the ``(created_at, id)`` keyset."""
+    where, params = "org_id = ?", [org_id]
+    if after is not None:
+        where += " AND (created_at, sensor_id) > (?::TIMESTAMP, ?)"
+        params += list(after)
+    return _rows(store, where, [*params, limit], "ORDER BY created_at, sensor_id LIMIT ?")
+
+
+def due(
+    store: DuckDBStore, now: _dt.datetime, types: tuple[str, ...], limit: int
+) -> list[SensorRow]:
+    """Enabled sensors of ``types`` (every org) whose next check is due, longest waiting first."""
+    return _rows(
+        store,
+        "enabled AND list_contains(?, sensor_type) AND (next_check_at IS NULL OR next_check_at <= ?)",
+        [list(types), now, limit],
+        "ORDER BY next_check_at NULLS FIRST, sensor_id LIMIT ?",
+    )
+
+
+def update_state(store: DuckDBStore, sensor_id: str, **changes: Any) -> None:
+    unknown = set(changes) - STATE_FIELDS
+    if unknown:
+        raise ValueError(f"not a sensor state field: {sorted(unknown)}")
+    if not changes:
+        return
+    sets = ", ".join(f"{name} = ?" for name in changes)
+    with store.connection() as con:
+        con.execute(
+            f"UPDATE sensors SET {sets} WHERE sensor_id = ?", [*changes.values(), sensor_id]
+        )
+
+
+def delete(store: DuckDBStore, sensor_id: str) -> None:
+    with store.connection() as con:
+        con.execute("DELETE FROM sensor_seen_keys WHERE sensor_id = ?", [sensor_id])
+        con.execute("DELETE FROM sensors WHERE sensor_id = ?", [sensor_id])
+
+
+# -- s3: seen keys ------------------------------------------------------------------------------------
+
+
+def unseen_keys(store: DuckDBStore, sensor_id: str, keys: list[str]) -> list[str]:
+    """Those of ``keys`` this sensor has not seen yet, in the order given."""
+    if not keys:
+        return []
+    with store.connection() as con:
+        seen = con.execute(
+            "SELECT key FROM sensor_seen_keys WHERE sensor_id = ? AND list_contains(?, key)",
+            [sensor_id, keys],
+        ).fetchall()
+    known = {str(row[0]) for row in seen}
+    return [k for k in keys if k not in known]
+
+
+def add_seen_keys(store: DuckDBStore, sensor_id: str, keys: list[str], now: _dt.datetime) -> None:
+    """Record ``keys`` as seen (one statement: a bucket may hold many at creation)."""
+    if not keys:
+        return
+    with store.connection() as con:
+        con.execute(
+            "INSERT OR IGNORE INTO sensor_seen_keys (sensor_id, key, seen_at) "
+            "SELECT ?, unnest(?::VARCHAR[]), ?",
+            [sensor_id, keys, now],
+        )
