@@ -24,9 +24,14 @@ from dagy_dask import SCHEDULER_ENV
 CONNECT_TIMEOUT = "30s"  # dask's own default for distributed.comm.timeouts.connect
 
 
+DEPLOYMENT_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
 def scheduler_address() -> str:
-    """The scheduler to use: ``DAGY_DASK_SCHEDULER``; ConfigError when it is not set."""
-    address = os.environ.get(SCHEDULER_ENV, "").strip()
+    """The scheduler to use: ``DASK_SCHEDULER_ADDRESS`` (dask's own name; a variable of a
+    deployment's environment reaches its runs so), else ``DAGY_DASK_SCHEDULER`` (the machine's or
+    server's); ConfigError when neither is set."""
+    address = (os.environ.get(DEPLOYMENT_ENV) or os.environ.get(SCHEDULER_ENV) or "").strip()
     if not address:
         raise ConfigError(
             f"No dask scheduler: set {SCHEDULER_ENV} to its address (e.g. tcp://127.0.0.1:8786)"
