@@ -23,7 +23,7 @@ def in_background(
     done: Callable[[T], Any],
     *,
     group: str,
-    failed: Callable[[Exception], Any] | None = None,
+    failed: Callable[[str], Any] | None = None,
 ) -> None:
     """Run ``call()`` in a thread worker of ``group`` (a newer call replaces an older one's
     result), then ``done(result)`` on the UI thread; a known error shows as a notice."""
@@ -35,7 +35,11 @@ def in_background(
             result = call()
         except KNOWN_ERRORS as exc:
             if not worker.is_cancelled:
-                app.call_from_thread(_report, app, exc, failed)
+                app.call_from_thread(_report, app, str(exc) or type(exc).__name__, failed)
+            return
+        except Exception as exc:  # a bug or an unexpected store error: say so, keep the app up
+            message = f"Internal error: {type(exc).__name__}: {exc}"
+            app.call_from_thread(_report, app, message, failed)
             return
         if not worker.is_cancelled:
             app.call_from_thread(done, result)
@@ -43,7 +47,7 @@ def in_background(
     node.run_worker(job, thread=True, group=group, exclusive=True, exit_on_error=False)
 
 
-def _report(app: Any, exc: Exception, failed: Callable[[Exception], Any] | None) -> None:
-    app.notify(str(exc) or type(exc).__name__, title="Dagy", severity="error", timeout=8)
+def _report(app: Any, message: str, failed: Callable[[str], Any] | None) -> None:
+    app.notify(message, title="Dagy", severity="error", timeout=8)
     if failed is not None:
-        failed(exc)
+        failed(message)

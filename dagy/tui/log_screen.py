@@ -71,7 +71,7 @@ class LogScreen(Screen[None]):
                 )
             return chunks
 
-        def failed(_: Exception) -> None:
+        def failed(_: str) -> None:
             self._busy = False
             self.follow = False  # one notice, not one every half second
             self._title()
