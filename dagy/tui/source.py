@@ -336,18 +336,7 @@ class LocalSource:
             rows = _every(
                 lambda token: deployments.list_page(store, ORG, limit=100, next_token=token)
             )
-        return [
-            {
-                "deployment_name": d.name,
-                "flow_name": d.flow_name,
-                "flow_version": d.flow_version,
-                "environment": d.environment,
-                "status": d.status,
-                "schedule": d.schedule,
-                "updated_at": _iso(d.updated_at),
-            }
-            for d in rows
-        ]
+        return [deployments.to_body(d) for d in rows]
 
     def schedules(self) -> list[dict[str, Any]]:
         api = self._server()
