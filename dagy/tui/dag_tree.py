@@ -41,7 +41,8 @@ class DagTree(Tree[str]):
             upstream.setdefault(down, []).append(up)
         ids = [t["task_run_id"] for t in task_runs]
         for number, layer in enumerate(layers(ids, edges or []), start=1):
-            branch = self.root.add(f"layer {number} ({len(layer)} task runs)", expand=True)
+            noun = "task run" if len(layer) == 1 else "task runs"
+            branch = self.root.add(f"layer {number} ({len(layer)} {noun})", expand=True)
             for task in layer[:MAX_NODES_PER_LAYER]:
                 label = Text(task + " ")
                 label.append_text(_format.status_text(status.get(task)))

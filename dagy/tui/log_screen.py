@@ -46,7 +46,7 @@ class LogScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.run_id + (f" / {self.task_run_id}" if self.task_run_id else "")
+        self.title = f"Log {self.run_id}" + (f" / {self.task_run_id}" if self.task_run_id else "")
         self._title()
         self.query_one(Log).focus()
         self.poll()

@@ -53,7 +53,7 @@ class RunScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.run_id
+        self.title = f"Run {self.run_id}"  # the sub-title stays the app's: what it looks at
         table = self.query_one("#tasks", DataTable)
         for name in TASK_COLUMNS:
             table.add_column(name, key=name)

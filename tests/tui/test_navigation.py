@@ -39,7 +39,7 @@ async def test_runs_open_a_run_then_a_task_log(paths: DagyPaths, run_local: Any)
             ("load-1", "succeeded", "1/1"),
         ]
         dag = [str(node.label) for node in app.screen.query_one("#dag").root.children]
-        assert dag == ["layer 1 (1 task runs)", "layer 2 (1 task runs)"]
+        assert dag == ["layer 1 (1 task run)", "layer 2 (1 task run)"]
         second = app.screen.query_one("#dag").root.children[1].children[0]
         assert str(second.label) == "load-1 succeeded  ← extract-1"
 
