@@ -25,9 +25,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Engine, store, start-up and API benchmarks: ``nox -s bench -- --quick`` or ``-- --check``."""
+    """Engine, store, start-up, API and usage benchmarks: ``-- --quick`` or ``-- --check``."""
     session.install(".[server]")
     session.run("python", "benchmarks/engine.py", *session.posargs)
     session.run("python", "benchmarks/api.py", *session.posargs)
     session.run("python", "benchmarks/runs.py", *session.posargs)
     session.run("python", "benchmarks/scheduler.py", *session.posargs)
+    session.run("python", "benchmarks/usage.py", *session.posargs)

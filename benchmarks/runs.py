@@ -96,7 +96,7 @@ def register_offline(home: Path, flow_file: Path) -> None:
 
 
 class Server:
-    def __init__(self, home: Path, workers: int) -> None:
+    def __init__(self, home: Path, workers: int, *, local: bool = True) -> None:
         env = {
             **os.environ,
             "DAGY_LOCAL_DIR": str(home),
@@ -113,7 +113,7 @@ class Server:
                 "-c",
                 "from dagy.cli.main import main; main()",
                 "serve",
-                "--local",
+                *(["--local"] if local else []),
                 "--port",
                 "0",
                 "--log-level",

@@ -98,6 +98,31 @@ class ConflictError(RequestError):
     status, error = 409, "conflict"
 
 
+class QuotaExceededError(RequestError):
+    """A plan's limit is reached; ``fields`` go at the top of the body (the spec's 429 shows
+    ``limit``, ``current_usage`` and ``reset_at`` beside ``error``), ``retry_after`` in seconds."""
+
+    status, error = 429, "quota_exceeded"
+
+    def __init__(
+        self,
+        message: str,
+        details: dict[str, object] | None = None,
+        *,
+        fields: dict[str, object] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message, details)
+        self.fields = fields or {}
+        self.retry_after = retry_after
+
+
+class ServiceUnavailableError(RequestError):
+    """Something the request needs is not configured on this server (e.g. Stripe)."""
+
+    status, error = 503, "service_unavailable"
+
+
 class LocalExecutionError(RuntimeError):
     """Base class of errors raised while executing a flow run."""
 
@@ -150,10 +175,12 @@ __all__ = [
     "NotFoundError",
     "ParameterTypeError",
     "PermissionDeniedError",
+    "QuotaExceededError",
     "RequestError",
     "RetryConfigurationError",
     "RunCancelledError",
     "RunNotFoundError",
+    "ServiceUnavailableError",
     "StoreBusyError",
     "TaskFailedError",
     "TaskTimeoutError",

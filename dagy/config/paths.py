@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DEFAULT_ARTIFACT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_KEEP_RUNS = 20
@@ -80,6 +81,17 @@ def env_flag(name: str, environ: dict[str, str] | None = None) -> bool:
 
 def env_int(name: str, default: int, environ: dict[str, str] | None = None) -> int:
     """An integer variable; a value that is not a non-negative integer is a ConfigError."""
+    return int(_env_number(name, default, int, "a non-negative integer", environ))
+
+
+def env_float(name: str, default: float, environ: dict[str, str] | None = None) -> float:
+    """A number variable (seconds, say); a value that is not a non-negative number is a ConfigError."""
+    return float(_env_number(name, default, float, "a non-negative number", environ))
+
+
+def _env_number(
+    name: str, default: float, parse: Any, what: str, environ: dict[str, str] | None
+) -> float:
     from dagy.errors import ConfigError
 
     env = os.environ if environ is None else environ
@@ -87,9 +99,9 @@ def env_int(name: str, default: int, environ: dict[str, str] | None = None) -> i
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a non-negative integer, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must be a non-negative integer, got {raw!r}")
-    return value
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
+    if not value >= 0:  # also refuses NaN
+        raise ConfigError(f"{name} must be {what}, got {raw!r}")
+    return value  # type: ignore[no-any-return]

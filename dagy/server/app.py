@@ -11,12 +11,16 @@ from litestar.openapi.spec import Components, SecurityScheme
 from dagy import __version__
 from dagy.auth import rbac
 from dagy.server import errors
+from dagy.server.metering import ApiCallMiddleware
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
+    alert_rules,
     api_keys,
     artifacts,
     audit_logs,
     auth,
+    billing,
+    channels,
     child_store,
     deployments,
     environments,
@@ -31,6 +35,7 @@ from dagy.server.routes import (
     secrets,
     signin,
     store_local,
+    usage,
     users,
 )
 from dagy.server.security import authorize
@@ -55,6 +60,10 @@ API_MODULES = [
     flows,
     deployments,
     schedules,
+    channels,
+    alert_rules,
+    usage,
+    billing,
 ]
 ROOT_MODULES: list[Any] = [signin]
 
@@ -95,5 +104,6 @@ def create_app(state: ServerState) -> Litestar:
 
 def create_asgi(state: ServerState) -> Any:
     """The app as the server runs it: the rate limiter wraps the whole app, so requests for unknown
-    routes (404) and wrong methods (405) draw from the same bucket as every other request."""
-    return RateLimitMiddleware(create_app(state), state)
+    routes (404) and wrong methods (405) draw from the same bucket as every other request; inside
+    it, API calls are counted per org (a request refused by the limiter is not a call)."""
+    return RateLimitMiddleware(ApiCallMiddleware(create_app(state), state), state)

@@ -19,7 +19,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 
-from dagy.errors import RequestError
+from dagy.errors import QuotaExceededError, RequestError
 
 log = logging.getLogger("dagy.server")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
@@ -65,6 +65,10 @@ def error_response(
 
 def _request_error(_: Request, exc: RequestError) -> Response[Any]:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, QuotaExceededError):
+        body = {**error_body(exc.status, exc.message, exc.details, exc.error), **exc.fields}
+        retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return Response(body, status_code=429, media_type=MediaType.JSON, headers=retry)
     return error_response(exc.status, exc.message, exc.details, exc.error, headers)
 
 

@@ -79,7 +79,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     from dagy.server import workers as run_workers
     from dagy.server.app import create_asgi
     from dagy.server.state import RateLimitSettings, ServerState
-    from dagy.services import accounts
+    from dagy.services import accounts, alerts
     from dagy.store.duckdb_store import DuckDBStore
 
     paths = paths or DagyPaths.from_env()
@@ -116,6 +116,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     state.api_url = root + base
     stop = threading.Event()
     scheduler = None
+    notifier = None
     try:
         if options.local and not accounts.has_users(store):
             accounts.create_user(store, options.local_email, None, role="owner")
@@ -140,6 +141,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         state.workers.start(info.api_url, state.local_token)
         scheduler = scheduler_loop.from_env(store, state.workers.wake)
         scheduler.start()
+        notifier = alerts.notifier(store)
+        notifier.start()
         sweeper = threading.Thread(target=_sweep, args=(store, stop), daemon=True, name="recover")
         sweeper.start()
         mode = "local mode (single user, no passwords)" if options.local else "multi-user mode"
@@ -167,6 +170,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
             scheduler.stop()
         if state.workers is not None:  # already stopped after a graceful shutdown; then a no-op
             state.workers.stop()
+        if notifier is not None:  # unmatched events and pending jobs wait in the store
+            notifier.stop()
         server_file.remove(paths, pid=os.getpid())
         store.release()
         sock.close()

@@ -41,6 +41,8 @@ class ServerState:
     # The rate limiter's token buckets, one set for the whole app: Litestar builds a middleware
     # instance per route, and each making its own would give every route a budget of its own.
     rate_buckets: Any = field(default=None, repr=False)
+    # API calls counted per org and day, written in batches (dagy/server/metering.py).
+    api_calls: Any = field(default=None, repr=False)
     # The run workers (dagy/server/workers.py) when the server runs them; None in app-only tests.
     workers: Any = field(default=None, repr=False)
     _jwt_verifier: JWTVerifier | None = field(default=None, repr=False)

@@ -13,6 +13,7 @@ from typing import Any
 
 from dagy.errors import InvalidInputError
 from dagy.services import pagination
+from dagy.services._iso import parse_moment
 from dagy.store import queue as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Event
@@ -26,17 +27,7 @@ def _time(value: Any) -> str | None:
 
 
 def _moment(text: str | None, field: str) -> _dt.datetime | None:
-    if not text:
-        return None
-    try:
-        moment = _dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        raise InvalidInputError(
-            f"Invalid {field}: {text!r}", {field: "an ISO 8601 date or time"}
-        ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-    return moment
+    return parse_moment(text, field) if text else None
 
 
 def to_item(event: Event) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from dagy.errors import ConflictError, InvalidInputError, NotFoundError, Paramet
 from dagy.sdk import _codec
 from dagy.sdk.params import coerce_with_schema
 from dagy.sdk.spec import FlowSpec
-from dagy.services import deployments, flows
+from dagy.services import deployments, flows, quotas
 from dagy.store import flows as flow_sql
 from dagy.store import queue
 from dagy.store.duckdb_store import DuckDBStore
@@ -210,9 +210,10 @@ def trigger_run(
 
     400 for bad parameters (naming the field), an unknown executor or a version without code;
     404 for an unknown flow version or deployment; 409 when ``singleton`` and a run of the same
-    deployment (or, without one, the same flow) is queued or running. ``execute`` False records
-    the run without queueing it for the workers. ``also`` gives statements written in the run's
-    own transaction (a schedule's advance past the time it fired for).
+    deployment (or, without one, the same flow) is queued or running; 429 when the org's plan
+    allows no more runs (``quotas.check_trigger``). ``execute`` False records the run without
+    queueing it for the workers. ``also`` gives statements written in the run's own transaction
+    (a schedule's advance past the time it fired for).
     """
     execute = _flag(execute, "execute", True)
     singleton = _flag(singleton, "singleton", False)
@@ -263,7 +264,8 @@ def _enqueue(
     singleton: bool,
     also: Sequence[tuple[str, list[Any]]] = (),
 ) -> None:
-    with store.connection():  # the check and the insert under one hold of the store
+    with store.connection():  # the checks and the insert under one hold of the store
+        quotas.check_trigger(store, run.org_id, execute=execute)
         if singleton:
             busy = queue.active_runs(
                 store,

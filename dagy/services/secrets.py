@@ -34,6 +34,7 @@ from dagy.errors import (
 )
 from dagy.services import environments
 from dagy.store import environments as env_sql
+from dagy.store import notifications as channel_sql
 from dagy.store import secrets as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import utcnow
@@ -98,7 +99,7 @@ def _keys(store: DuckDBStore, *, create: bool = False) -> crypto.KeyChain:
     try:
         chain = crypto.load(store.paths)
         if chain.current is None and create:
-            sealed = sql.key_ids(store)
+            sealed = sorted({*sql.key_ids(store), *channel_sql.sealed_key_ids(store)})
             if sealed:
                 raise SecretsUnavailableError(
                     f"No master key found (DAGY_MASTER_KEY, the keyring, "
@@ -133,6 +134,39 @@ def _may_change(store: DuckDBStore, org_id: str, role: str | None, environment: 
         env = env_sql.get(store, org_id, environment)
         if env is not None:
             environments.may_change(env, role)
+
+
+# -- a notification channel's secret fields --------------------------------------------------------
+
+
+def _channel_associated(org_id: str, channel_id: str) -> bytes:
+    return json.dumps(["dagy.channel.v1", org_id, channel_id]).encode()
+
+
+def seal_channel(
+    store: DuckDBStore, org_id: str, channel_id: str, data: bytes
+) -> tuple[str, bytes]:
+    """(key_id, sealed) of a channel's secret fields, bound to its org and id."""
+    chain = _keys(store, create=True)
+    assert chain.current is not None
+    return chain.current.key_id, crypto.seal(
+        chain.current, data, _channel_associated(org_id, channel_id)
+    )
+
+
+def open_channel(store: DuckDBStore, row: channel_sql.ChannelRow) -> bytes:
+    assert row.key_id is not None and row.sealed_config is not None
+    return _open_channel(_keys(store), row)
+
+
+def _open_channel(chain: crypto.KeyChain, row: channel_sql.ChannelRow) -> bytes:
+    assert row.key_id is not None and row.sealed_config is not None
+    try:
+        return crypto.unseal(
+            chain, row.key_id, row.sealed_config, _channel_associated(row.org_id, row.channel_id)
+        )
+    except crypto.SealError as exc:
+        raise SecretsUnavailableError(f"Channel {row.channel_id} cannot be read: {exc}") from None
 
 
 # -- metadata ---------------------------------------------------------------------------------------
@@ -355,7 +389,8 @@ def rotate_master_key(
     new_key: bytes | None = None,
     environ: MutableMapping[str, str] | None = None,
 ) -> Rotation:
-    """Re-seal every secret (of every org) under a new master key, stored where the old one was.
+    """Re-seal every secret (of every org), and every channel's secret fields, under a new master
+    key, stored where the old one was.
 
     The new key is stored first with the old ones after it, so a crash at any point leaves every
     ciphertext openable; the old keys are dropped once the re-sealing has committed. A key from
@@ -379,6 +414,7 @@ def rotate_master_key(
                 "The new master key is the current one", {"new_key": "must differ"}
             )
         opened = [(row, _unseal(chain, row)) for row in sql.everything(store)]
+        channels = [(row, _open_channel(chain, row)) for row in channel_sql.sealed_channels(store)]
         old = [k.key for k in chain.keys]
         try:
             crypto.save(paths, [fresh.key, *old], current.source)
@@ -389,6 +425,11 @@ def rotate_master_key(
                         fresh, data, _associated(row.org_id, row.environment, row.secret_name)
                     )
                     sql.reseal(store, row.secret_id, fresh.key_id, blob)
+                for channel, data in channels:
+                    blob = crypto.seal(
+                        fresh, data, _channel_associated(channel.org_id, channel.channel_id)
+                    )
+                    channel_sql.reseal_channel(store, channel.channel_id, fresh.key_id, blob)
             except BaseException:
                 con.execute("ROLLBACK")
                 crypto.save(paths, old, current.source)

@@ -308,7 +308,7 @@ def test_help_and_version_do_not_import_heavy_modules():
         "import sys\n"
         "from dagy.cli.main import cli\n"
         "try:\n    cli(['--help'], prog_name='dagy')\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('duckdb', 'litestar', 'textual', 'boto3', 'yaml') if m in sys.modules]\n"
+        "heavy = [m for m in ('duckdb', 'litestar', 'textual', 'boto3', 'yaml', 'stripe') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
     out = subprocess.run(

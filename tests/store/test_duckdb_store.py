@@ -36,7 +36,30 @@ def test_migrations_are_recorded_and_applied_once(paths: DagyPaths):
             == migrations.LATEST
         )
         assert migrations.apply(con) == migrations.LATEST
-        assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == migrations.LATEST
+        # One row per migration file (numbers may skip one another branch has taken).
+        applied = con.execute("SELECT count(*) FROM schema_version").fetchone()[0]
+        assert applied == len(migrations.available())
+
+
+def test_a_migration_numbered_below_the_latest_applied_is_still_applied(tmp_path, monkeypatch):
+    """Branches add migrations side by side: a store at 0003 still gets a 0002 merged later."""
+    import duckdb
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_a.sql").write_text("CREATE TABLE a (x INTEGER);")
+    (folder / "0003_c.sql").write_text("CREATE TABLE c (x INTEGER);")
+    monkeypatch.setattr(migrations, "_DIR", folder)
+    con = duckdb.connect(str(tmp_path / "db.duckdb"))
+    assert migrations.apply(con) == 3
+    (folder / "0002_b.sql").write_text("CREATE TABLE b (x INTEGER);")
+    assert migrations.apply(con) == 3
+    assert con.execute("SELECT count(*) FROM b").fetchone()[0] == 0
+    assert migrations.apply(con) == 3  # and once only
+    assert [
+        r[0] for r in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+    ] == [1, 2, 3]
+    con.close()
 
 
 def test_batches_upsert_task_runs_and_update_run_fields(paths: DagyPaths):

@@ -13,8 +13,8 @@ from litestar import Request, get, post
 from dagy.auth import rbac
 from dagy.errors import ConflictError, InvalidInputError
 from dagy.server.security import identity_of, state_of
-from dagy.store import wire
-from dagy.store.records import RUN_STATUSES
+from dagy.store import queue, wire
+from dagy.store.records import FINAL_STATUSES, RUN_STATUSES, utcnow
 
 _OPT = {"permission": rbac.LOCAL}
 # A FlowSpec of many task runs travels in one create: the default 10 MB limit is for the public API.
@@ -85,6 +85,10 @@ def apply(request: Request[Any, Any, Any], run_id: str, data: dict[str, Any]) ->
         if not store.run_exists(run_id, org_id):
             return {"applied": False}
         store.apply(run_id, changes, task_runs)
+        if changes.get("status") in FINAL_STATUSES:  # the event log and alert rules see it end
+            ended = store.get_run(run_id, org_id=org_id)
+            if ended is not None:
+                queue.record_status(store, ended, utcnow())
     return {"applied": True}
 
 

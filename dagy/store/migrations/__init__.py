@@ -24,12 +24,13 @@ def apply(con: Any) -> int:
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
     )
-    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-    current = int(row[0])
-    if current >= LATEST:
-        return current
+    # Every file not yet recorded, in order, even one numbered below the latest applied: branches
+    # add migrations side by side (0005, 0006, 0007), and a store migrated on one must still get
+    # the others' once they are merged.
+    done = {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
+    current = max(done, default=0)
     for number, path in available():
-        if number <= current:
+        if number in done:
             continue
         con.execute("BEGIN")
         try:
@@ -41,5 +42,5 @@ def apply(con: Any) -> int:
         except Exception:
             con.execute("ROLLBACK")
             raise
-        current = number
+        current = max(current, number)
     return current

@@ -1,0 +1,85 @@
+"""Alert rules: create, list, read, delete, and send a test notification to a rule's channels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, delete, get, post
+
+from dagy.server.security import audit_request, identity_of, state_of
+from dagy.services import alerts, notifications
+from dagy.store.notifications import RuleRow
+from dagy.store.records import iso_z
+
+_READ = {"permission": "notifications.read"}
+_WRITE = {"permission": "notifications.write"}
+
+
+def _item(row: RuleRow) -> dict[str, Any]:
+    return {
+        "rule_id": row.rule_id,
+        "name": row.name,
+        "trigger": row.trigger,
+        "flow_name": row.flow_name,
+        "channel_ids": list(row.channel_ids),
+        "sla_seconds": row.sla_seconds,
+        "enabled": row.enabled,
+        "created_at": iso_z(row.created_at),
+    }
+
+
+@post("/alert-rules", status_code=201, sync_to_thread=True, opt=_WRITE)
+def create_rule(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    with state.store.connection():
+        row = notifications.create_rule(
+            state.store,
+            identity.org_id,
+            identity.email,
+            name=data.get("name"),
+            trigger=data.get("trigger"),
+            channel_ids=data.get("channel_ids"),
+            flow_name=data.get("flow_name"),
+            sla_seconds=data.get("sla_seconds"),
+            enabled=data.get("enabled"),
+        )
+        audit_request(
+            request,
+            "create",
+            "alert_rule",
+            row.rule_id,
+            name=row.name,
+            changes={"trigger": [None, row.trigger], "channel_ids": [None, row.channel_ids]},
+        )
+    return _item(row)
+
+
+@get("/alert-rules", sync_to_thread=True, opt=_READ)
+def list_rules(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    return {"items": [_item(r) for r in notifications.list_rules(state.store, identity.org_id)]}
+
+
+@get("/alert-rules/{rule_id:str}", sync_to_thread=True, opt=_READ)
+def get_rule(request: Request[Any, Any, Any], rule_id: str) -> dict[str, Any]:
+    state, identity = state_of(request), identity_of(request)
+    return _item(notifications.get_rule(state.store, identity.org_id, rule_id))
+
+
+@delete("/alert-rules/{rule_id:str}", status_code=204, sync_to_thread=True, opt=_WRITE)
+def delete_rule(request: Request[Any, Any, Any], rule_id: str) -> Response[None]:
+    state, identity = state_of(request), identity_of(request)
+    with state.store.connection():
+        row = notifications.delete_rule(state.store, identity.org_id, rule_id)
+        audit_request(request, "delete", "alert_rule", row.rule_id, name=row.name)
+    return Response(None, status_code=204)
+
+
+@post("/alert-rules/{rule_id:str}/test", status_code=200, sync_to_thread=True, opt=_WRITE)
+def test_rule(request: Request[Any, Any, Any], rule_id: str) -> dict[str, Any]:
+    """Sends now, outside the store's lock; each attempt lands in the channel's deliveries."""
+    state, identity = state_of(request), identity_of(request)
+    return alerts.test_rule(state.store, identity.org_id, rule_id)
+
+
+ROUTES = [create_rule, list_rules, get_rule, delete_rule, test_rule]

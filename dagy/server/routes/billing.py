@@ -1,0 +1,72 @@
+"""Billing: plans (public), the org's subscription, Stripe checkout and portal sessions
+(billing.write), and Stripe's webhook (public, its signature is the credential).
+See docs/usage-billing.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from litestar import Request, get, post
+
+from dagy.auth import rbac
+from dagy.server.security import audit_request, identity_of, state_of
+from dagy.services import billing, quotas
+
+
+@get("/billing/plans", sync_to_thread=False, opt={"permission": rbac.PUBLIC})
+def plans() -> dict[str, Any]:
+    return quotas.plans_body()
+
+
+@get("/billing/subscription", sync_to_thread=True, opt={"permission": "billing.read"})
+def subscription(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    store, org_id = state_of(request).store, identity_of(request).org_id
+    return billing.subscription(store, org_id, billing.StripeSettings.from_env())
+
+
+@post(
+    "/billing/checkout", status_code=201, sync_to_thread=True, opt={"permission": "billing.write"}
+)
+def checkout(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+    identity = identity_of(request)
+    answer = billing.checkout(
+        state_of(request).store,
+        identity.org_id,
+        identity.email,
+        data,
+        billing.StripeSettings.from_env(),
+    )
+    audit_request(
+        request, "create", "checkout_session", answer["checkout_id"], changes={"plan": data["plan"]}
+    )
+    return answer
+
+
+@post("/billing/portal", status_code=201, sync_to_thread=True, opt={"permission": "billing.write"})
+def portal(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+    answer = billing.portal(
+        state_of(request).store,
+        identity_of(request).org_id,
+        data,
+        billing.StripeSettings.from_env(),
+    )
+    audit_request(request, "create", "portal_session", answer["portal_session_id"])
+    return answer
+
+
+def _webhook(state: Any, payload: bytes, header: str | None) -> None:
+    settings = billing.StripeSettings.from_env()
+    billing.apply_event(state.store, billing.verify(payload, header, settings), settings)
+
+
+@post("/billing/webhook", status_code=200, opt={"permission": rbac.PUBLIC})
+async def webhook(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Verified against the raw body (re-encoding JSON would change what Stripe signed)."""
+    payload = await request.body()
+    header = request.headers.get("stripe-signature")
+    await anyio.to_thread.run_sync(_webhook, state_of(request), payload, header)
+    return {"received": True}
+
+
+ROUTES = [plans, subscription, checkout, portal, webhook]

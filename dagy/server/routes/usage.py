@@ -1,0 +1,67 @@
+"""Usage: the billing period's summary, days, quota, dashboard and costs (billing.read), and the
+local token's route that sets an org's quota override. See docs/usage-billing.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, put
+
+from dagy.auth import rbac
+from dagy.server.security import audit_request, identity_of, state_of
+from dagy.services import quotas, usage
+
+_READ = {"permission": "billing.read"}
+
+
+def _org(request: Request[Any, Any, Any]) -> tuple[Any, str]:
+    """The store and the caller's org, with the API calls counted so far written first."""
+    state = state_of(request)
+    if state.api_calls is not None:
+        state.api_calls.flush()
+    return state.store, identity_of(request).org_id
+
+
+@get("/usage/summary", sync_to_thread=True, opt=_READ)
+def summary(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return usage.summary(*_org(request))
+
+
+@get("/usage/timeseries", sync_to_thread=True, opt=_READ)
+def timeseries(
+    request: Request[Any, Any, Any], start_date: str | None = None, end_date: str | None = None
+) -> dict[str, Any]:
+    return usage.timeseries(*_org(request), start_date, end_date)
+
+
+@get("/usage/quota", sync_to_thread=True, opt=_READ)
+def quota(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return quotas.quota(*_org(request))
+
+
+@get("/usage/dashboard", sync_to_thread=True, opt=_READ)
+def dashboard(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return usage.dashboard(*_org(request))
+
+
+@get("/usage/costs", sync_to_thread=True, opt=_READ)
+def costs(
+    request: Request[Any, Any, Any], start_date: str | None = None, end_date: str | None = None
+) -> dict[str, Any]:
+    return usage.costs(*_org(request), start_date, end_date)
+
+
+@put(
+    "/_local/quotas/{org_id:str}",
+    sync_to_thread=True,
+    include_in_schema=False,
+    opt={"permission": rbac.LOCAL},
+)
+def set_quota(request: Request[Any, Any, Any], org_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An org's limits over its plan's (an operator's setting: the local token only)."""
+    answer = quotas.set_override(state_of(request).store, org_id, data)
+    audit_request(request, "update", "quota", org_id, changes=answer["limits"], org_id=org_id)
+    return answer
+
+
+ROUTES = [summary, timeseries, quota, dashboard, costs, set_quota]
