@@ -127,3 +127,27 @@ async def test_flows_deployments_and_schedules_with_pause_resume_and_trigger(
         queued = store.list_runs(status="PENDING")
         assert [r.trigger for r in queued] == ["manual"]
         assert any(f"run {queued[0].run_id} is queued" in n for n in notices(app))
+
+
+async def test_runs_refresh_live_while_the_file_stays_free(
+    paths: DagyPaths, run_local: Any
+) -> None:
+    import asyncio
+
+    first = run_local("etl", x=1)
+    app = DagyApp(LocalSource(paths))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert [r[0] for r in table_rows(app.screen, "#runs")] == [first.run_id]
+        # A run recorded by someone else while the TUI is open: the TUI only opens the file per
+        # refresh, so the run can write, and it shows up on top without a key press.
+        second = await asyncio.to_thread(run_local, "etl", x=2)
+        rows = await eventually(
+            pilot,
+            lambda: len(table_rows(app.screen, "#runs")) == 2 and table_rows(app.screen, "#runs"),
+            what="the new run listed",
+        )
+        assert [(r[0], r[2]) for r in rows] == [
+            (second.run_id, "completed"),
+            (first.run_id, "completed"),
+        ]
