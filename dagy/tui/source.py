@@ -19,12 +19,13 @@ import sys
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dagy.client.http import DagyClient
 from dagy.config import server_file
 from dagy.config.paths import DagyPaths
-from dagy.errors import APIError
+from dagy.errors import APIError, DagyError
 from dagy.store.records import TaskRunRecord
 
 if TYPE_CHECKING:
@@ -295,7 +296,12 @@ class LocalSource:
 
         with self._open() as store:
             old = store.get_run(run_id, org_id=ORG)
-        service.check_retryable(run_id, old)
+        found = service.check_retryable(run_id, old)
+        from dagy.sdk.loader import split_target
+
+        module = Path(split_target(found.entrypoint or "")[0])
+        if not module.is_file():  # the retry's process would fail where no one sees it
+            raise DagyError(f"Cannot retry {run_id}: its flow file {module} is gone")
         # Without a server the retry executes in a process of its own, as `dagy runs retry` in
         # another terminal would: the flow's code never runs inside the TUI.
         subprocess.Popen(

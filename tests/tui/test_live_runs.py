@@ -143,3 +143,18 @@ async def test_retry_starts_a_new_run_that_reruns_the_failed_task(
         await eventually(
             pilot, lambda: any("succeeded; there is nothing to retry" in n for n in notices(app))
         )
+
+
+async def test_retry_of_a_run_whose_flow_file_is_gone_says_so(
+    paths: DagyPaths, run_local: Any, tmp_path: Path, flows_file: Path
+) -> None:
+    failed = run_local("flaky", marker=str(tmp_path / "absent"))
+    flows_file.unlink()
+    app = DagyApp(LocalSource(paths))
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(RunScreen(app.source, failed.run_id))
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert f"Cannot retry {failed.run_id}: its flow file {flows_file} is gone" in notices(app)
+        assert [r.run_id for r in DuckDBStore(paths).list_runs()] == [failed.run_id]
