@@ -5,12 +5,14 @@ from __future__ import annotations
 import nox
 
 nox.options.sessions = ["tests", "lint"]
+# Plugin packages installed beside the core for tests, lint and benchmarks.
+PLUGINS = ["./plugins/dagy-s3", "./plugins/dagy-lambda", "./plugins/dagy-dask"]
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite, in parallel: ``nox -s tests -- -k retries`` passes arguments to pytest."""
-    session.install(".[dev]")
+    session.install(".[dev]", *PLUGINS)
     session.run("pytest", "-n", "auto", *session.posargs)
 
 
@@ -21,13 +23,15 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "dagy")
+    session.run("mypy", "plugins/dagy-dask/dagy_dask")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Engine, store, start-up, API and usage benchmarks: ``-- --quick`` or ``-- --check``."""
-    session.install(".[server]")
+    """Engine, executor, store, start-up, API and usage benchmarks: ``-- --quick`` or ``-- --check``."""
+    session.install(".[server]", *PLUGINS)
     session.run("python", "benchmarks/engine.py", *session.posargs)
+    session.run("python", "benchmarks/executors.py", *session.posargs)
     session.run("python", "benchmarks/api.py", *session.posargs)
     session.run("python", "benchmarks/runs.py", *session.posargs)
     session.run("python", "benchmarks/scheduler.py", *session.posargs)

@@ -1,7 +1,8 @@
 """The child side of the ``process`` executor: run one task attempt read from stdin, then exit.
 
 stdout/stderr are the task's log file (set up by the parent). The result goes to the artifact file;
-a failure is described in ``error.json`` beside the task log.
+a failure is described in ``error.json`` beside the task log. ``run_payload`` is the part that other
+executors running an attempt away from the engine (``dagy-dask``'s workers) share.
 """
 
 from __future__ import annotations
@@ -11,40 +12,46 @@ import logging
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
-def main() -> int:
-    payload = json.loads(sys.stdin.buffer.read())
+@dataclass(frozen=True)
+class ChildResult:
+    """What one attempt produced: the artifact's JSON bytes, or an error ("ValueError: boom")."""
+
+    data: bytes | None = None
+    error: str | None = None
+    retryable: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def started_line(payload: dict[str, Any], where: str) -> str:
+    """The first line an attempt writes to its task log, saying where it runs."""
+    from dagy.store.records import utcnow
+
+    stamp = utcnow().isoformat(timespec="milliseconds")
+    return (
+        f"{stamp}Z INFO attempt {payload['number']} of {payload['task_run_id']} started ({where})"
+    )
+
+
+def run_payload(payload: dict[str, Any]) -> ChildResult:
+    """Load the task a payload names (importing its flow file), call it, serialize its value.
+
+    Tracebacks of failures go to ``sys.stderr``, which the caller has pointed at the task log.
+    """
     from dagy.engine import artifacts
     from dagy.errors import ArtifactSerializationError
     from dagy.sdk import _codec
     from dagy.sdk.loader import load_module, split_target
     from dagy.sdk.spec import TaskDef
     from dagy.sdk.task import resolve_task
-    from dagy.store.records import utcnow
 
-    task_dir = Path(payload["task_dir"])
-    from dagy.engine._capture import LOG_FORMATTER, Redacting, redact
-
-    # A secret the task got from dagy.secret() prints as **** (the streams are the task log).
-    sys.stdout = Redacting(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = Redacting(sys.stderr)  # type: ignore[assignment]
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(LOG_FORMATTER)
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
-
-    def fail(message: str, retryable: bool = True) -> int:
-        error = {"error": redact(message), "retryable": retryable}
-        (task_dir / "error.json").write_text(json.dumps(error))
-        return 1
-
-    stamp = utcnow().isoformat(timespec="milliseconds")
-    print(
-        f"{stamp}Z INFO attempt {payload['number']} of {payload['task_run_id']} started "
-        f"(process {os.getpid()})",
-        flush=True,
-    )
     try:
         if payload.get("entrypoint"):
             load_module(split_target(payload["entrypoint"])[0])
@@ -55,19 +62,42 @@ def main() -> int:
         )
         args = _codec.decode(payload["args"], lambda ref: None)
         kwargs = _codec.decode(payload["kwargs"], lambda ref: None)
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as the attempt's error
+    except Exception as exc:  # noqa: BLE001 - reported to the engine as the attempt's error
         traceback.print_exc()
-        return fail(f"ImportError: cannot load task {payload['task_name']}: {exc}", retryable=False)
+        error = f"ImportError: cannot load task {payload['task_name']}: {exc}"
+        return ChildResult(error=error, retryable=False)
     try:
         value = task.fn(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - user code
         traceback.print_exc()
-        return fail(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        return ChildResult(error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
     try:
         data = artifacts.serialize(payload["task_name"], value, payload["max_bytes"])
     except ArtifactSerializationError as exc:
-        return fail(f"ArtifactSerializationError: {exc}", retryable=False)
-    artifacts.write(Path(payload["artifact_dir"]), data)
+        return ChildResult(error=f"ArtifactSerializationError: {exc}", retryable=False)
+    return ChildResult(data=data)
+
+
+def main() -> int:
+    payload = json.loads(sys.stdin.buffer.read())
+    from dagy.engine import artifacts
+    from dagy.engine._capture import LOG_FORMATTER, Redacting, redact
+
+    task_dir = Path(payload["task_dir"])
+    # A secret the task got from dagy.secret() prints as **** (the streams are the task log).
+    sys.stdout = Redacting(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = Redacting(sys.stderr)  # type: ignore[assignment]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LOG_FORMATTER)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+    print(started_line(payload, f"process {os.getpid()}"), flush=True)
+    result = run_payload(payload)
+    if result.data is None:
+        error = {"error": redact(result.error or "failed"), "retryable": result.retryable}
+        (task_dir / "error.json").write_text(json.dumps(error))
+        return 1
+    artifacts.write(Path(payload["artifact_dir"]), result.data)
     sys.stdout.flush()
     return 0
 

@@ -163,6 +163,30 @@ def _store_result(attempt: Attempt, value: Any, started: _dt.datetime, log: Any)
     return outcome
 
 
+def child_payload(attempt: Attempt) -> str:
+    """An attempt as the JSON that ``dagy.engine._child.run_payload`` runs in another process.
+
+    TypeError/ValueError when an input is not JSON-serialisable.
+    """
+    return _codec.dumps(
+        {
+            "run_id": attempt.run_id,
+            "task_run_id": attempt.task_run_id,
+            "task_name": attempt.task_name,
+            "number": attempt.number,
+            "entrypoint": attempt.entrypoint,
+            "module": attempt.module,
+            "qualname": attempt.qualname,
+            "args": attempt.args,
+            "kwargs": attempt.kwargs,
+            "task_dir": str(attempt.task_dir),
+            "artifact_dir": str(attempt.artifact_dir),
+            "max_bytes": attempt.max_bytes,
+            "timeout_seconds": attempt.timeout_seconds,
+        }
+    )
+
+
 class ThreadExecutor:
     """Runs attempts on daemon worker threads in this process.
 
@@ -232,22 +256,8 @@ class ProcessExecutor:
 
     def submit(self, attempt: Attempt) -> None:
         artifacts.make_dir(attempt.task_dir)
-        payload = {
-            "run_id": attempt.run_id,
-            "task_run_id": attempt.task_run_id,
-            "task_name": attempt.task_name,
-            "number": attempt.number,
-            "entrypoint": attempt.entrypoint,
-            "module": attempt.module,
-            "qualname": attempt.qualname,
-            "args": attempt.args,
-            "kwargs": attempt.kwargs,
-            "task_dir": str(attempt.task_dir),
-            "artifact_dir": str(attempt.artifact_dir),
-            "max_bytes": attempt.max_bytes,
-        }
         try:
-            body = _codec.dumps(payload).encode()
+            body = child_payload(attempt).encode()
         except (TypeError, ValueError) as exc:
             error = f"TypeError: inputs cannot be sent to a child process: {exc}"
             self._completions.put(Outcome.failed(attempt, utcnow(), error, retryable=False))
