@@ -28,11 +28,12 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Engine, executor, store, start-up, API and usage benchmarks: ``-- --quick`` or ``-- --check``."""
-    session.install(".[server]", *PLUGINS)
+    """Engine, executor, store, start-up, API, usage and TUI benchmarks: ``-- --quick`` or ``-- --check``."""
+    session.install(".[server,tui]", *PLUGINS)
     session.run("python", "benchmarks/engine.py", *session.posargs)
     session.run("python", "benchmarks/executors.py", *session.posargs)
     session.run("python", "benchmarks/api.py", *session.posargs)
     session.run("python", "benchmarks/runs.py", *session.posargs)
     session.run("python", "benchmarks/scheduler.py", *session.posargs)
     session.run("python", "benchmarks/usage.py", *session.posargs)
+    session.run("python", "benchmarks/tui.py", *session.posargs)

@@ -69,6 +69,7 @@ def _register() -> None:
         schedules_cmd,
         secrets_cmd,
         serve_cmd,
+        tui_cmd,
         users_cmd,
     )
 
@@ -87,6 +88,7 @@ def _register() -> None:
     cli.add_command(schedules_cmd.schedules)
     cli.add_command(secrets_cmd.secrets)
     cli.add_command(users_cmd.users)
+    cli.add_command(tui_cmd.tui)
 
 
 _register()

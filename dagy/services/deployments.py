@@ -18,7 +18,7 @@ from dagy.services import flows, pagination
 from dagy.store import flows as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Deployment
-from dagy.store.records import utcnow
+from dagy.store.records import iso_z, utcnow
 
 EXECUTION_MODES = (
     "nano",
@@ -153,6 +153,34 @@ def check_tags(tags: Any) -> dict[str, Any]:
     if isinstance(tags, list) and all(isinstance(t, str) and t for t in tags):
         return dict.fromkeys(tags, "")
     return flows.check_tags(tags)
+
+
+def _time(value: Any) -> str | None:
+    return iso_z(value) if value is not None else None
+
+
+def to_body(d: Deployment) -> dict[str, Any]:
+    """One deployment as GET /deployments/{name} shows it (every deployments route returns it)."""
+    return {
+        "deployment_id": d.deployment_id,
+        "deployment_name": d.name,
+        "flow_name": d.flow_name,
+        "flow_version": d.flow_version,
+        "environment": d.environment,
+        "status": d.status,
+        "schedule": d.schedule,
+        "timezone": d.timezone,
+        "default_executor": d.default_executor,
+        "execution_mode": d.execution_mode,
+        "tags": d.tag_map,
+        "dep_package_slugs": d.slugs,
+        "max_concurrent_runs": d.max_concurrent_runs,
+        "created_at": iso_z(d.created_at),
+        "updated_at": iso_z(d.updated_at),
+        "promoted_from_env": d.promoted_from_env,
+        "promoted_from_deployment": d.promoted_from_deployment,
+        "promoted_at": _time(d.promoted_at),
+    }
 
 
 def get(store: DuckDBStore, org_id: str, name: str) -> Deployment:

@@ -273,20 +273,11 @@ def retry_run(run_id: str, settings: RunSettings | None, paths: DagyPaths) -> Ru
 
     store = _store(paths)
     with store.connection():
-        old = store.get_run(run_id)
-        if old is None:
-            raise RunNotFoundError(run_id)
-        old_tasks = store.task_runs(run_id)
-    if old.status not in FINAL_STATUSES:
-        raise DagyError(
-            f"Run {run_id} is still {old.status}; wait for it to finish before retrying"
-        )
-    if old.status == SUCCEEDED:
-        raise DagyError(f"Run {run_id} succeeded; there is nothing to retry")
-    if not old.flow_spec or not old.entrypoint:
-        raise DagyError(f"Run {run_id} has no stored FlowSpec or entrypoint to retry from")
-    load_module(split_target(old.entrypoint)[0])
-    spec = FlowSpec.from_json(old.flow_spec)
+        found = store.get_run(run_id)
+        old_tasks = store.task_runs(run_id) if found is not None else []
+    old = check_retryable(run_id, found)
+    load_module(split_target(old.entrypoint or "")[0])  # both set: check_retryable says so
+    spec = FlowSpec.from_json(old.flow_spec or "")
     reused = reusable(old_tasks)
     settings = settings or RunSettings(
         max_workers=old.max_workers, fail_fast=old.fail_fast, executor=old.executor
@@ -296,6 +287,21 @@ def retry_run(run_id: str, settings: RunSettings | None, paths: DagyPaths) -> Ru
     )
     _check_settings(settings)
     return _execute(spec, settings, paths, resolve=_resolver(), retry_of=old, reused=reused)
+
+
+def check_retryable(run_id: str, old: RunRecord | None) -> RunRecord:
+    """The run, if a retry of it can start; else the error that says why not."""
+    if old is None:
+        raise RunNotFoundError(run_id)
+    if old.status not in FINAL_STATUSES:
+        raise DagyError(
+            f"Run {run_id} is still {old.status}; wait for it to finish before retrying"
+        )
+    if old.status == SUCCEEDED:
+        raise DagyError(f"Run {run_id} succeeded; there is nothing to retry")
+    if not old.flow_spec or not old.entrypoint:
+        raise DagyError(f"Run {run_id} has no stored FlowSpec or entrypoint to retry from")
+    return old
 
 
 def reusable(task_runs: list[TaskRunRecord]) -> dict[str, TaskRunRecord]:

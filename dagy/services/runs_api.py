@@ -18,6 +18,7 @@ What is derived rather than stored (docs/store-sharing.md repeats it):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dagy.errors import InvalidInputError, NotFoundError
@@ -56,6 +57,12 @@ def to_item(run: RunRecord) -> dict[str, Any]:
         "completed_at": _time(run.ended_at),
         "duration_seconds": round(duration, 3) if duration is not None else None,
     }
+
+
+def to_item_with_trigger(run: RunRecord) -> dict[str, Any]:
+    """A GET /runs item and what started the run (``cli``, ``api``, ``retry``, ...): the TUI's
+    local view, which has the row at hand."""
+    return {**to_item(run), "trigger": run.trigger}
 
 
 def to_detail(run: RunRecord, retry_count: int) -> dict[str, Any]:
@@ -118,8 +125,9 @@ def list_runs(
     deployment_name: str | None = None,
     limit: Any = None,
     next_token: str | None = None,
+    item: Callable[[RunRecord], dict[str, Any]] = to_item,
 ) -> dict[str, Any]:
-    """One page of the org's runs, newest first, in the spec's list shape."""
+    """One page of the org's runs, newest first, in the spec's list shape (items by ``item``)."""
     size = pagination.clamp_limit(limit, default=20, maximum=100)
     internal = internal_status(status)
     position = pagination.decode_keyset(next_token)
@@ -132,7 +140,7 @@ def list_runs(
         deployment_name=deployment_name or None,
     )
     items, token = pagination.page(rows, size, lambda r: [r.created_at.isoformat(), r.run_id])
-    return {"items": [to_item(r) for r in items], "next_token": token}
+    return {"items": [item(r) for r in items], "next_token": token}
 
 
 def get_run(store: DuckDBStore, org_id: str, run_id: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from litestar import Request, Response, delete, get, patch, post, put
 from dagy.errors import NotFoundError
 from dagy.server.security import audit_request, identity_of, state_of
 from dagy.services import deployments
-from dagy.store.flows import Deployment
 from dagy.store.records import iso_z
 
 UNSET = msgspec.UNSET
@@ -53,34 +52,6 @@ class SettingsBody(msgspec.Struct, forbid_unknown_fields=True):
     max_concurrent_runs: int | None | msgspec.UnsetType = UNSET
 
 
-def _time(value: Any) -> str | None:
-    return iso_z(value) if value is not None else None
-
-
-def deployment_body(d: Deployment) -> dict[str, Any]:
-    """One deployment as GET /deployments/{name} shows it (and every route here returns it)."""
-    return {
-        "deployment_id": d.deployment_id,
-        "deployment_name": d.name,
-        "flow_name": d.flow_name,
-        "flow_version": d.flow_version,
-        "environment": d.environment,
-        "status": d.status,
-        "schedule": d.schedule,
-        "timezone": d.timezone,
-        "default_executor": d.default_executor,
-        "execution_mode": d.execution_mode,
-        "tags": d.tag_map,
-        "dep_package_slugs": d.slugs,
-        "max_concurrent_runs": d.max_concurrent_runs,
-        "created_at": iso_z(d.created_at),
-        "updated_at": iso_z(d.updated_at),
-        "promoted_from_env": d.promoted_from_env,
-        "promoted_from_deployment": d.promoted_from_deployment,
-        "promoted_at": _time(d.promoted_at),
-    }
-
-
 @post("/deployments", sync_to_thread=True, opt={"permission": "flows.write"})
 def upsert(request: Request[Any, Any, Any], data: DeploymentBody) -> Response[dict[str, Any]]:
     identity, store = identity_of(request), state_of(request).store
@@ -101,7 +72,7 @@ def upsert(request: Request[Any, Any, Any], data: DeploymentBody) -> Response[di
             name=deployment.name,
             changes={"flow_version": [before, deployment.flow_version]},
         )
-    return Response(deployment_body(deployment), status_code=201 if created else 200)
+    return Response(deployments.to_body(deployment), status_code=201 if created else 200)
 
 
 @get("/deployments", sync_to_thread=True, opt={"permission": "flows.read"})
@@ -118,12 +89,12 @@ def list_deployments(
         limit=limit,
         next_token=next_token,
     )
-    return {"items": [deployment_body(d) for d in rows], "next_token": token}
+    return {"items": [deployments.to_body(d) for d in rows], "next_token": token}
 
 
 @get("/deployments/{name:str}", sync_to_thread=True, opt={"permission": "flows.read"})
 def get_deployment(request: Request[Any, Any, Any], name: str) -> dict[str, Any]:
-    return deployment_body(
+    return deployments.to_body(
         deployments.get(state_of(request).store, identity_of(request).org_id, name)
     )
 
@@ -143,7 +114,7 @@ def change_version(request: Request[Any, Any, Any], name: str, data: VersionBody
             name=name,
             changes={"flow_version": [previous, deployment.flow_version]},
         )
-    return deployment_body(deployment)
+    return deployments.to_body(deployment)
 
 
 @put("/deployments/{name:str}/settings", sync_to_thread=True, opt={"permission": "flows.write"})
@@ -155,7 +126,7 @@ def settings(request: Request[Any, Any, Any], name: str, data: SettingsBody) -> 
         audit_request(
             request, "update", "deployment", deployment.deployment_id, name=name, changes=changes
         )
-    return deployment_body(deployment)
+    return deployments.to_body(deployment)
 
 
 @post(

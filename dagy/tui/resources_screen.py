@@ -1,0 +1,91 @@
+"""Flows and deployments: a table of their key fields each, loaded in the background."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header
+
+from dagy.tui import _format
+from dagy.tui._background import in_background
+from dagy.tui.source import Source
+
+
+class ResourceScreen(Screen[None]):
+    """A table of what ``fetch(source)`` lists; ``columns`` are item keys, ``key`` the row id."""
+
+    COLUMNS: tuple[str, ...] = ()
+    KEY = ""
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("g", "reload", "Reload")]
+
+    def __init__(self, source: Source) -> None:
+        super().__init__()
+        self.source = source
+        self.items: list[dict[str, Any]] = []
+
+    def fetch(self) -> Callable[[], list[dict[str, Any]]]:
+        raise NotImplementedError
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield DataTable(id="items", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#items", DataTable)
+        for name in self.COLUMNS:
+            table.add_column(name, key=name)
+        table.focus()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        in_background(self, self.fetch(), self._show, group="items")
+
+    def cells(self, item: dict[str, Any]) -> list[Any]:
+        return [_format.cell(item.get(c)) for c in self.COLUMNS]
+
+    def _show(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+        table = self.query_one("#items", DataTable)
+        row = table.cursor_row
+        table.clear()
+        for item in items:
+            table.add_row(*self.cells(item), key=str(item.get(self.KEY)))
+        if items:
+            table.move_cursor(row=min(row, len(items) - 1), animate=False)
+
+    def selected(self) -> dict[str, Any] | None:
+        table = self.query_one("#items", DataTable)
+        if not table.row_count:
+            return None
+        return self.items[table.cursor_row]
+
+
+class FlowsScreen(ResourceScreen):
+    TITLE = "Flows"
+    COLUMNS = ("flow_name", "flow_version", "status", "updated_at")
+    KEY = "flow_name"
+
+    def fetch(self) -> Callable[[], list[dict[str, Any]]]:
+        return self.source.flows
+
+
+class DeploymentsScreen(ResourceScreen):
+    TITLE = "Deployments"
+    COLUMNS = (
+        "deployment_name",
+        "flow_name",
+        "flow_version",
+        "environment",
+        "status",
+        "schedule",
+        "updated_at",
+    )
+    KEY = "deployment_name"
+
+    def fetch(self) -> Callable[[], list[dict[str, Any]]]:
+        return self.source.deployments

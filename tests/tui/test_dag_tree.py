@@ -1,0 +1,22 @@
+"""The DAG's layers: each task run at its longest path from a root."""
+
+from __future__ import annotations
+
+from dagy.tui.dag_tree import layers
+
+
+def test_a_diamond_puts_the_join_below_both_branches() -> None:
+    edges = [["a", "b"], ["a", "c"], ["b", "d"], ["c", "d"], ["a", "d"]]
+    assert layers(["a", "b", "c", "d"], edges) == [["a"], ["b", "c"], ["d"]]
+
+
+def test_a_fan_in_of_500_is_three_layers() -> None:
+    ids = ["source"] + [f"noop-{i}" for i in range(500)] + ["total"]
+    edges = [["source", f"noop-{i}"] for i in range(500)]
+    edges += [[f"noop-{i}", "total"] for i in range(500)]
+    assert [len(layer) for layer in layers(ids, edges)] == [1, 500, 1]
+
+
+def test_no_edges_is_one_layer_and_no_tasks_none() -> None:
+    assert layers(["x", "y"], []) == [["x", "y"]]
+    assert layers([], []) == []
