@@ -150,3 +150,15 @@ def get_run(store: DuckDBStore, org_id: str, run_id: str) -> dict[str, Any]:
         if run is None:
             raise NotFoundError(f"Run not found: {run_id}", {"run_id": run_id})
         return to_detail(run, store.retry_count(run_id))
+
+
+def task_runs(store: DuckDBStore, org_id: str, run_id: str) -> dict[str, Any]:
+    """GET /runs/{run_id}/task-runs (beyond the spec): the run's task runs and its DAG's edges, as
+    `dagy runs show` and `dagy tui` show them; 404 for an unknown id or another org's run."""
+    with store.connection():
+        run = store.get_run(run_id, org_id=org_id)
+        if run is None:
+            raise NotFoundError(f"Run not found: {run_id}", {"run_id": run_id})
+        items = [t.to_json() for t in store.task_runs(run_id)]
+    edges = json.loads(run.flow_spec).get("edges") if run.flow_spec else None
+    return {"run_id": run_id, "items": items, "edges": edges}

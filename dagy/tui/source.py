@@ -140,7 +140,14 @@ class ApiSource:
     def run(self, run_id: str) -> RunDetail:
         run = dict(self.client.get(f"/runs/{_q(run_id)}"))
         if self.store is None:
-            return RunDetail(run, None, None)
+            try:
+                found = self.client.get(f"/runs/{_q(run_id)}/task-runs")
+            except APIError as exc:
+                if exc.status_code == 404:  # a server from before the route: no task runs
+                    return RunDetail(run, None, None)
+                raise
+            edges = found.get("edges")
+            return RunDetail(run, list(found.get("items") or []), edges)
         record = self.store.get_run(run_id)
         edges = spec_edges(record.flow_spec) if record is not None else None
         return RunDetail(run, task_rows(self.store.task_runs(run_id)), edges)

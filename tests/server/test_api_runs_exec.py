@@ -501,3 +501,19 @@ def test_a_run_triggered_in_another_org_executes_and_stays_there(tmp_path: Path)
         assert status == 200 and tasks["events"]
     finally:
         server.stop()
+
+
+def test_task_runs_of_a_run_and_its_edges(shared):
+    server, _ = shared
+    run_id = trigger(server, flow_name="quick", flow_version="1.0.0", parameters={"n": 2})["run_id"]
+    wait_status(server, run_id, "completed")
+    body = get(server, f"/runs/{run_id}/task-runs")
+    assert body["run_id"] == run_id
+    assert [(t["task_run_id"], t["status"]) for t in body["items"]] == [
+        ("double-1", "SUCCEEDED"),
+        ("double-2", "SUCCEEDED"),
+        ("total-1", "SUCCEEDED"),
+    ]
+    assert sorted(map(tuple, body["edges"])) == [("double-1", "total-1"), ("double-2", "total-1")]
+    status, _, missing = server.request("GET", "/runs/nope/task-runs", token=server.local_token)
+    assert status == 404, missing

@@ -73,7 +73,9 @@ async def test_a_remote_profile_browses_and_cancels_through_the_api(
             await settle(pilot)
             assert isinstance(app.screen, RunScreen)
             summary = str(app.screen.query_one("#run-summary").render())
-            assert "completed" in summary and "not available through this API" in summary
+            assert "completed" in summary and "not available" not in summary
+            # Task runs come from GET /runs/{run_id}/task-runs.
+            assert [r[0] for r in table_rows(app.screen, "#tasks")] == ["extract-1", "load-1"]
             await pilot.press("l")
             await settle(pilot)
             assert isinstance(app.screen, LogScreen)

@@ -191,4 +191,9 @@ def set_task_status(
     }
 
 
-ROUTES = [trigger, list_runs, get_run, cancel, logs, retry, set_task_status]
+@get("/runs/{run_id:str}/task-runs", sync_to_thread=True, opt={"permission": "runs.read"})
+def task_runs(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
+    return runs_api.task_runs(state_of(request).store, identity_of(request).org_id, run_id)
+
+
+ROUTES = [trigger, list_runs, get_run, task_runs, cancel, logs, retry, set_task_status]
