@@ -102,6 +102,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     except BaseException:
         sock.close()
         raise
+    store.enforce_quotas = not options.local  # plans and quotas are for a multi-user server
     state = ServerState(
         store,
         paths,

@@ -10,7 +10,6 @@ owns the store (the CLI on its own) or when the server owning it is ``dagy serve
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -103,15 +102,10 @@ def month_of(now: _dt.datetime) -> tuple[_dt.datetime, _dt.datetime]:
 
 
 def enforced(store: DuckDBStore) -> bool:
-    """Whether quotas apply: only in a multi-user server (the process holding the store, whose
-    server.json says it is not ``--local``)."""
-    if not store.held:
-        return False
-    try:
-        info = json.loads(store.paths.server_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return True  # held but not published yet (start-up): the safe side is to count
-    return not (isinstance(info, dict) and info.get("local_mode") is True)
+    """Whether quotas apply: only in a multi-user `dagy serve`, which says so on the store it
+    holds (``store.enforce_quotas``); the CLI, tests and benchmarks on a store, and ``--local``,
+    are unlimited."""
+    return bool(getattr(store, "enforce_quotas", False)) and store.held
 
 
 def sells_plans() -> bool:

@@ -81,6 +81,7 @@ class DuckDBStore:
         self._migrated = False
         self._recovered = False
         self._held: duckdb.DuckDBPyConnection | None = None
+        self.enforce_quotas = False  # set by a multi-user `dagy serve` (dagy/services/quotas.py)
         self._lock = threading.RLock()
 
     # -- connection -------------------------------------------------------------------------------
