@@ -143,6 +143,52 @@ def prepare(store: ChildStore, paths: Any, run: RunRecord, code: dict[str, Any])
     return spec, None, None
 
 
+def _whole_flow_runner(run: RunRecord) -> Any:
+    """An executor's ``run_flow`` when the run's execution mode hands it the whole flow
+    (``in-process`` on a remote executor such as ``lambda``); None to run the engine here."""
+    if run.execution_mode != "in-process":
+        return None
+    from dagy.engine.executors import executor_class
+
+    return getattr(executor_class(run.executor), "run_flow", None)
+
+
+def _run_elsewhere(
+    store: ChildStore, paths: Any, run: RunRecord, run_flow: Any, code: dict[str, Any]
+) -> int:
+    """The whole run in one call of the executor (one Lambda invocation): its answer is the
+    run's status, output and error. Its task runs are the executor's own, not recorded here."""
+    import socket
+
+    from dagy.store.records import CANCELLED, FAILED, RUNNING, SUCCEEDED
+
+    store.apply(
+        run.run_id,
+        {"status": RUNNING, "started_at": utcnow(), "pid": os.getpid(),
+         "host": socket.gethostname()},
+        [],
+    )  # fmt: skip
+    _log(paths, run.run_id, "INFO", f"run {run.run_id} handed whole to executor {run.executor}")
+    try:
+        answer = dict(run_flow(run=run, code=code, parameters=json.loads(run.parameters or "{}")))
+    except KeyboardInterrupt:
+        answer = {
+            "ok": False,
+            "cancelled": True,
+            "error": "RunCancelledError: Run cancelled by user",
+        }
+    except Exception as exc:  # noqa: BLE001 - the executor's failure is the run's
+        answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    status = SUCCEEDED if answer.get("ok") else CANCELLED if answer.get("cancelled") else FAILED
+    changes: dict[str, Any] = {"status": status, "ended_at": utcnow(), "error": answer.get("error")}
+    if status == SUCCEEDED:
+        changes["output"] = json.dumps(answer.get("output"))
+    store.apply(run.run_id, changes, [])
+    level = "INFO" if status == SUCCEEDED else "ERROR"
+    _log(paths, run.run_id, level, f"run {run.run_id} finished status={status}")
+    return 0 if status == SUCCEEDED else 130 if status == CANCELLED else 1
+
+
 def main() -> int:
     for stream in (sys.stdout, sys.stderr):  # the run log: lines in the order they happen
         stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
@@ -166,6 +212,9 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001 - the run records why it could not start
         _end_early(store, paths, run, FAILED, f"{type(exc).__name__}: {exc}")
         return 1
+    elsewhere = _whole_flow_runner(run)
+    if elsewhere is not None:
+        return _run_elsewhere(store, paths, run, elsewhere, payload.get("code") or {})
     settings = runs.RunSettings(run.max_workers, run.fail_fast, run.executor, run.trigger)
     record = runs.execute_queued(
         run, spec, settings, paths, store, retry_of=retry_of, reused=reused

@@ -24,6 +24,8 @@ from dagy.sdk import _codec
 from dagy.store.records import utcnow
 from dagy_lambda.functions import LambdaError, invoke
 
+NOT_DEPLOYED = "the lambda executor runs deployed flows (no artifact for this run)"
+
 
 class LambdaExecutor:
     name = "lambda"
@@ -42,6 +44,25 @@ class LambdaExecutor:
 
             self._store = get_store("s3")
         return self._store
+
+    @staticmethod
+    def run_flow(*, run: Any, code: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+        """Execution mode ``in-process``: the whole run in one invocation (handler mode ``flow``);
+        `dagy serve` records its answer as the run's status, output and error."""
+        if not code.get("artifact_uri"):
+            return {"ok": False, "error": f"LambdaError: {NOT_DEPLOYED}"}
+        return invoke(
+            {
+                "mode": "flow",
+                "artifact_uri": code["artifact_uri"],
+                "code_hash": code.get("code_hash"),
+                "entrypoint": code.get("entrypoint"),
+                "flow_name": run.flow_name,
+                "flow_version": run.flow_version,
+                "parameters": parameters,
+                "max_workers": run.max_workers,
+            }
+        )
 
     def submit(self, attempt: Attempt) -> None:
         threading.Thread(target=self._run, args=(attempt,), daemon=True).start()
@@ -65,7 +86,7 @@ class LambdaExecutor:
             return Outcome.failed(
                 attempt,
                 started,
-                "LambdaError: the lambda executor runs deployed flows (no artifact for this run)",
+                f"LambdaError: {NOT_DEPLOYED}",
                 retryable=False,
             )
         store = self._s3()

@@ -163,3 +163,46 @@ def test_without_a_deployed_artifact_the_lambda_executor_fails_the_task_clearly(
     done = run_dagy("run", f"{source}:squares", "--executor", "lambda")
     assert done.returncode == 1
     assert "the lambda executor runs deployed flows" in done.stderr
+
+
+def test_a_deployment_in_process_on_lambda_runs_whole_in_one_invocation_from_dagy_serve(
+    run_dagy, write_flow, tmp_path, bucket, aws
+):
+    from tests.conftest import start_server
+    from tests.server.runs_support import wait_status
+
+    source = write_flow(FLOW, name="squares")
+    built = run_dagy("build", f"{source}:squares", "--output-dir", str(tmp_path / "dist"))
+    artifact = built.stdout.strip().removeprefix("Artifact: ")
+    home = tmp_path / "server-home"
+    env = {
+        **aws,
+        "DAGY_ARTIFACT_STORE": "s3",
+        "DAGY_ARTIFACT_BUCKET": bucket,
+        "DAGY_LAMBDA_INVOKE": "subprocess",
+        "DAGY_LAMBDA_HOME": str(tmp_path / "lambda-tmp"),
+    }
+    server = start_server(home, "--local", env=env)
+    try:
+        deployed = run_dagy(
+            "deploy", artifact, "--deployment", "squares-on-lambda", "--flow-name", "squares",
+            "--flow-version", "1.0", "--default-executor", "lambda",
+            "--execution-mode", "in-process", env={"DAGY_LOCAL_DIR": str(home), **env},
+        )  # fmt: skip
+        assert deployed.returncode == 0, deployed.stderr
+        assert f"s3://{bucket}/" in deployed.stdout
+        status, _, run = server.request(
+            "POST", "/runs", token=server.local_token,
+            body={"deployment": "squares-on-lambda", "parameters": {"n": 4}},
+        )  # fmt: skip
+        assert status == 202, run
+        done = wait_status(server, run["run_id"], "completed", "failed", timeout=90)  # type: ignore[index]
+        logs = server.request("GET", f"/runs/{done['run_id']}/logs", token=server.local_token)[2]
+    finally:
+        server.stop()
+    assert (done["status"], done["output"], done["executor"]) == ("completed", 14, "lambda")
+    assert done["execution_mode"] == "in-process"
+    messages = [e["message"] for e in logs["events"]]  # type: ignore[index]
+    assert any("handed whole to executor lambda" in m for m in messages)
+    # The flow ran in the handler's process, on its own store under the function's /tmp.
+    assert list((tmp_path / "lambda-tmp" / "runs").iterdir())
