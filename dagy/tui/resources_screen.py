@@ -28,7 +28,8 @@ class ResourceScreen(Screen[None]):
         self.items: list[dict[str, Any]] = []
 
     def fetch(self) -> Callable[[], list[dict[str, Any]]]:
-        raise NotImplementedError
+        """The source call listing this screen's items; each screen below names its own."""
+        raise TypeError(f"{type(self).__name__} does not say what it lists (define fetch)")
 
     def compose(self) -> ComposeResult:
         yield Header()
