@@ -13,22 +13,10 @@ import pytest
 from s3_support import multipart_uploads, put_part
 
 from tests.conftest import ServerProcess, start_server
+from tests.e2e.test_deploy_cmd import FLOW  # the same greeter flow as the core deploy tests
 from tests.server.flows_support import add_user
 from tests.server.runs_support import wait_status
 
-FLOW = """
-from dagy import flow, task
-
-
-@task
-def greet(name: str) -> str:
-    return f"hello {name}"
-
-
-@flow(name="greeter", version="1.0")
-def greeter(name: str = "world"):
-    return greet(name)
-"""
 KEY = "dagy/flows/personal/greeter/1.0/artifact.zip"
 
 
