@@ -85,7 +85,7 @@ def seed(home: Path, count: int) -> float:
 def register_offline(home: Path, flow_file: Path) -> None:
     from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import load_flow
-    from dagy.services import deployments, flows
+    from dagy.services.catalog import deployments, flows
     from dagy.store.duckdb_store import DuckDBStore
 
     store = DuckDBStore(DagyPaths(home))

@@ -61,7 +61,7 @@ def seed_schedules(home: Path, count: int) -> float:
 
 def bench_ticks(home: Path, count: int, due: int, repeats: int) -> dict[str, float]:
     from dagy.config.paths import DagyPaths
-    from dagy.services import schedules
+    from dagy.services.triggers import schedules
     from dagy.store.duckdb_store import DuckDBStore
     from dagy.store.records import utcnow
 
@@ -96,7 +96,7 @@ def bench_ticks(home: Path, count: int, due: int, repeats: int) -> dict[str, flo
 
 def bench_delay(home: Path, flow_file: Path, count: int, live: int, seconds: float) -> dict:
     from dagy.config.paths import DagyPaths
-    from dagy.services import schedules
+    from dagy.services.triggers import schedules
     from dagy.store.duckdb_store import DuckDBStore
 
     runs_bench.register_offline(home, flow_file)

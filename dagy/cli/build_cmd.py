@@ -40,7 +40,7 @@ def build(target: str, output_dir: Path | None, params: tuple[str, ...]) -> None
     from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import split_target
     from dagy.sdk.params import parse_param_pairs
-    from dagy.services.build import build_artifact
+    from dagy.services.catalog.build import build_artifact
 
     split_target(target)  # a malformed target is reported before a malformed --param
     raw = parse_param_pairs(params)

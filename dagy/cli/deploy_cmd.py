@@ -10,7 +10,7 @@ import click
 
 if TYPE_CHECKING:
     from dagy.client.http import DagyClient
-    from dagy.services.deploy import ArtifactSummary, DeployRequest, Unchanged
+    from dagy.services.catalog.deploy import ArtifactSummary, DeployRequest, Unchanged
 
 DEP_PACKAGES = "--dep-packages"
 
@@ -93,7 +93,7 @@ def deploy(artifact: Path, **options: Any) -> None:
     """
     from dagy.config.paths import DagyPaths
     from dagy.config.profiles import load_config, resolve_api_url
-    from dagy.services import deploy as service
+    from dagy.services.catalog import deploy as service
 
     path = artifact.expanduser().absolute()
     if not path.is_file():
@@ -157,7 +157,7 @@ def _via_api(
 
     from dagy.client.uploads import upload_artifact
     from dagy.errors import APIError
-    from dagy.services.deploy import Unchanged
+    from dagy.services.catalog.deploy import Unchanged
 
     if not options["force"] and summary.code_hash:
         try:
@@ -187,7 +187,7 @@ def _progress(number: int, total: int) -> None:
 
 
 def _report(outcome: Any, request: DeployRequest) -> None:
-    from dagy.services.deploy import Deployed, Unchanged
+    from dagy.services.catalog.deploy import Deployed, Unchanged
 
     if isinstance(outcome, Unchanged):
         click.echo(

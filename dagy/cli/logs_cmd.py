@@ -20,7 +20,7 @@ import click
 def logs(run_id: str, task_run_id: str | None) -> None:
     """Display the logs of a run, or of one of its task runs."""
     from dagy.config.paths import DagyPaths
-    from dagy.services import runs as service
+    from dagy.services.runs import local as service
 
     path = service.log_path(DagyPaths.from_env(), run_id, task_run_id)
     sys.stdout.flush()

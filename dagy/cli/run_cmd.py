@@ -91,7 +91,7 @@ def run(
     """
     from dagy.config.paths import DagyPaths
     from dagy.sdk.params import parse_param_pairs
-    from dagy.services import runs
+    from dagy.services.runs import local as runs
 
     raw = parse_param_pairs(params)
     if ":" not in target:
@@ -102,7 +102,7 @@ def run(
         _remote_run(target, raw, profile)
         return
     if env_name is not None:
-        from dagy.services import environments
+        from dagy.services.vault import environments
 
         environments.apply_to_environ(DagyPaths.from_env(), env_name)
     settings = runs.RunSettings(

@@ -28,7 +28,7 @@ def runs() -> None:
 def list_(limit: int, status: str | None, flow_name: str | None, as_json: bool) -> None:
     """List local runs, newest first: run id, status, start time, flow."""
     from dagy.config.paths import DagyPaths
-    from dagy.services import runs as service
+    from dagy.services.runs import local as service
     from dagy.store.records import iso_z
 
     records, total = service.list_runs(
@@ -52,7 +52,7 @@ def list_(limit: int, status: str | None, flow_name: str | None, as_json: bool) 
 def show(run_id: str, as_json: bool) -> None:
     """Show a run and its task runs."""
     from dagy.config.paths import DagyPaths
-    from dagy.services import runs as service
+    from dagy.services.runs import local as service
     from dagy.store.records import iso_z
 
     run, task_runs = service.show_run(DagyPaths.from_env(), run_id)
@@ -85,7 +85,7 @@ def retry(run_id: str, max_workers: int | None) -> None:
     """Start a new run of a failed or cancelled run's flow, re-executing only the task runs
     that did not succeed; the artifacts of those that did are reused."""
     from dagy.config.paths import DagyPaths
-    from dagy.services import runs as service
+    from dagy.services.runs import local as service
 
     paths = DagyPaths.from_env()
     settings = None
@@ -132,7 +132,7 @@ def cancel(run_id: str, profile: str | None) -> None:
                 raise DagyError(exc.message) from None
             raise
     else:
-        from dagy.services import run_control
+        from dagy.services.runs import control as run_control
         from dagy.store.shared import open_store
 
         run_control.cancel_local(open_store(paths), run_id)

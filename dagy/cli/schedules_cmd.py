@@ -45,7 +45,7 @@ class _Local:
     queued_note = "No server runs for this home: the run starts when `dagy serve` does."
 
     def __init__(self, store: Any) -> None:
-        from dagy.services import schedules
+        from dagy.services.triggers import schedules
 
         self.store, self.service = store, schedules
 

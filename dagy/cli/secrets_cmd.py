@@ -44,8 +44,9 @@ def rotate_master_key(new_key_stdin: bool) -> None:
         )
     else:
         from dagy.auth import crypto
-        from dagy.services import accounts, audit
-        from dagy.services import secrets as service
+        from dagy.services.accounts import audit
+        from dagy.services.accounts import users as accounts
+        from dagy.services.vault import secrets as service
         from dagy.store.duckdb_store import DuckDBStore
 
         new_key = crypto.decode_key(text, "the new key") if text else None

@@ -55,7 +55,7 @@ def create(email: str, role: str, org_id: str, password_stdin: bool) -> None:
         )
         email, role = body["email"], body["role"]
     else:
-        from dagy.services import accounts
+        from dagy.services.accounts import users as accounts
         from dagy.store.duckdb_store import DuckDBStore
 
         _, membership = accounts.create_user(

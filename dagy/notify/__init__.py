@@ -1,5 +1,5 @@
 """Notification channels: one sender per channel type, the checks of their config, and the loop
-the server delivers with. Nothing here touches the store: dagy/services/alerts.py does.
+the server delivers with. Nothing here touches the store: dagy/services/notifications/alerts.py does.
 
 ``TYPES`` maps each ``channel_type`` of the API to its sender module (``FIELDS`` and ``send``).
 """

@@ -1,6 +1,6 @@
 """The server's notification threads: a matcher that turns run events (and SLA breaches) into
 delivery jobs, and a deliverer that sends due jobs. What each step does is given (callables from
-dagy/services/alerts.py), so this module knows threads and timing, not the store.
+dagy/services/notifications/alerts.py), so this module knows threads and timing, not the store.
 
 Both only read and write the store's job table: a run never waits for them, and a receiver that
 is down costs its own attempts, nothing else. Pending jobs live in the store, so a restart resumes

@@ -78,7 +78,7 @@ class Flow:
 
     def run(self, *, max_workers: int = 1, fail_fast: bool = True, **params: Any) -> Any:
         """Run the flow locally through the engine and store; returns the finished run record."""
-        from dagy.services import runs
+        from dagy.services.runs import local as runs
 
         return runs.run_flow(self, params, max_workers=max_workers, fail_fast=fail_fast)
 

@@ -26,7 +26,7 @@ def secret(name: str, *, environment: str | None = None) -> str:
         value = _from_file(injected, name)
     else:
         from dagy.config.paths import DagyPaths
-        from dagy.services import secrets
+        from dagy.services.vault import secrets
 
         scope = environment or os.environ.get(ENVIRONMENT_VAR) or None
         value = secrets.local_value(DagyPaths.from_env(), name, scope)

@@ -80,7 +80,8 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
     from dagy.server import workers as run_workers
     from dagy.server.app import create_asgi
     from dagy.server.state import RateLimitSettings, ServerState
-    from dagy.services import accounts, alerts
+    from dagy.services.accounts import users as accounts
+    from dagy.services.notifications import alerts
     from dagy.store.duckdb_store import DuckDBStore
 
     paths = paths or DagyPaths.from_env()

@@ -21,8 +21,8 @@ from dagy.auth.identity import Identity
 from dagy.auth.jwt import looks_like_jwt
 from dagy.errors import AuthenticationError, PermissionDeniedError
 from dagy.server.state import ServerState
-from dagy.services import accounts
-from dagy.services.audit import Origin
+from dagy.services.accounts import users as accounts
+from dagy.services.accounts.audit import Actor, Origin
 from dagy.store import accounts as sql
 from dagy.store.records import utcnow
 
@@ -127,6 +127,11 @@ def origin_of(request: Request[Any, Any, Any]) -> Origin:
     )
 
 
+def actor_of(request: Request[Any, Any, Any]) -> Actor:
+    """The caller and where the request came from, for the services that write audit rows."""
+    return Actor(identity_of(request), origin_of(request))
+
+
 def audit_request(
     request: Request[Any, Any, Any],
     action: str,
@@ -139,7 +144,7 @@ def audit_request(
     org_id: str | None = None,
 ) -> None:
     """Write the audit row of this request: its caller (or ``identity``), IP and user agent."""
-    from dagy.services import audit
+    from dagy.services.accounts import audit
 
     audit.record(
         state_of(request).store,

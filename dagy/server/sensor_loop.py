@@ -12,8 +12,8 @@ import logging
 import threading
 
 from dagy.config.paths import DagyPaths
-from dagy.services import sensors
-from dagy.services.sensors import Wake
+from dagy.services.triggers import sensors
+from dagy.services.triggers.sensors import Wake
 from dagy.store.duckdb_store import DuckDBStore
 
 log = logging.getLogger("dagy.sensors")

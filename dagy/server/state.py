@@ -10,7 +10,7 @@ from typing import Any
 from dagy.auth import secrets as hashing
 from dagy.auth.jwt import JWTSettings, JWTVerifier
 from dagy.config.paths import DagyPaths
-from dagy.services.login_codes import CodeBook
+from dagy.services.accounts.login_codes import CodeBook
 from dagy.store.duckdb_store import DuckDBStore
 
 

@@ -1,5 +1,5 @@
 """The server's workers: threads that take queued runs off the event queue and execute each in a
-child process (``python -m dagy.services.run_child``), so user code cannot take the server down.
+child process (``python -m dagy.services.runs.child``), so user code cannot take the server down.
 
 - ``count`` threads (``DAGY_SERVER_WORKERS``, default 4) is the server-wide limit of runs at once;
   a deployment's ``max_concurrent_runs`` is applied when an event is claimed (dagy/store/queue.py).
@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagy.config.paths import DagyPaths
-from dagy.services import queue, run_env
+from dagy.services.runs import env as run_env
+from dagy.services.runs import queue
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Event
 from dagy.store.records import PENDING
@@ -248,7 +249,7 @@ class Workers:
             # lands in the run log, between the engine's lines.
             with open(run_dir / "run.log", "ab") as out:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "dagy.services.run_child"],
+                    [sys.executable, "-m", "dagy.services.runs.child"],
                     stdin=subprocess.PIPE,
                     stdout=out,
                     stderr=subprocess.STDOUT,

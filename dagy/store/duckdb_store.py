@@ -81,8 +81,11 @@ class DuckDBStore:
         self._migrated = False
         self._recovered = False
         self._held: duckdb.DuckDBPyConnection | None = None
-        self.enforce_quotas = False  # set by a multi-user `dagy serve` (dagy/services/quotas.py)
+        self.enforce_quotas = (
+            False  # set by a multi-user `dagy serve` (dagy/services/usage/quotas.py)
+        )
         self._lock = threading.RLock()
+        self._tx = threading.local()  # depth of this thread's transaction() blocks
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -135,6 +138,35 @@ class DuckDBStore:
             self._con = None
             con.close()
 
+    @contextlib.contextmanager
+    def transaction(
+        self, *, timeout: float | None = None
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A unit of work: the block's writes commit together, or none do when it raises.
+
+        Re-entrant: a block inside another joins it, so a service can write its rows and their
+        audit row in one transaction while the store functions it calls keep their own blocks.
+        """
+        with self.connection(timeout=timeout) as con:
+            depth = getattr(self._tx, "depth", 0)
+            if depth:
+                self._tx.depth = depth + 1
+                try:
+                    yield con
+                finally:
+                    self._tx.depth = depth
+                return
+            con.execute("BEGIN")
+            self._tx.depth = 1
+            try:
+                yield con
+            except BaseException:
+                self._tx.depth = 0
+                con.execute("ROLLBACK")
+                raise
+            self._tx.depth = 0
+            con.execute("COMMIT")
+
     def hold(self, *, timeout: float | None = None) -> None:
         """Open the file and keep it open until release(): the server owns the store."""
         if self._held is not None:
@@ -170,11 +202,9 @@ class DuckDBStore:
     def create_run(self, run: RunRecord, task_runs: Sequence[TaskRunRecord] = ()) -> None:
         cols = ", ".join(RUN_COLUMNS)
         marks = ", ".join("?" for _ in RUN_COLUMNS)
-        with self.connection() as con:
-            con.execute("BEGIN")
+        with self.transaction() as con:
             con.execute(f"INSERT INTO runs ({cols}) VALUES ({marks})", row_of(run, RUN_COLUMNS))
             self._upsert_task_runs(con, task_runs)
-            con.execute("COMMIT")
 
     def apply(
         self,
@@ -184,11 +214,9 @@ class DuckDBStore:
         *,
         timeout: float | None = None,
     ) -> None:
-        with self.connection(timeout=timeout) as con:
-            con.execute("BEGIN")
+        with self.transaction(timeout=timeout) as con:
             self._upsert_task_runs(con, task_runs)
             self._update_run(con, run_id, run_changes)
-            con.execute("COMMIT")
 
     @staticmethod
     def _update_run(con: duckdb.DuckDBPyConnection, run_id: str, changes: dict[str, Any]) -> None:
@@ -288,7 +316,7 @@ class DuckDBStore:
             ).fetchall()
         return [r[0] for r in rows]
 
-    # -- reads for the API (dagy/services/runs_api.py) and the loopback store routes --------------
+    # -- reads for the API (dagy/services/runs/api.py) and the loopback store routes --------------
 
     def run_exists(self, run_id: str, org_id: str | None = None) -> bool:
         """Whether the run is here (in ``org_id``, when given)."""
@@ -394,8 +422,12 @@ class DuckDBStore:
                         t.status = CANCELLED
                 tasks = stuck
             con.execute("BEGIN")
-            self._upsert_task_runs(con, tasks.values())
-            self._update_run(con, run_id, changes)
+            try:
+                self._upsert_task_runs(con, tasks.values())
+                self._update_run(con, run_id, changes)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
             con.execute("COMMIT")
 
 

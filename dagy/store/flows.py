@@ -133,15 +133,10 @@ def _insert(con: Any, table: str, record: Any) -> None:
     )
 
 
-def _transaction(con: Any, *statements: tuple[str, list[Any]]) -> None:
-    con.execute("BEGIN")
-    try:
+def _transaction(store: DuckDBStore, *statements: tuple[str, list[Any]]) -> None:
+    with store.transaction() as con:
         for sql, params in statements:
             con.execute(sql, params)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def _update(con: Any, table: str, where: dict[str, Any], changes: dict[str, Any]) -> None:
@@ -331,9 +326,9 @@ def last_history(store: DuckDBStore, org_id: str, deployment_name: str) -> Histo
 
 def delete_deployment(store: DuckDBStore, org_id: str, name: str) -> None:
     """The deployment and its history; flow versions registered with it forget its name."""
-    with store.connection() as con:
+    with store.connection():
         _transaction(
-            con,
+            store,
             (
                 "DELETE FROM deployment_history WHERE org_id = ? AND deployment_name = ?",
                 [org_id, name],
@@ -395,7 +390,7 @@ def delete_flow(store: DuckDBStore, org_id: str, flow_name: str) -> FlowDeletion
             org_flow * 2,
         ).fetchone()
         _transaction(
-            con,
+            store,
             (f"DELETE FROM task_runs WHERE run_id IN ({runs_of_flow})", org_flow),
             ("DELETE FROM runs WHERE org_id = ? AND flow_name = ?", org_flow),
             (

@@ -131,14 +131,8 @@ def _one(store: DuckDBStore, table: _Table, org_id: str, key: str) -> Any:
 @contextlib.contextmanager
 def _atomic(store: DuckDBStore) -> Iterator[Any]:
     """The connection inside one transaction: all of the block's writes or none."""
-    with store.connection() as con:
-        con.execute("BEGIN")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    with store.transaction() as con:
+        yield con
 
 
 # -- channels ---------------------------------------------------------------------------------------

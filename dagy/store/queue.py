@@ -23,15 +23,10 @@ RUN_STATUS_UPDATE = "run_status_update"
 EVENT_STATUSES = ("pending", "processing", "done", "failed")
 
 
-def _transaction(con: Any, *statements: tuple[str, list[Any]]) -> None:
-    con.execute("BEGIN")
-    try:
+def _transaction(store: DuckDBStore, *statements: tuple[str, list[Any]]) -> None:
+    with store.transaction() as con:
         for sql, params in statements:
             con.execute(sql, params)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 _INSERT_RUN = (
@@ -78,8 +73,7 @@ def enqueue_run(
             (_INSERT_EVENT, _event_params(run, FLOW_TRIGGER, "pending", payload, run.created_at))
         )
     statements.extend(also)
-    with store.connection() as con:
-        _transaction(con, *statements)
+    _transaction(store, *statements)
 
 
 def active_runs(
@@ -128,20 +122,14 @@ def claim_next(store: DuckDBStore, at: _dt.datetime) -> Event | None:
     the events behind it of other deployments go first, those of the same deployment keep their
     order.
     """
-    with store.connection() as con:
-        con.execute("BEGIN")
-        try:
-            event = _next_runnable(con)
-            if event is not None:
-                con.execute(
-                    "UPDATE events SET status = 'processing', claimed_at = ?, "
-                    "attempts = attempts + 1 WHERE event_id = ?",
-                    [at, event.event_id],
-                )
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    with store.transaction() as con:
+        event = _next_runnable(con)
+        if event is not None:
+            con.execute(
+                "UPDATE events SET status = 'processing', claimed_at = ?, "
+                "attempts = attempts + 1 WHERE event_id = ?",
+                [at, event.event_id],
+            )
     if event is None:
         return None
     event.status, event.claimed_at, event.attempts = "processing", at, event.attempts + 1
@@ -210,28 +198,23 @@ def finish_run(
 ) -> None:
     """Finalize a run the engine did not (cancelled while queued, crashed child): its new fields,
     its task runs, its trigger event, and a ``run_status_update`` event, in one transaction."""
-    with store.connection() as con:
-        con.execute("BEGIN")
-        try:
-            store._upsert_task_runs(con, task_runs)
-            store._update_run(con, run.run_id, changes)
-            if event_id is not None:
-                con.execute(
-                    "UPDATE events SET status = ?, finished_at = ?, error = ? WHERE event_id = ?",
-                    [event_status, at, event_error, event_id],
-                )
-            else:  # a queued run's pending event, if it has one
-                con.execute(
-                    "UPDATE events SET status = ?, finished_at = ?, error = ? "
-                    "WHERE run_id = ? AND type = ? AND status = 'pending'",
-                    [event_status, at, event_error, run.run_id, FLOW_TRIGGER],
-                )
-            status = changes.get("status", run.status)
-            con.execute(_INSERT_DONE_EVENT, _status_event(run, status, changes.get("error"), at))
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    with store.transaction() as con:
+        store._upsert_task_runs(con, task_runs)
+        store._update_run(con, run.run_id, changes)
+        if event_id is not None:
+            con.execute(
+                "UPDATE events SET status = ?, finished_at = ?, error = ? WHERE event_id = ?",
+                [event_status, at, event_error, event_id],
+            )
+        else:  # a queued run's pending event, if it has one
+            con.execute(
+                "UPDATE events SET status = ?, finished_at = ?, error = ? "
+                "WHERE run_id = ? AND type = ? AND status = 'pending'",
+                [event_status, at, event_error, run.run_id, FLOW_TRIGGER],
+            )
+        status = changes.get("status", run.status)
+        con.execute(_INSERT_DONE_EVENT, _status_event(run, status, changes.get("error"), at))
+
 
 
 _INSERT_DONE_EVENT = (

@@ -6,28 +6,21 @@ import datetime as _dt
 from dataclasses import dataclass, fields
 from typing import Any
 
-# Run statuses (the CLI's view). The API (later) shows them as queued/running/completed/failed/
-# cancelled; API_STATUS is that mapping, in one place.
-PENDING = "PENDING"
-RUNNING = "RUNNING"
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
-CANCELLED = "CANCELLED"
-# Task-run-only statuses.
-RETRYING = "RETRYING"
-UPSTREAM_FAILED = "UPSTREAM_FAILED"
-
-RUN_STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED)
-ACTIVE_STATUSES = (PENDING, RUNNING)
-FINAL_STATUSES = (SUCCEEDED, FAILED, CANCELLED)
-TASK_STATUSES = (PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED, CANCELLED, UPSTREAM_FAILED)
-API_STATUS = {
-    PENDING: "queued",
-    RUNNING: "running",
-    SUCCEEDED: "completed",
-    FAILED: "failed",
-    CANCELLED: "cancelled",
-}
+# The state vocabulary lives in dagy/states.py; re-exported here for the store's modules.
+from dagy.states import (  # noqa: E402,F401
+    ACTIVE_STATUSES,
+    API_STATUS,
+    CANCELLED,
+    FAILED,
+    FINAL_STATUSES,
+    PENDING,
+    RETRYING,
+    RUN_STATUSES,
+    RUNNING,
+    SUCCEEDED,
+    TASK_STATUSES,
+    UPSTREAM_FAILED,
+)
 
 
 def utcnow() -> _dt.datetime:

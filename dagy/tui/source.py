@@ -232,7 +232,7 @@ class LocalSource:
             return api.runs_page(
                 status=status, flow_name=flow_name, next_token=next_token, limit=limit
             )
-        from dagy.services import runs_api
+        from dagy.services.runs import api as runs_api
 
         with self._open() as store:
             page = runs_api.list_runs(
@@ -250,7 +250,7 @@ class LocalSource:
         api = self._server()
         if api is not None:
             return api.find_run(run_id)
-        from dagy.services import runs_api
+        from dagy.services.runs import api as runs_api
 
         with self._open() as store:
             run = store.get_run_summary(run_id, ORG)
@@ -260,7 +260,7 @@ class LocalSource:
         api = self._server()
         if api is not None:
             return api.run(run_id)
-        from dagy.services import runs_api
+        from dagy.services.runs import api as runs_api
 
         with self._open() as store:
             detail = runs_api.get_run(store, ORG, run_id)
@@ -272,7 +272,7 @@ class LocalSource:
         api = self._server()
         if api is not None:
             return api.logs(run_id, task_run_id, next_token)
-        from dagy.services import run_logs
+        from dagy.services.runs import logs as run_logs
 
         page = run_logs.read(
             self._file(),
@@ -289,7 +289,7 @@ class LocalSource:
         api = self._server()
         if api is not None:
             return api.cancel(run_id)
-        from dagy.services import run_control
+        from dagy.services.runs import control as run_control
 
         # Not inside one open of the file: the `dagy run` being cancelled must write CANCELLED.
         ended = run_control.cancel_local(self._file(), run_id)
@@ -299,7 +299,7 @@ class LocalSource:
         api = self._server()
         if api is not None:
             return api.retry(run_id)
-        from dagy.services import runs as service
+        from dagy.services.runs import local as service
 
         with self._open() as store:
             old = store.get_run(run_id, org_id=ORG)
@@ -325,7 +325,7 @@ class LocalSource:
         api = self._server()
         if api is not None:
             return api.flows()
-        from dagy.services import flows
+        from dagy.services.catalog import flows
 
         with self._open() as store:
             rows = _every(lambda token: flows.list_page(store, ORG, limit=100, next_token=token))
@@ -343,7 +343,7 @@ class LocalSource:
         api = self._server()
         if api is not None:
             return api.deployments()
-        from dagy.services import deployments
+        from dagy.services.catalog import deployments
 
         with self._open() as store:
             rows = _every(
@@ -355,7 +355,7 @@ class LocalSource:
         api = self._server()
         if api is not None:
             return api.schedules()
-        from dagy.services import schedules
+        from dagy.services.triggers import schedules
 
         with self._open() as store:
 
@@ -369,7 +369,7 @@ class LocalSource:
         api = self._server()
         if api is not None:
             return api.set_schedule_enabled(schedule_id, enabled)
-        from dagy.services import schedules
+        from dagy.services.triggers import schedules
 
         with self._open() as store:
             return schedules.to_body(schedules.set_enabled(store, ORG, schedule_id, enabled))
@@ -378,7 +378,7 @@ class LocalSource:
         api = self._server()
         if api is not None:
             return api.trigger_schedule(schedule_id)
-        from dagy.services import schedules
+        from dagy.services.triggers import schedules
 
         with self._open() as store:
             body = schedules.trigger(store, ORG, None, schedule_id, {})

@@ -26,7 +26,7 @@ def env_flow(out: str):
 
 @pytest.fixture
 def staging(paths):
-    from dagy.services import environments
+    from dagy.services.vault import environments
     from dagy.store.duckdb_store import DuckDBStore
 
     store = DuckDBStore(paths)

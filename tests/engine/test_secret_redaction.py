@@ -63,7 +63,7 @@ def flow_file(tmp_path: Path) -> Path:
 
 
 def add_secret(paths: DagyPaths, value: str, environment: str | None = None) -> None:
-    from dagy.services import secrets
+    from dagy.services.vault import secrets
     from dagy.store.duckdb_store import DuckDBStore
 
     secrets.create(

@@ -142,8 +142,8 @@ def register(
     them) and deployments ``name -> (flow, max_concurrent_runs)``, with no server running."""
     from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import load_flow
-    from dagy.services import deployments as deployment_service
-    from dagy.services import flows
+    from dagy.services.catalog import deployments as deployment_service
+    from dagy.services.catalog import flows
     from dagy.store.duckdb_store import DuckDBStore
 
     store = DuckDBStore(DagyPaths(home))

@@ -64,7 +64,8 @@ def register(home: Path, folder: Path) -> Path:
     """Write FLOWS and register each of its flows in the personal org (no server running)."""
     from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import load_flow
-    from dagy.services import flows, quotas
+    from dagy.services.catalog import flows
+    from dagy.services.usage import quotas
     from dagy.store.duckdb_store import DuckDBStore
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,7 @@ def seed(home: Path, code: Path) -> None:
     """Flow versions etl:1-3, report:1, lonely:1 and DEPLOYMENTS, with no server running."""
     from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import load_flow
-    from dagy.services import deployments, flows
+    from dagy.services.catalog import deployments, flows
     from dagy.store.duckdb_store import DuckDBStore
 
     code.mkdir(parents=True, exist_ok=True)
@@ -560,7 +560,7 @@ def test_promotion_is_recorded_on_the_deployments_row(tmp_path):
 def test_apply_to_environ_reads_through_the_live_server(srv, owner):
     from dagy.config.paths import DagyPaths
     from dagy.errors import NotFoundError
-    from dagy.services import environments
+    from dagy.services.vault import environments
 
     name = create(srv, owner, unique("local"))["env_name"]
     srv.request(

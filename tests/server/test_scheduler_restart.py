@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from dagy.config.paths import DagyPaths
-from dagy.services import schedules
+from dagy.services.triggers import schedules
 from dagy.store import schedules as schedule_sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import utcnow

@@ -101,7 +101,7 @@ def test_events_left_processing_are_put_in_order_at_start(tmp_path):
     reached RUNNING, no task of it ran, so it is queued again (until the third such start); a
     finished run's event is done."""
     from dagy.config.paths import DagyPaths
-    from dagy.services import execution
+    from dagy.services.runs import trigger as execution
     from dagy.store.duckdb_store import DuckDBStore
 
     home = tmp_path / "home"

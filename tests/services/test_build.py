@@ -14,8 +14,8 @@ import pytest
 
 import dagy
 from dagy.errors import ParameterTypeError
-from dagy.services import build as build_service
-from dagy.services.build import build_artifact, detect_dependencies
+from dagy.services.catalog import build as build_service
+from dagy.services.catalog.build import build_artifact, detect_dependencies
 
 FLOW = """
 import json

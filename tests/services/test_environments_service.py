@@ -1,4 +1,4 @@
-"""dagy.services.environments on a real store: what a run gets, `dagy run --env`, the rules."""
+"""dagy.services.vault.environments on a real store: what a run gets, `dagy run --env`, the rules."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from dagy.services import environments
+from dagy.services.vault import environments
 from dagy.store.duckdb_store import DuckDBStore
 
 ORG = "personal"

@@ -1,4 +1,4 @@
-"""The rules of dagy/services/flows.py, flow_specs.py and deployments.py on a temporary store:
+"""The rules of dagy/services/catalog/flows.py, flow_specs.py and deployments.py on a temporary store:
 spec checks, schedules, active versions, rollback history, and what deleting a flow removes."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from dagy.config.paths import DagyPaths
 from dagy.errors import ConflictError, InvalidInputError, NotFoundError
 from dagy.sdk.spec import FlowSpec
-from dagy.services import deployments, flow_specs, flows
+from dagy.services.catalog import deployments, flow_specs, flows
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import PENDING, SUCCEEDED, RunRecord, TaskRunRecord, utcnow
 

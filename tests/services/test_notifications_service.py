@@ -1,4 +1,4 @@
-"""dagy.services.notifications on a real store: channel secrets sealed, surviving a master key
+"""dagy.services.notifications.channels on a real store: channel secrets sealed, surviving a master key
 rotation, and missing when the key is gone."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import pytest
 
 from dagy.auth import crypto
 from dagy.config.paths import DagyPaths
-from dagy.services import notifications, secrets
+from dagy.services.notifications import channels as notifications
+from dagy.services.vault import secrets
 from dagy.store.duckdb_store import DuckDBStore
 
 ORG = "personal"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dagy.config.paths import DagyPaths
-from dagy.services import run_code
-from dagy.services.build import build_artifact, manifest_for
+from dagy.services.catalog.build import build_artifact, manifest_for
+from dagy.services.runs import code as run_code
 
 FLOW = """
 from dagy import flow, task

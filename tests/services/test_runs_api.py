@@ -8,7 +8,7 @@ import pytest
 
 from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError
-from dagy.services import runs_api
+from dagy.services.runs import api as runs_api
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import RunRecord
 

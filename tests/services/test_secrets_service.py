@@ -1,4 +1,4 @@
-"""dagy.services.secrets on a real store: sealing, what a run sees, materializing, rotation."""
+"""dagy.services.vault.secrets on a real store: sealing, what a run sees, materializing, rotation."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from dagy.auth import crypto
 from dagy.config.paths import DagyPaths
 from dagy.errors import ConflictError, InvalidInputError, NotFoundError
-from dagy.services import environments, secrets
+from dagy.services.vault import environments, secrets
 from dagy.store.duckdb_store import DuckDBStore
 
 ORG = "personal"

@@ -88,7 +88,8 @@ async def test_flows_deployments_and_schedules_with_pause_resume_and_trigger(
     paths: DagyPaths, flows_file: Path
 ) -> None:
     from dagy.sdk.loader import load_flow
-    from dagy.services import deployments, flows, schedules
+    from dagy.services.catalog import deployments, flows
+    from dagy.services.triggers import schedules
 
     store = DuckDBStore(paths)
     flows.register_version(store, "personal", load_flow(f"{flows_file}:etl").build())

@@ -7,7 +7,8 @@ from typing import Any
 from litestar import Request, Response, delete, get, post
 
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import alerts, notifications
+from dagy.services.notifications import alerts
+from dagy.services.notifications import channels as notifications
 from dagy.store.notifications import RuleRow
 from dagy.store.records import iso_z
 

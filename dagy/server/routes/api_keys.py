@@ -8,7 +8,8 @@ import msgspec
 from litestar import Request, Response, delete, get, post
 
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import accounts, pagination
+from dagy.services import pagination
+from dagy.services.accounts import users as accounts
 from dagy.store.records import iso_z
 
 

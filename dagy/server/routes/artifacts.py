@@ -21,7 +21,7 @@ from dagy.auth import rbac
 from dagy.config.paths import env_int
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import deploy
+from dagy.services.catalog import deploy
 from dagy.store.records import iso_z
 
 # Bytes of a part handed to a worker thread at once: what a part upload holds in memory.

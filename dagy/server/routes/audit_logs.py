@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, get
 
 from dagy.server.security import identity_of, state_of
-from dagy.services import audit
+from dagy.services.accounts import audit
 
 
 @get("/audit-logs", sync_to_thread=True, opt={"permission": "admin.audit"})

@@ -10,7 +10,8 @@ from litestar import Request, Response, post
 from dagy.auth import rbac
 from dagy.errors import InvalidInputError
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import accounts, login_codes
+from dagy.services.accounts import login_codes
+from dagy.services.accounts import users as accounts
 from dagy.store.records import iso_z
 
 

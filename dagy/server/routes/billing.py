@@ -11,7 +11,7 @@ from litestar import Request, get, post
 
 from dagy.auth import rbac
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import billing, quotas
+from dagy.services.usage import billing, quotas
 
 
 @get("/billing/plans", sync_to_thread=False, opt={"permission": rbac.PUBLIC})

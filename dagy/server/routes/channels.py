@@ -12,7 +12,8 @@ from litestar import Request, Response, delete, get, post
 
 from dagy.errors import InvalidInputError
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import notifications, pagination
+from dagy.services import pagination
+from dagy.services.notifications import channels as notifications
 from dagy.store import notifications as sql
 from dagy.store.notifications import ChannelRow, DeliveryRow
 from dagy.store.records import iso_z

@@ -1,4 +1,4 @@
-"""Store routes for the children `dagy serve` runs queued runs in (dagy/services/run_child.py).
+"""Store routes for the children `dagy serve` runs queued runs in (dagy/services/runs/child.py).
 
 Like ``/_local/store`` (local token only, ``store.local``), but a run is found by its id in
 whatever org it belongs to: a run triggered through the API lives in its caller's org, while the

@@ -1,6 +1,6 @@
 """Deployments: create or update, list, get, change version, settings, rollback, delete.
 
-Rules live in dagy/services/deployments.py; see docs/flows.md.
+Rules live in dagy/services/catalog/deployments.py; see docs/flows.md.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from litestar import Request, Response, delete, get, patch, post, put
 
 from dagy.errors import NotFoundError
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import deployments
+from dagy.services.catalog import deployments
 from dagy.store.records import iso_z
 
 UNSET = msgspec.UNSET

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, delete, get, patch, post, put
 
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import environments
+from dagy.services.vault import environments
 from dagy.store.environments import Environment
 from dagy.store.flows import Deployment
 from dagy.store.records import iso_z

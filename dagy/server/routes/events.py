@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, get
 
 from dagy.server.security import identity_of, state_of
-from dagy.services import events_api
+from dagy.services.runs import events as events_api
 
 
 @get("/events", sync_to_thread=True, opt={"permission": "runs.read"})

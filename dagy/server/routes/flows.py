@@ -1,6 +1,6 @@
 """Flows: register a version, list, fetch, validate, delete; and the backends runs can use.
 
-Rules live in dagy/services/flows.py; see docs/flows.md. ``artifact_s3_uri`` is the spec's name
+Rules live in dagy/services/catalog/flows.py; see docs/flows.md. ``artifact_s3_uri`` is the spec's name
 for any artifact URI (``s3://`` or the local store's ``file://``), stored as ``artifact_uri``.
 """
 
@@ -12,7 +12,8 @@ import msgspec
 from litestar import Request, delete, get, post
 
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import backends, flow_specs, flows
+from dagy.services import backends
+from dagy.services.catalog import flow_specs, flows
 from dagy.store.flows import FlowVersion
 from dagy.store.records import iso_z
 

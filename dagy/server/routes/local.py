@@ -9,7 +9,7 @@ from litestar import Request, post
 
 from dagy.auth import rbac
 from dagy.server.security import audit_request, state_of
-from dagy.services import accounts
+from dagy.services.accounts import users as accounts
 
 
 class UserBody(msgspec.Struct):

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from dagy.server.security import identity_of, state_of
-from dagy.services import metrics
+from dagy.services.usage import metrics
 
 
 @get("/metrics", sync_to_thread=True, opt={"permission": "runs.read"})

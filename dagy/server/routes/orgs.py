@@ -9,7 +9,8 @@ from litestar import Request, get, patch, post
 
 from dagy.auth import rbac
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import accounts, pagination
+from dagy.services import pagination
+from dagy.services.accounts import users as accounts
 from dagy.store.accounts import Membership
 from dagy.store.records import iso_z
 

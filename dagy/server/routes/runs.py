@@ -12,7 +12,10 @@ from litestar import Request, get, patch, post
 
 from dagy.errors import InvalidInputError
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import execution, run_control, run_logs, runs_api
+from dagy.services.runs import api as runs_api
+from dagy.services.runs import control as run_control
+from dagy.services.runs import logs as run_logs
+from dagy.services.runs import trigger as execution
 
 TRIGGER_FIELDS = frozenset(
     {

@@ -9,7 +9,7 @@ from litestar import Request, Response, delete, get, patch, post
 
 from dagy.errors import InvalidInputError
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import schedules
+from dagy.services.triggers import schedules
 
 _READ = {"permission": "schedules.read"}
 _WRITE = {"permission": "schedules.write"}

@@ -13,7 +13,8 @@ from litestar import Request, Response, delete, get, post, put
 
 from dagy.auth import rbac
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import pagination, secrets
+from dagy.services import pagination
+from dagy.services.vault import secrets
 from dagy.store.records import iso_z
 from dagy.store.secrets import SecretRow
 

@@ -8,7 +8,8 @@ from typing import Any
 from litestar import Request, Response, delete, get, post
 
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import pagination, sensors
+from dagy.services import pagination
+from dagy.services.triggers import sensors
 from dagy.store.records import iso_z
 from dagy.store.sensors import SensorRow
 

@@ -24,7 +24,8 @@ from litestar.params import Body
 from dagy.auth import rbac
 from dagy.errors import AuthenticationError, InvalidInputError
 from dagy.server.security import audit_request, state_of
-from dagy.services import accounts, login_codes
+from dagy.services.accounts import login_codes
+from dagy.services.accounts import users as accounts
 
 _COOKIE = "dagy_signin"
 _FIELDS = ("cli_callback", "state", "code_challenge", "code_challenge_method")

@@ -9,7 +9,8 @@ from litestar import Request, get, put
 
 from dagy.auth import rbac
 from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import quotas, usage
+from dagy.services.usage import quotas
+from dagy.services.usage import summary as usage
 
 _READ = {"permission": "billing.read"}
 

@@ -32,7 +32,8 @@ def test_a_deployment_in_an_environment_naming_the_scheduler_runs_on_the_cluster
 ):
     from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import load_flow
-    from dagy.services import deployments, environments, flows
+    from dagy.services.catalog import deployments, flows
+    from dagy.services.vault import environments
     from dagy.store.duckdb_store import DuckDBStore
 
     for name in ("DAGY_DASK_SCHEDULER", "DASK_SCHEDULER_ADDRESS"):  # the server has none itself

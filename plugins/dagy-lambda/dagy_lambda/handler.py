@@ -33,7 +33,7 @@ def _home() -> Any:
 
 
 def _target(event: dict[str, Any], paths: Any) -> str:
-    from dagy.services.run_code import target_for
+    from dagy.services.runs.code import target_for
 
     code = {k: event.get(k) for k in ("entrypoint", "artifact_uri", "code_hash")}
     return target_for(paths, "lambda", event["flow_name"], event["flow_version"], code)
@@ -42,7 +42,7 @@ def _target(event: dict[str, Any], paths: Any) -> str:
 def run_flow(event: dict[str, Any]) -> dict[str, Any]:
     import json
 
-    from dagy.services import runs
+    from dagy.services.runs import local as runs
 
     paths = _home()
     record = runs.run_target(

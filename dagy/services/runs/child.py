@@ -1,5 +1,5 @@
 """Execute one run queued by `dagy serve`, in a child process of it: ``python -m
-dagy.services.run_child``, started by a worker thread (dagy/server/workers.py).
+dagy.services.runs.child``, started by a worker thread (dagy/server/workers.py).
 
 The worker writes a JSON payload on stdin: the run id, the server's API URL and local token, the
 home, and where the code is. The child loads the code, rebuilds the FlowSpec with the run's
@@ -111,7 +111,8 @@ def prepare(store: ChildStore, paths: Any, run: RunRecord, code: dict[str, Any])
     from dagy.sdk import _codec
     from dagy.sdk.loader import load_flow, load_module, split_target
     from dagy.sdk.spec import FlowSpec
-    from dagy.services import run_code, runs
+    from dagy.services.runs import code as run_code
+    from dagy.services.runs import local as runs
 
     executor_class(run.executor)  # a plugin uninstalled since the trigger fails the run here
     if code.get("artifact_uri"):  # remote executors (plugins) send the same code to their workers
@@ -196,7 +197,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     payload = json.loads(sys.stdin.buffer.read())
     from dagy.config.paths import DagyPaths
-    from dagy.services import runs
+    from dagy.services.runs import local as runs
     from dagy.store.records import CANCELLED, FAILED, PENDING, SUCCEEDED
 
     paths = DagyPaths(Path(payload["home"]))

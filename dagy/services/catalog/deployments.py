@@ -14,7 +14,8 @@ from typing import Any
 
 from dagy.auth import secrets as ids
 from dagy.errors import InvalidInputError, NotFoundError
-from dagy.services import flows, pagination
+from dagy.services import pagination
+from dagy.services.catalog import flows
 from dagy.store import flows as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Deployment
@@ -333,7 +334,7 @@ def check_timezone(value: Any) -> str:
 
 def _sync_schedule(store: DuckDBStore, deployment: Deployment) -> None:
     """The deployment's ``schedule`` setting is its schedule ``deployment:<name>``."""
-    from dagy.services import schedules
+    from dagy.services.triggers import schedules
 
     schedules.sync_deployment(store, deployment)
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dagy.errors import InvalidInputError, PermissionDeniedError, ServiceUnavailableError
-from dagy.services import billing_events, quotas
+from dagy.services.usage import billing_events, quotas
 from dagy.store import accounts as account_sql
 from dagy.store import billing as sql
 from dagy.store.billing import BillingAccount

@@ -18,7 +18,8 @@ from dagy.errors import ConflictError, InvalidInputError, NotFoundError, Paramet
 from dagy.sdk import _codec
 from dagy.sdk.params import coerce_with_schema
 from dagy.sdk.spec import FlowSpec
-from dagy.services import deployments, flows, quotas
+from dagy.services.catalog import deployments, flows
+from dagy.services.usage import quotas
 from dagy.store import flows as flow_sql
 from dagy.store import queue
 from dagy.store.duckdb_store import DuckDBStore
@@ -166,7 +167,7 @@ def new_run(
     max_workers: int = DEFAULT_MAX_WORKERS,
 ) -> RunRecord:
     """A queued run: no pid, host or start yet (the child that executes it records those)."""
-    from dagy.services.runs import new_run_id
+    from dagy.services.runs.local import new_run_id
 
     now = utcnow()
     return RunRecord(
@@ -315,7 +316,7 @@ def retry_run(
     code: dict[str, Any] = {"entrypoint": old.entrypoint}
     if version is not None and version.artifact_uri:
         code.update(artifact_uri=version.artifact_uri, code_hash=version.code_hash)
-    from dagy.services.runs import new_run_id
+    from dagy.services.runs.local import new_run_id
 
     now = utcnow()
     run = RunRecord(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from dagy.services import quotas
+from dagy.services.usage import quotas
 from dagy.store import accounts as account_sql
 from dagy.store import billing as sql
 from dagy.store.billing import BillingAccount

@@ -112,8 +112,8 @@ class ArtifactContents:
 
 def read_artifact(path: Path) -> ArtifactContents:
     """Check a zip against its manifest and read flow_spec.json and metadata.json; 400 if bad."""
-    from dagy.services.flows import parse_spec
-    from dagy.services.run_code import extract_verified
+    from dagy.services.catalog.flows import parse_spec
+    from dagy.services.runs.code import extract_verified
 
     with tempfile.TemporaryDirectory(prefix="dagy-artifact-") as scratch:
         files = Path(scratch) / "files"
@@ -229,7 +229,7 @@ class Deployed:
 
 def check_request(store: DuckDBStore, org_id: str, request: DeployRequest) -> None:
     """Refuse what ``register`` would refuse half-way, before anything is written or uploaded."""
-    from dagy.services import deployments
+    from dagy.services.catalog import deployments
 
     deployments.check_name(request.deployment_name, field="deployment_name")
     deployments.check_execution_mode(request.execution_mode)
@@ -261,7 +261,7 @@ def register(
     request: DeployRequest,
 ) -> Deployed:
     """Register the artifact's flow version at ``artifact_uri`` and point the deployment at it."""
-    from dagy.services import deployments, flows
+    from dagy.services.catalog import deployments, flows
 
     code_hash = check_artifact(contents, request)
     status = (request.status or DEFAULT_STATUS).lower()
@@ -376,7 +376,7 @@ def deploy_locally(
 
 
 def latest_code_hash(store: DuckDBStore, org_id: str, flow_name: str) -> str | None:
-    from dagy.services import flows
+    from dagy.services.catalog import flows
 
     try:
         return flows.latest(store, org_id, flow_name).code_hash

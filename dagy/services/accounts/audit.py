@@ -27,6 +27,59 @@ class Origin:
     user_agent: str | None = None
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who calls a service and from where: what the audit rows of its changes name.
+
+    Services that change state take one and write their audit rows in the same transaction as
+    the change, so the server, the CLI and the TUI leave the same trail.
+    """
+
+    identity: Identity | None
+    origin: Origin = Origin()  # noqa: RUF009 - frozen
+
+    @property
+    def org_id(self) -> str:
+        return self.identity.org_id if self.identity is not None else "personal"
+
+    @property
+    def email(self) -> str | None:
+        return self.identity.email if self.identity is not None else None
+
+
+def local_actor() -> Actor:
+    """This machine's user acting through the CLI or the TUI on the store file."""
+    from dagy import __version__
+    from dagy.services.accounts.users import local_identity
+
+    return Actor(local_identity(), Origin(None, f"dagy-cli/{__version__}"))
+
+
+def write(
+    store: DuckDBStore,
+    actor: Actor,
+    action: str,
+    resource_type: str,
+    resource_id: str | None,
+    *,
+    resource_name: str | None = None,
+    changes: dict[str, Any] | None = None,
+    org_id: str | None = None,
+) -> AuditEntry:
+    """The audit row of ``actor``'s change; call it inside the change's ``store.transaction()``."""
+    return record(
+        store,
+        actor.identity,
+        action,
+        resource_type,
+        resource_id,
+        resource_name=resource_name,
+        changes=changes,
+        origin=actor.origin,
+        org_id=org_id,
+    )
+
+
 def record(
     store: DuckDBStore,
     identity: Identity | None,

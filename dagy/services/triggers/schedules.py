@@ -19,9 +19,11 @@ from typing import Any
 from dagy.auth import secrets as ids
 from dagy.errors import ConflictError, InvalidInputError, NotFoundError, RequestError
 from dagy.scheduler import timing as clock
-from dagy.services import execution, flows, runs_api
-from dagy.services.flows import name_position
+from dagy.services.catalog import flows
+from dagy.services.catalog.flows import name_position
 from dagy.services.pagination import clamp_limit, encode_token
+from dagy.services.runs import api as runs_api
+from dagy.services.runs import trigger as execution
 from dagy.store import environments as env_sql
 from dagy.store import flows as flow_sql
 from dagy.store import schedules as sql

@@ -109,7 +109,7 @@ def enforced(store: DuckDBStore) -> bool:
 
 
 def sells_plans() -> bool:
-    """Whether this server sells plans through Stripe (dagy/services/billing.py)."""
+    """Whether this server sells plans through Stripe (dagy/services/usage/billing.py)."""
     return bool(os.environ.get("STRIPE_API_KEY"))
 
 

@@ -32,7 +32,7 @@ from dagy.errors import (
     NotFoundError,
     RequestError,
 )
-from dagy.services import environments
+from dagy.services.vault import environments
 from dagy.store import environments as env_sql
 from dagy.store import notifications as channel_sql
 from dagy.store import secrets as sql
@@ -342,7 +342,8 @@ def local_value(paths: DagyPaths, name: str, environment: str | None) -> str:
     check_name(name, field="name")
     live = server_file.read(paths)
     if live is None:
-        from dagy.services import accounts, audit
+        from dagy.services.accounts import audit
+        from dagy.services.accounts import users as accounts
 
         store = DuckDBStore(paths)
         with store.connection():

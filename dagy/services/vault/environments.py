@@ -30,7 +30,7 @@ from dagy.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from dagy.services import deployments
+from dagy.services.catalog import deployments
 from dagy.store import environments as sql
 from dagy.store import flows as flows_sql
 from dagy.store.duckdb_store import DuckDBStore

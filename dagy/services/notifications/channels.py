@@ -3,7 +3,7 @@
 Rules that live here:
 - a channel's ``config_json`` is checked against its type's fields (dagy/notify/); a bad one is a
   400 naming ``config_json.<field>``; its secret fields are sealed with the master key
-  (dagy/services/secrets.py) and every response shows them masked;
+  (dagy/services/vault/secrets.py) and every response shows them masked;
 - an email channel's password is a Dagy secret named by ``password_secret``, which must exist;
 - a rule names existing channels of its org (400 otherwise); ``sla_seconds`` is for
   ``on_sla_breach`` only, and required there;
@@ -19,7 +19,7 @@ from typing import Any
 from dagy.auth import secrets as ids
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.notify import TYPES, config
-from dagy.services import secrets
+from dagy.services.vault import secrets
 from dagy.store import notifications as sql
 from dagy.store import secrets as secret_sql
 from dagy.store.duckdb_store import DuckDBStore

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from dagy.config.paths import DagyPaths
 from dagy.config.processes import process_alive
 from dagy.errors import InvalidInputError, NotFoundError
-from dagy.services import queue
+from dagy.services.runs import queue
 from dagy.store import queue as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import (

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dagy.errors import RequestError
 from dagy.sdk.secrets import ENVIRONMENT_VAR, FILE_VAR
-from dagy.services import environments, secrets
+from dagy.services.vault import environments, secrets
 from dagy.store import flows as flows_sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import RunRecord

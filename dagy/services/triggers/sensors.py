@@ -27,7 +27,9 @@ from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError, QuotaExceededError
 from dagy.sdk.spec import FlowSpec
 from dagy.sensors import _config, polling, s3, webhook
-from dagy.services import audit, execution, flows
+from dagy.services.accounts import audit
+from dagy.services.catalog import flows
+from dagy.services.runs import trigger as execution
 from dagy.store import sensors as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import FlowVersion

@@ -13,8 +13,8 @@ from dataclasses import asdict
 from typing import Any
 
 from dagy.errors import InvalidInputError
-from dagy.services import quotas
 from dagy.services._iso import parse_moment
+from dagy.services.usage import quotas
 from dagy.store import usage as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import iso_z, utcnow

@@ -19,7 +19,8 @@ from typing import Any
 from dagy.config.paths import DagyPaths
 from dagy.errors import ConflictError, InvalidInputError, NotFoundError
 from dagy.sdk.spec import FlowSpec
-from dagy.services import flow_specs, pagination
+from dagy.services import pagination
+from dagy.services.catalog import flow_specs
 from dagy.store import flows as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Deployment, FlowDeletion, FlowSummary, FlowVersion
@@ -151,7 +152,7 @@ def register(
 ) -> Registered:
     """Register a version as POST /flows does: checked fields, and with ``deployment_name`` the
     deployment created or pointed at it (``status`` applies to both)."""
-    from dagy.services import deployments
+    from dagy.services.catalog import deployments
 
     status = (status or "active").lower()
     if deployment_name is not None:
@@ -294,7 +295,7 @@ def _remove_files(
     paths: DagyPaths, org_id: str, flow_name: str, deletion: FlowDeletion, in_use: set[str]
 ) -> None:
     """After the rows are gone: run and artifact folders, unpacked code, local artifacts."""
-    from dagy.services.run_code import code_dir
+    from dagy.services.runs.code import code_dir
 
     for run_id in deletion.run_ids:
         _remove_inside(paths.runs, paths.run_dir(run_id))

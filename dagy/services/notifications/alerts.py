@@ -25,7 +25,8 @@ from dagy.notify import TYPES
 from dagy.notify import config as channel_config
 from dagy.notify.base import Context, Outcome
 from dagy.notify.loop import Notifier, Settings
-from dagy.services import notifications, secrets
+from dagy.services.notifications import channels as notifications
+from dagy.services.vault import secrets
 from dagy.store import notifications as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.notifications import DeliveryRow, JobRow, RuleRow
@@ -184,7 +185,7 @@ def _prepare(
         return None, Context(timeout, delivery_id), exc.message
 
     def secret(name: str) -> str:
-        from dagy.services import audit
+        from dagy.services.accounts import audit
 
         with store.connection():
             found, value = secrets.resolve(store, org_id, name, None)

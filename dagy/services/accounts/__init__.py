@@ -1,0 +1,1 @@
+"""Accounts: users, orgs, logins, tokens and API keys, and the audit trail."""

@@ -1,0 +1,1 @@
+"""Flows and deployments: registered flow versions, artifacts, builds and deploys."""

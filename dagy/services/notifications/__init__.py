@@ -1,0 +1,1 @@
+"""Notification channels, alert rules and their delivery."""

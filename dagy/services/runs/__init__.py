@@ -1,0 +1,1 @@
+"""Runs: starting, executing, queueing, controlling and reading runs and their logs."""

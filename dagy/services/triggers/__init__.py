@@ -1,0 +1,1 @@
+"""What starts runs on its own: schedules and sensors."""

@@ -1,0 +1,1 @@
+"""Usage, quotas, billing and metrics of an org."""

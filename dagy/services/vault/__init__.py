@@ -1,0 +1,1 @@
+"""Secrets and environments: sealed values and where deployments run."""
