@@ -117,23 +117,7 @@ def list_flows(
     rows, token = flows.list_page(
         state_of(request).store, identity_of(request).org_id, limit=limit, next_token=next_token
     )
-    return {
-        "items": [
-            {
-                "flow_name": row.version.flow_name,
-                "flow_version": row.version.flow_version,
-                "namespace": row.version.namespace,
-                "tags": row.version.tag_map,
-                "status": row.version.status,
-                "created_at": iso_z(row.first_created_at),
-                "updated_at": iso_z(row.last_updated_at),
-                # Not in the spec's item; `dagy flows list` shows it.
-                "artifact_s3_uri": row.version.artifact_uri,
-            }
-            for row in rows
-        ],
-        "next_token": token,
-    }
+    return {"items": [flows.to_item(row) for row in rows], "next_token": token}
 
 
 @post("/flows/validate", status_code=200, sync_to_thread=True, opt={"permission": "flows.read"})

@@ -24,7 +24,7 @@ from dagy.services.catalog import flow_specs
 from dagy.store import flows as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Deployment, FlowDeletion, FlowSummary, FlowVersion
-from dagy.store.records import utcnow
+from dagy.store.records import iso_z, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,21 @@ def name_position(token: str | None) -> str | None:
     if not isinstance(position[0], str):
         raise InvalidInputError("Invalid next_token", {"next_token": "malformed"})
     return position[0]
+
+
+def to_item(row: FlowSummary) -> dict[str, Any]:
+    """One flow as GET /flows lists it (``dagy flows list`` reads the same from the store)."""
+    return {
+        "flow_name": row.version.flow_name,
+        "flow_version": row.version.flow_version,
+        "namespace": row.version.namespace,
+        "tags": row.version.tag_map,
+        "status": row.version.status,
+        "created_at": iso_z(row.first_created_at),
+        "updated_at": iso_z(row.last_updated_at),
+        # Not in the spec's item; `dagy flows list` shows it.
+        "artifact_s3_uri": row.version.artifact_uri,
+    }
 
 
 def list_page(
