@@ -286,11 +286,14 @@ def quote(segment: str) -> str:
 
 
 def not_found(exc: Exception) -> Exception:
-    """An API's 404 as the NotFoundError a store would raise (exit 3 in every mode)."""
-    from dagy.errors import APIError, NotFoundError
+    """An API's refusal as the error the services raise over a store: 404 → NotFoundError
+    (exit 3), 400 → InvalidInputError (exit 2), 409 → ConflictError, so a command exits the same
+    in every mode. Other errors (401, 403, 5xx, unreachable) stay APIError (exit 6)."""
+    from dagy.errors import APIError, ConflictError, InvalidInputError, NotFoundError
 
-    if isinstance(exc, APIError) and exc.status_code == 404:
-        return NotFoundError(exc.message)
+    kinds = {404: NotFoundError, 400: InvalidInputError, 409: ConflictError}
+    if isinstance(exc, APIError) and exc.status_code in kinds:
+        return kinds[exc.status_code](exc.message)
     return exc
 
 

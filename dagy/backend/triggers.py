@@ -212,7 +212,10 @@ class HttpSchedules:
             "mode": mode,
             "enabled": None if enabled is None else ("true" if enabled else "false"),
         }
-        items = self.ctx.client.paginate("/schedules", limit=PAGE, **filters)
+        try:
+            items = list(self.ctx.client.paginate("/schedules", limit=PAGE, **filters))
+        except Exception as exc:
+            raise not_found(exc) from None
         return [Schedule.from_body(item) for item in items]
 
     def get(self, schedule_id: str) -> Schedule:
