@@ -315,8 +315,11 @@ def test_login_times_out_and_prints_the_url_when_no_browser_opens(run_dagy, env)
     assert lines[0] == "Opening browser for login..."
     url = lines[1].removeprefix(VISIT)
     assert url.startswith("https://dagy.io/sign-in?cli_callback=")  # the default app URL
-    assert any(url in line and "Could not open a browser" in line for line in lines[2:])
-    assert lines[-1] == "Login failed: Login timed out – no callback received."
+    assert lines[2:] == [
+        "Could not open a browser: open the URL above to log in.",
+        "Login failed: Login timed out – no callback received.",
+    ]
+    assert result.stderr.count("https://dagy.io/sign-in?") == 1  # the URL, printed once
 
 
 def test_ctrl_c_cancels_the_login_and_the_callback_listens_on_loopback_only(env):
@@ -419,7 +422,7 @@ def test_with_a_keyring_the_token_lives_there_until_logout(
     assert stat.S_IMODE(os.stat(dagy_home / "credentials").st_mode) == 0o600
 
     status = run_dagy("auth", "status", env=env)
-    assert status.returncode == 0 and "Token stored in: OS keyring" in status.stdout
+    assert status.returncode == 0 and "Credential: stored login (OS keyring)" in status.stdout
 
     assert run_dagy("logout", env=env).stdout == "Logged out\n"
     assert fake.logouts == [token] and fake.active == set()
@@ -465,7 +468,7 @@ def test_logout_with_the_server_unreachable_warns_and_still_removes(run_dagy, en
 # --- auth status --------------------------------------------------------------------------------
 
 
-def test_auth_status_shows_the_user_org_role_url_and_expiry(run_dagy, env, fake):
+def test_auth_status_shows_the_user_org_role_url_and_expiry(run_dagy, env, fake, dagy_home):
     fake.active.add("tok-1")
     save_login(fake.api_url, "tok-1", expires_at="2999-01-01T00:00:00Z")
     result = run_dagy("auth", "status", env=env)
@@ -476,7 +479,7 @@ def test_auth_status_shows_the_user_org_role_url_and_expiry(run_dagy, env, fake)
         "Role: admin",
         f"API URL: {fake.api_url}",
         "Token expires: 2999-01-01T00:00:00Z",
-        "Token stored in: credentials file",
+        f"Credential: stored login ({dagy_home / 'credentials'})",
     ]
 
 
