@@ -187,13 +187,13 @@ class Login:
         for reader in self._readers:
             reader.start()
 
-    def url(self, timeout: float = 20) -> str:
+    def url(self, timeout: float = 20, prefix: str = VISIT) -> str:
         """The login URL, from the `If the browser does not open, visit:` line on stderr."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in list(self.err):
-                if line.startswith(VISIT):
-                    return line[len(VISIT) :].strip()
+                if line.startswith(prefix):
+                    return line[len(prefix) :].strip()
             if self.proc.poll() is not None and not self._readers[1].is_alive():
                 break
             time.sleep(0.02)
@@ -275,6 +275,42 @@ def test_login_exchanges_the_code_with_pkce_and_stores_the_token_0600(env, fake,
         "role": "admin",
         "storage": "file",
     }
+
+
+def test_no_browser_prints_the_url_once_opens_nothing_and_waits(env, fake, dagy_home, tmp_path):
+    opened = tmp_path / "browser-opened"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.chmod(0o755)
+    login = Login({**env, "BROWSER": f"{browser} %s"}, "--no-browser")
+    url = login.url(prefix="To log in, visit: ")
+    status, page = browse(url)
+    assert status == 200 and "Login successful" in page
+    code, out, err = login.finish()
+    assert (code, out) == (0, "Login successful!\n"), err
+    assert err.splitlines() == [f"To log in, visit: {url}"]  # no "Opening browser", one URL
+    assert not opened.exists()
+    assert json.loads((dagy_home / "credentials").read_text())["access_token"] in fake.active
+
+
+def test_the_browser_flow_prints_the_url_once_when_the_browser_opens(env, fake, tmp_path):
+    opened = tmp_path / "browser-opened"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.chmod(0o755)
+    login = Login({**env, "BROWSER": f"{browser} %s"})
+    url = login.url()
+    browse(url)
+    code, _, err = login.finish()
+    assert code == 0, err
+    assert err.splitlines() == ["Opening browser for login...", VISIT + url]
+    assert opened.read_text().strip() == url
+
+
+def test_with_token_and_no_browser_together_are_a_usage_error(run_dagy, env):
+    result = run_dagy("login", "--with-token", "--no-browser", input="x\n", env=env)
+    assert result.returncode == 2
+    assert "--with-token and --no-browser cannot be used together" in result.stderr
 
 
 def test_a_callback_with_another_state_fails_as_possible_csrf(env, fake, dagy_home):
