@@ -3,12 +3,11 @@
 Code reads a variable through its declaration (``settings.API_URL.get()``), never ``os.environ``:
 values are read at call time (a test that sets a variable sees it), a bad number is one
 ConfigError naming the variable, and docs/cli.md's table is printed from here
-(``python -m dagy.config.settings --markdown``; a test keeps the two in step).
+(``python -m dagy.config --markdown``; a test keeps the two in step).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
@@ -117,16 +116,6 @@ class Int(Number[int]):
 
 class Float(Number[float]):
     kind = "float"
-
-
-class JsonSetting(Setting[T]):
-    kind = "json"
-
-    def parse(self, raw: str) -> T:
-        try:
-            return json.loads(raw)  # type: ignore[no-any-return]
-        except ValueError:
-            raise self._error("JSON", raw) from None
 
 
 # --- the CLI, the TUI and every process: where things are --------------------------------------
@@ -331,9 +320,9 @@ LAMBDA_INVOKE = Text[str | None](
 LAMBDA_HOME = PathSetting[str](
     "DAGY_LAMBDA_HOME", "/tmp/dagy", "`DAGY_LOCAL_DIR` of a `subprocess` invocation", "dagy-lambda"
 )
-LAMBDA_LAYERS = JsonSetting[dict[str, str]](
-    "DAGY_LAMBDA_LAYERS", {}, "JSON object: dependency-package slug → Lambda layer ARN", "dagy-lambda",
-    shown="`{}`",
+LAMBDA_LAYERS = Text[str](
+    "DAGY_LAMBDA_LAYERS", "{}", "JSON object: dependency-package slug → Lambda layer ARN",
+    "dagy-lambda",
 )  # fmt: skip
 LAMBDA_PREFIX = Text[str](
     "DAGY_LAMBDA_PREFIX", "dagy", "key prefix of Lambda run payloads in the bucket", "dagy-lambda"
@@ -352,23 +341,40 @@ def local_dir(environ: Environ | None = None) -> Path:
 
 def markdown() -> str:
     """docs/cli.md's environment table."""
-    lines = ["| variable | meaning | default | read by |", "|---|---|---|---|"]
+    lines = ["| variable | type | meaning | default | read by |", "|---|---|---|---|---|"]
     for setting in REGISTRY.values():
         default = setting.default_text()
         if setting.shown is None and setting.default is not None:
             default = f"`{default}`" if setting.kind in {"text", "path"} else default
-        lines.append(f"| `{setting.name}` | {setting.doc} | {default} | {setting.component} |")
+        lines.append(
+            f"| `{setting.name}` | {setting.kind} | {setting.doc} | {default} | {setting.component} |"
+        )
     return "\n".join(lines) + "\n"
 
 
+BEGIN = "<!-- settings table: begin (generated) -->\n"
+END = "<!-- settings table: end -->"
+
+
+def table_in(text: str) -> str:
+    """The generated block of a document (between BEGIN and END); ValueError when it has none."""
+    start = text.index(BEGIN) + len(BEGIN)
+    return text[start : text.index(END, start)]
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``--markdown`` prints the table; ``--update FILE`` rewrites FILE's generated block."""
     args = sys.argv[1:] if argv is None else argv
-    if args != ["--markdown"]:
-        print("usage: python -m dagy.config.settings --markdown", file=sys.stderr)
-        return 2
-    sys.stdout.write(markdown())
-    return 0
+    if args == ["--markdown"]:
+        sys.stdout.write(markdown())
+        return 0
+    if len(args) == 2 and args[0] == "--update":
+        path = Path(args[1])
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace(table_in(text), markdown(), 1), encoding="utf-8")
+        return 0
+    print(
+        "usage: python -m dagy.config --markdown | --update docs/cli.md", file=sys.stderr
+    )
+    return 2
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

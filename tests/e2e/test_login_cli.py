@@ -280,7 +280,7 @@ def test_login_exchanges_the_code_with_pkce_and_stores_the_token_0600(env, fake,
 def test_no_browser_prints_the_url_once_opens_nothing_and_waits(env, fake, dagy_home, tmp_path):
     opened = tmp_path / "browser-opened"
     browser = tmp_path / "browser.sh"
-    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
     browser.chmod(0o755)
     login = Login({**env, "BROWSER": f"{browser} %s"}, "--no-browser")
     url = login.url(prefix="To log in, visit: ")
@@ -296,7 +296,7 @@ def test_no_browser_prints_the_url_once_opens_nothing_and_waits(env, fake, dagy_
 def test_the_browser_flow_prints_the_url_once_when_the_browser_opens(env, fake, tmp_path):
     opened = tmp_path / "browser-opened"
     browser = tmp_path / "browser.sh"
-    browser.write_text(f"#!/bin/sh\necho \"$1\" > {opened}\n")
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
     browser.chmod(0o755)
     login = Login({**env, "BROWSER": f"{browser} %s"})
     url = login.url()

@@ -136,4 +136,7 @@ def test_an_environment_credential_without_an_api_url_is_a_config_error(run_dagy
     bare = {**env, "DAGY_API_URL": "", "DAGY_TOKEN": "anything"}
     result = run_dagy("auth", "status", env=bare)
     assert result.returncode == 4
-    assert result.stderr == "ConfigError: Missing Dagy API URL. Set DAGY_API_URL or run 'dagy config'.\n"
+    assert (
+        result.stderr
+        == "ConfigError: Missing Dagy API URL. Set DAGY_API_URL or run 'dagy config'.\n"
+    )
