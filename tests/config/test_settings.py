@@ -69,11 +69,9 @@ def direct_reads(path: Path) -> list[str]:
             ):
                 name = _dagy_name(node.args[0], constants)
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
-            if _is_environ(node.value):
-                name = _dagy_name(node.slice, constants)
+            name = _dagy_name(node.slice, constants) if _is_environ(node.value) else None
         elif isinstance(node, ast.Compare) and isinstance(node.ops[0], (ast.In, ast.NotIn)):
-            if _is_environ(node.comparators[0]):
-                name = _dagy_name(node.left, constants)
+            name = _dagy_name(node.left, constants) if _is_environ(node.comparators[0]) else None
         if name:
             found.append(f"{path.relative_to(REPO)}:{node.lineno} {name}")
     return found
@@ -137,7 +135,9 @@ def test_docs_cli_md_table_is_the_generated_one() -> None:
         row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
         assert setting.default_text() in row
     documented = {
-        line.split("`")[1] for line in settings.table_in(text).splitlines() if line.startswith("| `")
+        line.split("`")[1]
+        for line in settings.table_in(text).splitlines()
+        if line.startswith("| `")
     }
     assert documented == set(settings.REGISTRY)
 
