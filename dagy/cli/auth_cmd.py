@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from dagy.cli import _errors
+from dagy.cli._help import HomeCommand
 
 if TYPE_CHECKING:
     from dagy.backend.session import Session
@@ -36,7 +37,7 @@ _profile_option = click.option(
 )
 
 
-@click.command("login")
+@click.command("login", cls=HomeCommand)
 @_profile_option
 @click.option(
     "--with-token",
@@ -50,7 +51,7 @@ def login(profile: str | None, with_token: bool, no_browser: bool) -> None:
     \b
     Opens <app_url>/sign-in; the browser comes back to a one-shot server on
     127.0.0.1, and the code it brings is exchanged (PKCE) for a token, kept in
-    the OS keyring or else in the credentials file (0600) of DAGY_LOCAL_DIR.
+    the OS keyring or else in ~/.dagy/credentials (0600).
     App URL: DAGY_APP_URL, the profile's app_url, the API URL without /v1,
     then https://dagy.io. Gives up after DAGY_LOGIN_TIMEOUT seconds (120).
     \b
