@@ -6,6 +6,8 @@ import time
 
 import click
 
+from dagy.cli import _style
+
 FOLLOW_POLL = 0.5  # how often --follow asks for new lines
 PAGE = 1000
 
@@ -32,7 +34,7 @@ def logs(run_id: str, task_run_id: str | None, follow: bool, profile: str | None
         while True:
             chunk = backend.runs.logs(run_id, task_run_id, next_token=token, limit=PAGE)
             if chunk.lines:
-                click.echo("\n".join(line.text for line in chunk.lines))
+                click.echo("\n".join(_style.log_line(line.text) for line in chunk.lines))
             token = chunk.next_token
             if token is None:  # the run has ended and every line was read
                 return

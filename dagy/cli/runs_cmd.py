@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dagy.cli import _style
 from dagy.cli.run_cmd import _report, interrupts_cancel
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def list_(
         return
     click.echo(
         "\n".join(
-            f"{r.run_id} {r.status} {_iso(r.started_at or r.created_at)} {r.flow_id}"
+            f"{r.run_id} {_style.state(r.status)} {_iso(r.started_at or r.created_at)} {r.flow_id}"
             for r in records
         )
     )

@@ -4,6 +4,7 @@ home with a login token. Real store files and real server processes."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -217,3 +218,103 @@ def test_an_unknown_profile_is_a_config_error_for_every_target(run_dagy, tmp_pat
         done = run_dagy(*args)
         assert (done.returncode, done.stderr) == (4, "ConfigError: Profile not found: nosuch\n")
     assert run_dagy("runs", "list").stdout == "No runs found.\n"  # nothing ran
+
+
+def _audit_rows(home: Path, server: ServerProcess | None) -> list[tuple[str, str, str, str]]:
+    """(actor, action, resource type, changes) of the runs' audit rows, oldest first."""
+    import json
+
+    if server is not None:
+        status, _, body = server.request(
+            "GET", "/audit-logs?resource_type=run&limit=100", token=server.local_token
+        )
+        assert status == 200, body
+        rows = [
+            (i["actor_email"], i["action"], i["resource_type"], json.dumps(i["changes"]))
+            for i in reversed(body["items"])
+        ]
+        return rows
+    import duckdb
+
+    con = duckdb.connect(str(home / "dagy.duckdb"), read_only=True)
+    try:
+        found = con.execute(
+            "SELECT actor_email, action, resource_type, changes FROM audit_log "
+            "WHERE resource_type = 'run' ORDER BY ts"
+        ).fetchall()
+    finally:
+        con.close()
+    return [(a, b, c, json.dumps(json.loads(d))) for a, b, c, d in found]
+
+
+def test_retry_and_cancel_write_the_same_audit_rows_from_the_store_as_through_the_server(
+    mode: Mode, run_dagy, tmp_path: Path
+):
+    if mode.name == "api":
+        pytest.skip("the API's audit rows name the logged-in user: covered by the server mode")
+    marker, counts = tmp_path / "marker", tmp_path / "tally"
+    failed = _start_run(
+        mode, run_dagy, "flaky-dep", "--param", f"marker={marker}", "--param", f"tally={counts}"
+    )
+    _wait_status(mode, run_dagy, failed, "FAILED")
+    marker.touch()
+    assert run_dagy("runs", "retry", failed, env=mode.env).returncode == 0
+    gate, more = tmp_path / "gate", tmp_path / "more"
+    args = ("gated-dep", "--param", f"gate={gate}", "--param", f"tally={more}")
+    runner = popen_dagy("run", *args, env=mode.env) if mode.name == "store" else None
+    try:
+        if runner is None:
+            gated = _start_run(mode, run_dagy, *args)
+        wait_until(lambda: tally(more), 30, "the task to start")
+        if runner is not None:
+            gated = run_dagy("runs", "list", "--status", "RUNNING", env=mode.env).stdout.split()[0]
+        assert run_dagy("runs", "cancel", gated, env=mode.env).returncode == 0
+        if runner is not None:
+            runner.communicate(timeout=30)
+    finally:
+        if runner is not None and runner.poll() is None:
+            runner.kill()
+            runner.communicate()
+    rows = _audit_rows(tmp_path / "home", mode.server)
+    assert [(r[1], r[3]) for r in rows] == [
+        ("execute", '{"deployment_name": "flaky-dep", "flow_version": "1.0.0"}'),
+        ("execute", json.dumps({"retry_of": failed})),
+        ("execute", '{"deployment_name": "gated-dep", "flow_version": "1.0.0"}'),
+        ("update", '{"status": "cancelled"}'),
+    ]
+    assert {r[0] for r in rows} == {"local"}  # the machine's user, as the local token is
+
+
+def test_states_and_levels_are_coloured_on_a_terminal_only(run_dagy, tmp_path: Path):
+    import os
+    import pty
+
+    from tests.conftest import dagy_cmd
+
+    flows = write_flows(tmp_path / "code")
+    marker, counts = tmp_path / "marker", tmp_path / "tally"
+    args = ("--param", f"marker={marker}", "--param", f"tally={counts}")
+    failed = RUN_LINE.match(run_dagy("run", f"{flows}:flaky", *args).stdout.strip())
+    assert failed
+
+    def on_a_terminal(*command: str) -> str:
+        leader, follower = pty.openpty()
+        with subprocess.Popen([*dagy_cmd(), *command], stdout=follower, stderr=follower) as proc:
+            os.close(follower)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the terminal closed: the command has ended
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            proc.wait(timeout=30)
+        os.close(leader)
+        return b"".join(chunks).decode()
+
+    assert "\x1b[31mFAILED\x1b[0m" in on_a_terminal("runs", "list")
+    assert "\x1b[31m\x1b[1mERROR\x1b[0m" in on_a_terminal("logs", failed.group(1))
+    piped = run_dagy("runs", "list").stdout + run_dagy("logs", failed.group(1)).stdout
+    assert "\x1b[" not in piped and " FAILED " in piped and " ERROR " in piped

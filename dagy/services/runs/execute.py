@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from dagy.config.paths import DEFAULT_KEEP_RUNS, DagyPaths, env_flag, env_int
 from dagy.errors import InvalidInputError, NotFoundError
-from dagy.sdk import runner
+from dagy.sdk import hooks
 from dagy.sdk.flow import Flow
 from dagy.sdk.spec import FlowSpec, TaskDef
 from dagy.store.records import (
@@ -96,7 +96,7 @@ def run_flow(
     return _execute(spec, settings, paths, resolve=_resolver())
 
 
-runner.register(run_flow)  # calling a flow from Python runs it here (dagy/sdk/runner.py)
+hooks.register("run_flow", run_flow)  # calling a flow from Python runs it here (dagy/sdk/hooks.py)
 
 
 def _resolver() -> Callable[[TaskDef], Callable[..., Any]]:
