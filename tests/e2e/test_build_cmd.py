@@ -131,7 +131,11 @@ def test_help_shows_usage_and_an_example(run_dagy):
         ("missing_colon", 2, "ValueError: Flow target must be in <path>:<flow_fn> format"),
         ("file_not_found", 3, "FileNotFoundError: Flow file not found: {missing}"),
         ("function_not_found", 3, "AttributeError: Flow 'nope' not found in {flows}"),
-        ("module_not_loadable", 2, "ImportError: Unable to load module from {broken}"),
+        (
+            "module_not_loadable",
+            2,
+            "ImportError: Unable to load module from {broken}: RuntimeError: cannot import me",
+        ),
         ("invalid_param", 2, "ValueError: Invalid param 'bad', expected key=value"),
         ("param_not_coercible", 2, "ParameterTypeError: Parameter 'n' expects int, got 'many'"),
         (

@@ -24,14 +24,15 @@ from dagy.services.accounts.audit import Actor
 from dagy.services.catalog import flows
 from dagy.services.catalog.flows import name_position
 from dagy.services.pagination import clamp_limit, encode_token
-from dagy.services.runs import api as runs_api
 from dagy.services.runs import trigger as execution
+from dagy.services.runs.reads import run_slug
+from dagy.states import to_api
 from dagy.store import environments as env_sql
 from dagy.store import flows as flow_sql
 from dagy.store import schedules as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Deployment
-from dagy.store.records import RunRecord, utcnow
+from dagy.store.records import RunRecord, iso_z, utcnow
 from dagy.store.schedules import Schedule
 
 log = logging.getLogger("dagy.scheduler")
@@ -637,13 +638,12 @@ def trigger(
             )
     if wake is not None:  # after the commit: a worker must find the run
         wake()
-    item = runs_api.to_item(run)
     return {
         "run_id": run.run_id,
-        "run_slug": item["run_slug"],
+        "run_slug": run_slug(run),
         "schedule_id": schedule.schedule_id,
-        "status": item["status"],
-        "created_at": item["created_at"],
+        "status": to_api(run.status),
+        "created_at": iso_z(run.created_at),
     }
 
 
