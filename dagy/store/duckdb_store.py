@@ -139,9 +139,7 @@ class DuckDBStore:
             con.close()
 
     @contextlib.contextmanager
-    def transaction(
-        self, *, timeout: float | None = None
-    ) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A unit of work: the block's writes commit together, or none do when it raises.
 
         Re-entrant: a block inside another joins it, so a service can write its rows and their
