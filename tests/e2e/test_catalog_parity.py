@@ -256,3 +256,24 @@ def test_schedules_create_pause_resume_trigger_delete(dagy, artifact, mode):
         "execute",
         "delete",
     ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["flows", "list"],
+        ["deployments", "list"],
+        ["deployments", "show", "x"],
+        ["schedules", "list"],
+        ["schedules", "pause", "x"],
+        ["sensors", "list"],
+        ["sensors", "show", "x"],
+        ["sensors", "pause", "x"],
+        ["sensors", "test", "x"],
+        ["sensors", "delete", "x"],
+    ],
+)
+def test_an_unknown_profile_is_a_config_error_for_every_command(run_dagy, args):
+    done = run_dagy(*args, "--profile", "nosuch")
+    assert (done.returncode, done.stdout) == (4, "")
+    assert done.stderr == "ConfigError: Profile not found: nosuch\n"
