@@ -6,7 +6,7 @@ deployments call this module, which imports neither.
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import replace
 
 from dagy.services.triggers.schedule_rules import (
     _INTERVAL,
@@ -22,8 +22,6 @@ from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Deployment
 from dagy.store.records import utcnow
 from dagy.store.schedules import Schedule
-
-replace = dataclasses.replace
 
 
 def deployment_schedule_id(name: str) -> str:

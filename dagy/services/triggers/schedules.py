@@ -1,10 +1,13 @@
-"""Schedules: what can be done with them (create, list, get, change, trigger, delete), and the
-scheduler's tick that fires the due ones. See docs/schedules.md.
+"""Schedules: what can be done with them (create, list, get, change, trigger, delete), each change
+with its audit row in the same transaction. See docs/schedules.md.
 
 A schedule runs a flow version (``flow_name`` + ``flow_version``; no version: the flow's latest)
 or a deployment (``deployment_name``). A deployment with a ``schedule`` setting owns the schedule
-``deployment:<name>``, kept in step with it (``sync_deployment``).
+``deployment:<name>``, kept in step with it (deployment_schedules.py). The scheduler's tick that
+fires the due ones is schedule_tick.py.
 """
+
+from __future__ import annotations
 
 import datetime as _dt
 import json
@@ -53,7 +56,6 @@ from dagy.store.records import RunRecord, utcnow
 from dagy.store.schedules import Schedule
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-__all__ = ["CATCHUP_POLICIES", "MODES", "to_body"]
 
 
 def _check_environment(store: DuckDBStore, org_id: str, value: Any) -> str | None:
