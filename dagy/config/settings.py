@@ -238,16 +238,15 @@ WEBHOOK_RATE_PER_MINUTE = Int(
     "server",
 )
 WEBHOOK_BURST = Int(
-    "DAGY_WEBHOOK_BURST", 20, "webhook calls a token may burst", "server", minimum=1
+    "DAGY_WEBHOOK_BURST", 20, "webhook calls a token may burst (at least 1 is used)", "server"
 )
 API_CALLS_FLUSH_SECONDS = Float(
-    "DAGY_API_CALLS_FLUSH_SECONDS", 10.0, "seconds between writes of the API call counts", "server",
-    minimum=0.1,
+    "DAGY_API_CALLS_FLUSH_SECONDS", 10.0,
+    "seconds between writes of the API call counts (at least 0.1 is used)", "server",
 )  # fmt: skip
 TOKEN_TTL_SECONDS = Int(
-    "DAGY_TOKEN_TTL_SECONDS", 12 * 3600, "lifetime of a token from `POST /auth/login`", "server",
-    minimum=1,
-)  # fmt: skip
+    "DAGY_TOKEN_TTL_SECONDS", 12 * 3600, "seconds a token from `POST /auth/login` lives", "server"
+)
 JWT_REQUIRED = Flag(
     "DAGY_JWT_REQUIRED", False, "`true`: user bearer tokens must be JWTs from `DAGY_JWKS_URL`",
     "server",
