@@ -98,6 +98,7 @@ class Number(Setting[T]):
     """A number no smaller than ``minimum``; anything else is a ConfigError naming the variable."""
 
     minimum: float = 0
+    positive: bool = False  # the minimum itself is refused too (a poll interval of 0)
 
     def parse(self, raw: str) -> T:
         integer = self.kind == "int"
@@ -105,6 +106,8 @@ class Number(Setting[T]):
             value = int(raw) if integer else float(raw)
         except ValueError:
             raise self._error("an integer" if integer else "a number", raw) from None
+        if self.positive and not value > self.minimum:
+            raise self._error(f"greater than {self.minimum:g}", raw)
         if not value >= self.minimum:  # also refuses NaN
             raise self._error(f"at least {self.minimum:g}", raw)
         return value  # type: ignore[return-value]
@@ -285,10 +288,10 @@ NOTIFY_BACKOFF_MAX_SECONDS = Float(
     "DAGY_NOTIFY_BACKOFF_MAX_SECONDS", 300.0, "longest wait between retries", "notify"
 )
 NOTIFY_POLL_SECONDS = Float(
-    "DAGY_NOTIFY_POLL_SECONDS", 1.0, "seconds between looks for work", "notify", minimum=1e-9
+    "DAGY_NOTIFY_POLL_SECONDS", 1.0, "seconds between looks for work", "notify", positive=True
 )
 NOTIFY_TIMEOUT_SECONDS = Float(
-    "DAGY_NOTIFY_TIMEOUT_SECONDS", 10.0, "seconds one delivery may take", "notify", minimum=1e-9
+    "DAGY_NOTIFY_TIMEOUT_SECONDS", 10.0, "seconds one delivery may take", "notify", positive=True
 )
 STRIPE_API_BASE = Text[str | None](
     "DAGY_STRIPE_API_BASE", None, "another Stripe API base (a local stand-in)", "billing",
