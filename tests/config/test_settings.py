@@ -157,6 +157,7 @@ def test_values_are_read_when_asked_not_at_import(monkeypatch: pytest.MonkeyPatc
         (settings.SERVER_WORKERS, "0", "DAGY_SERVER_WORKERS must be at least 1, got '0'"),
         (settings.SENSOR_TICK_SECONDS, "0.01", "DAGY_SENSOR_TICK_SECONDS must be at least 0.05"),
         (settings.STORE_LOCK_TIMEOUT, "nan", "DAGY_STORE_LOCK_TIMEOUT must be at least 0"),
+        (settings.NOTIFY_POLL_SECONDS, "0", "DAGY_NOTIFY_POLL_SECONDS must be greater than 0"),
     ],
 )
 def test_a_bad_number_is_a_config_error_naming_the_variable(setting, raw, message) -> None:
