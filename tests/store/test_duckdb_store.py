@@ -196,17 +196,16 @@ def test_a_query_interrupted_by_ctrl_c_surfaces_as_keyboard_interrupt(tmp_path):
 
     store = DuckDBStore(DagyPaths(tmp_path / "home"))
     stop = threading.Event()
-    with pytest.raises(KeyboardInterrupt):
-        with store.connection() as con:
+    with pytest.raises(KeyboardInterrupt), store.connection() as con:
 
-            def interrupt() -> None:  # until the query has been stopped, however long it takes
-                while not stop.wait(0.01):
-                    con.interrupt()
+        def interrupt() -> None:  # until the query has been stopped, however long it takes
+            while not stop.wait(0.01):
+                con.interrupt()
 
-            thread = threading.Thread(target=interrupt)
-            thread.start()
-            try:
-                con.execute("SELECT count(*) FROM range(1000000000000) a").fetchall()
-            finally:
-                stop.set()
-                thread.join()
+        thread = threading.Thread(target=interrupt)
+        thread.start()
+        try:
+            con.execute("SELECT count(*) FROM range(1000000000000) a").fetchall()
+        finally:
+            stop.set()
+            thread.join()
