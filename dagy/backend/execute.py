@@ -65,11 +65,11 @@ def retry_here(
 ) -> Run:
     """Retry a run of the store file in this process (re-executing what did not succeed), with the
     same audit row a server writes for a retry."""
-    from dagy.backend.runs import _as_cli_errors
+    from dagy.backend.runs import cli_errors
     from dagy.services.runs import execute
 
     settings = None
-    with _as_cli_errors():
+    with cli_errors():
         if max_workers is not None:
             old = execute.check_retryable(run_id, ctx.store().get_run(run_id, org_id=ctx.org_id))
             settings = execute.RunSettings(max_workers, old.fail_fast, old.executor)
@@ -80,7 +80,7 @@ def retry_here(
 def run_deployment_here(ctx: LocalContext, deployment: str, parameters: dict[str, Any]) -> Run:
     """A deployment of the store file, run here from its artifact (or its entrypoint's file):
     recorded as a run of the deployment (trigger ``cli``) with the audit row of a triggered run."""
-    from dagy.backend.runs import _as_cli_errors
+    from dagy.backend.runs import cli_errors
     from dagy.sdk import _codec
     from dagy.sdk.loader import load_flow
     from dagy.sdk.spec import FlowSpec
@@ -90,7 +90,7 @@ def run_deployment_here(ctx: LocalContext, deployment: str, parameters: dict[str
     from dagy.store.shared import open_store
 
     store, actor = ctx.store(), ctx.actor()
-    with _as_cli_errors(), store.connection():
+    with cli_errors(), store.connection():
         version, _ = trigger.resolve(
             store, ctx.org_id, deployment=deployment, flow_name=None, flow_version=None
         )

@@ -89,7 +89,7 @@ class RunsBackend(Protocol):
 
 
 @contextlib.contextmanager
-def _as_cli_errors() -> Iterator[None]:
+def cli_errors() -> Iterator[None]:
     """The services' 404s as the errors the CLI prints bare (``Run not found: <id>``)."""
     try:
         yield
@@ -155,7 +155,7 @@ class LocalRuns:
     def get(self, run_id: str) -> RunDetail:
         from dagy.services.runs import reads
 
-        with _as_cli_errors():
+        with cli_errors():
             found = reads.detail(self.ctx.store(), self.ctx.org_id, run_id)
         edges = [(a, b) for a, b in found.edges] if found.edges else None
         return RunDetail(
@@ -176,7 +176,7 @@ class LocalRuns:
     ) -> LogChunk:
         from dagy.services.runs import logs
 
-        with _as_cli_errors():
+        with cli_errors():
             page = logs.read(
                 self.ctx.store(),
                 self.ctx.paths,
@@ -192,7 +192,7 @@ class LocalRuns:
         from dagy.services.runs import control
 
         # Not inside one open of the file: the `dagy run` being cancelled must write CANCELLED.
-        with _as_cli_errors():
+        with cli_errors():
             ended = control.cancel(
                 self.ctx.store(), self.ctx.paths, self.ctx.actor(), run_id, workers=None
             )
@@ -215,7 +215,7 @@ class LocalRuns:
         from dagy.services.runs import execute
 
         store = self.ctx.store()
-        with _as_cli_errors():
+        with cli_errors():
             old = execute.check_retryable(run_id, store.get_run(run_id, org_id=self.ctx.org_id))
         module = Path(split_target(old.entrypoint or "")[0])
         if not module.is_file():  # the retry's process would fail where no one sees it
