@@ -61,6 +61,7 @@ def _register() -> None:
         build_cmd,
         config_cmd,
         deploy_cmd,
+        environments_cmd,
         flows_cmd,
         logs_cmd,
         plugins_cmd,
@@ -87,6 +88,7 @@ def _register() -> None:
     cli.add_command(plugins_cmd.plugins)
     cli.add_command(schedules_cmd.schedules)
     cli.add_command(secrets_cmd.secrets)
+    cli.add_command(environments_cmd.environments)
     cli.add_command(users_cmd.users)
     cli.add_command(tui_cmd.tui)
 

@@ -102,9 +102,9 @@ def run(
         _remote_run(target, raw, profile)
         return
     if env_name is not None:
-        from dagy.services.vault import environments
+        from dagy.backend import open_backend
 
-        environments.apply_to_environ(DagyPaths.from_env(), env_name)
+        open_backend(DagyPaths.from_env(), profile).environments.resolve_for_run(env_name).apply()
     settings = runs.RunSettings(
         max_workers=max_workers, fail_fast=not no_fail_fast, executor=executor
     )

@@ -2,9 +2,10 @@
 
 A run the server executes gets its secrets injected: ``DAGY_SECRETS_FILE`` names a 0600 JSON file
 (``{"environment": ..., "secrets": {name: value}}``) written for the run and deleted after it.
-Without one (a local `dagy run`), the value comes from this home's store: through the live
-server when one runs, else from the file with the master key. ``DAGY_ENVIRONMENT`` (set by
-`dagy run --env`) picks that environment's secret over the one of no environment.
+Without one (a local `dagy run`), the value comes through the backend the CLI would use
+(dagy.backend.open_backend: a remote API, this home's live server, or the store file with the
+master key); the read is audited there. ``DAGY_ENVIRONMENT`` (set by `dagy run --env`) picks
+that environment's secret over the one of no environment.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ def secret(name: str, *, environment: str | None = None) -> str:
     if injected:
         value = _from_file(injected, name)
     else:
-        from dagy.config.paths import DagyPaths
-        from dagy.services.vault import secrets
+        from dagy.backend import open_backend
 
         scope = environment or os.environ.get(ENVIRONMENT_VAR) or None
-        value = secrets.local_value(DagyPaths.from_env(), name, scope)
+        value = open_backend().secrets.resolve(name, scope)
     _capture.register_secret(value)
     return value
 
