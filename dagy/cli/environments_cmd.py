@@ -182,6 +182,15 @@ def promote(
     )
 
 
+@environments.command("reorder")
+@click.argument("names", nargs=-1, required=True)
+@_profile
+def reorder(names: tuple[str, ...], profile: str | None) -> None:
+    """Set the promotion order: NAMES first, in this order; the others keep theirs after them."""
+    ordered = _open(profile).environments.reorder(list(names))
+    click.echo(f"Promotion order: {', '.join(e.env_name for e in ordered)}")
+
+
 def _json_object(text: str, option: str) -> dict[str, Any]:
     try:
         value = json.loads(text)

@@ -223,6 +223,14 @@ def test_environments_scenario_is_the_same_in_every_mode(mode: Mode):
     assert out == "Environment created: production\n"
     names = [e["env_name"] for e in _json(mode.ok("environments", "list", "--json"))]
     assert names == ["staging", "production"]
+    assert mode.ok("environments", "reorder", "production") == (
+        "Promotion order: production, staging\n"
+    )
+    assert mode.fails(2, "environments", "reorder", "nope") == (
+        "Error: Environment not found: nope\n"
+    )
+    names = [e["env_name"] for e in _json(mode.ok("environments", "list", "--json"))]
+    assert names == ["production", "staging"]
 
     assert mode.ok("environments", "set-var", "staging", "A=1", "B=two=2") == (
         "Variables set on staging: A, B\n"
@@ -268,6 +276,7 @@ def test_environments_scenario_is_the_same_in_every_mode(mode: Mode):
     assert mode.audit("environment") == [
         ("create", "staging"),
         ("create", "production"),
+        ("update", None),  # the promotion order
         ("update", "staging"),
         ("update", "staging"),
         ("delete", "staging"),
