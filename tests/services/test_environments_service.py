@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from dagy.config.paths import DagyPaths
-from dagy.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from dagy.auth.identity import Identity
 from dagy.backend import open_backend
+from dagy.config.paths import DagyPaths
+from dagy.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from dagy.services.accounts.audit import Actor
 from dagy.services.vault import environments
 from dagy.store.duckdb_store import DuckDBStore

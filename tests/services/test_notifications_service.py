@@ -7,8 +7,8 @@ import pytest
 
 from dagy.auth import crypto
 from dagy.config.paths import DagyPaths
-from dagy.services.notifications import channels as notifications
 from dagy.services.accounts.audit import local_actor
+from dagy.services.notifications import channels as notifications
 from dagy.services.vault import secrets
 from dagy.store.duckdb_store import DuckDBStore
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from dagy.auth import crypto
+from dagy.auth.identity import Identity
 from dagy.config.paths import DagyPaths
 from dagy.errors import ConflictError, InvalidInputError, NotFoundError
-from dagy.auth.identity import Identity
 from dagy.services.accounts.audit import Actor
 from dagy.services.vault import environments, secrets
 from dagy.store.duckdb_store import DuckDBStore
