@@ -18,9 +18,6 @@ if TYPE_CHECKING:
     from dagy.store import environments as env_sql
     from dagy.store.flows import Deployment
 
-# Set in a run's processes to its environment's name (dagy.secret() reads it).
-ENV_VAR = "DAGY_ENVIRONMENT"
-
 
 @dataclass(frozen=True)
 class Environment:
@@ -109,9 +106,11 @@ class RunEnvironment:
 
     def apply(self, environ: MutableMapping[str, str] | None = None) -> None:
         """Put them into ``environ`` (this process's by default), which tasks inherit."""
+        from dagy.config import settings
+
         target = os.environ if environ is None else environ
         target.update(self.variables)
-        target[ENV_VAR] = self.env_name
+        target[settings.ENVIRONMENT.name] = self.env_name  # dagy.secret() prefers its secrets
 
 
 class EnvironmentsBackend(Protocol):

@@ -25,6 +25,7 @@ from dagy.backend.environments import (
 from dagy.errors import APIError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
+    from dagy.config.paths import DagyPaths
     from dagy.store.secrets import SecretRow
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "RunEnvironment",
     "Secret",
     "SecretsBackend",
+    "secret_value",
 ]
 
 REMOTE_ROTATION = (
@@ -235,3 +237,11 @@ class HttpSecrets:
             return str(body["value"])
         where = f"environment {environment} or in none" if environment else "no environment"
         raise NotFoundError(f"Secret not found: {name} (in {where})")  # as the service says
+
+
+def secret_value(paths: DagyPaths, name: str, environment: str | None) -> str:
+    """``dagy.secret(name)`` outside a server run (the SDK's ``secret_value`` hook): resolved where
+    the backend looks (a remote API, this home's live server, or the store file)."""
+    from dagy.backend.choose import open_backend
+
+    return open_backend(paths).secrets.resolve(name, environment)

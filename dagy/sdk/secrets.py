@@ -2,34 +2,35 @@
 
 A run the server executes gets its secrets injected: ``DAGY_SECRETS_FILE`` names a 0600 JSON file
 (``{"environment": ..., "secrets": {name: value}}``) written for the run and deleted after it.
-Without one (a local `dagy run`), the value comes through the backend the CLI would use
-(dagy.backend.open_backend: a remote API, this home's live server, or the store file with the
-master key); the read is audited there. ``DAGY_ENVIRONMENT`` (set by `dagy run --env`) picks
-that environment's secret over the one of no environment.
+Without one (a local `dagy run`), the value comes from this home's store: through the live
+server when one runs, else from the file with the master key. ``DAGY_ENVIRONMENT`` (set by
+`dagy run --env`) picks that environment's secret over the one of no environment.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
-FILE_VAR = "DAGY_SECRETS_FILE"
-ENVIRONMENT_VAR = "DAGY_ENVIRONMENT"
+from dagy.config import settings
+
+FILE_VAR = settings.SECRETS_FILE.name
+ENVIRONMENT_VAR = settings.ENVIRONMENT.name
 
 
 def secret(name: str, *, environment: str | None = None) -> str:
     """The value of secret ``name``. What the task prints or logs shows it as ``****``."""
     from dagy.engine import _capture
 
-    injected = os.environ.get(FILE_VAR)
+    injected = settings.SECRETS_FILE.get()
     if injected:
         value = _from_file(injected, name)
     else:
-        from dagy.backend import open_backend
+        from dagy.config.paths import DagyPaths
+        from dagy.sdk import hooks
 
-        scope = environment or os.environ.get(ENVIRONMENT_VAR) or None
-        value = open_backend().secrets.resolve(name, scope)
+        scope = environment or settings.ENVIRONMENT.get()
+        value = hooks.get("secret_value")(DagyPaths.from_env(), name, scope)
     _capture.register_secret(value)
     return value
 

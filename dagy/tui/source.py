@@ -232,38 +232,40 @@ class LocalSource:
             return api.runs_page(
                 status=status, flow_name=flow_name, next_token=next_token, limit=limit
             )
-        from dagy.services.runs import api as runs_api
+        from dagy.server.shapes import to_item
+        from dagy.services.runs import reads
 
         with self._open() as store:
-            page = runs_api.list_runs(
+            page = reads.list_page(
                 store,
                 ORG,
-                status=status,
+                status=reads.check_status(status),
                 flow_name=flow_name,
                 limit=limit,
                 next_token=next_token,
-                item=runs_api.to_item_with_trigger,
             )
-        return RunsPage(page["items"], page["next_token"])
+        items = [{**to_item(r), "trigger": r.trigger} for r in page.items]
+        return RunsPage(items, page.next_token)
 
     def find_run(self, run_id: str) -> dict[str, Any] | None:
         api = self._server()
         if api is not None:
             return api.find_run(run_id)
-        from dagy.services.runs import api as runs_api
+        from dagy.server.shapes import to_item
 
         with self._open() as store:
             run = store.get_run_summary(run_id, ORG)
-        return runs_api.to_item_with_trigger(run) if run is not None else None
+        return {**to_item(run), "trigger": run.trigger} if run is not None else None
 
     def run(self, run_id: str) -> RunDetail:
         api = self._server()
         if api is not None:
             return api.run(run_id)
-        from dagy.services.runs import api as runs_api
+        from dagy.server.shapes import to_detail
+        from dagy.services.runs import reads
 
         with self._open() as store:
-            detail = runs_api.get_run(store, ORG, run_id)
+            detail = to_detail(reads.get(store, ORG, run_id), store.retry_count(run_id))
             record = store.get_run(run_id, org_id=ORG)
             tasks = store.task_runs(run_id)
         return RunDetail(detail, task_rows(tasks), spec_edges(record.flow_spec if record else None))
@@ -283,23 +285,27 @@ class LocalSource:
             limit=LOG_PAGE,
             next_token=next_token,
         )
-        return LogChunk(log_lines(page["events"]), page["next_token"])
+        from dagy.server.shapes import to_log_events
+
+        events = to_log_events(page)
+        return LogChunk(log_lines(events["events"]), events["next_token"])
 
     def cancel(self, run_id: str) -> str:
         api = self._server()
         if api is not None:
             return api.cancel(run_id)
+        # Not inside one open of the file: the `dagy run` being cancelled must write CANCELLED.
+        from dagy.services.accounts.audit import local_actor
         from dagy.services.runs import control as run_control
 
-        # Not inside one open of the file: the `dagy run` being cancelled must write CANCELLED.
-        ended = run_control.cancel_local(self._file(), run_id)
+        ended = run_control.cancel(self._file(), self.paths, local_actor(), run_id)
         return f"Run cancelled: {run_id} status={ended.status}"
 
     def retry(self, run_id: str) -> str:
         api = self._server()
         if api is not None:
             return api.retry(run_id)
-        from dagy.services.runs import local as service
+        from dagy.services.runs import execute as service
 
         with self._open() as store:
             old = store.get_run(run_id, org_id=ORG)
