@@ -17,6 +17,7 @@ from dagy.config.paths import DagyPaths
 
 if TYPE_CHECKING:
     from dagy.backend.context import LocalContext
+    from dagy.backend.environments import RunEnvironment
 
 
 @dataclass(frozen=True)
@@ -34,19 +35,18 @@ def run_target(
     settings: Settings,
     paths: DagyPaths | None = None,
     *,
-    env_name: str | None = None,
+    environment: RunEnvironment | None = None,
 ) -> Run:
     """Load ``<path>:<flow_fn>``, build it with the parameters and run it here; the finished run.
 
-    ``env_name``: run in that environment (its variables set in this process first).
+    ``environment``: run in it (``backend.environments.resolve_for_run(name)``: its variables
+    and ``DAGY_ENVIRONMENT`` are set in this process first).
     """
     from dagy.services.runs import execute
 
     paths = paths or DagyPaths.from_env()
-    if env_name is not None:
-        from dagy.services.vault import environments
-
-        environments.apply_to_environ(paths, env_name)
+    if environment is not None:
+        environment.apply()
     record = execute.run_target(
         target,
         parameters,

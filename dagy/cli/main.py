@@ -62,6 +62,7 @@ def _register() -> None:
         config_cmd,
         deploy_cmd,
         deployments_cmd,
+        environments_cmd,
         flows_cmd,
         logs_cmd,
         plugins_cmd,
@@ -91,6 +92,7 @@ def _register() -> None:
     cli.add_command(schedules_cmd.schedules)
     cli.add_command(sensors_cmd.sensors)
     cli.add_command(secrets_cmd.secrets)
+    cli.add_command(environments_cmd.environments)
     cli.add_command(users_cmd.users)
     cli.add_command(tui_cmd.tui)
 

@@ -114,8 +114,10 @@ def run(
     from dagy.backend.execute import Settings, run_target
 
     settings = Settings(max_workers=max_workers, fail_fast=not no_fail_fast, executor=executor)
+    # --env: the environment's variables, from where the backend looks (exit 3 when unknown)
+    run_env = backend.environments.resolve_for_run(env_name) if env_name is not None else None
     with interrupts_cancel():
-        record = run_target(target, raw, settings, paths, env_name=env_name)
+        record = run_target(target, raw, settings, paths, environment=run_env)
     _report(record)
 
 

@@ -46,6 +46,11 @@ class Actor:
     def email(self) -> str | None:
         return self.identity.email if self.identity is not None else None
 
+    @property
+    def role(self) -> str | None:
+        """The caller's role in its org: what protected environments check."""
+        return self.identity.role if self.identity is not None else None
+
 
 def local_actor() -> Actor:
     """This machine's user acting through the CLI or the TUI on the store file."""

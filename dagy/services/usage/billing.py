@@ -221,16 +221,9 @@ def verify(payload: bytes, header: str | None, settings: StripeSettings) -> dict
 
 def apply_event(store: DuckDBStore, event: dict[str, Any], settings: StripeSettings) -> bool:
     """Apply a verified event to its org's plan, once: False when its id was applied before."""
-    with store.connection() as con:
-        con.execute("BEGIN")
-        try:
-            if sql.event_seen(store, event["id"]):
-                con.execute("ROLLBACK")
-                return False
-            org_id = billing_events.apply(store, event, settings.prices)
-            sql.record_event(store, event["id"], event["type"], org_id, utcnow())
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    with store.transaction():
+        if sql.event_seen(store, event["id"]):
+            return False  # nothing written: the empty transaction commits
+        org_id = billing_events.apply(store, event, settings.prices)
+        sql.record_event(store, event["id"], event["type"], org_id, utcnow())
     return True
