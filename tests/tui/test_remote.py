@@ -13,10 +13,11 @@ from dagy.client.http import DagyClient
 from dagy.config import credentials
 from dagy.config.paths import DagyPaths
 from dagy.config.profiles import Config, Profile, save_config
+from dagy.tui._legacy import Adapted, ApiSource
 from dagy.tui.app import DagyApp
 from dagy.tui.log_screen import LogScreen
 from dagy.tui.run_screen import RunScreen
-from dagy.tui.source import ApiSource, LocalSource, open_source
+from dagy.tui.source import open_source
 from tests.conftest import ServerProcess, popen_dagy
 from tests.tui.conftest import SIZE, eventually, notices, settle, table_rows
 
@@ -53,7 +54,7 @@ async def test_a_remote_profile_browses_and_cancels_through_the_api(
     save_config(paths, Config(profiles={"team": Profile("team", api_url=server.api_url)}))
     credentials.save(paths, credentials.Credentials(server.local_token, server.api_url))
     source = open_source(paths, "team")
-    assert isinstance(source, ApiSource)
+    assert source.mode == "api"
     app = DagyApp(source)
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -66,14 +67,14 @@ async def test_a_remote_profile_browses_and_cancels_through_the_api(
                     len(table_rows(app.screen, "#runs")) == 2 and table_rows(app.screen, "#runs")
                 ),
             )
-            assert [(r[0], r[1], r[2]) for r in rows][0] == (running, "slow:1.0.0", "running")
-            assert rows[1][1:3] == ["etl:1.0.0", "completed"]
+            assert [(r[0], r[1], r[2]) for r in rows][0] == (running, "slow:1.0.0", "RUNNING")
+            assert rows[1][1:3] == ["etl:1.0.0", "SUCCEEDED"]
 
             await pilot.press("down", "enter")
             await settle(pilot)
             assert isinstance(app.screen, RunScreen)
             summary = str(app.screen.query_one("#run-summary").render())
-            assert "completed" in summary and "not available" not in summary
+            assert "SUCCEEDED" in summary and "not available" not in summary
             # Task runs come from GET /runs/{run_id}/task-runs.
             assert [r[0] for r in table_rows(app.screen, "#tasks")] == ["extract-1", "load-1"]
             await pilot.press("l")
@@ -104,12 +105,12 @@ async def test_this_homes_live_server_shows_task_runs_through_it(
     server = server_factory()  # on this test's home: it owns the store file
     done = _dagy_run(server.home, flows_file, "etl", "x=3")
     assert done.wait(timeout=60) == 0
-    app = DagyApp(LocalSource(paths))
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert f"server {server.api_url}" in app.sub_title
         rows = table_rows(app.screen, "#runs")
-        assert [r[1:3] + r[5:] for r in rows] == [["etl:1.0.0", "completed", "-"]]
+        assert [r[1:3] + r[5:] for r in rows] == [["etl:1.0.0", "SUCCEEDED", "-"]]
         await pilot.press("enter")
         await settle(pilot)
         assert [r[0] for r in table_rows(app.screen, "#tasks")] == ["extract-1", "load-1"]
@@ -119,7 +120,9 @@ async def test_this_homes_live_server_shows_task_runs_through_it(
 
 
 async def test_a_server_that_does_not_answer_is_a_notice(paths: DagyPaths) -> None:
-    app = DagyApp(ApiSource(DagyClient("http://127.0.0.1:9/v1", token="x"), "profile gone"))
+    app = DagyApp(
+        Adapted(ApiSource(DagyClient("http://127.0.0.1:9/v1", token="x"), "profile gone"))
+    )
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert table_rows(app.screen, "#runs") == []
