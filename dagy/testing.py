@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from dagy.config import settings
 from dagy.config.paths import DagyPaths
 
 
@@ -18,18 +19,19 @@ def temporary_home(path: str | Path | None = None) -> Iterator[DagyPaths]:
     >>> with temporary_home() as paths:
     ...     my_flow(date="2026-03-04")   # runs, store and artifacts live under paths.home
     """
-    saved = os.environ.get("DAGY_LOCAL_DIR")
+    name = settings.LOCAL_DIR.name
+    saved = os.environ.get(name)  # restored as it was, unset or not
     with contextlib.ExitStack() as stack:
         home = (
             Path(path)
             if path is not None
             else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         )
-        os.environ["DAGY_LOCAL_DIR"] = str(home)
+        os.environ[name] = str(home)
         try:
             yield DagyPaths(home.resolve())
         finally:
             if saved is None:
-                os.environ.pop("DAGY_LOCAL_DIR", None)
+                os.environ.pop(name, None)
             else:
-                os.environ["DAGY_LOCAL_DIR"] = saved
+                os.environ[name] = saved

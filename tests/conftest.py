@@ -31,6 +31,8 @@ def dagy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "DAGY_LOCAL_ARTIFACT_MAX_BYTES",
         "DAGY_LOCAL_KEEP_RUNS",
         "DAGY_DEBUG",
+        "DAGY_TOKEN",
+        "DAGY_API_KEY",
     ):
         monkeypatch.delenv(name, raising=False)
     return home

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
@@ -74,10 +73,11 @@ def get_store(
     ``options`` (``api_url``, ``bucket``, ...) go to the store's constructor; ``bucket`` falls back
     to ``DAGY_ARTIFACT_BUCKET``.
     """
-    env = os.environ if environ is None else environ
-    chosen = name or env.get("DAGY_ARTIFACT_STORE") or DEFAULT_STORE
-    if options.get("bucket") is None and env.get("DAGY_ARTIFACT_BUCKET"):
-        options["bucket"] = env["DAGY_ARTIFACT_BUCKET"]
+    from dagy.config import settings
+
+    chosen = name or settings.ARTIFACT_STORE.get(environ) or DEFAULT_STORE
+    if options.get("bucket") is None and settings.ARTIFACT_BUCKET.is_set(environ):
+        options["bucket"] = settings.ARTIFACT_BUCKET.get(environ)
     store: ArtifactStore = store_class(chosen)(paths=paths or DagyPaths.from_env(), **options)
     return store
 

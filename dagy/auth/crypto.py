@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dagy.config import settings
+
 # The login's keyring access (service "dagy", a real backend only, a write counts when it reads
 # back, DAGY_KEYRING=0 honoured), shared so the master key and the token behave alike.
 from dagy.config.credentials import _keyring_get, _keyring_set
@@ -33,7 +35,7 @@ from dagy.errors import ConfigError, DagyError
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
-ENV_VAR = "DAGY_MASTER_KEY"
+ENV_VAR = settings.MASTER_KEY.name
 KEY_FILE = "master.key"
 
 Source = Literal["env", "keyring", "file"]
@@ -111,9 +113,8 @@ def keyring_username(paths: DagyPaths) -> str:
 
 def load(paths: DagyPaths, environ: Mapping[str, str] | None = None) -> KeyChain:
     """The key chain of the first place that has a key; empty when none has."""
-    env = os.environ if environ is None else environ
-    raw = env.get(ENV_VAR, "")
-    if raw.strip():
+    raw = settings.MASTER_KEY.get(environ)
+    if raw:
         return KeyChain((MasterKey(decode_key(raw, ENV_VAR), "env"),))
     text = _keyring_get(keyring_username(paths), environ)
     if text:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,17 +16,19 @@ class JWTSettings:
 
     @classmethod
     def from_env(cls) -> JWTSettings | None:
-        if os.environ.get("DAGY_JWT_REQUIRED", "").lower() not in {"1", "true", "yes"}:
+        from dagy.config import settings
+
+        if not settings.JWT_REQUIRED.get():
             return None
-        url = os.environ.get("DAGY_JWKS_URL", "").strip()
+        url = settings.JWKS_URL.get()
         if not url:
             raise ConfigError(
                 "DAGY_JWT_REQUIRED=true needs DAGY_JWKS_URL (the JWKS to verify with)"
             )
         return cls(
             url,
-            os.environ.get("DAGY_JWT_AUDIENCE") or None,
-            os.environ.get("DAGY_JWT_ISSUER") or None,
+            settings.JWT_AUDIENCE.get(),
+            settings.JWT_ISSUER.get(),
         )
 
 

@@ -43,7 +43,9 @@ def open_backend(
     if api_url is not None:
         from dagy.client.http import DEFAULT_TIMEOUT, DagyClient
 
-        client = DagyClient(api_url, paths=paths, timeout=timeout or DEFAULT_TIMEOUT)
+        client = DagyClient(
+            api_url, paths=paths, timeout=timeout or DEFAULT_TIMEOUT, environ=environ
+        )
         label = f"profile {name or '-'} · API {api_url}"
         return Backend.over_http(HttpContext(client, paths), "api", label, name, table_format)
     live = server_file.read(paths)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import click
 
+from dagy.cli._help import HomeCommand
 
-@click.command("build")
+
+@click.command("build", cls=HomeCommand)
 @click.argument("target", metavar="PATH:FLOW_FN")
 @click.option(
     "--output-dir",

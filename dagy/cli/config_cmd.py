@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dagy.cli._help import HomeCommand
+
 if TYPE_CHECKING:
     from dagy.config.paths import DagyPaths
     from dagy.config.profiles import Config, Profile
 
 
-@click.command("config")
+@click.command("config", cls=HomeCommand)
 def config() -> None:
     """Create, edit and delete profiles in config.yaml, interactively.
 

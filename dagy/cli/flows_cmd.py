@@ -1,16 +1,15 @@
-"""``dagy flows list``: the flows registered with the API, every page in one table."""
+"""``dagy flows list``: the flows registered in this home's store, its live server or an API."""
 
 from __future__ import annotations
 
 import click
 
 COLUMNS = ("flow_name", "flow_version", "created_at", "updated_at", "artifact_s3_uri")
-MISSING_API_URL = "Missing Dagy API URL. Set DAGY_API_URL or run 'dagy config'."
 
 
 @click.group("flows")
 def flows() -> None:
-    """Flows registered with the Dagy API."""
+    """Flows registered with Dagy (this home's store or server, or the API)."""
 
 
 @flows.command("list")
@@ -23,24 +22,25 @@ def flows() -> None:
     help="Page size for API pagination.",
 )
 def list_(profile: str | None, limit: int) -> None:
-    """List every deployed flow (all pages) in the profile's table format."""
+    """List every flow (all pages) in the profile's table format.
+
+    With an API URL (DAGY_API_URL or the profile's) the API's flows; otherwise this home's: from
+    its live `dagy serve`, else from its store file.
+    """
     from tabulate import tabulate
 
-    from dagy.cli._errors import CONFIG, CLIExit
-    from dagy.client.http import DagyClient
+    from dagy.backend import open_backend
     from dagy.config.paths import DagyPaths
-    from dagy.config.profiles import load_config, resolve_api_url, resolve_table_format
 
-    paths = DagyPaths.from_env()
-    config = load_config(paths)
-    api_url = resolve_api_url(config, profile)
-    if api_url is None:
-        raise CLIExit(MISSING_API_URL, CONFIG)
-    items = DagyClient(api_url, paths=paths).paginate("/flows", limit=limit)
-    rows = [[_cell(item.get(column)) for column in COLUMNS] for item in items]
-    table_format = resolve_table_format(config, profile)
+    backend = open_backend(DagyPaths.from_env(), profile)
+    rows = [
+        [_cell(getattr(flow, "artifact_uri" if c == "artifact_s3_uri" else c)) for c in COLUMNS]
+        for flow in backend.catalog.flows(page_size=limit)
+    ]
     # Versions are text: without disable_numparse "1.0" would print as "1".
-    click.echo(tabulate(rows, headers=COLUMNS, tablefmt=table_format, disable_numparse=True))
+    click.echo(
+        tabulate(rows, headers=COLUMNS, tablefmt=backend.table_format, disable_numparse=True)
+    )
 
 
 def _cell(value: object) -> str:

@@ -61,6 +61,7 @@ def _register() -> None:
         build_cmd,
         config_cmd,
         deploy_cmd,
+        deployments_cmd,
         flows_cmd,
         logs_cmd,
         plugins_cmd,
@@ -68,6 +69,7 @@ def _register() -> None:
         runs_cmd,
         schedules_cmd,
         secrets_cmd,
+        sensors_cmd,
         serve_cmd,
         tui_cmd,
         users_cmd,
@@ -79,6 +81,7 @@ def _register() -> None:
     cli.add_command(build_cmd.build)
     cli.add_command(deploy_cmd.deploy)
     cli.add_command(flows_cmd.flows)
+    cli.add_command(deployments_cmd.deployments)
     cli.add_command(config_cmd.config)
     cli.add_command(auth_cmd.login)
     cli.add_command(auth_cmd.logout)
@@ -86,6 +89,7 @@ def _register() -> None:
     cli.add_command(serve_cmd.serve)
     cli.add_command(plugins_cmd.plugins)
     cli.add_command(schedules_cmd.schedules)
+    cli.add_command(sensors_cmd.sensors)
     cli.add_command(secrets_cmd.secrets)
     cli.add_command(users_cmd.users)
     cli.add_command(tui_cmd.tui)

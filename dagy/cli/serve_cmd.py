@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from dagy.cli._errors import USAGE, CLIExit
+from dagy.cli._help import HomeCommand
 
 
-@click.command()
+@click.command(cls=HomeCommand)
 @click.option(
     "--host",
     default="127.0.0.1",

@@ -9,10 +9,11 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dagy import __version__
+from dagy.client import tokens
 from dagy.config.paths import DagyPaths
 from dagy.errors import APIError
 
@@ -26,21 +27,16 @@ def stored_token(paths: DagyPaths | None = None, base_url: str | None = None) ->
     With ``base_url``, a token obtained from another API is not used: a login to one server is
     never sent to a different one.
     """
-    from dagy.config import credentials  # keyring itself is imported only if the file points to it
-
-    stored = credentials.load(paths or DagyPaths.from_env())
-    if stored is None:
-        return None
-    if base_url and stored.api_url and stored.api_url.rstrip("/") != base_url.rstrip("/"):
-        return None
-    return stored.access_token
+    found = tokens.stored(paths or DagyPaths.from_env(), base_url)
+    return found.token if found is not None else None
 
 
 class DagyClient:
     """Calls ``<base_url><path>`` with a bearer token; every failure is an APIError.
 
-    Token resolution: the ``token`` argument, then the stored login (keyring, then the credentials
-    file) when it was made for this API URL, then none (unauthenticated).
+    Token resolution (dagy.client.tokens): the ``token`` argument, then ``DAGY_TOKEN``, then
+    ``DAGY_API_KEY``, then the stored login (keyring, then the credentials file) when it was made
+    for this API URL, then none (unauthenticated). ``credential`` says which one was taken.
     """
 
     def __init__(
@@ -50,9 +46,11 @@ class DagyClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         paths: DagyPaths | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.token = token if token is not None else stored_token(paths, self.base_url)
+        self.credential = tokens.resolve(self.base_url, token, paths=paths, environ=environ)
+        self.token = self.credential.token if self.credential is not None else None
         self.timeout = timeout
 
     def _url(self, path: str, params: dict[str, Any] | None) -> str:

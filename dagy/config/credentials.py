@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
+from dagy.config import settings
 from dagy.config.files import write_private
 from dagy.config.paths import DagyPaths
 
@@ -45,8 +45,7 @@ class Credentials:
 
 def keyring_enabled(environ: Mapping[str, str] | None = None) -> bool:
     """False when ``DAGY_KEYRING`` is 0/false/no/off."""
-    env = os.environ if environ is None else environ
-    return env.get("DAGY_KEYRING", "").strip().lower() not in {"0", "false", "no", "off"}
+    return settings.KEYRING.get(environ)
 
 
 def save(

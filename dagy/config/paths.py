@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DEFAULT_ARTIFACT_MAX_BYTES = 5 * 1024 * 1024
-DEFAULT_KEEP_RUNS = 20
+from dagy.config import settings
+
+DEFAULT_ARTIFACT_MAX_BYTES = settings.LOCAL_ARTIFACT_MAX_BYTES.default
+DEFAULT_KEEP_RUNS = settings.LOCAL_KEEP_RUNS.default
 
 
 @dataclass(frozen=True)
@@ -18,10 +21,8 @@ class DagyPaths:
     home: Path
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> DagyPaths:
-        env = os.environ if environ is None else environ
-        raw = env.get("DAGY_LOCAL_DIR") or "~/.dagy"
-        return cls(Path(raw).expanduser().resolve())
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DagyPaths:
+        return cls(settings.local_dir(environ))
 
     @property
     def db(self) -> Path:
@@ -71,6 +72,9 @@ class DagyPaths:
         """Create the home folder private to its owner (0700): it holds run history and credentials."""
         if not self.home.is_dir():
             self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+# The readers below predate dagy.config.settings; callers move to a declared setting's .get().
 
 
 def env_flag(name: str, environ: dict[str, str] | None = None) -> bool:

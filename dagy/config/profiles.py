@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dagy.config import settings
 from dagy.config.files import write_private
 from dagy.config.paths import DagyPaths
+from dagy.config.settings import Setting
 from dagy.errors import ConfigError
 
 CONFIG_VERSION = 1
@@ -309,8 +311,7 @@ def resolve_profile_name(
     config: Config, explicit: str | None = None, environ: Mapping[str, str] | None = None
 ) -> str | None:
     """--profile, then DAGY_PROFILE, then default_profile, then the first profile alphabetically."""
-    env = os.environ if environ is None else environ
-    for requested in (explicit, env.get("DAGY_PROFILE")):
+    for requested in (explicit, settings.PROFILE.get(environ)):
         if requested:
             if requested not in config.profiles:
                 raise ConfigError(f"Profile not found: {requested}")
@@ -334,9 +335,8 @@ def resolve_api_url(
     environ: Mapping[str, str] | None = None,
 ) -> str | None:
     """DAGY_API_URL, then the resolved profile's api_url, then None (local-only)."""
-    env = os.environ if environ is None else environ
-    profile = resolve_profile(config, explicit_profile, env)  # an unknown --profile is an error
-    from_env = _env_url(env, "DAGY_API_URL")
+    profile = resolve_profile(config, explicit_profile, environ)  # an unknown one is an error
+    from_env = _env_url(settings.API_URL, environ)
     if from_env:
         return from_env
     return profile.api_url if profile is not None else None
@@ -348,9 +348,8 @@ def resolve_app_url(
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """DAGY_APP_URL, then the resolved profile's app_url, then https://dagy.io."""
-    env = os.environ if environ is None else environ
-    profile = resolve_profile(config, explicit_profile, env)
-    from_env = _env_url(env, "DAGY_APP_URL")
+    profile = resolve_profile(config, explicit_profile, environ)
+    from_env = _env_url(settings.APP_URL, environ)
     if from_env:
         return from_env
     if profile is not None and profile.app_url:
@@ -368,14 +367,14 @@ def resolve_table_format(
     return profile.table_format if profile is not None else DEFAULT_TABLE_FORMAT
 
 
-def _env_url(env: Mapping[str, str], name: str) -> str | None:
-    raw = env.get(name, "").strip()
+def _env_url(setting: Setting[str | None], environ: Mapping[str, str] | None) -> str | None:
+    raw = setting.get(environ)
     if not raw:
         return None
     try:
         return validate_api_url(raw)
     except ConfigError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
+        raise ConfigError(f"{setting.name}: {exc}") from None
 
 
 __all__ = [

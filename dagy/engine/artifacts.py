@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dagy.config.paths import DEFAULT_ARTIFACT_MAX_BYTES, env_int
+from dagy.config import settings
 from dagy.errors import ArtifactSerializationError
 from dagy.sdk import _codec
 
@@ -14,7 +14,7 @@ RESULT_FILE = "result.json"
 
 
 def max_bytes() -> int:
-    return env_int("DAGY_LOCAL_ARTIFACT_MAX_BYTES", DEFAULT_ARTIFACT_MAX_BYTES)
+    return settings.LOCAL_ARTIFACT_MAX_BYTES.get()
 
 
 def serialize(task_name: str, value: Any, limit: int) -> bytes:

@@ -14,9 +14,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dagy.config.paths import env_float, env_int
-from dagy.errors import ConfigError
-
 log = logging.getLogger("dagy.notify")
 
 
@@ -38,21 +35,15 @@ class Settings:
     def from_env(cls) -> Settings:
         """DAGY_NOTIFY_MAX_ATTEMPTS, DAGY_NOTIFY_BACKOFF_SECONDS, DAGY_NOTIFY_BACKOFF_MAX_SECONDS,
         DAGY_NOTIFY_POLL_SECONDS, DAGY_NOTIFY_TIMEOUT_SECONDS; unset ones keep the defaults."""
-        d = cls()
-        settings = cls(
-            env_int("DAGY_NOTIFY_MAX_ATTEMPTS", d.max_attempts),
-            env_float("DAGY_NOTIFY_BACKOFF_SECONDS", d.backoff_seconds),
-            env_float("DAGY_NOTIFY_BACKOFF_MAX_SECONDS", d.backoff_max_seconds),
-            env_float("DAGY_NOTIFY_POLL_SECONDS", d.poll_seconds),
-            env_float("DAGY_NOTIFY_TIMEOUT_SECONDS", d.timeout_seconds),
+        from dagy.config import settings as env
+
+        return cls(
+            env.NOTIFY_MAX_ATTEMPTS.get(),
+            env.NOTIFY_BACKOFF_SECONDS.get(),
+            env.NOTIFY_BACKOFF_MAX_SECONDS.get(),
+            env.NOTIFY_POLL_SECONDS.get(),
+            env.NOTIFY_TIMEOUT_SECONDS.get(),
         )
-        if settings.max_attempts < 1:
-            raise ConfigError("DAGY_NOTIFY_MAX_ATTEMPTS must be at least 1")
-        if settings.poll_seconds <= 0 or settings.timeout_seconds <= 0:
-            raise ConfigError(
-                "DAGY_NOTIFY_POLL_SECONDS and DAGY_NOTIFY_TIMEOUT_SECONDS must be > 0"
-            )
-        return settings
 
 
 class Notifier:

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
-
-from dagy.errors import ConfigError
 
 log = logging.getLogger("dagy.scheduler")
 DEFAULT_TICK = 1.0
@@ -66,32 +63,20 @@ class Scheduler:
             self._stop.wait(self.tick_seconds)
 
 
-def _number(name: str, default: float, low: float) -> float:
-    raw = os.environ.get(name) or ""
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value < low:
-        raise ConfigError(f"{name} must be at least {low:g}, got {raw!r}")
-    return value
-
-
 def from_env(store: Any, wake: Callable[[], None] | None) -> Scheduler:
     """A scheduler set by DAGY_SCHEDULER_TICK (seconds between ticks, default 1),
     DAGY_SCHEDULER_GRACE (seconds after which a due time counts as missed, default 60) and
     DAGY_SCHEDULER_MAX_CATCHUP (runs one schedule queues for missed times, default 100)."""
+    from dagy.config import settings as env
     from dagy.services.triggers.schedules import TickSettings
 
     settings = TickSettings(
-        grace=_dt.timedelta(seconds=_number("DAGY_SCHEDULER_GRACE", 60.0, 0.0)),
-        catchup_limit=int(_number("DAGY_SCHEDULER_MAX_CATCHUP", 100, 1)),
+        grace=_dt.timedelta(seconds=env.SCHEDULER_GRACE.get()),
+        catchup_limit=env.SCHEDULER_MAX_CATCHUP.get(),
     )
     return Scheduler(
         store,
-        tick_seconds=_number("DAGY_SCHEDULER_TICK", DEFAULT_TICK, 0.01),
+        tick_seconds=env.SCHEDULER_TICK.get(),
         settings=settings,
         wake=wake,
     )

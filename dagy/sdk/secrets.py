@@ -10,25 +10,26 @@ server when one runs, else from the file with the master key. ``DAGY_ENVIRONMENT
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
-FILE_VAR = "DAGY_SECRETS_FILE"
-ENVIRONMENT_VAR = "DAGY_ENVIRONMENT"
+from dagy.config import settings
+
+FILE_VAR = settings.SECRETS_FILE.name
+ENVIRONMENT_VAR = settings.ENVIRONMENT.name
 
 
 def secret(name: str, *, environment: str | None = None) -> str:
     """The value of secret ``name``. What the task prints or logs shows it as ``****``."""
     from dagy.engine import _capture
 
-    injected = os.environ.get(FILE_VAR)
+    injected = settings.SECRETS_FILE.get()
     if injected:
         value = _from_file(injected, name)
     else:
         from dagy.config.paths import DagyPaths
         from dagy.services.vault import secrets
 
-        scope = environment or os.environ.get(ENVIRONMENT_VAR) or None
+        scope = environment or settings.ENVIRONMENT.get()
         value = secrets.local_value(DagyPaths.from_env(), name, scope)
     _capture.register_secret(value)
     return value

@@ -9,7 +9,6 @@ spec's ``s3:ObjectCreated:*`` and nothing else.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, cast
@@ -47,10 +46,11 @@ def check_config(config: dict[str, Any]) -> dict[str, Any]:
 def bucket_store(paths: DagyPaths, bucket: str) -> ArtifactStore:
     from dagy.artifacts import get_store
     from dagy.artifacts.local import LocalArtifactStore
+    from dagy.config import settings
 
-    name = os.environ.get("DAGY_SENSOR_STORE") or os.environ.get("DAGY_ARTIFACT_STORE") or "local"
+    name = settings.SENSOR_STORE.get() or settings.ARTIFACT_STORE.get()
     if name == "local":
-        root = os.environ.get("DAGY_SENSOR_BUCKETS_ROOT")
+        root = settings.SENSOR_BUCKETS_ROOT.get()
         folder = Path(root) if root else paths.home / "buckets"
         return cast(ArtifactStore, LocalArtifactStore(paths, root=folder / bucket))
     return get_store(name, paths=paths, bucket=bucket)

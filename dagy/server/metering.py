@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import os
 import threading
 from typing import Any
 
@@ -73,11 +72,9 @@ class ApiCallMeter:
 
 
 def flush_interval() -> float:
-    raw = os.environ.get("DAGY_API_CALLS_FLUSH_SECONDS", "")
-    try:
-        return max(0.1, float(raw)) if raw else DEFAULT_FLUSH_SECONDS
-    except ValueError:
-        return DEFAULT_FLUSH_SECONDS
+    from dagy.config import settings
+
+    return settings.API_CALLS_FLUSH_SECONDS.get()
 
 
 class ApiCallMiddleware:

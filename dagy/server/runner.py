@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from dagy.config import server_file
+from dagy.config import server_file, settings
 from dagy.config.paths import DagyPaths
 from dagy.config.processes import process_start_time
 from dagy.errors import ConfigError, StoreBusyError
@@ -111,7 +111,7 @@ def serve(options: ServeOptions, paths: DagyPaths | None = None) -> None:
         local_mode=options.local,
         jwt=jwt_settings,
         rate_limit=RateLimitSettings(
-            _env_int("DAGY_RATE_LIMIT_PER_MINUTE", 120), _env_int("DAGY_RATE_LIMIT_BURST", 200)
+            settings.RATE_LIMIT_PER_MINUTE.get(), settings.RATE_LIMIT_BURST.get()
         ),
     )
     port = sock.getsockname()[1]
@@ -216,13 +216,3 @@ def _sweep(store: object, stop: threading.Event) -> None:
             store.recover()  # type: ignore[attr-defined]
         except Exception:  # keep sweeping; a transient error must not stop recovery
             log.exception("recovery sweep failed")
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None

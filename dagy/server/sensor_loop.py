@@ -77,10 +77,6 @@ class SensorLoop:
 
 def from_env(store: DuckDBStore, paths: DagyPaths, wake: Wake) -> SensorLoop:
     """A loop ticking every DAGY_SENSOR_TICK_SECONDS (default 1, at least 0.05)."""
-    from dagy.config.paths import env_float
-    from dagy.errors import ConfigError
+    from dagy.config import settings
 
-    tick = env_float("DAGY_SENSOR_TICK_SECONDS", DEFAULT_TICK)
-    if tick < 0.05:
-        raise ConfigError(f"DAGY_SENSOR_TICK_SECONDS must be at least 0.05, got {tick:g}")
-    return SensorLoop(store, paths, wake=wake, tick=tick)
+    return SensorLoop(store, paths, wake=wake, tick=settings.SENSOR_TICK_SECONDS.get())

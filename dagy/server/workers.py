@@ -274,17 +274,7 @@ class Workers:
 def from_env(store: DuckDBStore, paths: DagyPaths) -> Workers:
     """Workers sized by DAGY_SERVER_WORKERS (default 4) with DAGY_SERVER_CANCEL_GRACE seconds
     (default 10) between SIGTERM and SIGKILL."""
-    from dagy.config.paths import env_int
-    from dagy.errors import ConfigError
+    from dagy.config import settings
 
-    count = env_int("DAGY_SERVER_WORKERS", DEFAULT_WORKERS)
-    if count < 1:
-        raise ConfigError("DAGY_SERVER_WORKERS must be at least 1")
-    raw = os.environ.get("DAGY_SERVER_CANCEL_GRACE") or str(DEFAULT_GRACE)
-    try:
-        grace = float(raw)
-    except ValueError:
-        raise ConfigError(f"DAGY_SERVER_CANCEL_GRACE must be a number, got {raw!r}") from None
-    if grace < 0:
-        raise ConfigError(f"DAGY_SERVER_CANCEL_GRACE must not be negative, got {raw!r}")
-    return Workers(store, paths, count=count, grace=grace)
+    count = settings.SERVER_WORKERS.get()
+    return Workers(store, paths, count=count, grace=settings.SERVER_CANCEL_GRACE.get())

@@ -7,7 +7,6 @@ opening retries while another process holds the lock; a user never sees DuckDB's
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import re
 import socket
@@ -19,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from dagy.config import settings
 from dagy.config.paths import DagyPaths
 from dagy.config.processes import process_alive
 from dagy.errors import StoreBusyError
@@ -39,7 +39,6 @@ from dagy.store.records import (
     utcnow,
 )
 
-DEFAULT_LOCK_TIMEOUT = 30.0
 _LOCK_PID = re.compile(r"PID (\d+)")
 _TASK_TYPES = {
     "run_id": "VARCHAR",
@@ -73,9 +72,7 @@ class DuckDBStore:
     def __init__(self, paths: DagyPaths, *, lock_timeout: float | None = None) -> None:
         self.paths = paths
         self.lock_timeout = (
-            float(os.environ.get("DAGY_STORE_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
-            if lock_timeout is None
-            else lock_timeout
+            settings.STORE_LOCK_TIMEOUT.get() if lock_timeout is None else lock_timeout
         )
         self._con: duckdb.DuckDBPyConnection | None = None
         self._migrated = False
@@ -139,9 +136,7 @@ class DuckDBStore:
             con.close()
 
     @contextlib.contextmanager
-    def transaction(
-        self, *, timeout: float | None = None
-    ) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A unit of work: the block's writes commit together, or none do when it raises.
 
         Re-entrant: a block inside another joins it, so a service can write its rows and their

@@ -119,6 +119,15 @@ def update_state(store: DuckDBStore, sensor_id: str, **changes: Any) -> None:
         )
 
 
+def set_enabled(store: DuckDBStore, sensor_id: str, enabled: bool, now: _dt.datetime) -> None:
+    """Pause or resume; a resumed sensor looks at once (its next check is due now)."""
+    with store.connection() as con:
+        con.execute(
+            "UPDATE sensors SET enabled = ?, next_check_at = ?, updated_at = ? WHERE sensor_id = ?",
+            [enabled, now if enabled else None, now, sensor_id],
+        )
+
+
 def delete(store: DuckDBStore, sensor_id: str) -> None:
     with store.connection() as con:
         con.execute("DELETE FROM sensor_seen_keys WHERE sensor_id = ?", [sensor_id])

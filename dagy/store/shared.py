@@ -9,7 +9,6 @@ server again. The user sees a StoreBusyError with a plain sentence, never DuckDB
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,14 +25,14 @@ if TYPE_CHECKING:
     from dagy.store.duckdb_store import DuckDBStore
 
 T = TypeVar("T")
-# Same variable and default as DuckDBStore's (not imported from there: that would import duckdb).
-DEFAULT_LOCK_TIMEOUT = 30.0
 # How long one attempt at the file waits before looking for a server again.
 _LOCK_SLICE = 0.2
 
 
 def lock_timeout_from_env() -> float:
-    return float(os.environ.get("DAGY_STORE_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+    from dagy.config import settings
+
+    return settings.STORE_LOCK_TIMEOUT.get()
 
 
 class SharedStore:

@@ -122,10 +122,13 @@ def test_the_default_is_100_per_page_and_a_heavy_grid(api, run_dagy, tmp_path):
     assert [q["limit"] for _, q, _ in api.requests] == [["100"]]
 
 
-def test_without_an_api_url_it_says_how_to_set_one(run_dagy):
+def test_without_an_api_url_it_lists_this_homes_store_an_empty_table_at_first(run_dagy):
     done = run_dagy("flows", "list")
-    assert done.returncode == 4
-    assert done.stderr == "Missing Dagy API URL. Set DAGY_API_URL or run 'dagy config'.\n"
+    assert done.returncode == 0, done.stderr
+    assert "┃ flow_name" in done.stdout and done.stderr == ""
+    assert [line for line in done.stdout.splitlines() if line.startswith("┃")] == [
+        line for line in done.stdout.splitlines() if "flow_name" in line
+    ]
 
 
 def test_an_unreachable_api_is_api_error_0(run_dagy):

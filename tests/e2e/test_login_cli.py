@@ -187,13 +187,13 @@ class Login:
         for reader in self._readers:
             reader.start()
 
-    def url(self, timeout: float = 20) -> str:
+    def url(self, timeout: float = 20, prefix: str = VISIT) -> str:
         """The login URL, from the `If the browser does not open, visit:` line on stderr."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in list(self.err):
-                if line.startswith(VISIT):
-                    return line[len(VISIT) :].strip()
+                if line.startswith(prefix):
+                    return line[len(prefix) :].strip()
             if self.proc.poll() is not None and not self._readers[1].is_alive():
                 break
             time.sleep(0.02)
@@ -277,6 +277,42 @@ def test_login_exchanges_the_code_with_pkce_and_stores_the_token_0600(env, fake,
     }
 
 
+def test_no_browser_prints_the_url_once_opens_nothing_and_waits(env, fake, dagy_home, tmp_path):
+    opened = tmp_path / "browser-opened"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o755)
+    login = Login({**env, "BROWSER": f"{browser} %s"}, "--no-browser")
+    url = login.url(prefix="To log in, visit: ")
+    status, page = browse(url)
+    assert status == 200 and "Login successful" in page
+    code, out, err = login.finish()
+    assert (code, out) == (0, "Login successful!\n"), err
+    assert err.splitlines() == [f"To log in, visit: {url}"]  # no "Opening browser", one URL
+    assert not opened.exists()
+    assert json.loads((dagy_home / "credentials").read_text())["access_token"] in fake.active
+
+
+def test_the_browser_flow_prints_the_url_once_when_the_browser_opens(env, fake, tmp_path):
+    opened = tmp_path / "browser-opened"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n')
+    browser.chmod(0o755)
+    login = Login({**env, "BROWSER": f"{browser} %s"})
+    url = login.url()
+    browse(url)
+    code, _, err = login.finish()
+    assert code == 0, err
+    assert err.splitlines() == ["Opening browser for login...", VISIT + url]
+    assert opened.read_text().strip() == url
+
+
+def test_with_token_and_no_browser_together_are_a_usage_error(run_dagy, env):
+    result = run_dagy("login", "--with-token", "--no-browser", input="x\n", env=env)
+    assert result.returncode == 2
+    assert "--with-token and --no-browser cannot be used together" in result.stderr
+
+
 def test_a_callback_with_another_state_fails_as_possible_csrf(env, fake, dagy_home):
     login = Login(env)
     status, page = browse(f"{login.callback()}?code=stolen&state=not-the-one")
@@ -315,8 +351,11 @@ def test_login_times_out_and_prints_the_url_when_no_browser_opens(run_dagy, env)
     assert lines[0] == "Opening browser for login..."
     url = lines[1].removeprefix(VISIT)
     assert url.startswith("https://dagy.io/sign-in?cli_callback=")  # the default app URL
-    assert any(url in line and "Could not open a browser" in line for line in lines[2:])
-    assert lines[-1] == "Login failed: Login timed out – no callback received."
+    assert lines[2:] == [
+        "Could not open a browser: open the URL above to log in.",
+        "Login failed: Login timed out – no callback received.",
+    ]
+    assert result.stderr.count("https://dagy.io/sign-in?") == 1  # the URL, printed once
 
 
 def test_ctrl_c_cancels_the_login_and_the_callback_listens_on_loopback_only(env):
@@ -419,7 +458,7 @@ def test_with_a_keyring_the_token_lives_there_until_logout(
     assert stat.S_IMODE(os.stat(dagy_home / "credentials").st_mode) == 0o600
 
     status = run_dagy("auth", "status", env=env)
-    assert status.returncode == 0 and "Token stored in: OS keyring" in status.stdout
+    assert status.returncode == 0 and "Credential: stored login (OS keyring)" in status.stdout
 
     assert run_dagy("logout", env=env).stdout == "Logged out\n"
     assert fake.logouts == [token] and fake.active == set()
@@ -465,7 +504,7 @@ def test_logout_with_the_server_unreachable_warns_and_still_removes(run_dagy, en
 # --- auth status --------------------------------------------------------------------------------
 
 
-def test_auth_status_shows_the_user_org_role_url_and_expiry(run_dagy, env, fake):
+def test_auth_status_shows_the_user_org_role_url_and_expiry(run_dagy, env, fake, dagy_home):
     fake.active.add("tok-1")
     save_login(fake.api_url, "tok-1", expires_at="2999-01-01T00:00:00Z")
     result = run_dagy("auth", "status", env=env)
@@ -476,7 +515,7 @@ def test_auth_status_shows_the_user_org_role_url_and_expiry(run_dagy, env, fake)
         "Role: admin",
         f"API URL: {fake.api_url}",
         "Token expires: 2999-01-01T00:00:00Z",
-        "Token stored in: credentials file",
+        f"Credential: stored login ({dagy_home / 'credentials'})",
     ]
 
 

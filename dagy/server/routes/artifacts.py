@@ -20,7 +20,7 @@ from dagy.artifacts.local import LocalArtifactStore
 from dagy.auth import rbac
 from dagy.config.paths import env_int
 from dagy.errors import InvalidInputError, NotFoundError
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, audit_request, identity_of, state_of
 from dagy.services.catalog import deploy
 from dagy.store.records import iso_z
 
@@ -199,24 +199,9 @@ def complete(request: Request[Any, Any, Any], data: CompleteBody) -> dict[str, A
 
     parts = [(p.part_number, p.etag) for p in data.parts]
     uri = _store(request).complete(key, data.upload_id, parts, check=check)
-    done = deploy.register(state.store, identity.org_id, identity.email, verified[0], uri, wanted)
-    with state.store.connection():
-        audit_request(
-            request,
-            "create" if done.created["flow"] else "update",
-            "flow",
-            f"{done.flow_name}:{done.flow_version}",
-            name=done.flow_name,
-            changes={"artifact_uri": [None, uri], "code_hash": [None, done.code_hash]},
-        )
-        audit_request(
-            request,
-            "create" if done.created["deployment"] else "update",
-            "deployment",
-            done.deployment_name,
-            name=done.deployment_name,
-            changes={"flow_version": [None, done.flow_version]},
-        )
+    done = deploy.register(
+        state.store, identity.org_id, actor_of(request), verified[0], uri, wanted
+    )
     return done.to_json()
 
 

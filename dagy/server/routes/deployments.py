@@ -10,8 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
 
-from dagy.errors import NotFoundError
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.catalog import deployments
 from dagy.store.records import iso_z
 
@@ -54,24 +53,11 @@ class SettingsBody(msgspec.Struct, forbid_unknown_fields=True):
 
 @post("/deployments", sync_to_thread=True, opt={"permission": "flows.write"})
 def upsert(request: Request[Any, Any, Any], data: DeploymentBody) -> Response[dict[str, Any]]:
-    identity, store = identity_of(request), state_of(request).store
+    actor = actor_of(request)
     fields = {f: getattr(data, f) for f in data.__struct_fields__ if f != "name"}
-    with store.connection():
-        try:
-            before: str | None = deployments.get(store, identity.org_id, data.name).flow_version
-        except NotFoundError:
-            before = None
-        deployment, created = deployments.upsert(
-            store, identity.org_id, identity.email, name=data.name, **fields
-        )
-        audit_request(
-            request,
-            "create" if created else "update",
-            "deployment",
-            deployment.deployment_id,
-            name=deployment.name,
-            changes={"flow_version": [before, deployment.flow_version]},
-        )
+    deployment, created = deployments.save(
+        state_of(request).store, actor.org_id, actor, name=data.name, **fields
+    )
     return Response(deployments.to_body(deployment), status_code=201 if created else 200)
 
 
@@ -101,31 +87,20 @@ def get_deployment(request: Request[Any, Any, Any], name: str) -> dict[str, Any]
 
 @patch("/deployments/{name:str}", sync_to_thread=True, opt={"permission": "flows.write"})
 def change_version(request: Request[Any, Any, Any], name: str, data: VersionBody) -> dict[str, Any]:
-    identity, store = identity_of(request), state_of(request).store
-    with store.connection():
-        deployment, previous = deployments.set_version(
-            store, identity.org_id, identity.email, name, data.flow_version
-        )
-        audit_request(
-            request,
-            "update",
-            "deployment",
-            deployment.deployment_id,
-            name=name,
-            changes={"flow_version": [previous, deployment.flow_version]},
-        )
+    actor = actor_of(request)
+    deployment, _ = deployments.set_version(
+        state_of(request).store, actor.org_id, actor, name, data.flow_version
+    )
     return deployments.to_body(deployment)
 
 
 @put("/deployments/{name:str}/settings", sync_to_thread=True, opt={"permission": "flows.write"})
 def settings(request: Request[Any, Any, Any], name: str, data: SettingsBody) -> dict[str, Any]:
-    identity, store = identity_of(request), state_of(request).store
+    actor = actor_of(request)
     given = {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not UNSET}
-    with store.connection():
-        deployment, changes = deployments.update_settings(store, identity.org_id, name, given)
-        audit_request(
-            request, "update", "deployment", deployment.deployment_id, name=name, changes=changes
-        )
+    deployment, _ = deployments.update_settings(
+        state_of(request).store, actor.org_id, name, given, actor=actor
+    )
     return deployments.to_body(deployment)
 
 
@@ -138,20 +113,11 @@ def settings(request: Request[Any, Any, Any], name: str, data: SettingsBody) -> 
 def rollback(
     request: Request[Any, Any, Any], name: str, data: RollbackBody | None = None
 ) -> dict[str, Any]:
-    identity, store = identity_of(request), state_of(request).store
+    actor = actor_of(request)
     target = data.target_flow_version if data is not None else None
-    with store.connection():
-        deployment, previous = deployments.rollback(
-            store, identity.org_id, identity.email, name, target
-        )
-        audit_request(
-            request,
-            "update",
-            "deployment",
-            deployment.deployment_id,
-            name=name,
-            changes={"flow_version": [previous, deployment.flow_version], "rollback": True},
-        )
+    deployment, previous = deployments.rollback(
+        state_of(request).store, actor.org_id, actor, name, target
+    )
     return {
         "deployment_name": deployment.name,
         "previous_flow_version": previous,
@@ -167,17 +133,8 @@ def rollback(
     opt={"permission": "flows.write"},
 )
 def delete_deployment(request: Request[Any, Any, Any], name: str) -> dict[str, Any]:
-    store = state_of(request).store
-    with store.connection():
-        gone = deployments.delete(store, identity_of(request).org_id, name)
-        audit_request(
-            request,
-            "delete",
-            "deployment",
-            gone.deployment_id,
-            name=name,
-            changes={"flow_name": gone.flow_name, "flow_version": gone.flow_version},
-        )
+    actor = actor_of(request)
+    deployments.delete(state_of(request).store, actor.org_id, name, actor=actor)
     return {"status": "deleted", "deployment_name": name}
 
 

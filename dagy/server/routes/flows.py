@@ -11,9 +11,9 @@ from typing import Any
 import msgspec
 from litestar import Request, delete, get, post
 
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import backends
-from dagy.services.catalog import flow_specs, flows
+from dagy.services.catalog import flow_specs, flows, registration
 from dagy.store.flows import FlowVersion
 from dagy.store.records import iso_z
 
@@ -58,46 +58,22 @@ def version_body(flow: FlowVersion, *, spec: bool = True) -> dict[str, Any]:
 
 @post("/flows", status_code=201, sync_to_thread=True, opt={"permission": "flows.write"})
 def register(request: Request[Any, Any, Any], data: FlowBody) -> dict[str, Any]:
-    identity, store = identity_of(request), state_of(request).store
-    spec = flows.parse_spec(data.flow_spec)
-    with store.connection():
-        done = flows.register(
-            store,
-            identity.org_id,
-            identity.email,
-            spec,
-            artifact_uri=data.artifact_s3_uri,
-            code_hash=data.code_hash,
-            namespace=data.namespace,
-            tags=data.tags,
-            status=data.status,
-            default_executor=data.default_executor,
-            deployment_name=data.deployment_name,
-            schedule=data.schedule,
-        )
-        flow = done.flow
-        audit_request(
-            request,
-            "create" if done.created else "update",
-            "flow",
-            flow.flow_name,
-            name=flow.flow_name,
-            changes={
-                "flow_version": flow.flow_version,
-                "deployment_version": flow.deployment_version,
-                "artifact_uri": flow.artifact_uri,
-                "status": flow.status,
-            },
-        )
-        if done.deployment is not None:
-            audit_request(
-                request,
-                "create" if done.deployment_created else "update",
-                "deployment",
-                done.deployment.deployment_id,
-                name=done.deployment.name,
-                changes={"flow_version": flow.flow_version},
-            )
+    actor = actor_of(request)
+    done = registration.register(
+        state_of(request).store,
+        actor.org_id,
+        actor,
+        flows.parse_spec(data.flow_spec),
+        artifact_uri=data.artifact_s3_uri,
+        code_hash=data.code_hash,
+        namespace=data.namespace,
+        tags=data.tags,
+        status=data.status,
+        default_executor=data.default_executor,
+        deployment_name=data.deployment_name,
+        schedule=data.schedule,
+    )
+    flow = done.flow
     return {
         "flow_name": flow.flow_name,
         "flow_version": flow.flow_version,
@@ -117,23 +93,7 @@ def list_flows(
     rows, token = flows.list_page(
         state_of(request).store, identity_of(request).org_id, limit=limit, next_token=next_token
     )
-    return {
-        "items": [
-            {
-                "flow_name": row.version.flow_name,
-                "flow_version": row.version.flow_version,
-                "namespace": row.version.namespace,
-                "tags": row.version.tag_map,
-                "status": row.version.status,
-                "created_at": iso_z(row.first_created_at),
-                "updated_at": iso_z(row.last_updated_at),
-                # Not in the spec's item; `dagy flows list` shows it.
-                "artifact_s3_uri": row.version.artifact_uri,
-            }
-            for row in rows
-        ],
-        "next_token": token,
-    }
+    return {"items": [flows.to_item(row) for row in rows], "next_token": token}
 
 
 @post("/flows/validate", status_code=200, sync_to_thread=True, opt={"permission": "flows.read"})
@@ -203,22 +163,8 @@ def get_version(
     opt={"permission": "flows.write"},
 )
 def delete_flow(request: Request[Any, Any, Any], flow_name: str) -> dict[str, Any]:
-    state = state_of(request)
-    gone = flows.delete(state.store, state.paths, identity_of(request).org_id, flow_name)
-    audit_request(
-        request,
-        "delete",
-        "flow",
-        flow_name,
-        name=flow_name,
-        changes={
-            "flow_versions": gone.versions,
-            "deployments": gone.deployments,
-            "runs": len(gone.run_ids),
-            "task_runs": gone.task_runs,
-            "events": gone.events,
-        },
-    )
+    state, actor = state_of(request), actor_of(request)
+    flows.delete(state.store, state.paths, actor.org_id, flow_name, actor=actor)
     return {"status": "deleted", "flow_name": flow_name}
 
 

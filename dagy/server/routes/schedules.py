@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response, delete, get, patch, post
 
 from dagy.errors import InvalidInputError
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.triggers import schedules
 
 _READ = {"permission": "schedules.read"}
@@ -19,17 +19,8 @@ _DELETE = {"permission": "schedules.write"}
 
 @post("/schedules", status_code=201, sync_to_thread=True, opt=_WRITE)
 def create_schedule(request: Request[Any, Any, Any], data: Any) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        schedule = schedules.create(state.store, identity.org_id, data)
-        audit_request(
-            request,
-            "create",
-            "schedule",
-            schedule.schedule_id,
-            name=schedule.flow_name,
-            changes={"mode": [None, schedule.mode], "enabled": [None, schedule.enabled]},
-        )
+    actor = actor_of(request)
+    schedule = schedules.create(state_of(request).store, actor.org_id, data, actor=actor)
     return schedules.to_body(schedule)
 
 
@@ -61,17 +52,10 @@ def get_schedule(request: Request[Any, Any, Any], schedule_id: str) -> dict[str,
 
 @patch("/schedules/{schedule_id:str}", sync_to_thread=True, opt=_WRITE)
 def update_schedule(request: Request[Any, Any, Any], schedule_id: str, data: Any) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        schedule = schedules.update(state.store, identity.org_id, schedule_id, data)
-        audit_request(
-            request,
-            "update",
-            "schedule",
-            schedule.schedule_id,
-            name=schedule.flow_name,
-            changes={"fields": sorted(data)},
-        )
+    actor = actor_of(request)
+    schedule = schedules.update(
+        state_of(request).store, actor.org_id, schedule_id, data, actor=actor
+    )
     return schedules.to_body(schedule)
 
 
@@ -89,26 +73,17 @@ def trigger_schedule(
     unknown = sorted(set(data or {}) - {"parameters"})
     if unknown:
         raise InvalidInputError(f"Unknown field: {unknown[0]}", dict.fromkeys(unknown, "unknown"))
-    state, identity = state_of(request), identity_of(request)
+    state, actor = state_of(request), actor_of(request)
     wake = state.workers.wake if state.workers is not None else None
-    body = schedules.trigger(
-        state.store,
-        identity.org_id,
-        identity.email,
-        schedule_id,
-        (data or {}).get("parameters"),
-        wake=wake,
+    return schedules.trigger(
+        state.store, actor.org_id, actor, schedule_id, (data or {}).get("parameters"), wake=wake
     )
-    audit_request(request, "execute", "schedule", schedule_id, changes={"run_id": body["run_id"]})
-    return body
 
 
 @delete("/schedules/{schedule_id:str}", status_code=204, sync_to_thread=True, opt=_DELETE)
 def delete_schedule(request: Request[Any, Any, Any], schedule_id: str) -> Response[None]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        schedule = schedules.delete(state.store, identity.org_id, schedule_id)
-        audit_request(request, "delete", "schedule", schedule.schedule_id, name=schedule.flow_name)
+    actor = actor_of(request)
+    schedules.delete(state_of(request).store, actor.org_id, schedule_id, actor=actor)
     return Response(None, status_code=204)
 
 

@@ -1,88 +1,50 @@
-"""Sensors: create, list, get, delete, test (docs/sensors.md). A webhook token appears in full only
-in the answer to the create; GET shows its masked hint."""
+"""Sensors: create, list, get, pause/resume, delete, test (docs/sensors.md). A webhook token
+appears in full only in the answer to the create; GET shows its masked hint."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, delete, get, post
+from litestar import Request, Response, delete, get, patch, post
 
-from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services import pagination
+from dagy.errors import InvalidInputError
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.triggers import sensors
-from dagy.store.records import iso_z
-from dagy.store.sensors import SensorRow
-
-
-def _summary(row: SensorRow) -> dict[str, Any]:
-    return {
-        "sensor_id": row.sensor_id,
-        "name": row.name,
-        "sensor_type": row.sensor_type,
-        "flow_name": row.flow_name,
-        "enabled": row.enabled,
-        "created_at": iso_z(row.created_at),
-    }
-
-
-def _detail(row: SensorRow) -> dict[str, Any]:
-    summary = _summary(row)
-    created = summary.pop("created_at")
-    return {
-        **summary,
-        "config_json": row.config,
-        "flow_params_json": row.flow_params,
-        "webhook_token": row.webhook_token_hint,
-        "created_at": created,
-        "last_checked_at": iso_z(row.last_checked_at) if row.last_checked_at else None,
-        "last_triggered_at": iso_z(row.last_triggered_at) if row.last_triggered_at else None,
-        "last_run_id": row.last_run_id,
-        "last_error": row.last_error,
-    }
 
 
 @post("/sensors", status_code=201, sync_to_thread=True, opt={"permission": "sensors.write"})
 def create_sensor(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        created = sensors.create(state.store, state.paths, identity.org_id, identity.email, data)
-        row = created.sensor
-        audit_request(
-            request,
-            "create",
-            "sensor",
-            row.sensor_id,
-            name=row.name,
-            changes={"sensor_type": row.sensor_type, "flow_name": row.flow_name},
-        )
-    created_at = iso_z(row.created_at)
-    return {
-        **{k: v for k, v in _summary(row).items() if k != "created_at"},
-        "webhook_token": created.webhook_token,
-        "created_at": created_at,
-    }
+    state, actor = state_of(request), actor_of(request)
+    return sensors.to_created(sensors.create(state.store, state.paths, actor.org_id, actor, data))
 
 
 @get("/sensors", sync_to_thread=True, opt={"permission": "sensors.read"})
 def list_sensors(
     request: Request[Any, Any, Any], limit: int | None = None, next_token: str | None = None
 ) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    size = pagination.clamp_limit(limit, default=100, maximum=100)
-    rows = sensors.page(
-        state.store,
-        identity.org_id,
-        after=pagination.decode_keyset(next_token),
-        limit=size + 1,
+    rows, token = sensors.list_page(
+        state_of(request).store, identity_of(request).org_id, limit=limit, next_token=next_token
     )
-    items, token = pagination.page(rows, size, lambda r: [r.created_at.isoformat(), r.sensor_id])
-    return {"items": [_summary(r) for r in items], "next_token": token}
+    return {"items": [sensors.to_summary(r) for r in rows], "next_token": token}
 
 
 @get("/sensors/{sensor_id:str}", sync_to_thread=True, opt={"permission": "sensors.read"})
 def get_sensor(request: Request[Any, Any, Any], sensor_id: str) -> dict[str, Any]:
     state, identity = state_of(request), identity_of(request)
-    return _detail(sensors.get(state.store, identity.org_id, sensor_id))
+    return sensors.to_detail(sensors.get(state.store, identity.org_id, sensor_id))
+
+
+@patch("/sensors/{sensor_id:str}", sync_to_thread=True, opt={"permission": "sensors.write"})
+def update_sensor(request: Request[Any, Any, Any], sensor_id: str, data: Any) -> dict[str, Any]:
+    """Pause or resume (``{"enabled": false}``): not in the reference, what `dagy sensors pause`
+    and `resume` call."""
+    if not isinstance(data, dict) or set(data) != {"enabled"}:
+        raise InvalidInputError('The body must be {"enabled": true|false}', {"enabled": "required"})
+    actor = actor_of(request)
+    row = sensors.set_enabled(
+        state_of(request).store, actor.org_id, sensor_id, data["enabled"], actor=actor
+    )
+    return sensors.to_detail(row)
 
 
 @delete(
@@ -92,10 +54,8 @@ def get_sensor(request: Request[Any, Any, Any], sensor_id: str) -> dict[str, Any
     opt={"permission": "sensors.write"},
 )
 def delete_sensor(request: Request[Any, Any, Any], sensor_id: str) -> Response[None]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        row = sensors.delete(state.store, identity.org_id, sensor_id)
-        audit_request(request, "delete", "sensor", row.sensor_id, name=row.name)
+    actor = actor_of(request)
+    sensors.delete(state_of(request).store, actor.org_id, sensor_id, actor=actor)
     return Response(None, status_code=204)
 
 
@@ -115,4 +75,4 @@ def test_sensor(request: Request[Any, Any, Any], sensor_id: str) -> dict[str, An
     }
 
 
-ROUTES = [create_sensor, list_sensors, get_sensor, delete_sensor, test_sensor]
+ROUTES = [create_sensor, list_sensors, get_sensor, update_sensor, delete_sensor, test_sensor]

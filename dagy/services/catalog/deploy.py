@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 import urllib.parse
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dagy.errors import InvalidInputError, NotFoundError, StoreBusyError
+from dagy.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from dagy.config.paths import DagyPaths
     from dagy.sdk.spec import FlowSpec
+    from dagy.services.accounts.audit import Actor
     from dagy.store.duckdb_store import DuckDBStore
 
 DEFAULT_PREFIX = "dagy"
@@ -255,17 +255,20 @@ def check_request(store: DuckDBStore, org_id: str, request: DeployRequest) -> No
 def register(
     store: DuckDBStore,
     org_id: str,
-    actor_email: str | None,
+    actor: Actor | None,
     contents: ArtifactContents,
     artifact_uri: str,
     request: DeployRequest,
 ) -> Deployed:
-    """Register the artifact's flow version at ``artifact_uri`` and point the deployment at it."""
+    """Register the artifact's flow version at ``artifact_uri`` and point the deployment at it;
+    with ``actor``, the flow's and the deployment's audit rows in the same transaction."""
+    from dagy.services.accounts import audit
     from dagy.services.catalog import deployments, flows
 
     code_hash = check_artifact(contents, request)
     status = (request.status or DEFAULT_STATUS).lower()
-    with store.connection():
+    actor_email = actor.email if actor is not None else None
+    with store.transaction():
         check_request(store, org_id, request)
         flow, flow_created = flows.register_version(
             store,
@@ -296,6 +299,27 @@ def register(
             tags=request.tags,
             dep_package_slugs=request.dep_package_slugs,
         )
+        if actor is not None:
+            audit.write(
+                store,
+                actor,
+                "create" if flow_created else "update",
+                "flow",
+                f"{flow.flow_name}:{flow.flow_version}",
+                resource_name=flow.flow_name,
+                changes={"artifact_uri": [None, artifact_uri], "code_hash": [None, code_hash]},
+                org_id=org_id,
+            )
+            audit.write(
+                store,
+                actor,
+                "create" if deployment_created else "update",
+                "deployment",
+                request.deployment_name,
+                resource_name=request.deployment_name,
+                changes={"flow_version": [None, flow.flow_version]},
+                org_id=org_id,
+            )
     return Deployed(
         artifact_uri=artifact_uri,
         flow_name=flow.flow_name,
@@ -331,48 +355,36 @@ class Unchanged:
 
 
 def deploy_locally(
+    store: DuckDBStore,
     paths: DagyPaths,
     artifact: Path,
     request: DeployRequest,
+    actor: Actor | None,
     *,
     prefix: str | None = None,
     bucket: str | None = None,
     force: bool = False,
-    lock_timeout: float | None = None,
-) -> Deployed | Unchanged | None:
-    """Store the artifact and register it in this home's own store, org ``personal``.
+) -> Deployed | Unchanged:
+    """Store the artifact in this home's artifact store and register it in ``store``.
 
-    Returns None when a `dagy serve` is (or becomes) live for the home: the store is its to write,
-    and the caller goes through its API instead. Never waits on a DuckDB lock the server holds.
+    The artifact stays on this machine (``file://`` under the home, or the S3 bucket configured);
+    the flow version's ``artifact_uri`` names it, so a run of the deployment can fetch its code
+    (``deployments.target``). Who may write the store file is the caller's choice (dagy.backend).
     """
     from dagy.artifacts import get_store
-    from dagy.config import server_file
-    from dagy.store.duckdb_store import DuckDBStore
-    from dagy.store.shared import lock_timeout_from_env
 
     contents = read_artifact(artifact)
     check_matches(contents, request.flow_name, request.flow_version)
-    key = artifact_key(prefix, LOCAL_ORG, request.flow_name, request.flow_version)
-    artifacts = get_store(paths=paths, bucket=bucket)
-    store = DuckDBStore(paths)
-    timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
-    deadline = time.monotonic() + timeout
-    while True:
-        if server_file.read(paths) is not None:
-            return None
-        try:
-            # Short slices, looking for a server between them, as dagy.store.shared does.
-            with store.connection(timeout=max(0.0, min(0.2, deadline - time.monotonic()))):
-                if not force:
-                    remote = latest_code_hash(store, LOCAL_ORG, request.flow_name)
-                    if remote and contents.code_hash == remote:
-                        return Unchanged(contents.code_hash, remote)
-                check_request(store, LOCAL_ORG, request)
-                uri = artifacts.put_file(key, artifact)
-                return register(store, LOCAL_ORG, None, contents, uri, request)
-        except StoreBusyError:
-            if time.monotonic() >= deadline:
-                raise
+    org_id = actor.org_id if actor is not None else LOCAL_ORG
+    key = artifact_key(prefix, org_id, request.flow_name, request.flow_version)
+    with store.connection():
+        if not force:
+            remote = latest_code_hash(store, org_id, request.flow_name)
+            if remote and contents.code_hash == remote:
+                return Unchanged(contents.code_hash, remote)
+        check_request(store, org_id, request)
+        uri = get_store(paths=paths, bucket=bucket).put_file(key, artifact)
+        return register(store, org_id, actor, contents, uri, request)
 
 
 def latest_code_hash(store: DuckDBStore, org_id: str, flow_name: str) -> str | None:

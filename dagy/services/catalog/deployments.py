@@ -8,30 +8,31 @@ one. See docs/flows.md.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 from dagy.auth import secrets as ids
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.services import pagination
+from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
 from dagy.services.catalog import flows
+from dagy.services.catalog.checks import (
+    DEPLOYMENT_STATUSES,
+    check_execution_mode,
+    check_executor,
+    check_max_runs,
+    check_name,
+    check_schedule,
+    check_slugs,
+    check_tags,
+    check_timezone,
+)
 from dagy.store import flows as sql
 from dagy.store.duckdb_store import DuckDBStore
-from dagy.store.flows import Deployment
+from dagy.store.flows import Deployment, FlowVersion
 from dagy.store.records import iso_z, utcnow
 
-EXECUTION_MODES = (
-    "nano",
-    "micro",
-    "small",
-    "medium",
-    "large",
-    "xlarge",
-    "in-process",
-    "task-isolated",
-)
-DEPLOYMENT_STATUSES = ("active", "inactive", "paused")
 # PUT /deployments/{name}/settings: the fields it changes (at least one must be given).
 SETTINGS = (
     "execution_mode",
@@ -41,119 +42,6 @@ SETTINGS = (
     "dep_package_slugs",
     "max_concurrent_runs",
 )
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_EXECUTOR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_INTERVAL = re.compile(r"^[1-9][0-9]{0,8}[smhd]$")
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-# (lowest, highest, names counted from lowest) of minute, hour, day of month, month, day of week
-_CRON_FIELDS: tuple[tuple[int, int, tuple[str, ...]], ...] = (
-    (0, 59, ()),
-    (0, 23, ()),
-    (1, 31, ()),
-    (1, 12, _MONTHS),
-    (0, 7, _DAYS),
-)
-
-
-def check_name(name: Any, *, field: str = "name") -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInputError(
-            f"Invalid deployment name: {name!r}",
-            {field: "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"},
-        )
-    return name
-
-
-def check_execution_mode(mode: Any) -> str | None:
-    if mode is None or mode == "":
-        return None
-    if mode not in EXECUTION_MODES:
-        raise InvalidInputError(
-            f"Invalid execution_mode: {mode!r}",
-            {"execution_mode": f"one of {', '.join(EXECUTION_MODES)}"},
-        )
-    return str(mode)
-
-
-def check_slugs(slugs: Any) -> list[str]:
-    if slugs is None:
-        return []
-    if not isinstance(slugs, list) or not all(isinstance(s, str) and s for s in slugs):
-        raise InvalidInputError(
-            "Invalid dep_package_slugs", {"dep_package_slugs": "a list of strings"}
-        )
-    return slugs
-
-
-def check_executor(name: Any) -> str | None:
-    """A backend name, or None for "" (auto). Not required to be installed here: a deployment
-    may name a remote backend (the spec's ``lambda``); runs fall back to ``local`` (docs/flows.md)."""
-    if name is None or name == "":
-        return None
-    if not isinstance(name, str) or not _EXECUTOR.match(name):
-        raise InvalidInputError(
-            f"Invalid default_executor: {name!r}",
-            {"default_executor": 'a backend name (GET /backends), or "" for auto'},
-        )
-    return name
-
-
-def check_schedule(schedule: Any) -> str | None:
-    """A 5-field cron expression or an interval (``30m``, ``12h``); None for "" (no schedule)."""
-    if schedule is None or schedule == "":
-        return None
-    if isinstance(schedule, str):
-        text = schedule.strip()
-        if _INTERVAL.match(text):
-            return text
-        parts = text.split()
-        if len(parts) == 5 and all(
-            _cron_field(part, *limits) for part, limits in zip(parts, _CRON_FIELDS, strict=True)
-        ):
-            return " ".join(parts)
-    raise InvalidInputError(
-        f"Invalid schedule: {schedule!r}",
-        {"schedule": "a cron expression of 5 fields, or an interval such as 30m, 12h, 1d"},
-    )
-
-
-def _cron_field(text: str, low: int, high: int, names: tuple[str, ...]) -> bool:
-    def value(item: str) -> int | None:
-        if item.upper() in names:
-            return low + names.index(item.upper())
-        ok = item.isascii() and item.isdigit() and low <= int(item) <= high
-        return int(item) if ok else None
-
-    for item in text.split(","):
-        span, _, step = item.partition("/")
-        if step and (not step.isdigit() or int(step) < 1):
-            return False
-        if span == "*":
-            continue
-        first, _, last = span.partition("-")
-        start, end = value(first), value(last) if last else None
-        if start is None or (last and (end is None or end < start)):
-            return False
-    return True
-
-
-def check_max_runs(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(
-            "Invalid max_concurrent_runs", {"max_concurrent_runs": "a positive integer"}
-        )
-    return value
-
-
-def check_tags(tags: Any) -> dict[str, Any]:
-    """A deployment's tags: an object, or a list of labels (the spec's POST example), stored as
-    ``{"label": ""}``."""
-    if isinstance(tags, list) and all(isinstance(t, str) and t for t in tags):
-        return dict.fromkeys(tags, "")
-    return flows.check_tags(tags)
 
 
 def _time(value: Any) -> str | None:
@@ -184,6 +72,26 @@ def to_body(d: Deployment) -> dict[str, Any]:
     }
 
 
+def _audit(
+    store: DuckDBStore,
+    actor: Actor | None,
+    action: str,
+    deployment: Deployment,
+    changes: dict[str, Any],
+) -> None:
+    if actor is not None:
+        audit.write(
+            store,
+            actor,
+            action,
+            "deployment",
+            deployment.deployment_id,
+            resource_name=deployment.name,
+            changes=changes,
+            org_id=deployment.org_id,
+        )
+
+
 def get(store: DuckDBStore, org_id: str, name: str) -> Deployment:
     deployment = sql.get_deployment(store, org_id, name)
     if deployment is None:
@@ -211,6 +119,36 @@ def list_page(
     return pagination.page(rows, size, lambda d: [d.name])
 
 
+def save(
+    store: DuckDBStore, org_id: str, actor: Actor, *, name: str, **fields: Any
+) -> tuple[Deployment, bool]:
+    """POST /deployments: ``upsert`` and its audit row (the version before and after) in one
+    transaction; returns (deployment, created)."""
+    with store.transaction():
+        before = sql.get_deployment(store, org_id, name) if isinstance(name, str) else None
+        deployment, created = upsert(store, org_id, actor.email, name=name, **fields)
+        previous = before.flow_version if before is not None else None
+        _audit(
+            store,
+            actor,
+            "create" if created else "update",
+            deployment,
+            {"flow_version": [previous, deployment.flow_version]},
+        )
+    return deployment, created
+
+
+def target(store: DuckDBStore, org_id: str, name: str) -> tuple[Deployment, FlowVersion]:
+    """A deployment and the flow version it runs: the version's ``artifact_uri`` names the
+    artifact (``file://`` in this home's artifact store after a local `dagy deploy`, or
+    ``s3://``), its ``flow_spec`` and ``code_hash`` what was built. 404 for either unknown."""
+    with store.connection():
+        deployment = get(store, org_id, name)
+        return deployment, flows.get_version(
+            store, org_id, deployment.flow_name, deployment.flow_version
+        )
+
+
 def upsert(
     store: DuckDBStore,
     org_id: str,
@@ -233,6 +171,8 @@ def upsert(
 
     Only the fields given (not None) change on an update; ``schedule`` "" removes the schedule.
     The flow version must exist (404); an int ``flow_version`` is its registration number.
+    No audit row: ``save`` (the API) and the callers that build on it (a deploy, a promotion)
+    write their own, naming what they did.
     """
     check_name(name)
     execution_mode = check_execution_mode(execution_mode)
@@ -318,20 +258,6 @@ def upsert(
         return updated, False
 
 
-def check_timezone(value: Any) -> str:
-    """An IANA time zone for the deployment's schedule; 400 naming ``timezone`` otherwise."""
-    from dagy.scheduler.timing import zone
-
-    try:
-        zone(value if isinstance(value, str) and value else "")
-    except ValueError:
-        raise InvalidInputError(
-            f"Invalid timezone: {value!r}",
-            {"timezone": "an IANA time zone such as UTC or America/New_York"},
-        ) from None
-    return str(value)
-
-
 def _sync_schedule(store: DuckDBStore, deployment: Deployment) -> None:
     """The deployment's ``schedule`` setting is its schedule ``deployment:<name>``."""
     from dagy.services.triggers import schedules
@@ -350,19 +276,23 @@ def _activate(store: DuckDBStore, deployment: Deployment) -> None:
 def set_version(
     store: DuckDBStore,
     org_id: str,
-    actor_email: str | None,
+    actor: Actor | None,
     name: str,
     flow_version: Any,
     *,
     action: str = "patch",
 ) -> tuple[Deployment, str]:
     """Point the deployment at another version of its flow; returns (deployment, previous
-    version). 404 for an unknown deployment or version; the same version changes nothing."""
-    with store.connection():
+    version). 404 for an unknown deployment or version; the same version changes nothing (but
+    is audited, as the API always was)."""
+    actor_email = actor.email if actor is not None else None
+    changes: dict[str, Any] = {"rollback": True} if action == "rollback" else {}
+    with store.transaction():
         deployment = get(store, org_id, name)
         previous = deployment.flow_version
         version = flows.resolve_version(store, org_id, deployment.flow_name, flow_version)
         if version.flow_version == previous:
+            _audit(store, actor, "update", deployment, {"flow_version": [previous, previous]})
             return deployment, previous
         now = utcnow()
         sql.update_deployment(
@@ -373,11 +303,18 @@ def set_version(
         )
         updated = get(store, org_id, name)
         _activate(store, updated)
+        _audit(
+            store,
+            actor,
+            "update",
+            updated,
+            {"flow_version": [previous, updated.flow_version], **changes},
+        )
     return updated, previous
 
 
 def rollback(
-    store: DuckDBStore, org_id: str, actor_email: str | None, name: str, target: Any = None
+    store: DuckDBStore, org_id: str, actor: Actor | None, name: str, target: Any = None
 ) -> tuple[Deployment, str]:
     """Back to ``target``, or (None) to the version the deployment ran before its current one;
     returns (deployment, previous version). 400 when there is nothing to roll back to."""
@@ -391,11 +328,16 @@ def rollback(
                     f"Nothing to roll back to: deployment {name} has run no other version",
                     {"target_flow_version": "no previous version in the deployment's history"},
                 )
-        return set_version(store, org_id, actor_email, name, target, action="rollback")
+        return set_version(store, org_id, actor, name, target, action="rollback")
 
 
 def update_settings(
-    store: DuckDBStore, org_id: str, name: str, settings: dict[str, Any]
+    store: DuckDBStore,
+    org_id: str,
+    name: str,
+    settings: dict[str, Any],
+    *,
+    actor: Actor | None = None,
 ) -> tuple[Deployment, dict[str, list[Any]]]:
     """Change only the settings given (None or "" clears one); returns (deployment, changes as
     ``{field: [before, after]}``). 400 when none is given or one is invalid."""
@@ -415,7 +357,7 @@ def update_settings(
         "max_concurrent_runs": check_max_runs,
     }
     wanted = {key: checks[key](value) for key, value in settings.items()}
-    with store.connection():
+    with store.transaction():
         before = get(store, org_id, name)
         current = {**_settings_of(before)}
         sql.update_deployment(
@@ -430,7 +372,8 @@ def update_settings(
         )
         after = get(store, org_id, name)
         _sync_schedule(store, after)
-    changes = {k: [current[k], v] for k, v in _settings_of(after).items() if current[k] != v}
+        changes = {k: [current[k], v] for k, v in _settings_of(after).items() if current[k] != v}
+        _audit(store, actor, "update", after, changes)
     return after, changes
 
 
@@ -445,12 +388,19 @@ def _settings_of(deployment: Deployment) -> dict[str, Any]:
     }
 
 
-def delete(store: DuckDBStore, org_id: str, name: str) -> Deployment:
+def delete(store: DuckDBStore, org_id: str, name: str, *, actor: Actor | None = None) -> Deployment:
     """The deployment, its history and its schedules (its runs stay); 404 when unknown."""
     from dagy.store import schedules
 
-    with store.connection():
+    with store.transaction():
         deployment = get(store, org_id, name)
         sql.delete_deployment(store, org_id, name)
         schedules.delete_of_deployment(store, org_id, name)
+        _audit(
+            store,
+            actor,
+            "delete",
+            deployment,
+            {"flow_name": deployment.flow_name, "flow_version": deployment.flow_version},
+        )
     return deployment

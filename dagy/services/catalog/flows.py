@@ -12,7 +12,6 @@ import logging
 import shutil
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,13 @@ from dagy.config.paths import DagyPaths
 from dagy.errors import ConflictError, InvalidInputError, NotFoundError
 from dagy.sdk.spec import FlowSpec
 from dagy.services import pagination
+from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
 from dagy.services.catalog import flow_specs
 from dagy.store import flows as sql
 from dagy.store.duckdb_store import DuckDBStore
-from dagy.store.flows import Deployment, FlowDeletion, FlowSummary, FlowVersion
-from dagy.store.records import utcnow
+from dagy.store.flows import FlowDeletion, FlowSummary, FlowVersion
+from dagy.store.records import iso_z, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,6 @@ def parse_spec(raw: Any, *, field: str = "flow_spec") -> FlowSpec:
             {field: errors[0] if len(errors) == 1 else errors},
         )
     return spec
-
-
-def check_tags(tags: Any, *, field: str = "tags") -> dict[str, Any]:
-    if tags is None:
-        return {}
-    if not isinstance(tags, dict) or not all(isinstance(k, str) for k in tags):
-        raise InvalidInputError("Invalid tags", {field: "an object of string keys"})
-    return tags
 
 
 def register_version(
@@ -125,77 +118,6 @@ def register_version(
     return flow, existing is None
 
 
-@dataclass(frozen=True)
-class Registered:
-    """What POST /flows did: the flow version, and the deployment it pointed (if it named one)."""
-
-    flow: FlowVersion
-    created: bool
-    deployment: Deployment | None = None
-    deployment_created: bool = False
-
-
-def register(
-    store: DuckDBStore,
-    org_id: str,
-    actor_email: str | None,
-    spec: FlowSpec,
-    *,
-    artifact_uri: str | None = None,
-    code_hash: str | None = None,
-    namespace: str | None = None,
-    tags: dict[str, Any] | None = None,
-    status: str | None = None,
-    default_executor: str | None = None,
-    deployment_name: str | None = None,
-    schedule: str | None = None,
-) -> Registered:
-    """Register a version as POST /flows does: checked fields, and with ``deployment_name`` the
-    deployment created or pointed at it (``status`` applies to both)."""
-    from dagy.services.catalog import deployments
-
-    status = (status or "active").lower()
-    if deployment_name is not None:
-        deployments.check_name(deployment_name, field="deployment_name")
-    schedule = deployments.check_schedule(schedule)
-    default_executor = deployments.check_executor(default_executor)
-    if artifact_uri is not None and not urllib.parse.urlsplit(artifact_uri).scheme:
-        raise InvalidInputError(
-            f"Invalid artifact_s3_uri: {artifact_uri!r}",
-            {"artifact_s3_uri": "a URI (s3://bucket/key, file:///path)"},
-        )
-    if namespace is not None and (len(namespace) > 255 or any(ord(c) < 32 for c in namespace)):
-        raise InvalidInputError("Invalid namespace", {"namespace": "at most 255 characters"})
-    with store.connection():
-        flow, created = register_version(
-            store,
-            org_id,
-            spec,
-            artifact_uri=artifact_uri,
-            code_hash=code_hash,
-            namespace=namespace,
-            tags=check_tags(tags) if tags is not None else None,
-            status=status,
-            default_executor=default_executor,
-            deployment_name=deployment_name,
-            schedule=schedule,
-        )
-        if deployment_name is None:
-            return Registered(flow, created)
-        deployment, deployment_created = deployments.upsert(
-            store,
-            org_id,
-            actor_email,
-            name=deployment_name,
-            flow_name=flow.flow_name,
-            flow_version=flow.flow_version,
-            status=status,
-            schedule=schedule,
-            default_executor=default_executor,
-        )
-        return Registered(flow, created, deployment, deployment_created)
-
-
 def get_version(store: DuckDBStore, org_id: str, flow_name: str, flow_version: str) -> FlowVersion:
     flow = sql.get_flow_version(store, org_id, flow_name, str(flow_version))
     if flow is None:
@@ -253,6 +175,21 @@ def name_position(token: str | None) -> str | None:
     return position[0]
 
 
+def to_item(row: FlowSummary) -> dict[str, Any]:
+    """One flow as GET /flows lists it (``dagy flows list`` reads the same from the store)."""
+    return {
+        "flow_name": row.version.flow_name,
+        "flow_version": row.version.flow_version,
+        "namespace": row.version.namespace,
+        "tags": row.version.tag_map,
+        "status": row.version.status,
+        "created_at": iso_z(row.first_created_at),
+        "updated_at": iso_z(row.last_updated_at),
+        # Not in the spec's item; `dagy flows list` shows it.
+        "artifact_s3_uri": row.version.artifact_uri,
+    }
+
+
 def list_page(
     store: DuckDBStore, org_id: str, *, limit: Any = None, next_token: str | None = None
 ) -> tuple[list[FlowSummary], str | None]:
@@ -272,11 +209,18 @@ def delete_schedules_of(store: DuckDBStore, org_id: str, flow_name: str) -> int:
     return schedules.delete_of_flow(store, org_id, flow_name)
 
 
-def delete(store: DuckDBStore, paths: DagyPaths, org_id: str, flow_name: str) -> FlowDeletion:
+def delete(
+    store: DuckDBStore,
+    paths: DagyPaths,
+    org_id: str,
+    flow_name: str,
+    *,
+    actor: Actor | None = None,
+) -> FlowDeletion:
     """Delete a flow: every version, its deployments and their history, its runs and task runs,
     its pending events, schedules, and its files. 404 for an unknown flow; 409 while any of its
     runs is queued or running (cancel them first: a running run would keep writing)."""
-    with store.connection():
+    with store.transaction():
         latest(store, org_id, flow_name)
         active = sql.active_run_ids(store, org_id, flow_name)
         if active:
@@ -287,6 +231,23 @@ def delete(store: DuckDBStore, paths: DagyPaths, org_id: str, flow_name: str) ->
         delete_schedules_of(store, org_id, flow_name)
         deletion = sql.delete_flow(store, org_id, flow_name)
         in_use = {uri for uri in deletion.artifact_uris if sql.artifact_in_use(store, uri)}
+        if actor is not None:
+            audit.write(
+                store,
+                actor,
+                "delete",
+                "flow",
+                flow_name,
+                resource_name=flow_name,
+                changes={
+                    "flow_versions": deletion.versions,
+                    "deployments": deletion.deployments,
+                    "runs": len(deletion.run_ids),
+                    "task_runs": deletion.task_runs,
+                    "events": deletion.events,
+                },
+                org_id=org_id,
+            )
     _remove_files(paths, org_id, flow_name, deletion, in_use)
     return deletion
 

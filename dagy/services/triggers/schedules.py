@@ -19,6 +19,8 @@ from typing import Any
 from dagy.auth import secrets as ids
 from dagy.errors import ConflictError, InvalidInputError, NotFoundError, RequestError
 from dagy.scheduler import timing as clock
+from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
 from dagy.services.catalog import flows
 from dagy.services.catalog.flows import name_position
 from dagy.services.pagination import clamp_limit, encode_token
@@ -272,9 +274,10 @@ def get(store: DuckDBStore, org_id: str, schedule_id: str) -> Schedule:
     return found
 
 
-def create(store: DuckDBStore, org_id: str, data: Any) -> Schedule:
+def create(store: DuckDBStore, org_id: str, data: Any, *, actor: Actor | None = None) -> Schedule:
     """A new schedule from a POST /schedules body; 400 for a bad field, 404 for an unknown flow
-    or deployment, 409 for a schedule_id in use."""
+    or deployment, 409 for a schedule_id in use. With ``actor``, its audit row in the same
+    transaction."""
     data = _unknown(data, CREATE_FIELDS)
     schedule_id = data.get("schedule_id")
     if schedule_id is None:
@@ -284,7 +287,7 @@ def create(store: DuckDBStore, org_id: str, data: Any) -> Schedule:
     mode = _choice(data.get("mode"), "mode", MODES)
     tz = check_timezone(data.get("timezone", DEFAULT_TIMEZONE))
     now = utcnow()
-    with store.connection():
+    with store.transaction():
         flow_name, deployment_name = _target(store, org_id, data)
         flow_version = data.get("flow_version")
         if flow_version is not None:
@@ -332,6 +335,17 @@ def create(store: DuckDBStore, org_id: str, data: Any) -> Schedule:
                 f"Schedule already exists: {schedule_id}", {"schedule_id": "already exists"}
             )
         sql.insert(store, schedule)
+        if actor is not None:
+            audit.write(
+                store,
+                actor,
+                "create",
+                "schedule",
+                schedule_id,
+                resource_name=flow_name,
+                changes={"mode": [None, mode], "enabled": [None, schedule.enabled]},
+                org_id=org_id,
+            )
     return schedule
 
 
@@ -385,10 +399,12 @@ def list_page(
     return {"items": [to_body(s) for s in rows[:size]], "next_token": token}
 
 
-def update(store: DuckDBStore, org_id: str, schedule_id: str, data: Any) -> Schedule:
+def update(
+    store: DuckDBStore, org_id: str, schedule_id: str, data: Any, *, actor: Actor | None = None
+) -> Schedule:
     """PATCH: only the fields given change; the next due time is worked out again from now."""
     data = _unknown(data, PATCH_FIELDS)
-    with store.connection():
+    with store.transaction():
         before = get(store, org_id, schedule_id)
         tz = check_timezone(data["timezone"]) if "timezone" in data else before.timezone
         changes: dict[str, Any] = {"timezone": tz}
@@ -414,21 +430,51 @@ def update(store: DuckDBStore, org_id: str, schedule_id: str, data: Any) -> Sche
         sql.update(store, org_id, schedule_id, **{f: getattr(after, f) for f in MUTABLE})
         if after.deployment_name and schedule_id.startswith(DEPLOYMENT_PREFIX):
             _write_back(store, after)
+        if actor is not None:
+            audit.write(
+                store,
+                actor,
+                "update",
+                "schedule",
+                schedule_id,
+                resource_name=after.flow_name,
+                changes={"fields": sorted(data)},
+                org_id=org_id,
+            )
     return after
 
 
-def set_enabled(store: DuckDBStore, org_id: str, schedule_id: str, enabled: bool) -> Schedule:
+def set_enabled(
+    store: DuckDBStore,
+    org_id: str,
+    schedule_id: str,
+    enabled: bool,
+    *,
+    actor: Actor | None = None,
+) -> Schedule:
     """Pause or resume: a resumed schedule is next due from now (paused times are not caught up)."""
-    return update(store, org_id, schedule_id, {"enabled": enabled})
+    return update(store, org_id, schedule_id, {"enabled": enabled}, actor=actor)
 
 
-def delete(store: DuckDBStore, org_id: str, schedule_id: str) -> Schedule:
-    with store.connection():
+def delete(
+    store: DuckDBStore, org_id: str, schedule_id: str, *, actor: Actor | None = None
+) -> Schedule:
+    with store.transaction():
         schedule = get(store, org_id, schedule_id)
         sql.delete(store, org_id, schedule_id)
         if schedule.deployment_name and schedule_id.startswith(DEPLOYMENT_PREFIX):
             flow_sql.update_deployment(
                 store, org_id, schedule.deployment_name, schedule=None, updated_at=utcnow()
+            )
+        if actor is not None:
+            audit.write(
+                store,
+                actor,
+                "delete",
+                "schedule",
+                schedule_id,
+                resource_name=schedule.flow_name,
+                org_id=org_id,
             )
     return schedule
 
@@ -556,28 +602,41 @@ def _queue(
 def trigger(
     store: DuckDBStore,
     org_id: str,
-    actor: str | None,
+    actor: Actor | None,
     schedule_id: str,
     parameters: Any = None,
     *,
     wake: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """POST /schedules/{id}/trigger: a run now, its parameters over the schedule's; the 202 body.
-    The schedule's next due time is unchanged."""
+    The schedule's next due time is unchanged. With ``actor``, its audit row goes in the run's
+    transaction."""
     if parameters is not None and not isinstance(parameters, dict):
         raise _bad("parameters", "an object")
-    with store.connection():
+    with store.transaction():
         schedule = get(store, org_id, schedule_id)
         run = _queue(
             store,
             schedule,
-            actor,
+            actor.email if actor is not None else None,
             trigger="manual",
             parameters={**json.loads(schedule.parameters or "{}"), **(parameters or {})},
             fired_for=utcnow(),
             next_run_at=schedule.next_run_at,
-            wake=wake,
+            wake=None,
         )
+        if actor is not None:
+            audit.write(
+                store,
+                actor,
+                "execute",
+                "schedule",
+                schedule_id,
+                changes={"run_id": run.run_id},
+                org_id=org_id,
+            )
+    if wake is not None:  # after the commit: a worker must find the run
+        wake()
     item = runs_api.to_item(run)
     return {
         "run_id": run.run_id,

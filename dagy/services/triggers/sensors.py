@@ -27,13 +27,15 @@ from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError, QuotaExceededError
 from dagy.sdk.spec import FlowSpec
 from dagy.sensors import _config, polling, s3, webhook
+from dagy.services import pagination
 from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
 from dagy.services.catalog import flows
 from dagy.services.runs import trigger as execution
 from dagy.store import sensors as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import FlowVersion
-from dagy.store.records import RunRecord, utcnow
+from dagy.store.records import RunRecord, iso_z, utcnow
 from dagy.store.sensors import SensorRow
 
 log = logging.getLogger("dagy.sensors")
@@ -109,11 +111,12 @@ def create(
     store: DuckDBStore,
     paths: DagyPaths,
     org_id: str,
-    actor: str | None,
+    actor: Actor | None,
     body: dict[str, Any],
 ) -> Created:
     """A new sensor (400 naming the field, 404 for an unknown flow). An s3 sensor records the keys
-    already in its bucket as seen, so only keys that arrive later trigger."""
+    already in its bucket as seen, so only keys that arrive later trigger. With ``actor``, its
+    audit row in the same transaction."""
     unknown = sorted(set(body) - FIELDS)
     if unknown:
         raise InvalidInputError(
@@ -140,13 +143,24 @@ def create(
         enabled=enabled,
         webhook_token_hash=webhook.hash_token(token) if token else None,
         webhook_token_hint=webhook.hint(token) if token else None,
-        created_by=actor,
+        created_by=actor.email if actor is not None else None,
         created_at=now,
         updated_at=now,
     )
-    with store.connection():
+    with store.transaction():
         sql.insert(store, row)
         sql.add_seen_keys(store, row.sensor_id, existing, now)
+        if actor is not None:
+            audit.write(
+                store,
+                actor,
+                "create",
+                "sensor",
+                row.sensor_id,
+                resource_name=name,
+                changes={"sensor_type": sensor_type, "flow_name": flow_name},
+                org_id=org_id,
+            )
     return Created(row, token)
 
 
@@ -182,17 +196,89 @@ def get(store: DuckDBStore, org_id: str, sensor_id: str) -> SensorRow:
     return row
 
 
-def page(
-    store: DuckDBStore, org_id: str, *, after: tuple[str, str] | None, limit: int
-) -> list[SensorRow]:
-    return sql.page(store, org_id, after=after, limit=limit)
+def list_page(
+    store: DuckDBStore, org_id: str, *, limit: Any = None, next_token: str | None = None
+) -> tuple[list[SensorRow], str | None]:
+    """One page of the org's sensors, oldest first (GET /sensors)."""
+    size = pagination.clamp_limit(limit, default=100, maximum=100)
+    rows = sql.page(store, org_id, after=pagination.decode_keyset(next_token), limit=size + 1)
+    return pagination.page(rows, size, lambda r: [r.created_at.isoformat(), r.sensor_id])
 
 
-def delete(store: DuckDBStore, org_id: str, sensor_id: str) -> SensorRow:
-    with store.connection():
+def set_enabled(
+    store: DuckDBStore, org_id: str, sensor_id: str, enabled: bool, *, actor: Actor | None = None
+) -> SensorRow:
+    """Pause (no looks; its webhook answers 404) or resume (it looks at once)."""
+    if not isinstance(enabled, bool):
+        raise InvalidInputError("Invalid enabled", {"enabled": "true or false"})
+    with store.transaction():
+        row = get(store, org_id, sensor_id)
+        sql.set_enabled(store, row.sensor_id, enabled, utcnow())
+        if actor is not None:
+            audit.write(
+                store,
+                actor,
+                "update",
+                "sensor",
+                row.sensor_id,
+                resource_name=row.name,
+                changes={"enabled": [row.enabled, enabled]},
+                org_id=org_id,
+            )
+        return get(store, org_id, sensor_id)
+
+
+def delete(
+    store: DuckDBStore, org_id: str, sensor_id: str, *, actor: Actor | None = None
+) -> SensorRow:
+    with store.transaction():
         row = get(store, org_id, sensor_id)
         sql.delete(store, row.sensor_id)
+        if actor is not None:
+            audit.write(
+                store, actor, "delete", "sensor", row.sensor_id, resource_name=row.name,
+                org_id=org_id,
+            )  # fmt: skip
     return row
+
+
+# -- what the API shows -----------------------------------------------------------------------------
+
+
+def to_summary(row: SensorRow) -> dict[str, Any]:
+    """A sensor as GET /sensors lists it."""
+    return {
+        "sensor_id": row.sensor_id,
+        "name": row.name,
+        "sensor_type": row.sensor_type,
+        "flow_name": row.flow_name,
+        "enabled": row.enabled,
+        "created_at": iso_z(row.created_at),
+    }
+
+
+def to_detail(row: SensorRow) -> dict[str, Any]:
+    """A sensor as GET /sensors/{id} shows it: the webhook token only as its masked hint."""
+    summary = to_summary(row)
+    created = summary.pop("created_at")
+    return {
+        **summary,
+        "config_json": row.config,
+        "flow_params_json": row.flow_params,
+        "webhook_token": row.webhook_token_hint,
+        "created_at": created,
+        "last_checked_at": iso_z(row.last_checked_at) if row.last_checked_at else None,
+        "last_triggered_at": iso_z(row.last_triggered_at) if row.last_triggered_at else None,
+        "last_run_id": row.last_run_id,
+        "last_error": row.last_error,
+    }
+
+
+def to_created(created: Created) -> dict[str, Any]:
+    """The 201 of POST /sensors: the only answer that shows a webhook token in full."""
+    summary = to_summary(created.sensor)
+    created_at = summary.pop("created_at")
+    return {**summary, "webhook_token": created.webhook_token, "created_at": created_at}
 
 
 # -- from an event to a run -------------------------------------------------------------------------

@@ -4,4 +4,4 @@ from __future__ import annotations
 
 __all__ = ["SCHEDULER_ENV"]
 
-SCHEDULER_ENV = "DAGY_DASK_SCHEDULER"
+SCHEDULER_ENV = "DAGY_DASK_SCHEDULER"  # declared in dagy.config.settings (DASK_SCHEDULER)

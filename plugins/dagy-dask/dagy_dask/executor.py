@@ -31,7 +31,10 @@ def scheduler_address() -> str:
     """The scheduler to use: ``DASK_SCHEDULER_ADDRESS`` (dask's own name; a variable of a
     deployment's environment reaches its runs so), else ``DAGY_DASK_SCHEDULER`` (the machine's or
     server's); ConfigError when neither is set."""
-    address = (os.environ.get(DEPLOYMENT_ENV) or os.environ.get(SCHEDULER_ENV) or "").strip()
+    from dagy.config import settings
+
+    deployment = (os.environ.get(DEPLOYMENT_ENV) or "").strip()  # dask's variable, not Dagy's
+    address = deployment or settings.DASK_SCHEDULER.get() or ""
     if not address:
         raise ConfigError(
             f"No dask scheduler: set {SCHEDULER_ENV} to its address (e.g. tcp://127.0.0.1:8786)"

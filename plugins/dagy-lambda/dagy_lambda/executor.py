@@ -13,11 +13,11 @@ Lambda itself stops the invocation at the tier's timeout. A cancel abandons it l
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from typing import Any
 
+from dagy.config import settings
 from dagy.engine import artifacts
 from dagy.engine.executors import Attempt, Outcome
 from dagy.sdk import _codec
@@ -81,7 +81,7 @@ class LambdaExecutor:
 
     def _attempt(self, attempt: Attempt) -> Outcome:
         started = utcnow()
-        artifact_uri = os.environ.get("DAGY_ARTIFACT_URI")
+        artifact_uri = settings.ARTIFACT_URI.get()
         if not artifact_uri:
             return Outcome.failed(
                 attempt,
@@ -91,16 +91,16 @@ class LambdaExecutor:
             )
         store = self._s3()
         base = store.uri(
-            f"{os.environ.get('DAGY_LAMBDA_PREFIX', 'dagy')}/runs/{attempt.run_id}/"
+            f"{settings.LAMBDA_PREFIX.get()}/runs/{attempt.run_id}/"
             f"{attempt.task_run_id}/{attempt.number}"
         )
         event = {
             "mode": "task",
             "artifact_uri": artifact_uri,
-            "code_hash": os.environ.get("DAGY_ARTIFACT_CODE_HASH"),
+            "code_hash": settings.ARTIFACT_CODE_HASH.get(),
             "entrypoint": attempt.entrypoint,
-            "flow_name": os.environ.get("DAGY_FLOW_NAME", "flow"),
-            "flow_version": os.environ.get("DAGY_FLOW_VERSION", "0"),
+            "flow_name": settings.FLOW_NAME.get(),
+            "flow_version": settings.FLOW_VERSION.get(),
             "task_name": attempt.task_name,
             "module": attempt.module,
             "qualname": attempt.qualname,

@@ -9,10 +9,11 @@ import subprocess
 import sys
 from typing import Any
 
+from dagy.config import settings
 from dagy.errors import DagyError
 from dagy_lambda.tiers import layer_arns, tier
 
-DEFAULT_FUNCTION = "dagy-flow-executor"
+DEFAULT_FUNCTION = settings.LAMBDA_FUNCTION.default
 HANDLER = "dagy_lambda.handler.handler"
 RUNTIME = "python3.11"
 
@@ -22,8 +23,7 @@ class LambdaError(DagyError):
 
 
 def function_name(environ: Any = None) -> str:
-    env = os.environ if environ is None else environ
-    return str(env.get("DAGY_LAMBDA_FUNCTION") or DEFAULT_FUNCTION)
+    return settings.LAMBDA_FUNCTION.get(environ)
 
 
 def config_for(execution_mode: str | None, dep_package_slugs: list[str]) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def invoke(event: dict[str, Any], *, client: Any = None, name: str | None = None
     ``DAGY_LAMBDA_INVOKE=subprocess`` runs the handler in a fresh Python process of this machine
     instead of calling Lambda: the same event, code and S3 round trips, for tests and for trying
     a deployment without an AWS account (moto's Lambda cannot run code without Docker)."""
-    if os.environ.get("DAGY_LAMBDA_INVOKE") == "subprocess":
+    if settings.LAMBDA_INVOKE.get() == "subprocess":
         return _invoke_here(event)
     if client is None:
         import boto3
@@ -101,7 +101,7 @@ def _invoke_here(event: dict[str, Any]) -> dict[str, Any]:
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, "DAGY_LOCAL_DIR": os.environ.get("DAGY_LAMBDA_HOME", "/tmp/dagy")},
+        env={**os.environ, settings.LOCAL_DIR.name: settings.LAMBDA_HOME.get()},
     )
     if done.returncode != 0:
         raise LambdaError(f"Lambda function failed (Unhandled): {done.stderr.strip()[-500:]}")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import traceback
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,10 @@ HOME = "/tmp/dagy"
 
 
 def _home() -> Any:
+    from dagy.config import settings
     from dagy.config.paths import DagyPaths
 
-    return DagyPaths(Path(os.environ.get("DAGY_LOCAL_DIR") or HOME))
+    return DagyPaths(Path(settings.LOCAL_DIR.raw() or HOME))
 
 
 def _target(event: dict[str, Any], paths: Any) -> str:

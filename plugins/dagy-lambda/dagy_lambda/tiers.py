@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -38,9 +37,10 @@ def layer_arns(slugs: list[str], environ: Mapping[str, str] | None = None) -> li
     """The layer ARN of each dependency-package slug, from ``DAGY_LAMBDA_LAYERS`` (a JSON object
     ``{"pandas-layer": "arn:aws:lambda:...:layer:pandas-layer:3"}``); ValueError for a slug it
     does not name. Lambda takes at most 5 layers."""
-    env = os.environ if environ is None else environ
+    from dagy.config import settings
+
     try:
-        known = json.loads(env.get("DAGY_LAMBDA_LAYERS") or "{}")
+        known = json.loads(settings.LAMBDA_LAYERS.get(environ))
     except ValueError:
         raise ValueError("DAGY_LAMBDA_LAYERS must be a JSON object of slug: layer ARN") from None
     missing = [s for s in slugs if s not in known]

@@ -24,11 +24,13 @@ def resolve_bucket(
     environ: Mapping[str, str] | None = None,
 ) -> str:
     """The bucket name; STS is asked only when neither a flag nor the variable names one."""
-    env = os.environ if environ is None else environ
+    from dagy.config import settings
+
     if explicit:
         return explicit
-    if env.get("DAGY_ARTIFACT_BUCKET"):
-        return env["DAGY_ARTIFACT_BUCKET"]
+    from_env = settings.ARTIFACT_BUCKET.get(environ)
+    if from_env:
+        return from_env
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
