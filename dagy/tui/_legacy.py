@@ -23,7 +23,6 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dagy import states
@@ -35,6 +34,7 @@ from dagy.errors import APIError, DagyError, RunNotFoundError
 from dagy.store.records import TaskRunRecord
 
 if TYPE_CHECKING:
+    from dagy.backend.base import Backend
     from dagy.store.duckdb_store import DuckDBStore
     from dagy.store.remote import RemoteStore
 
@@ -87,16 +87,6 @@ class _Source(Protocol):
     def cancel(self, run_id: str) -> str: ...
 
     def retry(self, run_id: str) -> str: ...
-
-    def flows(self) -> list[dict[str, Any]]: ...
-
-    def deployments(self) -> list[dict[str, Any]]: ...
-
-    def schedules(self) -> list[dict[str, Any]]: ...
-
-    def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> dict[str, Any]: ...
-
-    def trigger_schedule(self, schedule_id: str) -> str: ...
 
 
 def log_lines(events: list[dict[str, Any]]) -> list[str]:
@@ -174,22 +164,6 @@ class ApiSource:
     def retry(self, run_id: str) -> str:
         body = self.client.post(f"/runs/{_q(run_id)}/retry")
         return f"run {body.get('run_id')} queued"
-
-    def flows(self) -> list[dict[str, Any]]:
-        return list(self.client.paginate("/flows", limit=100))
-
-    def deployments(self) -> list[dict[str, Any]]:
-        return list(self.client.paginate("/deployments", limit=100))
-
-    def schedules(self) -> list[dict[str, Any]]:
-        return list(self.client.paginate("/schedules", limit=100))
-
-    def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> dict[str, Any]:
-        return dict(self.client.patch(f"/schedules/{_q(schedule_id)}", {"enabled": enabled}))
-
-    def trigger_schedule(self, schedule_id: str) -> str:
-        body = self.client.post(f"/schedules/{_q(schedule_id)}/trigger", {"parameters": {}})
-        return str(body.get("run_id"))
 
 
 class LocalSource:
@@ -329,84 +303,6 @@ class LocalSource:
         )
         return "the new run appears at the top of the list"
 
-    def flows(self) -> list[dict[str, Any]]:
-        api = self._server()
-        if api is not None:
-            return api.flows()
-        from dagy.services.catalog import flows
-
-        with self._open() as store:
-            rows = _every(lambda token: flows.list_page(store, ORG, limit=100, next_token=token))
-        return [
-            {
-                "flow_name": r.version.flow_name,
-                "flow_version": r.version.flow_version,
-                "status": r.version.status,
-                "updated_at": _iso(r.last_updated_at),
-            }
-            for r in rows
-        ]
-
-    def deployments(self) -> list[dict[str, Any]]:
-        api = self._server()
-        if api is not None:
-            return api.deployments()
-        from dagy.services.catalog import deployments
-
-        with self._open() as store:
-            rows = _every(
-                lambda token: deployments.list_page(store, ORG, limit=100, next_token=token)
-            )
-        return [deployments.to_body(d) for d in rows]
-
-    def schedules(self) -> list[dict[str, Any]]:
-        api = self._server()
-        if api is not None:
-            return api.schedules()
-        from dagy.services.triggers import schedules
-
-        with self._open() as store:
-
-            def page(token: str | None) -> tuple[list[Any], str | None]:
-                body = schedules.list_page(store, ORG, limit=100, next_token=token)
-                return body["items"], body["next_token"]
-
-            return _every(page)
-
-    def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> dict[str, Any]:
-        api = self._server()
-        if api is not None:
-            return api.set_schedule_enabled(schedule_id, enabled)
-        from dagy.services.triggers import schedules
-
-        with self._open() as store:
-            return schedules.to_body(schedules.set_enabled(store, ORG, schedule_id, enabled))
-
-    def trigger_schedule(self, schedule_id: str) -> str:
-        api = self._server()
-        if api is not None:
-            return api.trigger_schedule(schedule_id)
-        from dagy.services.triggers import schedules
-
-        with self._open() as store:
-            body = schedules.trigger(store, ORG, None, schedule_id, {})
-        return str(body.get("run_id"))
-
-
-def _every(fetch: Any) -> list[Any]:
-    """Every item of a paged service call: ``fetch(token) -> (items, next_token)``."""
-    items: list[Any] = []
-    token: str | None = None
-    while True:
-        rows, token = fetch(token)
-        items += rows
-        if not token:
-            return items
-
-
-def _iso(value: Any) -> str | None:
-    return value.replace(microsecond=0).isoformat() + "Z" if value is not None else None
-
 
 def _environ() -> dict[str, str]:
     import os
@@ -523,46 +419,17 @@ class _Runs:
         return self.source.retry(run_id)
 
 
-class _Catalog:
-    def __init__(self, source: _Source) -> None:
-        self.source = source
+class WithLegacyRuns:
+    """A backend whose runs group is this module's until dagy.backend's runs land."""
 
-    def flows(self) -> list[Any]:
-        return [SimpleNamespace(**f) for f in self.source.flows()]
-
-    def deployments(self) -> list[Any]:
-        return [SimpleNamespace(**d) for d in self.source.deployments()]
-
-
-class _Schedules:
-    def __init__(self, source: _Source) -> None:
-        self.source = source
-
-    def list(self) -> list[Any]:
-        return [SimpleNamespace(**s) for s in self.source.schedules()]
-
-    def set_enabled(self, schedule_id: str, enabled: bool) -> Any:
-        return SimpleNamespace(**self.source.set_schedule_enabled(schedule_id, enabled))
-
-    def trigger(self, schedule_id: str, parameters: dict[str, Any]) -> str:
-        return self.source.trigger_schedule(schedule_id)
-
-
-class Adapted:
-    """A source in the backend's shape: ``label``, ``runs``, ``catalog``, ``schedules``."""
-
-    def __init__(self, source: _Source) -> None:
-        self.source = source
+    def __init__(self, backend: Backend, source: _Source) -> None:
+        self.backend = backend
         self.runs = _Runs(source)
-        self.catalog = _Catalog(source)
-        self.schedules = _Schedules(source)
+        self.catalog = backend.catalog
+        self.schedules = backend.schedules
+        self.mode = backend.mode
+        self.label = backend.label
 
-    @property
-    def label(self) -> str:
-        return self.source.label
 
-    @property
-    def mode(self) -> str:
-        if isinstance(self.source, ApiSource):
-            return "api"
-        return "store" if " · store " in self.source.label else "server"
+def with_legacy_runs(backend: Backend, paths: DagyPaths, profile: str | None) -> WithLegacyRuns:
+    return WithLegacyRuns(backend, open_legacy(paths, profile))

@@ -7,10 +7,14 @@ Every method may block (a file lock, the network); the screens call them from wo
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from dagy.backend.catalog import Deployment, Flow
     from dagy.backend.records import LogChunk, Run, RunDetail, RunsPage
+    from dagy.backend.triggers import Schedule
     from dagy.config.paths import DagyPaths
 
 PAGE = 100
@@ -46,15 +50,15 @@ class RunsSource(Protocol):
 
 
 class CatalogSource(Protocol):
-    def flows(self) -> list[Any]: ...
+    def flows(self) -> list[Flow]: ...
 
-    def deployments(self) -> list[Any]: ...
+    def deployments(self) -> list[Deployment]: ...
 
 
 class SchedulesSource(Protocol):
-    def list(self) -> list[Any]: ...
+    def list(self) -> list[Schedule]: ...
 
-    def set_enabled(self, schedule_id: str, enabled: bool) -> Any: ...
+    def set_enabled(self, schedule_id: str, enabled: bool) -> Schedule: ...
 
     def trigger(self, schedule_id: str, parameters: dict[str, Any]) -> str: ...
 
@@ -80,8 +84,56 @@ class Source(Protocol):
     def schedules(self) -> SchedulesSource: ...
 
 
-def open_source(paths: DagyPaths, profile: str | None = None) -> Source:
-    """The backend `dagy tui [--profile NAME]` looks at, chosen as every CLI command chooses it."""
-    from dagy.tui._legacy import Adapted, open_legacy
+class Following:
+    """The backend for this home, chosen again at most every REOPEN_SECONDS: `dagy tui` stays
+    open while a `dagy serve` starts or stops, and each refresh then goes the way every command
+    would (the server while it holds the store file, else the file). A remote API stays."""
 
-    return Adapted(open_legacy(paths, profile))
+    REOPEN_SECONDS = 2.0
+
+    def __init__(self, paths: DagyPaths, profile: str | None) -> None:
+        self.paths, self.profile = paths, profile
+        self._lock = threading.Lock()
+        self._opened_at = 0.0
+        self._backend = self._open()
+
+    def _open(self) -> Source:
+        from dagy.backend import open_backend
+        from dagy.tui._legacy import with_legacy_runs
+
+        backend = open_backend(self.paths, self.profile, lock_timeout=LOCK_TIMEOUT)
+        self._opened_at = time.monotonic()
+        return with_legacy_runs(backend, self.paths, self.profile)
+
+    def current(self) -> Source:
+        with self._lock:
+            stale = time.monotonic() - self._opened_at > self.REOPEN_SECONDS
+            if stale and self._backend.mode != "api":
+                self._backend = self._open()
+            return self._backend
+
+    @property
+    def mode(self) -> str:
+        return self.current().mode
+
+    @property
+    def label(self) -> str:
+        return self.current().label
+
+    @property
+    def runs(self) -> RunsSource:
+        return self.current().runs
+
+    @property
+    def catalog(self) -> CatalogSource:
+        return self.current().catalog
+
+    @property
+    def schedules(self) -> SchedulesSource:
+        return self.current().schedules
+
+
+def open_source(paths: DagyPaths, profile: str | None = None) -> Source:
+    """The backend `dagy tui [--profile NAME]` looks at, chosen by dagy.backend.open_backend as
+    for every CLI command (an unknown profile: ConfigError, exit 4)."""
+    return Following(paths, profile)

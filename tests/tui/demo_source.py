@@ -6,13 +6,15 @@ python -m tests.tui.demo_source docs/images   # writes tui-runs.svg, tui-run.svg
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+from dagy.backend.catalog import Deployment, Flow
 from dagy.backend.records import LogChunk, LogLine, Run, RunDetail, RunsPage, TaskRun
+from dagy.backend.triggers import Schedule
 
 FLOWS = ("daily_etl", "reports", "ml_train")
 STATUSES = ("SUCCEEDED", "SUCCEEDED", "FAILED", "SUCCEEDED", "CANCELLED", "SUCCEEDED", "PENDING")
@@ -113,9 +115,9 @@ class DemoRuns:
 
 
 class DemoCatalog:
-    def flows(self) -> list[Any]:
+    def flows(self) -> list[Flow]:
         return [
-            SimpleNamespace(
+            Flow(
                 flow_name=f,
                 flow_version="1.0.0",
                 status="active",
@@ -124,9 +126,9 @@ class DemoCatalog:
             for f in FLOWS
         ]
 
-    def deployments(self) -> list[Any]:
+    def deployments(self) -> list[Deployment]:
         return [
-            SimpleNamespace(
+            Deployment(
                 deployment_name=f"{f}-prod",
                 flow_name=f,
                 flow_version="1.0.0",
@@ -142,34 +144,34 @@ class DemoCatalog:
 class DemoSchedules:
     def __init__(self) -> None:
         self.items = [
-            SimpleNamespace(
+            Schedule(
                 schedule_id="sched-daily",
                 flow_name="daily_etl",
                 mode="cron",
                 cron_expression="0 6 * * *",
-                interval_seconds=None,
                 enabled=True,
+                timezone="UTC",
                 next_run_at="2026-03-05T06:00:00Z",
                 last_run_id="daily_etl-20260304T060000Z-0f0f0f",
             ),
-            SimpleNamespace(
+            Schedule(
                 schedule_id="sched-reports",
                 flow_name="reports",
                 mode="interval",
-                cron_expression=None,
                 interval_seconds=900,
                 enabled=False,
+                timezone="UTC",
                 next_run_at=None,
                 last_run_id=None,
             ),
         ]
 
-    def list(self) -> list[Any]:
+    def list(self) -> list[Schedule]:
         return list(self.items)
 
-    def set_enabled(self, schedule_id: str, enabled: bool) -> Any:
+    def set_enabled(self, schedule_id: str, enabled: bool) -> Schedule:
         found = next(s for s in self.items if s.schedule_id == schedule_id)
-        return SimpleNamespace(**{**vars(found), "enabled": enabled})
+        return dataclasses.replace(found, enabled=enabled)
 
     def trigger(self, schedule_id: str, parameters: dict[str, Any]) -> str:
         return "daily_etl-20260304T120200Z-abcdef"

@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 
-from dagy.client.http import DagyClient
 from dagy.config import credentials
 from dagy.config.paths import DagyPaths
 from dagy.config.profiles import Config, Profile, save_config
-from dagy.tui._legacy import Adapted, ApiSource
 from dagy.tui.app import DagyApp
 from dagy.tui.log_screen import LogScreen
 from dagy.tui.run_screen import RunScreen
@@ -119,10 +117,12 @@ async def test_this_homes_live_server_shows_task_runs_through_it(
         assert any(line.endswith("extracting 3") for line in app.screen.lines)
 
 
-async def test_a_server_that_does_not_answer_is_a_notice(paths: DagyPaths) -> None:
-    app = DagyApp(
-        Adapted(ApiSource(DagyClient("http://127.0.0.1:9/v1", token="x"), "profile gone"))
-    )
+async def test_a_server_that_does_not_answer_is_a_notice(
+    paths: DagyPaths, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("DAGY_API_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("DAGY_TOKEN", "x")
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert table_rows(app.screen, "#runs") == []
@@ -130,3 +130,19 @@ async def test_a_server_that_does_not_answer_is_a_notice(paths: DagyPaths) -> No
         await pilot.press("s")
         await settle(pilot)
         assert table_rows(app.screen, "#items") == []
+
+
+async def test_a_server_started_while_the_tui_is_open_is_used_from_then_on(
+    paths: DagyPaths, server_factory: Any, run_local: Any
+) -> None:
+    run = run_local("etl", x=1)
+    app = DagyApp(open_source(paths))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert f"store {paths.db}" in app.sub_title
+        server = server_factory()  # this home's server: from now on it holds the store file
+        await eventually(
+            pilot, lambda: f"server {server.api_url}" in app.sub_title, what="the server named"
+        )
+        rows = table_rows(app.screen, "#runs")
+        assert [r[:3] for r in rows] == [[run.run_id, "etl:1.0.0", "SUCCEEDED"]]
