@@ -210,7 +210,7 @@ def _time_process(argv: list[str], env: dict[str, str], repeats: int) -> list[fl
 def _run_flow(
     target: Any, params: dict[str, Any], paths: DagyPaths, workers: int = WORKERS
 ) -> float:
-    from dagy.services.runs.local import RunSettings, run_flow
+    from dagy.services.runs.execute import RunSettings, run_flow
 
     start = time.perf_counter()
     record = run_flow(target, params, settings=RunSettings(max_workers=workers), paths=paths)
@@ -362,7 +362,7 @@ def _current_rss_mb() -> float:
 
 def child_fanout(n: int, home: Path) -> None:
     """Runs in the child process: one fan-out, then a JSON line with its wall time and memory."""
-    import dagy.services.runs.local  # noqa: F401 - imports count as baseline, not as the run's memory
+    import dagy.services.runs.execute  # noqa: F401 - imports count as baseline, not as the run's memory
     import dagy.store.duckdb_store  # noqa: F401
 
     baseline = _current_rss_mb()

@@ -54,7 +54,7 @@ _DAGY_ENV = ("DAGY_LOCAL_VERBOSE", "DAGY_LOCAL_ARTIFACT_MAX_BYTES", "DAGY_LOCAL_
 
 def _run(target: str, params: dict[str, int], executor: str, scratch: Path, workers: int) -> float:
     from dagy.sdk.loader import load_flow
-    from dagy.services.runs.local import RunSettings, run_flow
+    from dagy.services.runs.execute import RunSettings, run_flow
 
     paths = DagyPaths(Path(tempfile.mkdtemp(prefix="home-", dir=scratch)).resolve())
     settings = RunSettings(max_workers=workers, executor=executor)

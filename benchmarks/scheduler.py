@@ -61,7 +61,7 @@ def seed_schedules(home: Path, count: int) -> float:
 
 def bench_ticks(home: Path, count: int, due: int, repeats: int) -> dict[str, float]:
     from dagy.config.paths import DagyPaths
-    from dagy.services.triggers import schedules
+    from dagy.services.triggers import schedule_tick
     from dagy.store.duckdb_store import DuckDBStore
     from dagy.store.records import utcnow
 
@@ -71,7 +71,7 @@ def bench_ticks(home: Path, count: int, due: int, repeats: int) -> dict[str, flo
         idle = []
         for _ in range(repeats):
             started = time.perf_counter()
-            report = schedules.tick(store, utcnow())
+            report = schedule_tick.tick(store, utcnow())
             idle.append(time.perf_counter() - started)
             assert report.fired == 0
         with store.connection() as con:
@@ -81,7 +81,9 @@ def bench_ticks(home: Path, count: int, due: int, repeats: int) -> dict[str, flo
                 [utcnow() - dt.timedelta(seconds=1), due],
             )
         started = time.perf_counter()
-        report = schedules.tick(store, utcnow(), schedules.TickSettings(batch=max(due, 1000)))
+        report = schedule_tick.tick(
+            store, utcnow(), schedule_tick.TickSettings(batch=max(due, 1000))
+        )
         firing = time.perf_counter() - started
         assert report.fired == due, report
     finally:

@@ -70,7 +70,7 @@ def prepare(home: Path, count: int) -> float:
 
     from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import load_flow
-    from dagy.services.runs import local as runs
+    from dagy.services.runs import execute as runs
 
     took = seed(home, count)
     flow_file = home.parent / "bench_tui_flow.py"

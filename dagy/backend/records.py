@@ -83,13 +83,29 @@ class RunDetail:
     edges: list[tuple[str, str]] | None = None  # the DAG, upstream → downstream task run ids
 
 
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 @dataclass(frozen=True)
 class LogLine:
-    timestamp: str | None  # ISO 8601 with milliseconds and Z, as GET /runs/{id}/logs gives it
+    """One line of a log. ``timestamp``: ISO 8601 with milliseconds and Z, None for a line written
+    without one (a task's print, a traceback); ``message``: ``[LEVEL] text`` when it names a level."""
+
+    timestamp: str | None
     message: str
 
     def __str__(self) -> str:
         return f"{self.timestamp} {self.message}" if self.timestamp else self.message
+
+    @property
+    def text(self) -> str:
+        """The line as the log file has it (``<time> LEVEL text``): what `dagy logs` prints."""
+        if self.timestamp is None:
+            return self.message
+        level, _, rest = self.message.partition("] ")
+        if level.startswith("[") and level[1:] in _LEVELS:
+            return f"{self.timestamp} {level[1:]} {rest}"
+        return f"{self.timestamp} {self.message}"
 
 
 @dataclass(frozen=True)
@@ -99,3 +115,102 @@ class LogChunk:
 
     lines: list[LogLine]
     next_token: str | None
+
+
+# -- from the store's rows and the API's bodies ---------------------------------------------------
+
+
+def _loads(raw: str | None, empty: Any = None) -> Any:
+    import json
+
+    return json.loads(raw) if raw else empty
+
+
+def _parse(value: Any) -> _dt.datetime | None:
+    """An API time (``2026-03-04T12:00:00Z``) as the store's naive UTC datetime."""
+    if not value:
+        return None
+    moment = _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def run_from_store(row: Any) -> Run:
+    """A store RunRecord (dagy.store.records) as the front ends see it."""
+    return Run(
+        run_id=row.run_id,
+        flow_name=row.flow_name,
+        flow_version=row.flow_version,
+        status=row.status,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        deployment_name=row.deployment_name,
+        trigger=row.trigger,
+        retry_of=row.retry_of,
+        executor=row.executor,
+        execution_mode=row.execution_mode,
+        parameters=_loads(row.parameters, {}),
+        output=_loads(row.output),
+        error=row.error,
+        tags=_loads(row.tags, []),
+    )
+
+
+def task_from_store(row: Any) -> TaskRun:
+    return TaskRun(
+        task_run_id=row.task_run_id,
+        task_name=row.task_name,
+        status=row.status,
+        attempt=row.attempt,
+        max_attempts=row.max_attempts,
+        executor=row.executor,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        duration_seconds=row.duration_seconds,
+        error=row.error,
+        reused_from=row.reused_from,
+    )
+
+
+def run_from_api(body: dict[str, Any]) -> Run:
+    """A GET /runs item, a GET /runs/{id} body or a POST /runs answer, in dagy.states' words."""
+    from dagy.states import from_api
+
+    return Run(
+        run_id=body["run_id"],
+        flow_name=body.get("flow_name") or "",
+        flow_version=str(body.get("flow_version") or ""),
+        status=from_api(body.get("status")),
+        created_at=_parse(body.get("created_at")),
+        started_at=_parse(body.get("started_at")),
+        ended_at=_parse(body.get("completed_at") or body.get("ended_at")),
+        deployment_name=body.get("deployment_name"),
+        trigger=body.get("trigger"),
+        retry_of=body.get("retry_of"),
+        executor=body.get("executor"),
+        execution_mode=body.get("execution_mode"),
+        parameters=body.get("parameters") or {},
+        output=body.get("output"),
+        error=body.get("error"),
+        tags=list(body.get("tags") or []),
+    )
+
+
+def task_from_api(body: dict[str, Any]) -> TaskRun:
+    from dagy.states import from_api
+
+    return TaskRun(
+        task_run_id=body["task_run_id"],
+        task_name=body.get("task_name") or "",
+        status=from_api(body.get("status")),
+        attempt=int(body.get("attempt") or 0),
+        max_attempts=int(body.get("max_attempts") or 1),
+        executor=body.get("executor"),
+        started_at=_parse(body.get("started_at")),
+        ended_at=_parse(body.get("ended_at")),
+        duration_seconds=body.get("duration_seconds"),
+        error=body.get("error"),
+        reused_from=body.get("reused_from"),
+    )

@@ -347,9 +347,9 @@ class LocalSensors:
         return Sensor.from_body(sensors.to_detail(row))
 
     def test(self, sensor_id: str) -> str:
-        from dagy.services.triggers import sensors
+        from dagy.services.triggers import sensor_runs
 
-        run = sensors.test(self.ctx.store(), self.ctx.paths, self.ctx.org_id, sensor_id, None)
+        run = sensor_runs.test(self.ctx.store(), self.ctx.paths, self.ctx.org_id, sensor_id, None)
         return run.run_id
 
     def delete(self, sensor_id: str) -> None:

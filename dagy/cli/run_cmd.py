@@ -1,8 +1,9 @@
-"""``dagy run``: execute a flow locally (``<path>:<flow_fn>``), or trigger a deployment's run on the
-configured API (``<deployment_name>``)."""
+"""``dagy run``: execute a flow here (``<path>:<flow_fn>``), or run a deployment
+(``<deployment_name>``): here from the store file, or queued on the API the backend reaches."""
 
 from __future__ import annotations
 
+import json
 import signal
 from typing import Any
 
@@ -66,7 +67,7 @@ class interrupts_cancel:
     help="Run in this environment (local only): its variables and DAGY_ENVIRONMENT=NAME are set "
     "for the run, and dagy.secret() prefers its secrets. Unknown environment: exit 3.",
 )
-@click.option("--profile", default=None, help="Dagy profile for API URL resolution.")
+@click.option("--profile", default=None, help="Dagy profile (where a deployment runs).")
 def run(
     target: str,
     params: tuple[str, ...],
@@ -86,55 +87,50 @@ def run(
 
     Locally it prints `Run completed: <run_id> status=<STATUS>`; exit code 0 when the run
     succeeded, 1 when it failed, 130 when it was cancelled (Ctrl+C), 3 when --env names no
-    environment. Remotely it prints the
-    queued run as the API returned it, status in the CLI's words (PENDING).
+    environment. A deployment runs here too when no API is configured (from the store file);
+    on an API (or this home's live server) it is queued and the API's answer printed as JSON,
+    status in the CLI's words (PENDING).
     """
+    from dagy.backend import open_backend
     from dagy.config.paths import DagyPaths
     from dagy.sdk.params import parse_param_pairs
-    from dagy.services.runs import local as runs
 
+    paths = DagyPaths.from_env()
+    backend = open_backend(paths, profile)  # an unknown --profile: exit 4, whatever the target
     raw = parse_param_pairs(params)
+    if ":" not in target and (target.endswith(".py") or "/" in target):
+        raise ValueError("Flow target must be in <path>:<flow_fn> format")  # a file, no function
     if ":" not in target:
         if env_name is not None:
             raise click.UsageError(
                 "--env applies to local runs (<path>:<flow_fn>); a deployment runs in its own"
             )
-        _remote_run(target, raw, profile)
+        if backend.mode != "store":
+            click.echo(json.dumps(queued_view(backend.runs.trigger(target, raw)), indent=2))
+            return
+        with interrupts_cancel():
+            _report(backend.runs.trigger(target, raw))
         return
-    if env_name is not None:
-        from dagy.services.vault import environments
+    from dagy.backend.execute import Settings, run_target
 
-        environments.apply_to_environ(DagyPaths.from_env(), env_name)
-    settings = runs.RunSettings(
-        max_workers=max_workers, fail_fast=not no_fail_fast, executor=executor
-    )
+    settings = Settings(max_workers=max_workers, fail_fast=not no_fail_fast, executor=executor)
     with interrupts_cancel():
-        record = runs.run_target(target, raw, settings, DagyPaths.from_env())
+        record = run_target(target, raw, settings, paths, env_name=env_name)
     _report(record)
 
 
-def _remote_run(target: str, raw: dict[str, str], profile: str | None) -> None:
-    """A target without ':' names a deployment, which only a configured API can run."""
-    from dagy.client.http import DagyClient
-    from dagy.config.paths import DagyPaths
-    from dagy.config.profiles import load_config, resolve_api_url
-
-    paths = DagyPaths.from_env()
-    api_url = resolve_api_url(load_config(paths), profile)
-    if api_url is None:
-        raise ValueError("Flow target must be in <path>:<flow_fn> format")
-    body = DagyClient(api_url, paths=paths).post("/runs", {"deployment": target, "parameters": raw})
-    click.echo(repr(cli_view(body)))
-
-
-def cli_view(body: Any) -> Any:
-    """An API run body with its status in the CLI's words (queued → PENDING, ...)."""
-    from dagy.store.records import API_STATUS
-
-    if isinstance(body, dict) and isinstance(body.get("status"), str):
-        internal = {api: cli for cli, api in API_STATUS.items()}
-        return {**body, "status": internal.get(body["status"], body["status"].upper())}
-    return body
+def queued_view(run: Any) -> dict[str, Any]:
+    """A queued run as POST /runs answers it (``run_slug`` included), status in the CLI's words."""
+    created = run.created_at
+    return {
+        "run_id": run.run_id,
+        "run_slug": f"{run.flow_name}-{created.strftime('%Y-%m-%d-%H%M%S')}" if created else None,
+        "flow_name": run.flow_name,
+        "flow_version": run.flow_version,
+        "status": run.status,
+        "created_at": created.replace(microsecond=0).isoformat() + "Z" if created else None,
+        "parameters": run.parameters,
+    }
 
 
 def _report(record: Any) -> None:

@@ -1,17 +1,59 @@
-"""``dagy runs list|show|retry|cancel``: the local run history (cancel also on the API)."""
+"""``dagy runs list|show|retry|cancel``: the runs of the store file, this home's live server or a
+remote API (dagy.backend chooses), printed the same way in each."""
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
+from dagy.cli import _style
 from dagy.cli.run_cmd import _report, interrupts_cancel
+
+if TYPE_CHECKING:
+    from dagy.backend import Backend
+    from dagy.backend.records import Run
+
+PROFILE_HELP = "Dagy profile (which API, or this home's store, to look at)."
+
+
+def _backend(profile: str | None) -> Backend:
+    from dagy.backend import open_backend
+    from dagy.config.paths import DagyPaths
+
+    return open_backend(DagyPaths.from_env(), profile)
+
+
+def _iso(value: object) -> str:
+    import datetime as _dt
+
+    if not isinstance(value, _dt.datetime):
+        return "-"
+    return value.replace(microsecond=0).isoformat() + "Z"
 
 
 @click.group("runs")
 def runs() -> None:
-    """Inspect and retry local runs."""
+    """Inspect, retry and cancel runs."""
+
+
+def collect(
+    backend: Backend, limit: int, status: str | None, flow_name: str | None
+) -> tuple[list[Run], int | None, bool]:
+    """Up to ``limit`` runs (0: all), newest first, page by page; (runs, how many match in all
+    when the backend can say, whether more exist)."""
+    items: list[Run] = []
+    token: str | None = None
+    total: int | None = None
+    while True:
+        want = 100 if not limit else min(100, limit - len(items))
+        page = backend.runs.list(status=status, flow_name=flow_name, limit=want, next_token=token)
+        total = page.total if total is None else total
+        items += page.items
+        token = page.next_token
+        if not token or (limit and len(items) >= limit):
+            return items, total, bool(token)
 
 
 @runs.command("list")
@@ -25,52 +67,56 @@ def runs() -> None:
 @click.option("--status", default=None, help="Only runs with this status (e.g. FAILED).")
 @click.option("--flow", "flow_name", default=None, help="Only runs of this flow name.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
-def list_(limit: int, status: str | None, flow_name: str | None, as_json: bool) -> None:
-    """List local runs, newest first: run id, status, start time, flow."""
-    from dagy.config.paths import DagyPaths
-    from dagy.services.runs import local as service
-    from dagy.store.records import iso_z
-
-    records, total = service.list_runs(
-        DagyPaths.from_env(), status=status, flow_name=flow_name, limit=limit or None
-    )
+@click.option("--profile", default=None, help=PROFILE_HELP)
+def list_(
+    limit: int, status: str | None, flow_name: str | None, as_json: bool, profile: str | None
+) -> None:
+    """List runs, newest first: run id, status, start time, flow."""
+    records, total, more = collect(_backend(profile), limit, status, flow_name)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in records], indent=2))
         return
-    lines = [
-        f"{r.run_id} {r.status} {iso_z(r.started_at or r.created_at)} {r.flow_id}" for r in records
-    ]
-    if lines:
-        click.echo("\n".join(lines))
-    if total > len(records):
+    if not records:
+        click.echo("No runs found.")
+        return
+    click.echo(
+        "\n".join(
+            f"{r.run_id} {_style.state(r.status)} {_iso(r.started_at or r.created_at)} {r.flow_id}"
+            for r in records
+        )
+    )
+    if total is not None and total > len(records):
         click.echo(f"({len(records)} of {total} runs shown; use --limit 0 for all)", err=True)
+    elif total is None and more:
+        click.echo(f"({len(records)} runs shown, more exist; use --limit 0 for all)", err=True)
 
 
 @runs.command("show")
 @click.argument("run_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the run and its task runs as JSON.")
-def show(run_id: str, as_json: bool) -> None:
+@click.option("--profile", default=None, help=PROFILE_HELP)
+def show(run_id: str, as_json: bool, profile: str | None) -> None:
     """Show a run and its task runs."""
-    from dagy.config.paths import DagyPaths
-    from dagy.services.runs import local as service
-    from dagy.store.records import iso_z
-
-    run, task_runs = service.show_run(DagyPaths.from_env(), run_id)
+    detail = _backend(profile).runs.get(run_id)
+    run = detail.run
     if as_json:
         data = run.to_json()
-        data["task_runs"] = [t.to_json() for t in task_runs]
+        data["task_runs"] = [t.to_json() for t in detail.task_runs]
         click.echo(json.dumps(data, indent=2))
         return
     lines = [
         f"Run: {run.run_id} status={run.status} flow={run.flow_id}",
-        f"Start: {iso_z(run.started_at)} End: {iso_z(run.ended_at)}",
+        f"Start: {_iso(run.started_at)} End: {_iso(run.ended_at)}",
     ]
     if run.retry_of:
         lines.append(f"Retry of: {run.retry_of}")
     if run.error:
         lines.append(f"Error: {run.error}")
-    for t in task_runs:
-        lines.append(f"- {t.task_run_id} {t.task_name} status={t.status} attempt={t.attempt}")
+    for t in detail.task_runs:
+        line = f"- {t.task_run_id} {t.task_name} status={t.status} attempt={t.attempt}"
+        if t.reused_from:
+            line += f" (reused from {t.reused_from})"
+        lines.append(line)
         if t.error and t.status != "SUCCEEDED":
             lines.append(f"    error: {t.error}")
     click.echo("\n".join(lines))
@@ -79,61 +125,42 @@ def show(run_id: str, as_json: bool) -> None:
 @runs.command("retry")
 @click.argument("run_id")
 @click.option(
-    "--max-workers", type=int, default=None, help="Worker threads (default: the original run's)."
+    "--max-workers",
+    type=int,
+    default=None,
+    help="Worker threads (default: the original run's; a server sizes its own runs).",
 )
-def retry(run_id: str, max_workers: int | None) -> None:
+@click.option("--no-wait", is_flag=True, help="Start the retry and print its id; do not wait.")
+@click.option("--run-id", "new_id", default=None, hidden=True)  # set by start_retry's process
+@click.option("--profile", default=None, help=PROFILE_HELP)
+def retry(
+    run_id: str, max_workers: int | None, no_wait: bool, new_id: str | None, profile: str | None
+) -> None:
     """Start a new run of a failed or cancelled run's flow, re-executing only the task runs
-    that did not succeed; the artifacts of those that did are reused."""
-    from dagy.config.paths import DagyPaths
-    from dagy.services.runs import local as service
+    that did not succeed; the artifacts of those that did are reused.
 
-    paths = DagyPaths.from_env()
-    settings = None
-    if max_workers is not None:
-        old, _ = service.show_run(paths, run_id)
-        settings = service.RunSettings(max_workers, old.fail_fast, old.executor)
+    Without a server it executes here; on a server (this home's or an API) it is queued there,
+    and the command waits for it to end. Either way it prints
+    `Run completed: <run_id> status=<STATUS>` (with --no-wait: `Run queued: <run_id>`).
+    """
+    backend = _backend(profile)
+    if no_wait:
+        click.echo(f"Run queued: {backend.runs.start_retry(run_id)}")
+        return
     with interrupts_cancel():
-        record = service.retry_run(run_id, settings, paths)
+        record = backend.runs.retry(run_id, max_workers=max_workers, new_id=new_id)
     _report(record)
 
 
 @runs.command("cancel")
 @click.argument("run_id")
-@click.option("--profile", default=None, help="Dagy profile for API URL resolution.")
+@click.option("--profile", default=None, help=PROFILE_HELP)
 def cancel(run_id: str, profile: str | None) -> None:
     """Cancel a queued or running run.
 
-    With an API URL (DAGY_API_URL or the profile's) the API cancels it. Otherwise the run is
-    local: a running `dagy serve` for this home cancels it (also the runs it queued), else the
-    `dagy run` process executing it gets SIGTERM and records it CANCELLED, as on Ctrl+C.
-    Prints `Run cancelled: <run_id> status=CANCELLED`.
+    On a server (this home's live one or an API) the server cancels it. From the store file, the
+    `dagy run` process of this host executing it gets SIGTERM and records it CANCELLED, as on
+    Ctrl+C; a queued run is cancelled at once. Prints `Run cancelled: <run_id> status=CANCELLED`.
     """
-    import urllib.parse
-
-    from dagy.client.http import DagyClient
-    from dagy.config import server_file
-    from dagy.config.paths import DagyPaths
-    from dagy.config.profiles import load_config, resolve_api_url
-    from dagy.errors import APIError, DagyError, RunNotFoundError
-
-    paths = DagyPaths.from_env()
-    path = f"/runs/{urllib.parse.quote(run_id, safe='')}/cancel"
-    api_url = resolve_api_url(load_config(paths), profile)
-    live = None if api_url else server_file.read(paths)
-    if api_url:
-        DagyClient(api_url, paths=paths).post(path)
-    elif live is not None:  # the server owns this home's store and executes its queued runs
-        try:
-            DagyClient(live.api_url, token=live.token).post(path)
-        except APIError as exc:
-            if exc.status_code == 404:
-                raise RunNotFoundError(run_id) from None
-            if exc.status_code == 400:
-                raise DagyError(exc.message) from None
-            raise
-    else:
-        from dagy.services.runs import control as run_control
-        from dagy.store.shared import open_store
-
-        run_control.cancel_local(open_store(paths), run_id)
-    click.echo(f"Run cancelled: {run_id} status=CANCELLED")
+    ended = _backend(profile).runs.cancel(run_id)
+    click.echo(f"Run cancelled: {ended.run_id} status={ended.status}")

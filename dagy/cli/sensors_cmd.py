@@ -67,7 +67,7 @@ def _pairs(pairs: tuple[str, ...], option: str) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise click.UsageError(f"Invalid {option} '{pair}', expected KEY=VALUE")
+            raise ValueError(f"Invalid {option} '{pair}', expected KEY=VALUE")
         out[key.strip()] = _json_value(value)
     return out
 

@@ -373,8 +373,5 @@ def main(argv: list[str] | None = None) -> int:
         text = path.read_text(encoding="utf-8")
         path.write_text(text.replace(table_in(text), markdown(), 1), encoding="utf-8")
         return 0
-    print(
-        "usage: python -m dagy.config --markdown | --update docs/cli.md", file=sys.stderr
-    )
+    print("usage: python -m dagy.config --markdown | --update docs/cli.md", file=sys.stderr)
     return 2
-

@@ -1,5 +1,5 @@
 """The scheduler loop of `dagy serve`: a thread that ticks every ``DAGY_SCHEDULER_TICK`` seconds
-(default 1) and fires the schedules that are due (dagy.services.triggers.schedules.tick)."""
+(default 1) and fires the schedules that are due (dagy.services.triggers.schedule_tick.tick)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Scheduler:
         settings: Any = None,
         wake: Callable[[], None] | None = None,
     ) -> None:
-        from dagy.services.triggers.schedules import TickSettings
+        from dagy.services.triggers.schedule_tick import TickSettings
 
         self.store = store
         self.tick_seconds = tick_seconds
@@ -41,10 +41,10 @@ class Scheduler:
             self._thread.join(30)
 
     def tick(self) -> Any:
-        from dagy.services.triggers import schedules
+        from dagy.services.triggers import schedule_tick
         from dagy.store.records import utcnow
 
-        return schedules.tick(self.store, utcnow(), self.settings, wake=self.wake)
+        return schedule_tick.tick(self.store, utcnow(), self.settings, wake=self.wake)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -68,7 +68,7 @@ def from_env(store: Any, wake: Callable[[], None] | None) -> Scheduler:
     DAGY_SCHEDULER_GRACE (seconds after which a due time counts as missed, default 60) and
     DAGY_SCHEDULER_MAX_CATCHUP (runs one schedule queues for missed times, default 100)."""
     from dagy.config import settings as env
-    from dagy.services.triggers.schedules import TickSettings
+    from dagy.services.triggers.schedule_tick import TickSettings
 
     settings = TickSettings(
         grace=_dt.timedelta(seconds=env.SCHEDULER_GRACE.get()),

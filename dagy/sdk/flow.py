@@ -78,9 +78,9 @@ class Flow:
 
     def run(self, *, max_workers: int = 1, fail_fast: bool = True, **params: Any) -> Any:
         """Run the flow locally through the engine and store; returns the finished run record."""
-        from dagy.services.runs import local as runs
+        from dagy.sdk import hooks
 
-        return runs.run_flow(self, params, max_workers=max_workers, fail_fast=fail_fast)
+        return hooks.get("run_flow")(self, params, max_workers=max_workers, fail_fast=fail_fast)
 
     def __call__(self, *args: Any, **params: Any) -> Any:
         if args:

@@ -47,7 +47,10 @@ def load_module(path: str | Path) -> ModuleType:
         del sys.modules[name]
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        raise ImportError(f"Unable to load module from {file}") from exc
+        # The real cause in the one line the CLI prints (a missing package, a syntax error, ...).
+        raise ImportError(
+            f"Unable to load module from {file}: {type(exc).__name__}: {exc}"
+        ) from exc
     return module
 
 

@@ -27,10 +27,10 @@ def secret(name: str, *, environment: str | None = None) -> str:
         value = _from_file(injected, name)
     else:
         from dagy.config.paths import DagyPaths
-        from dagy.services.vault import secrets
+        from dagy.sdk import hooks
 
         scope = environment or settings.ENVIRONMENT.get()
-        value = secrets.local_value(DagyPaths.from_env(), name, scope)
+        value = hooks.get("secret_value")(DagyPaths.from_env(), name, scope)
     _capture.register_secret(value)
     return value
 

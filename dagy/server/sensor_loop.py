@@ -12,7 +12,7 @@ import logging
 import threading
 
 from dagy.config.paths import DagyPaths
-from dagy.services.triggers import sensors
+from dagy.services.triggers import sensor_runs as sensors
 from dagy.services.triggers.sensors import Wake
 from dagy.store.duckdb_store import DuckDBStore
 

@@ -216,7 +216,6 @@ def finish_run(
         con.execute(_INSERT_DONE_EVENT, _status_event(run, status, changes.get("error"), at))
 
 
-
 _INSERT_DONE_EVENT = (
     "INSERT INTO events (org_id, type, status, run_id, flow_name, deployment_name, payload, "
     "created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -143,7 +143,8 @@ class RunScreen(Screen[None]):
 
     def action_retry(self) -> None:
         def retry() -> str:
-            return f"Retry started for {self.run_id}: {self.source.runs.start_retry(self.run_id)}"
+            new_id = self.source.runs.start_retry(self.run_id)
+            return f"Retry started for {self.run_id}: run {new_id}"
 
         self._act("Retrying", retry)
 

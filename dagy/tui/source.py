@@ -99,11 +99,10 @@ class Following:
 
     def _open(self) -> Source:
         from dagy.backend import open_backend
-        from dagy.tui._legacy import with_legacy_runs
 
         backend = open_backend(self.paths, self.profile, lock_timeout=LOCK_TIMEOUT)
         self._opened_at = time.monotonic()
-        return with_legacy_runs(backend, self.paths, self.profile)
+        return backend
 
     def current(self) -> Source:
         with self._lock:

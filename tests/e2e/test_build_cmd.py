@@ -131,7 +131,11 @@ def test_help_shows_usage_and_an_example(run_dagy):
         ("missing_colon", 2, "ValueError: Flow target must be in <path>:<flow_fn> format"),
         ("file_not_found", 3, "FileNotFoundError: Flow file not found: {missing}"),
         ("function_not_found", 3, "AttributeError: Flow 'nope' not found in {flows}"),
-        ("module_not_loadable", 2, "ImportError: Unable to load module from {broken}"),
+        (
+            "module_not_loadable",
+            2,
+            "ImportError: Unable to load module from {broken}: RuntimeError: cannot import me",
+        ),
         ("invalid_param", 2, "ValueError: Invalid param 'bad', expected key=value"),
         ("param_not_coercible", 2, "ParameterTypeError: Parameter 'n' expects int, got 'many'"),
         (
@@ -180,5 +184,20 @@ def test_output_dir_under_a_file_is_an_io_error_not_a_bug(run_dagy, write_flow, 
         "build", f"{flow_file}:report", "--param", "date=d", "--output-dir", str(blocker / "dist")
     )
     assert result.returncode == 74
-    assert result.stderr.startswith("NotADirectoryError: ")
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr == (
+        f"OSError: Cannot write the artifact under {blocker / 'dist'}: Not a directory\n"
+    )
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_output_dir_exits_74_as_docs_cli_md_says(run_dagy, write_flow, tmp_path):
+    flow_file = write_flow(FLOWS, "ro_flow")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    result = run_dagy(
+        "build", f"{flow_file}:report", "--param", "date=d", "--output-dir", str(locked / "dist")
+    )
+    assert result.returncode == 74
+    assert result.stderr == (
+        f"OSError: Cannot write the artifact under {locked / 'dist'}: Permission denied\n"
+    )

@@ -4,6 +4,7 @@ home's store with no server, and through the home's own live server."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import zipfile
 from collections.abc import Callable
@@ -145,7 +146,7 @@ def test_deploy_trigger_run_logs_cancel_and_rollback_end_to_end(
     assert run_dagy(*deploy_args(build()), env=client_env).returncode == 0
     queued = run_dagy("run", "greeter-prod", "--param", "name=cli", env=client_env)
     assert queued.returncode == 0, queued.stderr
-    run_id = queued.stdout.split("'run_id': '")[1].split("'")[0]
+    run_id = json.loads(queued.stdout)["run_id"]
     done = wait_status(server, run_id, "completed", timeout=60)
     assert (done["flow_version"], done["output"]) == ("1.0", "hello cli")
     status, _, logs = server.request("GET", f"/runs/{run_id}/logs", token=server.local_token)
@@ -163,7 +164,7 @@ def test_deploy_trigger_run_logs_cancel_and_rollback_end_to_end(
     assert deployed.returncode == 0, deployed.stderr
     marker = tmp_path / "v2-running"
     slow = run_dagy("run", "greeter-prod", "--param", f"name={marker}", env=client_env)
-    slow_id = slow.stdout.split("'run_id': '")[1].split("'")[0]
+    slow_id = json.loads(slow.stdout)["run_id"]
     wait_until(marker.exists, 60, "the 2.0 task to start")
     cancelled = run_dagy("runs", "cancel", slow_id, env=client_env)
     assert cancelled.stdout == f"Run cancelled: {slow_id} status=CANCELLED\n", cancelled.stderr

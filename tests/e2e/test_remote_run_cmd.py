@@ -3,7 +3,7 @@ local `dagy run` process."""
 
 from __future__ import annotations
 
-import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -50,20 +50,20 @@ def test_dagy_run_of_a_deployment_queues_it_on_the_api(served, client_env, run_d
     env = {**client_env, "DAGY_API_URL": served.api_url}
     done = run_dagy("run", "quick-prod", "--param", "n=4", "--param", "label=cli", env=env)
     assert done.returncode == 0, done.stderr
-    printed = ast.literal_eval(done.stdout.strip())
+    printed = json.loads(done.stdout.strip())
     assert printed["status"] == "PENDING" and printed["flow_name"] == "quick"
     assert printed["parameters"] == {"n": 4, "label": "cli"}
     assert list(printed)[:2] == ["run_id", "run_slug"]
     run = wait_status(served, printed["run_id"], "completed")
     assert run["output"] == {"total": 12, "label": "cli"} and run["deployment_name"] == "quick-prod"
 
+    assert done.stdout.startswith('{\n  "run_id": ')  # JSON, indented, not a Python dict
+
     bad = run_dagy("run", "quick-prod", "--param", "n=x", env=env)
-    assert bad.returncode == 6
-    assert bad.stderr == "APIError 400: ParameterTypeError: Parameter 'n' expects int, got 'x'\n"
+    assert bad.returncode == 2  # as from the store file: the same service refuses it
+    assert bad.stderr == "Error: ParameterTypeError: Parameter 'n' expects int, got 'x'\n"
     missing = run_dagy("run", "nope", env=env)
-    assert (
-        missing.returncode == 6 and missing.stderr == "APIError 404: Deployment not found: nope\n"
-    )
+    assert missing.returncode == 3 and missing.stderr == "Error: Deployment not found: nope\n"
 
 
 def test_dagy_run_finds_the_api_in_the_profile(served, client_env, run_dagy, tmp_path):
@@ -76,7 +76,7 @@ def test_dagy_run_finds_the_api_in_the_profile(served, client_env, run_dagy, tmp
     )
     done = run_dagy("run", "quick-prod", "--profile", "staging", env=client_env)
     assert done.returncode == 0, done.stderr
-    wait_status(served, ast.literal_eval(done.stdout)["run_id"], "completed")
+    wait_status(served, json.loads(done.stdout)["run_id"], "completed")
 
 
 def test_dagy_runs_cancel_through_the_api(served, client_env, run_dagy, tmp_path):
@@ -91,8 +91,8 @@ def test_dagy_runs_cancel_through_the_api(served, client_env, run_dagy, tmp_path
     assert done.stdout == f"Run cancelled: {run_id} status=CANCELLED\n"
     assert not pid_alive(int(pidfile.read_text()))
     again = run_dagy("runs", "cancel", run_id, env=env)
-    assert again.returncode == 6
-    assert again.stderr == "APIError 400: Run cannot be cancelled (already cancelled)\n"
+    assert again.returncode == 2
+    assert again.stderr == "Error: Run cannot be cancelled (already cancelled)\n"
 
 
 def test_dagy_runs_cancel_on_the_servers_home_uses_the_server(served, run_dagy, tmp_path):
@@ -112,7 +112,7 @@ def test_dagy_runs_cancel_on_the_servers_home_uses_the_server(served, run_dagy, 
     assert missing.returncode == 3 and missing.stderr == "Run not found: no-such-run\n"
     finished = run_dagy("runs", "cancel", run_id, env=env)
     assert finished.returncode == 2
-    assert finished.stderr == "DagyError: Run cannot be cancelled (already cancelled)\n"
+    assert finished.stderr == "Error: Run cannot be cancelled (already cancelled)\n"
 
 
 def test_dagy_runs_cancel_stops_a_local_dagy_run(run_dagy, dagy_home: Path, tmp_path: Path):
@@ -136,7 +136,7 @@ def test_dagy_runs_cancel_stops_a_local_dagy_run(run_dagy, dagy_home: Path, tmp_
             proc.communicate()
     again = run_dagy("runs", "cancel", run_id)
     assert again.returncode == 2
-    assert again.stderr == "DagyError: Run cannot be cancelled (already CANCELLED)\n"
+    assert again.stderr == "Error: Run cannot be cancelled (already cancelled)\n"
 
 
 def test_the_api_cancels_a_dagy_run_process_writing_through_the_server(served, tmp_path: Path):

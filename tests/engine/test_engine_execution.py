@@ -11,7 +11,7 @@ import pytest
 
 from dagy import flow, get_run_logger, task
 from dagy.config.paths import DagyPaths
-from dagy.services.runs.local import RunSettings, run_flow
+from dagy.services.runs.execute import RunSettings, run_flow
 from dagy.store.duckdb_store import DuckDBStore
 
 barrier = threading.Barrier(3, timeout=10)

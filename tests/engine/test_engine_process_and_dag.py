@@ -14,7 +14,7 @@ from dagy.config.paths import DagyPaths
 from dagy.engine.runner import validate
 from dagy.sdk.loader import load_flow
 from dagy.sdk.spec import FlowSpec, TaskDef, TaskRunSpec
-from dagy.services.runs.local import RunSettings, prune, retry_run, run_flow
+from dagy.services.runs.execute import RunSettings, prune, retry_run, run_flow
 from dagy.store.duckdb_store import DuckDBStore
 from tests.conftest import pid_alive
 

@@ -1,4 +1,5 @@
-"""Runs as the API shows them: derived fields, the status vocabulary, keyset pages in SQL."""
+"""Runs as the API shows them: the runs service's records (dagy/services/runs/reads.py) shaped at the
+server's edge (dagy/server/shapes.py): derived fields, the status vocabulary, keyset pages in SQL."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 
 from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError
-from dagy.services.runs import api as runs_api
+from dagy.server import shapes
+from dagy.services.runs import reads
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import RunRecord
 
@@ -18,6 +20,19 @@ T0 = _dt.datetime(2026, 3, 2, 10, 15, 30)
 def _run(run_id: str, **kw) -> RunRecord:
     defaults = dict(flow_name="my-flow", flow_version="5", status="SUCCEEDED", created_at=T0)
     return RunRecord(run_id=run_id, **{**defaults, **kw})
+
+
+class runs_api:
+    """GET /runs/{run_id} and GET /runs as the routes make them."""
+
+    @staticmethod
+    def get_run(store: DuckDBStore, org_id: str, run_id: str) -> dict:
+        return shapes.to_detail(reads.get(store, org_id, run_id), reads.retry_count(store, run_id))
+
+    @staticmethod
+    def list_runs(store: DuckDBStore, org_id: str, *, status=None, **kw) -> dict:
+        page = reads.list_page(store, org_id, status=reads.check_status(status), **kw)
+        return shapes.to_page(page)
 
 
 @pytest.fixture
@@ -55,6 +70,8 @@ def test_a_finished_run_has_the_specs_fields(store: DuckDBStore):
         "error": None,
         "retry_count": 0,
         "tags": ["cli"],
+        "trigger": "cli",
+        "retry_of": None,
     }
     assert list(runs_api.list_runs(store, "personal")["items"][0]) == [
         "run_id",

@@ -93,7 +93,7 @@ def flows_file(tmp_path: Path) -> Path:
 def run_local(paths: DagyPaths, flows_file: Path) -> Callable[..., RunRecord]:
     """Run a flow of ``flows_file`` in this process, as `dagy run` would; the finished run."""
     from dagy.sdk.loader import load_flow
-    from dagy.services.runs import local as runs
+    from dagy.services.runs import execute as runs
 
     def run(name: str, **params: Any) -> RunRecord:
         return runs.run_flow(load_flow(f"{flows_file}:{name}"), params, paths=paths)

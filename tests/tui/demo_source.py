@@ -111,7 +111,7 @@ class DemoRuns:
         return self.get(run_id).run
 
     def start_retry(self, run_id: str) -> str:
-        return "run daily_etl-20260304T120100Z-d4e5f6 queued"
+        return "daily_etl-20260304T120100Z-d4e5f6"
 
 
 class DemoCatalog:

@@ -8,8 +8,6 @@ import ast
 import importlib.util
 from pathlib import Path
 
-import pytest
-
 import dagy.tui
 
 FORBIDDEN = ("dagy.store", "dagy.config.server_file", "dagy.client")
@@ -35,11 +33,6 @@ def _forbidden(name: str) -> bool:
     return any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
 
 
-@pytest.mark.xfail(
-    (TUI / "_legacy.py").exists(),
-    reason="dagy/tui/_legacy.py chooses the mode itself until dagy.backend's groups land",
-    strict=True,
-)
 def test_no_tui_module_imports_the_store_the_server_file_or_the_client() -> None:
     modules = sorted(TUI.glob("*.py"))
     assert len(modules) > 5  # the check looks at the real package

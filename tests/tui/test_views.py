@@ -144,15 +144,13 @@ async def test_runs_refresh_live_while_the_file_stays_free(
         # A run recorded by someone else while the TUI is open: the TUI only opens the file per
         # refresh, so the run can write, and it shows up on top without a key press.
         second = await asyncio.to_thread(run_local, "etl", x=2)
-        rows = await eventually(
+        # A refresh may have caught it RUNNING; a later one shows how it ended, in place.
+        expected = [(second.run_id, "SUCCEEDED"), (first.run_id, "SUCCEEDED")]
+        await eventually(
             pilot,
-            lambda: len(table_rows(app.screen, "#runs")) == 2 and table_rows(app.screen, "#runs"),
-            what="the new run listed",
+            lambda: [(r[0], r[2]) for r in table_rows(app.screen, "#runs")] == expected,
+            what="the new run listed, finished",
         )
-        assert [(r[0], r[2]) for r in rows] == [
-            (second.run_id, "SUCCEEDED"),
-            (first.run_id, "SUCCEEDED"),
-        ]
 
 
 async def test_the_flow_filter_matches_a_prefix_and_escape_leaves_the_box(

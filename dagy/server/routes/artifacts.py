@@ -20,8 +20,8 @@ from dagy.artifacts.local import LocalArtifactStore
 from dagy.auth import rbac
 from dagy.config.paths import env_int
 from dagy.errors import InvalidInputError, NotFoundError
-from dagy.server.security import actor_of, audit_request, identity_of, state_of
-from dagy.services.catalog import deploy
+from dagy.server.security import actor_of, identity_of, state_of
+from dagy.services.catalog import deploy, uploads
 from dagy.store.records import iso_z
 
 # Bytes of a part handed to a worker thread at once: what a part upload holds in memory.
@@ -117,20 +117,17 @@ def _request(data: InitiateBody | CompleteBody) -> deploy.DeployRequest:
     "/artifacts/initiate", status_code=200, sync_to_thread=True, opt={"permission": "flows.write"}
 )
 def initiate(request: Request[Any, Any, Any], data: InitiateBody) -> dict[str, Any]:
-    identity, state = identity_of(request), state_of(request)
-    wanted = _request(data)
-    deploy.check_request(state.store, identity.org_id, wanted)
-    key = deploy.artifact_key(data.prefix, identity.org_id, wanted.flow_name, wanted.flow_version)
+    actor = actor_of(request)
     ttl = max(1, env_int("DAGY_ARTIFACT_URL_TTL", DEFAULT_URL_TTL))
-    part_size = DEFAULT_PART_SIZE if data.part_size is None else data.part_size
-    upload = _store(request).initiate(key, data.file_size, part_size, ttl)
-    audit_request(
-        request,
-        "create",
-        "artifact_upload",
-        upload.upload_id,
-        name=f"{wanted.flow_name}:{wanted.flow_version}",
-        changes={"artifact_key": [None, key], "file_size": [None, data.file_size]},
+    upload, key = uploads.start(
+        state_of(request).store,
+        _store(request),
+        actor,
+        _request(data),
+        prefix=data.prefix,
+        file_size=data.file_size,
+        part_size=DEFAULT_PART_SIZE if data.part_size is None else data.part_size,
+        expires_in=ttl,
     )
     return {
         "upload_id": upload.upload_id,
@@ -207,9 +204,9 @@ def complete(request: Request[Any, Any, Any], data: CompleteBody) -> dict[str, A
 
 @post("/artifacts/abort", status_code=204, sync_to_thread=True, opt={"permission": "flows.write"})
 def abort(request: Request[Any, Any, Any], data: AbortBody) -> Response[None]:
-    identity = identity_of(request)
-    _store(request).abort(_key_of(data, identity.org_id), data.upload_id)
-    audit_request(request, "delete", "artifact_upload", data.upload_id, name=data.artifact_key)
+    actor = actor_of(request)
+    key = _key_of(data, actor.org_id)
+    uploads.abort(state_of(request).store, _store(request), actor, key, data.upload_id)
     return Response(None, status_code=204)
 
 

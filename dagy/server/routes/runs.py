@@ -11,10 +11,11 @@ from typing import Any
 from litestar import Request, get, patch, post
 
 from dagy.errors import InvalidInputError
-from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services.runs import api as runs_api
+from dagy.server import shapes
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.runs import control as run_control
 from dagy.services.runs import logs as run_logs
+from dagy.services.runs import reads
 from dagy.services.runs import trigger as execution
 
 TRIGGER_FIELDS = frozenset(
@@ -55,11 +56,11 @@ def trigger(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, 
         raise InvalidInputError(
             f"Unknown field: {unknown[0]}", dict.fromkeys(unknown, "unknown field")
         )
-    identity, store = identity_of(request), state_of(request).store
+    actor, store = actor_of(request), state_of(request).store
     run = execution.trigger_run(
         store,
-        identity.org_id,
-        identity.email,
+        actor.org_id,
+        actor.email,
         deployment=_deployment(data),
         flow_name=data.get("flow_name"),
         flow_version=data.get("flow_version"),
@@ -70,16 +71,9 @@ def trigger(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, 
         tags=data.get("tags"),
         singleton=data.get("singleton"),
         wake=_wake(request),
+        by=actor,
     )
-    audit_request(
-        request,
-        "execute",
-        "run",
-        run.run_id,
-        name=run.flow_name,
-        changes={"deployment_name": run.deployment_name, "flow_version": run.flow_version},
-    )
-    return runs_api.to_trigger_body(run)
+    return shapes.to_trigger_body(run)
 
 
 @get("/runs", sync_to_thread=True, opt={"permission": "runs.read"})
@@ -91,20 +85,24 @@ def list_runs(
     limit: str | None = None,
     next_token: str | None = None,
 ) -> dict[str, Any]:
-    return runs_api.list_runs(
+    page = reads.list_page(
         state_of(request).store,
         identity_of(request).org_id,
         flow_name=flow_name,
-        status=status,
+        status=reads.check_status(status),
         deployment_name=deployment_name,
         limit=limit,
         next_token=next_token,
     )
+    return shapes.to_page(page)
 
 
 @get("/runs/{run_id:str}", sync_to_thread=True, opt={"permission": "runs.read"})
 def get_run(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
-    return runs_api.get_run(state_of(request).store, identity_of(request).org_id, run_id)
+    store = state_of(request).store
+    with store.connection():
+        run = reads.get(store, identity_of(request).org_id, run_id)
+        return shapes.to_detail(run, reads.retry_count(store, run_id))
 
 
 @post(
@@ -115,13 +113,10 @@ def get_run(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
 )
 def cancel(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
     state = state_of(request)
-    run = run_control.cancel_run(
-        state.store, state.paths, identity_of(request).org_id, run_id, workers=state.workers
+    run = run_control.cancel(
+        state.store, state.paths, actor_of(request), run_id, workers=state.workers
     )
-    audit_request(
-        request, "update", "run", run_id, name=run.flow_name, changes={"status": "cancelled"}
-    )
-    return runs_api.to_cancel_body(run)
+    return shapes.to_cancel_body(run)
 
 
 @get("/runs/{run_id:str}/logs", sync_to_thread=True, opt={"permission": "runs.read"})
@@ -133,7 +128,7 @@ def logs(
     task_run_id: str | None = None,
 ) -> dict[str, Any]:
     state = state_of(request)
-    return run_logs.read(
+    page = run_logs.read(
         state.store,
         state.paths,
         identity_of(request).org_id,
@@ -142,6 +137,7 @@ def logs(
         limit=limit,
         next_token=next_token,
     )
+    return shapes.to_log_events(page)
 
 
 @post(
@@ -151,14 +147,10 @@ def logs(
     opt={"permission": "runs.trigger"},
 )
 def retry(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
-    identity = identity_of(request)
     run = execution.retry_run(
-        state_of(request).store, identity.org_id, identity.email, run_id, wake=_wake(request)
+        state_of(request).store, actor_of(request), run_id, wake=_wake(request)
     )
-    audit_request(
-        request, "execute", "run", run.run_id, name=run.flow_name, changes={"retry_of": run_id}
-    )
-    return {**runs_api.to_trigger_body(run), "retry_of": run_id}
+    return {**shapes.to_trigger_body(run), "retry_of": run_id}
 
 
 @patch(
@@ -169,34 +161,21 @@ def retry(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
 def set_task_status(
     request: Request[Any, Any, Any], run_id: str, task_run_id: str, data: dict[str, Any]
 ) -> dict[str, Any]:
-    identity = identity_of(request)
-    run, task, previous = run_control.set_task_status(
-        state_of(request).store,
-        identity.org_id,
-        run_id,
-        task_run_id,
-        data.get("status"),
-        identity.email,
-    )
-    audit_request(
-        request,
-        "update",
-        "task_run",
-        task_run_id,
-        name=task.task_name,
-        changes={"status": [previous.lower(), task.status.lower()], "run_id": run_id},
+    run, task = run_control.set_task_status(
+        state_of(request).store, actor_of(request), run_id, task_run_id, data.get("status")
     )
     return {
         "run_id": run_id,
         "task_run_id": task_run_id,
         "status": task.status.lower(),
-        "run_status": runs_api.to_item(run)["status"],
+        "run_status": shapes.to_item(run)["status"],
     }
 
 
 @get("/runs/{run_id:str}/task-runs", sync_to_thread=True, opt={"permission": "runs.read"})
 def task_runs(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
-    return runs_api.task_runs(state_of(request).store, identity_of(request).org_id, run_id)
+    detail = reads.detail(state_of(request).store, identity_of(request).org_id, run_id)
+    return shapes.to_task_runs(detail)
 
 
 ROUTES = [trigger, list_runs, get_run, task_runs, cancel, logs, retry, set_task_status]

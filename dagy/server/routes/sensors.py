@@ -9,7 +9,7 @@ from litestar import Request, Response, delete, get, patch, post
 
 from dagy.errors import InvalidInputError
 from dagy.server.security import actor_of, identity_of, state_of
-from dagy.services.triggers import sensors
+from dagy.services.triggers import sensor_runs, sensors
 
 
 @post("/sensors", status_code=201, sync_to_thread=True, opt={"permission": "sensors.write"})
@@ -67,7 +67,7 @@ def delete_sensor(request: Request[Any, Any, Any], sensor_id: str) -> Response[N
 )
 def test_sensor(request: Request[Any, Any, Any], sensor_id: str) -> dict[str, Any]:
     state, identity = state_of(request), identity_of(request)
-    run = sensors.test(state.store, state.paths, identity.org_id, sensor_id, state.wake)
+    run = sensor_runs.test(state.store, state.paths, identity.org_id, sensor_id, state.wake)
     return {
         "status": "success",
         "message": "Test event triggered successfully",

@@ -18,7 +18,7 @@ from dagy.server.errors import error_response
 from dagy.server.ratelimit import TokenBuckets
 from dagy.server.security import state_of
 from dagy.server.state import ServerState
-from dagy.services.triggers import sensors
+from dagy.services.triggers import sensor_runs as sensors
 from dagy.store.records import RunRecord
 
 _CREATE = threading.Lock()

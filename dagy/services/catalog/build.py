@@ -85,7 +85,11 @@ def build_artifact(
     safe_name = _path_component(spec.flow_name)
     build_id = f"{safe_name}-{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     artifact = root / safe_name / build_id / ARTIFACT_NAME
-    _write_zip_atomically(artifact, entries, now)
+    try:
+        _write_zip_atomically(artifact, entries, now)
+    except OSError as exc:  # any of them (not found, permission, a file in the way): exit 74
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise OSError(f"Cannot write the artifact under {root}: {reason}") from None
     return BuildResult(
         artifact_path=artifact,
         flow_name=spec.flow_name,

@@ -260,9 +260,9 @@ def upsert(
 
 def _sync_schedule(store: DuckDBStore, deployment: Deployment) -> None:
     """The deployment's ``schedule`` setting is its schedule ``deployment:<name>``."""
-    from dagy.services.triggers import schedules
+    from dagy.services.triggers import deployment_schedules
 
-    schedules.sync_deployment(store, deployment)
+    deployment_schedules.sync_deployment(store, deployment)
 
 
 def _activate(store: DuckDBStore, deployment: Deployment) -> None:

@@ -112,7 +112,7 @@ def prepare(store: ChildStore, paths: Any, run: RunRecord, code: dict[str, Any])
     from dagy.sdk.loader import load_flow, load_module, split_target
     from dagy.sdk.spec import FlowSpec
     from dagy.services.runs import code as run_code
-    from dagy.services.runs import local as runs
+    from dagy.services.runs import execute as runs
 
     executor_class(run.executor)  # a plugin uninstalled since the trigger fails the run here
     if code.get("artifact_uri"):  # remote executors (plugins) send the same code to their workers
@@ -197,7 +197,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     payload = json.loads(sys.stdin.buffer.read())
     from dagy.config.paths import DagyPaths
-    from dagy.services.runs import local as runs
+    from dagy.services.runs import execute as runs
     from dagy.store.records import CANCELLED, FAILED, PENDING, SUCCEEDED
 
     paths = DagyPaths(Path(payload["home"]))

@@ -22,11 +22,13 @@ from typing import Any, Protocol
 from dagy.config.paths import DagyPaths
 from dagy.config.processes import process_alive
 from dagy.errors import InvalidInputError, NotFoundError
+from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
 from dagy.services.runs import queue
+from dagy.states import to_api
 from dagy.store import queue as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import (
-    API_STATUS,
     CANCELLED,
     FAILED,
     FINAL_STATUSES,
@@ -51,24 +53,28 @@ class Canceller(Protocol):
 
 
 def _not_cancellable(run: RunRecord) -> InvalidInputError:
-    word = API_STATUS.get(run.status, run.status.lower())
+    word = to_api(run.status)
     return InvalidInputError(
         f"Run cannot be cancelled (already {word})", {"status": word, "run_id": run.run_id}
     )
 
 
-def cancel_run(
+def cancel(
     store: DuckDBStore,
     paths: DagyPaths,
-    org_id: str,
+    actor: Actor,
     run_id: str,
     *,
-    workers: Canceller | None,
+    workers: Canceller | None = None,
 ) -> RunRecord:
-    """Cancel a queued or running run of the org; the run as it ended up (CANCELLED)."""
+    """Cancel a queued or running run of the actor's org; the run as it ended (CANCELLED).
+
+    ``workers``: the server's, when it runs this; None from the store file (no server is live).
+    The store is not held while waiting: the process executing the run must record its end.
+    """
     grace = workers.grace if workers is not None else DEFAULT_GRACE
     with store.connection():  # a worker claims under the same hold: queued or known, not both
-        run = store.get_run_summary(run_id, org_id)
+        run = store.get_run_summary(run_id, actor.org_id)
         if run is None:
             raise NotFoundError(f"Run not found: {run_id}", {"run_id": run_id})
         if run.status in FINAL_STATUSES:
@@ -80,15 +86,25 @@ def cancel_run(
         closed.wait(grace + 10)
     elif run.status != PENDING:
         _cancel_process(store, paths, run, grace)
-    ended = store.get_run_summary(run_id, org_id)
-    assert ended is not None
-    if ended.status != CANCELLED:
-        raise _not_cancellable(ended)
+    with store.transaction():
+        ended = store.get_run_summary(run_id, actor.org_id)
+        assert ended is not None
+        if ended.status != CANCELLED:
+            raise _not_cancellable(ended)
+        audit.write(
+            store,
+            actor,
+            "update",
+            "run",
+            run_id,
+            resource_name=ended.flow_name,
+            changes={"status": "cancelled"},
+        )
     return ended
 
 
 def _cancel_process(store: DuckDBStore, paths: DagyPaths, run: RunRecord, grace: float) -> None:
-    """A run executing in a process this server did not start (`dagy run` on this host)."""
+    """A run executing in a process no server worker started (`dagy run` on this host)."""
     here = run.host == socket.gethostname()
     if here and run.pid and process_alive(run.pid, run.pid_started):
         os.kill(run.pid, signal.SIGTERM)
@@ -122,63 +138,28 @@ def _finished(store: Any, run: RunRecord, timeout: float) -> bool:
     return False
 
 
-def cancel_local(store: Any, run_id: str, *, grace: float = DEFAULT_GRACE) -> RunRecord:
-    """`dagy runs cancel` without a server: SIGTERM the `dagy run` process of this host that
-    executes the run (it records CANCELLED itself); a run queued by a stopped server is marked
-    CANCELLED (its event is skipped at the server's next start)."""
-    from dagy.errors import DagyError, RunNotFoundError
-
-    run = store.get_run(run_id)
-    if run is None:
-        raise RunNotFoundError(run_id)
-    if run.status in FINAL_STATUSES:
-        raise DagyError(f"Run cannot be cancelled (already {run.status})")
-    if run.status == PENDING:
-        now = utcnow()
-        store.apply(
-            run_id,
-            {"status": CANCELLED, "ended_at": now, "error": queue.CANCELLED_QUEUED},
-            [],
-        )
-    elif run.host == socket.gethostname() and process_alive(run.pid, run.pid_started):
-        os.kill(run.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            run = store.get_run(run_id)
-            if run.status in FINAL_STATUSES:
-                break
-            time.sleep(0.05)
-    else:
-        raise DagyError(f"Run {run_id} is not executing on this host ({run.host})")
-    ended = store.get_run(run_id)
-    if ended.status != CANCELLED:
-        raise DagyError(f"Run cannot be cancelled (already {ended.status})")
-    return ended  # type: ignore[no-any-return]
-
-
 # -- a task run's status, set by hand ---------------------------------------------------------------
 
 
 def set_task_status(
-    store: DuckDBStore, org_id: str, run_id: str, task_run_id: str, status: Any, actor: str | None
-) -> tuple[RunRecord, TaskRunRecord, str]:
-    """Mark a task run of a finished run succeeded or failed and recompute the run's status.
-
-    Returns (run, task run, the task run's previous status). A task run marked succeeded has no
-    stored result: a retry runs it again.
-    """
+    store: DuckDBStore, actor: Actor, run_id: str, task_run_id: str, status: Any
+) -> tuple[RunRecord, TaskRunRecord]:
+    """Mark a task run of a finished run succeeded or failed and recompute the run's status, with
+    its audit row. Returns (run, task run). A task run marked succeeded has no stored result: a
+    retry runs it again."""
     wanted = TASK_STATUSES.get(str(status).lower()) if isinstance(status, str) else None
     if wanted is None:
         raise InvalidInputError(
             f"Invalid status: {status!r}", {"status": "one of succeeded, failed"}
         )
     now = utcnow()
-    with store.connection():
+    org_id = actor.org_id
+    with store.transaction():
         run = store.get_run_summary(run_id, org_id)
         if run is None:
             raise NotFoundError(f"Run not found: {run_id}", {"run_id": run_id})
         if run.status not in FINAL_STATUSES:
-            word = API_STATUS.get(run.status, run.status.lower())
+            word = to_api(run.status)
             raise InvalidInputError(
                 f"Task run status can only be set on a finished run (this one is {word})",
                 {"status": word},
@@ -190,13 +171,24 @@ def set_task_status(
         previous = task.status
         task.status = wanted
         task.ended_at = task.ended_at or now
-        task.error = None if wanted == SUCCEEDED else f"marked failed by {actor or 'an operator'}"
+        task.error = (
+            None if wanted == SUCCEEDED else f"marked failed by {actor.email or 'an operator'}"
+        )
         changes = _run_outcome(run, rows)
         store.apply(run_id, changes, [task])
         for key, value in changes.items():
             setattr(run, key, value)
         sql.record_status(store, run, now)
-    return run, task, previous
+        audit.write(
+            store,
+            actor,
+            "update",
+            "task_run",
+            task_run_id,
+            resource_name=task.task_name,
+            changes={"status": [previous.lower(), task.status.lower()], "run_id": run_id},
+        )
+    return run, task
 
 
 def _run_outcome(run: RunRecord, rows: list[TaskRunRecord]) -> dict[str, Any]:

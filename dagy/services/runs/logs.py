@@ -1,15 +1,17 @@
 """A run's log (or one task run's) as the API pages it: GET /runs/{run_id}/logs.
 
-Each line of ``run.log``/``task.log`` is an event: ``timestamp`` parsed from the line (a line
-without one — a traceback, a bare print — takes the previous line's), ``message`` (``[LEVEL] text``
-when the line names a level), ``ingestion_time`` (when the file was last written: the engine
-appends lines as they happen, so it is when the newest line arrived). ``next_token`` is an opaque
-byte offset; it stays set while the run is active, so a client can follow the log.
+Each line of ``run.log``/``task.log`` is a ``LogLine``: ``timestamp`` parsed from the line (None
+for a line without one, a traceback: the engine stamps a task's prints as written), ``message``
+(``[LEVEL] text`` when the line names a level). ``ingestion_time`` is when the file was last written (the engine appends lines as
+they happen, so it is when the newest line arrived). ``next_token`` is an opaque byte offset; it
+stays set while the run is active, so a client can follow the log. The API's event shape (where an
+untimed line takes the previous line's time) is made at the server's edge (dagy/server/shapes.py).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,21 @@ def _time(text: str) -> str | None:
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
-def parse_line(line: str, previous: str | None) -> tuple[str | None, str]:
-    """(timestamp, message) of one log line."""
+@dataclass(frozen=True)
+class LogLine:
+    timestamp: str | None  # None: the line was written without one
+    message: str
+
+
+@dataclass(frozen=True)
+class LogPage:
+    lines: list[LogLine]
+    next_token: str | None  # None once the run has ended and every line was read
+    ingestion_time: str | None  # when the file was last written; None when there is no file
+
+
+def parse_line(line: str, previous: str | None = None) -> tuple[str | None, str]:
+    """(timestamp, message) of one log line; ``previous`` for a line without a time."""
     first, _, rest = line.partition(" ")
     stamp = _time(first)
     if stamp is None:
@@ -94,7 +109,9 @@ def read(
     task_run_id: str | None = None,
     limit: Any = None,
     next_token: str | None = None,
-) -> dict[str, Any]:
+) -> LogPage:
+    """A page of the run's (or task run's) log; 404 for an unknown run or task run, or a log that
+    retention removed."""
     size = pagination.clamp_limit(limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
     offset = _offset(next_token)
     with store.connection():
@@ -110,14 +127,13 @@ def read(
     except FileNotFoundError:
         if run.files_pruned:
             raise NotFoundError(f"Log not found: {path}", {"run_id": run_id}) from None
-        return {"events": [], "next_token": None if finished else pagination.encode_token([0])}
+        return LogPage([], None if finished else pagination.encode_token([0]), None)
     ingested = _dt.datetime.fromtimestamp(mtime, _dt.timezone.utc).replace(tzinfo=None)
-    ingestion_time = ingested.isoformat(timespec="seconds") + "Z"
     lines, end = read_lines(path, offset, size, partial=finished)
-    events, previous = [], None
-    for line in lines:
-        stamp, message = parse_line(line, previous)
-        previous = stamp
-        events.append({"timestamp": stamp, "message": message, "ingestion_time": ingestion_time})
+    parsed = [LogLine(*parse_line(line)) for line in lines]
     more = len(lines) == size or not finished
-    return {"events": events, "next_token": pagination.encode_token([end]) if more else None}
+    return LogPage(
+        parsed,
+        pagination.encode_token([end]) if more else None,
+        ingested.isoformat(timespec="seconds") + "Z",
+    )

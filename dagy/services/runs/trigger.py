@@ -14,17 +14,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dagy.errors import ConflictError, InvalidInputError, NotFoundError, ParameterTypeError
+from dagy.errors import ConflictError, InvalidInputError, ParameterTypeError
 from dagy.sdk import _codec
 from dagy.sdk.params import coerce_with_schema
 from dagy.sdk.spec import FlowSpec
+from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
 from dagy.services.catalog import deployments, flows
 from dagy.services.usage import quotas
 from dagy.store import flows as flow_sql
 from dagy.store import queue
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Deployment, FlowVersion
-from dagy.store.records import FINAL_STATUSES, PENDING, SUCCEEDED, RunRecord, utcnow
+from dagy.store.records import PENDING, RunRecord, utcnow
 
 DEFAULT_MAX_WORKERS = 4
 _PARAM_NAME = re.compile(r"[Pp]arameter '([^']+)'")
@@ -167,7 +169,7 @@ def new_run(
     max_workers: int = DEFAULT_MAX_WORKERS,
 ) -> RunRecord:
     """A queued run: no pid, host or start yet (the child that executes it records those)."""
-    from dagy.services.runs.local import new_run_id
+    from dagy.services.runs.execute import new_run_id
 
     now = utcnow()
     return RunRecord(
@@ -206,6 +208,7 @@ def trigger_run(
     singleton: Any = False,
     wake: Callable[[], None] | None = None,
     also: Callable[[RunRecord], Sequence[tuple[str, list[Any]]]] | None = None,
+    by: Actor | None = None,
 ) -> RunRecord:
     """Queue a run of a deployment or of a flow version; returns the queued run.
 
@@ -214,7 +217,8 @@ def trigger_run(
     deployment (or, without one, the same flow) is queued or running; 429 when the org's plan
     allows no more runs (``quotas.check_trigger``). ``execute`` False records the run without
     queueing it for the workers. ``also`` gives statements written in the run's own transaction
-    (a schedule's advance past the time it fired for).
+    (a schedule's advance past the time it fired for). ``by``: who asked, for the audit row
+    written with the run (a schedule's or a sensor's run has none).
     """
     execute = _flag(execute, "execute", True)
     singleton = _flag(singleton, "singleton", False)
@@ -249,7 +253,14 @@ def trigger_run(
     )
     payload = {**code, "actor": actor}
     _enqueue(
-        store, run, payload, execute=execute, singleton=singleton, also=also(run) if also else ()
+        store,
+        run,
+        payload,
+        execute=execute,
+        singleton=singleton,
+        also=also(run) if also else (),
+        by=by,
+        changes={"deployment_name": run.deployment_name, "flow_version": run.flow_version},
     )
     if execute and wake is not None:
         wake()
@@ -264,8 +275,10 @@ def _enqueue(
     execute: bool,
     singleton: bool,
     also: Sequence[tuple[str, list[Any]]] = (),
+    by: Actor | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> None:
-    with store.connection():  # the checks and the insert under one hold of the store
+    with store.transaction():  # the checks, the insert and its audit row: one unit of work
         quotas.check_trigger(store, run.org_id, execute=execute)
         if singleton:
             busy = queue.active_runs(
@@ -285,39 +298,38 @@ def _enqueue(
                     {"singleton": "max_run_reached"},
                 )
         queue.enqueue_run(store, run, payload, execute=execute, also=also)
+        if by is not None:
+            audit.write(
+                store,
+                by,
+                "execute",
+                "run",
+                run.run_id,
+                resource_name=run.flow_name,
+                changes=changes,
+            )
 
 
 def retry_run(
     store: DuckDBStore,
-    org_id: str,
-    actor: str | None,
+    actor: Actor,
     run_id: str,
     *,
     wake: Callable[[], None] | None = None,
 ) -> RunRecord:
     """Queue a new run of a finished, unsuccessful run's FlowSpec; the worker's child reuses the
-    task runs that succeeded (their artifacts) and runs the rest (services.runs.retry_run's rules).
+    task runs that succeeded (their artifacts) and runs the rest (execute.retry_run's rules).
     """
-    old = store.get_run(run_id, org_id=org_id)
-    if old is None:
-        raise NotFoundError(f"Run not found: {run_id}", {"run_id": run_id})
-    if old.status not in FINAL_STATUSES:
-        raise _fail(
-            f"Run {run_id} is still {old.status.lower()}; wait for it to finish before retrying",
-            "run_id",
-        )
-    if old.status == SUCCEEDED:
-        raise _fail(f"Run {run_id} succeeded; there is nothing to retry", "run_id")
-    if not old.flow_spec or not old.entrypoint:
-        raise _fail(f"Run {run_id} has no stored FlowSpec or entrypoint to retry from", "run_id")
+    from dagy.services.runs.execute import check_retryable, new_run_id
+
+    org_id = actor.org_id
+    old = check_retryable(run_id, store.get_run(run_id, org_id=org_id))
     # A run the server executed from an artifact has its materialized path as entrypoint; the
     # artifact goes along in case that folder is gone.
     version = flow_sql.get_flow_version(store, org_id, old.flow_name, old.flow_version)
     code: dict[str, Any] = {"entrypoint": old.entrypoint}
     if version is not None and version.artifact_uri:
         code.update(artifact_uri=version.artifact_uri, code_hash=version.code_hash)
-    from dagy.services.runs.local import new_run_id
-
     now = utcnow()
     run = RunRecord(
         run_id=new_run_id(old.flow_name, now),
@@ -338,7 +350,15 @@ def retry_run(
         execution_mode=old.execution_mode,
         tags=old.tags,
     )
-    _enqueue(store, run, {**code, "actor": actor}, execute=True, singleton=False)
+    _enqueue(
+        store,
+        run,
+        {**code, "actor": actor.email},
+        execute=True,
+        singleton=False,
+        by=actor,
+        changes={"retry_of": run_id},
+    )
     if wake is not None:
         wake()
     return run

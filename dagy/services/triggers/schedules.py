@@ -1,191 +1,62 @@
-"""Schedules: what can be done with them (create, list, get, change, trigger, delete), and the
-scheduler's tick that fires the due ones. See docs/schedules.md.
+"""Schedules: what can be done with them (create, list, get, change, trigger, delete), each change
+with its audit row in the same transaction. See docs/schedules.md.
 
 A schedule runs a flow version (``flow_name`` + ``flow_version``; no version: the flow's latest)
 or a deployment (``deployment_name``). A deployment with a ``schedule`` setting owns the schedule
-``deployment:<name>``, kept in step with it (``sync_deployment``).
+``deployment:<name>``, kept in step with it (deployment_schedules.py). The scheduler's tick that
+fires the due ones is schedule_tick.py.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from dagy.auth import secrets as ids
-from dagy.errors import ConflictError, InvalidInputError, NotFoundError, RequestError
-from dagy.scheduler import timing as clock
+from dagy.errors import ConflictError, NotFoundError
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
 from dagy.services.catalog import flows
 from dagy.services.catalog.flows import name_position
 from dagy.services.pagination import clamp_limit, encode_token
-from dagy.services.runs import api as runs_api
 from dagy.services.runs import trigger as execution
+from dagy.services.runs.reads import run_slug
+from dagy.services.triggers.deployment_schedules import write_back
+from dagy.services.triggers.schedule_rules import (
+    CATCHUP_POLICIES,
+    CREATE_FIELDS,
+    DEFAULT_TIMEZONE,
+    DEPLOYMENT_PREFIX,
+    MODES,
+    MUTABLE,
+    PATCH_FIELDS,
+    _bad,
+    _check_timing,
+    _choice,
+    _flag,
+    _next_from,
+    _text,
+    _unknown,
+    check_cron,
+    check_interval,
+    check_timezone,
+    parse_time,
+    to_body,
+)
+from dagy.states import to_api
 from dagy.store import environments as env_sql
 from dagy.store import flows as flow_sql
 from dagy.store import schedules as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Deployment
-from dagy.store.records import RunRecord, utcnow
+from dagy.store.records import RunRecord, iso_z, utcnow
 from dagy.store.schedules import Schedule
 
-log = logging.getLogger("dagy.scheduler")
-
-MODES = ("cron", "interval", "one_time", "manual")
-CATCHUP_POLICIES = ("skip", "all", "none")
-DEFAULT_TIMEZONE = "UTC"
-DEPLOYMENT_PREFIX = "deployment:"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_INTERVAL = re.compile(r"^([1-9][0-9]{0,8})([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-# What PATCH may change; POST takes these and what names the target, and the mode.
-PATCH_FIELDS = frozenset(
-    {
-        "enabled",
-        "timezone",
-        "catchup_policy",
-        "cron_expression",
-        "interval_seconds",
-        "one_time_at",
-        "start_at",
-        "end_at",
-        "parameters",
-        "description",
-        "environment",
-    }
-)
-CREATE_FIELDS = PATCH_FIELDS | {
-    "schedule_id",
-    "flow_name",
-    "flow_version",
-    "deployment_name",
-    "mode",
-}
-MUTABLE = (*sorted(PATCH_FIELDS), "next_run_at", "updated_at")  # the columns an update writes
-
-
-def _bad(field: str, why: str, message: str | None = None) -> InvalidInputError:
-    return InvalidInputError(message or f"Invalid {field}: {why}", {field: why})
-
-
-# -- checking what is given -------------------------------------------------------------------------
-
-
-def check_timezone(value: Any, field: str = "timezone") -> str:
-    if not isinstance(value, str) or not value:
-        raise _bad(field, "an IANA time zone such as UTC or America/New_York")
-    try:
-        clock.zone(value)
-    except ValueError:
-        raise _bad(field, f"unknown IANA time zone {value!r}") from None
-    return value
-
-
-def check_cron(value: Any) -> str:
-    try:
-        return clock.check_cron(value)
-    except ValueError as exc:
-        raise _bad("cron_expression", str(exc)) from None
-
-
-def check_interval(value: Any) -> int:
-    """Seconds, as a number or a string such as ``30m`` (what deployment settings accept)."""
-    if isinstance(value, str):
-        found = _INTERVAL.match(value.strip())
-        if found:
-            return int(found.group(1)) * _UNITS[found.group(2)]
-    elif isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10**9:
-        return value
-    raise _bad("interval_seconds", "a whole number of seconds from 1, or a string such as 30m")
-
-
-def parse_time(value: Any, field: str, tz: str) -> _dt.datetime | None:
-    """An ISO 8601 time as naive UTC; one without an offset is read in the schedule's zone."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise _bad(field, "an ISO 8601 time such as 2026-03-03T09:00:00Z")
-    text = value.strip()
-    try:
-        moment = _dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    except ValueError:
-        raise _bad(field, "an ISO 8601 time such as 2026-03-03T09:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=clock.zone(tz))
-    return moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-
-
-def _flag(value: Any, field: str) -> bool:
-    if not isinstance(value, bool):
-        raise _bad(field, "true or false")
-    return value
-
-
-def _text(value: Any, field: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 2000:
-        raise _bad(field, "a string of at most 2000 characters")
-    return value
-
-
-def _choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise _bad(field, f"one of {', '.join(choices)}")
-    return str(value)
-
-
-def _unknown(data: Any, allowed: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InvalidInputError("The body must be a JSON object", {"body": "an object"})
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise InvalidInputError(f"Unknown field: {unknown[0]}", dict.fromkeys(unknown, "unknown"))
-    return data
-
-
-def timing_of(schedule: Schedule) -> clock.Timing:
-    return clock.Timing(
-        mode=schedule.mode,
-        timezone=schedule.timezone,
-        cron_expression=schedule.cron_expression,
-        interval_seconds=schedule.interval_seconds,
-        one_time_at=schedule.one_time_at,
-        start_at=schedule.start_at,
-        end_at=schedule.end_at,
-        anchor=schedule.created_at,
-    )
-
-
-def _next_from(schedule: Schedule, now: _dt.datetime) -> _dt.datetime | None:
-    """The next due time of an enabled schedule as of ``now`` (None when disabled)."""
-    if not schedule.enabled:
-        return None
-    return clock.next_due(timing_of(schedule), now - _dt.timedelta(microseconds=1))
-
-
-def _check_timing(schedule: Schedule) -> Schedule:
-    """The mode's own fields present, the others cleared, and the window in order."""
-    mode = schedule.mode
-    if mode == "cron" and not schedule.cron_expression:
-        raise _bad("cron_expression", "required for mode cron")
-    if mode == "interval" and not schedule.interval_seconds:
-        raise _bad("interval_seconds", "required for mode interval")
-    if mode == "one_time" and schedule.one_time_at is None and schedule.start_at is None:
-        raise _bad("start_at", "required for mode one_time (or one_time_at)")
-    if schedule.start_at and schedule.end_at and schedule.end_at <= schedule.start_at:
-        raise _bad("end_at", "must be after start_at")
-    return replace(
-        schedule,
-        cron_expression=schedule.cron_expression if mode == "cron" else None,
-        interval_seconds=schedule.interval_seconds if mode == "interval" else None,
-        one_time_at=(schedule.one_time_at or schedule.start_at) if mode == "one_time" else None,
-    )
 
 
 def _check_environment(store: DuckDBStore, org_id: str, value: Any) -> str | None:
@@ -227,41 +98,6 @@ def _run_version(store: DuckDBStore, schedule: Schedule) -> Any:
     if schedule.flow_version is not None:
         return json.loads(schedule.flow_version)
     return flows.latest(store, schedule.org_id, schedule.flow_name).flow_version
-
-
-# -- what the API shows -----------------------------------------------------------------------------
-
-
-def _time(value: _dt.datetime | None) -> str | None:
-    return value.replace(microsecond=0).isoformat() + "Z" if value is not None else None
-
-
-def to_body(schedule: Schedule) -> dict[str, Any]:
-    """A schedule as GET /schedules/{schedule_id} shows it (lists and writes show the same)."""
-    return {
-        "schedule_id": schedule.schedule_id,
-        "flow_name": schedule.flow_name,
-        "flow_version": json.loads(schedule.flow_version) if schedule.flow_version else None,
-        "deployment_name": schedule.deployment_name,
-        "mode": schedule.mode,
-        "enabled": schedule.enabled,
-        "timezone": schedule.timezone,
-        "catchup_policy": schedule.catchup_policy,
-        "cron_expression": schedule.cron_expression,
-        "interval_seconds": schedule.interval_seconds,
-        "one_time_at": _time(schedule.one_time_at),
-        "start_at": _time(schedule.start_at),
-        "end_at": _time(schedule.end_at),
-        "next_run_at": _time(schedule.next_run_at),
-        "last_run_at": _time(schedule.last_run_at),
-        "last_run_id": schedule.last_run_id,
-        "last_error": schedule.last_error,
-        "parameters": json.loads(schedule.parameters or "{}"),
-        "description": schedule.description,
-        "environment": schedule.environment,
-        "created_at": _time(schedule.created_at),
-        "updated_at": _time(schedule.updated_at),
-    }
 
 
 # -- create, read, change, delete -------------------------------------------------------------------
@@ -429,7 +265,7 @@ def update(
         after.next_run_at = _next_from(after, now)
         sql.update(store, org_id, schedule_id, **{f: getattr(after, f) for f in MUTABLE})
         if after.deployment_name and schedule_id.startswith(DEPLOYMENT_PREFIX):
-            _write_back(store, after)
+            write_back(store, after)
         if actor is not None:
             audit.write(
                 store,
@@ -479,93 +315,10 @@ def delete(
     return schedule
 
 
-# -- deployments' own schedules ---------------------------------------------------------------------
-
-
-def deployment_schedule_id(name: str) -> str:
-    return DEPLOYMENT_PREFIX + name
-
-
-def sync_deployment(store: DuckDBStore, deployment: Deployment) -> Schedule | None:
-    """Make ``deployment:<name>`` match the deployment's ``schedule`` setting (a cron expression
-    or an interval like ``30m``) and time zone; no setting removes it. Call with the store held."""
-    schedule_id = deployment_schedule_id(deployment.name)
-    existing = sql.get(store, deployment.org_id, schedule_id)
-    if not deployment.schedule:
-        if existing is not None:
-            sql.delete(store, deployment.org_id, schedule_id)
-        return None
-    is_interval = _INTERVAL.match(deployment.schedule) is not None
-    now = utcnow()
-    base = existing or Schedule(
-        org_id=deployment.org_id,
-        schedule_id=schedule_id,
-        flow_name=deployment.flow_name,
-        mode="cron",
-        created_at=now,
-        updated_at=now,
-        deployment_name=deployment.name,
-        description=f"The schedule of deployment {deployment.name}",
-    )
-    wanted = replace(
-        base,
-        mode="interval" if is_interval else "cron",
-        timezone=deployment.timezone or DEFAULT_TIMEZONE,
-        cron_expression=None if is_interval else deployment.schedule,
-        interval_seconds=check_interval(deployment.schedule) if is_interval else None,
-        environment=deployment.environment,
-    )
-    timing_changed = existing is None or timing_of(existing) != timing_of(wanted)
-    if existing is not None and not timing_changed and existing.environment == wanted.environment:
-        return existing
-    wanted.updated_at = now
-    if timing_changed:
-        wanted.next_run_at = _next_from(wanted, now)
-    if existing is None:
-        sql.insert(store, wanted)
-    else:
-        sql.update(
-            store,
-            wanted.org_id,
-            schedule_id,
-            mode=wanted.mode,
-            timezone=wanted.timezone,
-            cron_expression=wanted.cron_expression,
-            interval_seconds=wanted.interval_seconds,
-            environment=wanted.environment,
-            next_run_at=wanted.next_run_at,
-            updated_at=now,
-        )
-    return wanted
-
-
-def _write_back(store: DuckDBStore, schedule: Schedule) -> None:
-    """A deployment's schedule changed through PATCH /schedules: the deployment says so too."""
-    setting = schedule.cron_expression or (
-        f"{schedule.interval_seconds}s" if schedule.interval_seconds else None
-    )
-    flow_sql.update_deployment(
-        store,
-        schedule.org_id,
-        schedule.deployment_name or "",
-        schedule=setting,
-        timezone=schedule.timezone,
-        updated_at=utcnow(),
-    )
-
-
-def delete_of_flow(store: DuckDBStore, org_id: str, flow_name: str) -> int:
-    return sql.delete_of_flow(store, org_id, flow_name)
-
-
-def delete_of_deployment(store: DuckDBStore, org_id: str, deployment_name: str) -> int:
-    return sql.delete_of_deployment(store, org_id, deployment_name)
-
-
 # -- firing -----------------------------------------------------------------------------------------
 
 
-def _queue(
+def queue_run(
     store: DuckDBStore,
     schedule: Schedule,
     actor: str | None,
@@ -615,7 +368,7 @@ def trigger(
         raise _bad("parameters", "an object")
     with store.transaction():
         schedule = get(store, org_id, schedule_id)
-        run = _queue(
+        run = queue_run(
             store,
             schedule,
             actor.email if actor is not None else None,
@@ -637,112 +390,10 @@ def trigger(
             )
     if wake is not None:  # after the commit: a worker must find the run
         wake()
-    item = runs_api.to_item(run)
     return {
         "run_id": run.run_id,
-        "run_slug": item["run_slug"],
+        "run_slug": run_slug(run),
         "schedule_id": schedule.schedule_id,
-        "status": item["status"],
-        "created_at": item["created_at"],
+        "status": to_api(run.status),
+        "created_at": iso_z(run.created_at),
     }
-
-
-TICK_CHUNK = 50  # schedules fired under one hold of the store
-
-
-@dataclass(frozen=True)
-class TickSettings:
-    grace: _dt.timedelta = _dt.timedelta(seconds=60)  # later than this, a due time was missed
-    catchup_limit: int = 100  # times one schedule fires in one tick at the most (policy all)
-    lookback: _dt.timedelta = _dt.timedelta(days=7)  # older due times are not looked at
-    batch: int = 1000  # schedules one tick reads at the most
-
-
-@dataclass
-class TickReport:
-    due: int = 0
-    fired: int = 0
-    dropped: int = 0
-    failed: int = 0
-
-
-def tick(
-    store: DuckDBStore,
-    now: _dt.datetime,
-    settings: TickSettings = TickSettings(),  # noqa: B008 - frozen
-    *,
-    wake: Callable[[], None] | None = None,
-) -> TickReport:
-    """Fire what is due at ``now``, each fire in one transaction with the schedule's advance, so
-    a due time fires exactly once. Schedules are read and fired in chunks, each under one hold of
-    the store: API requests wait for one chunk at the most, never for the whole tick."""
-    report = TickReport()
-    while report.due < settings.batch:
-        with store.connection():
-            chunk = sql.due(store, now, min(TICK_CHUNK, settings.batch - report.due))
-            for schedule in chunk:
-                report.due += 1
-                _fire_due(store, schedule, now, settings, report, wake)
-        if len(chunk) < TICK_CHUNK:
-            break
-    return report
-
-
-def _fire_due(
-    store: DuckDBStore,
-    schedule: Schedule,
-    now: _dt.datetime,
-    settings: TickSettings,
-    report: TickReport,
-    wake: Callable[[], None] | None,
-) -> None:
-    timing = timing_of(schedule)
-    assert schedule.next_run_at is not None
-    times, dropped = clock.missed_to_fire(
-        timing,
-        schedule.next_run_at,
-        now,
-        schedule.catchup_policy,
-        grace=settings.grace,
-        limit=settings.catchup_limit,
-        lookback=settings.lookback,
-    )
-    if dropped:
-        report.dropped += dropped
-        log.warning(
-            "schedule %s: %d missed due time(s) not run (catchup_policy %s)",
-            schedule.schedule_id,
-            dropped,
-            schedule.catchup_policy,
-        )
-    parameters = json.loads(schedule.parameters or "{}")
-    if not times:
-        sql.update(
-            store, schedule.org_id, schedule.schedule_id, next_run_at=clock.next_due(timing, now)
-        )
-        return
-    for i, at in enumerate(times):
-        last = i == len(times) - 1
-        following = clock.next_due(timing, now if last else at)
-        try:
-            _queue(
-                store,
-                schedule,
-                None,
-                trigger="schedule",
-                parameters=parameters,
-                fired_for=at,
-                next_run_at=following,
-                wake=wake,
-            )
-            report.fired += 1
-        except RequestError as exc:  # the flow is gone, parameters no longer fit, over quota...
-            report.failed += 1
-            log.warning("schedule %s: no run for %s: %s", schedule.schedule_id, at, exc)
-            sql.update(
-                store,
-                schedule.org_id,
-                schedule.schedule_id,
-                next_run_at=following,
-                last_error=str(exc),
-            )

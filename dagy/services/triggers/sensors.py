@@ -1,5 +1,5 @@
-"""Sensors: event triggers of a flow. Create, list, get, delete, test; a webhook's event; one look
-of a polling or s3 sensor (the server's sensor loop calls ``evaluate``).
+"""Sensors: event triggers of a flow. Create, list, get, pause/resume, delete, and their API shape;
+sensor_runs.py turns what they see (a webhook's event, a look, a test) into runs.
 
 Rules that live here (docs/sensors.md):
 - a run is queued only through ``execution.trigger_run`` (``trigger="webhook"`` or ``"sensor"``),
@@ -24,18 +24,17 @@ from typing import Any
 
 from dagy.auth import secrets as ids
 from dagy.config.paths import DagyPaths
-from dagy.errors import InvalidInputError, NotFoundError, QuotaExceededError
+from dagy.errors import InvalidInputError, NotFoundError
 from dagy.sdk.spec import FlowSpec
-from dagy.sensors import _config, polling, s3, webhook
+from dagy.sensors import polling, s3, webhook
 from dagy.services import pagination
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
 from dagy.services.catalog import flows
-from dagy.services.runs import trigger as execution
 from dagy.store import sensors as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import FlowVersion
-from dagy.store.records import RunRecord, iso_z, utcnow
+from dagy.store.records import iso_z, utcnow
 from dagy.store.sensors import SensorRow
 
 log = logging.getLogger("dagy.sensors")
@@ -128,7 +127,7 @@ def create(
     config = TYPES[sensor_type](_object(body.get("config_json"), "config_json"))
     params = _object(body.get("flow_params_json"), "flow_params_json")
     enabled = _enabled(body.get("enabled"))
-    _check_params(_version(store, org_id, flow_name), params)  # 404 for an unknown flow
+    _check_params(active_version(store, org_id, flow_name), params)  # 404 for an unknown flow
     existing = _baseline(paths, config) if sensor_type == "s3" else []
     token = webhook.new_token() if sensor_type == "webhook" else None
     now = utcnow()
@@ -281,217 +280,7 @@ def to_created(created: Created) -> dict[str, Any]:
     return {**summary, "webhook_token": created.webhook_token, "created_at": created_at}
 
 
-# -- from an event to a run -------------------------------------------------------------------------
-
-
-def _version(store: DuckDBStore, org_id: str, flow_name: str) -> FlowVersion:
+def active_version(store: DuckDBStore, org_id: str, flow_name: str) -> FlowVersion:
     """The flow's active version, else its latest registration (404 when the flow is gone)."""
     found = flows.versions(store, org_id, flow_name)
     return next((v for v in found if v.status == "active"), found[0])
-
-
-def parameters_for(
-    sensor: SensorRow, spec: FlowSpec, event: dict[str, Any], *, merge: bool
-) -> dict[str, Any]:
-    """``flow_params_json`` with the event: whole in the flow's payload parameter when it has
-    one, else (``merge``, a webhook's body) its keys over ``flow_params_json``."""
-    params = sensor.flow_params
-    name = _config.payload_param(sensor.config)
-    schema = spec.parameter_schema or {}
-    if name in schema and schema[name].get("kind") != "var_keyword":
-        return {**params, name: event}
-    return {**params, **event} if merge else params
-
-
-def fire(
-    store: DuckDBStore,
-    sensor: SensorRow,
-    event: dict[str, Any],
-    *,
-    trigger: str,
-    merge: bool = False,
-    wake: Wake = None,
-    tags: list[str] | None = None,
-) -> RunRecord:
-    """Queue a run of the sensor's flow for ``event`` and remember it on the sensor."""
-    with store.connection():
-        version = _version(store, sensor.org_id, sensor.flow_name)
-        spec = FlowSpec.from_json(version.flow_spec)
-        params = parameters_for(sensor, spec, event, merge=merge)
-        try:
-            run = execution.trigger_run(
-                store,
-                sensor.org_id,
-                f"sensor:{sensor.sensor_id}",
-                flow_name=sensor.flow_name,
-                flow_version=version.flow_version,
-                parameters=params,
-                trigger=trigger,
-                tags=tags,
-                wake=wake,
-            )
-        except InvalidInputError as exc:
-            unknown = _UNKNOWN.search(exc.message)
-            if merge and unknown:  # a key of the body the flow does not take
-                raise InvalidInputError(
-                    f"Invalid payload: {exc.message}", {f"body.{unknown.group(1)}": exc.message}
-                ) from None
-            raise
-        now = utcnow()
-        sql.update_state(
-            store, sensor.sensor_id, last_run_id=run.run_id, last_triggered_at=now, updated_at=now
-        )
-        audit.record(  # no caller identity: the sensor is who started it
-            store,
-            None,
-            "execute",
-            "run",
-            run.run_id,
-            resource_name=run.flow_name,
-            changes={"sensor_id": sensor.sensor_id, "trigger": trigger},
-            org_id=sensor.org_id,
-        )
-    return run
-
-
-def find_webhook(store: DuckDBStore, token: str) -> SensorRow:
-    """The enabled webhook sensor of ``token``; the same 404 for an unknown token and a disabled
-    sensor (a caller learns nothing about tokens it does not hold)."""
-    row = None
-    if token.startswith(webhook.PREFIX):
-        row = sql.by_token_hash(store, webhook.hash_token(token))
-    if row is None or not row.enabled or row.sensor_type != "webhook":
-        raise NotFoundError("Webhook token not found or sensor disabled")
-    return row
-
-
-def receive_webhook(store: DuckDBStore, sensor: SensorRow, raw: bytes, wake: Wake) -> RunRecord:
-    """``POST /webhooks/{token}``: the body (a JSON object, else 400) becomes a run's event."""
-    payload = webhook.parse_payload(raw)
-    return fire(store, sensor, payload, trigger="webhook", merge=True, wake=wake)
-
-
-# -- looking: test and the loop ---------------------------------------------------------------------
-
-
-class SensorTestFailed(InvalidInputError):
-    error = "sensor_test_failed"
-
-
-def test(
-    store: DuckDBStore, paths: DagyPaths, org_id: str, sensor_id: str, wake: Wake
-) -> RunRecord:
-    """``POST /sensors/{id}/test``: look once (400 when the look fails) and queue a run of what
-    was seen, whatever the sensor saw before; nothing the sensor remembers changes."""
-    sensor = get(store, org_id, sensor_id)
-    event: dict[str, Any] = {"sensor_id": sensor.sensor_id, "test": True}
-    config = sensor.config
-    try:
-        if sensor.sensor_type == "polling":
-            event["value"] = polling.observe(config)
-        elif sensor.sensor_type == "s3":
-            keys = s3.list_keys(paths, config)
-            event.update(bucket=config["bucket"], key=keys[-1] if keys else None)
-    except (polling.CheckError, s3.ListError) as exc:
-        raise SensorTestFailed(
-            f"Sensor test failed: {_short(exc)}", {"config_json": "check the sensor's config"}
-        ) from None
-    return fire(store, sensor, event, trigger="sensor", wake=wake, tags=["sensor-test"])
-
-
-def due(store: DuckDBStore, limit: int) -> list[SensorRow]:
-    return sql.due(store, utcnow(), LOOKED_AT, limit)
-
-
-def evaluate(store: DuckDBStore, paths: DagyPaths, sensor: SensorRow, wake: Wake) -> list[str]:
-    """One look of a polling or s3 sensor; the run ids it queued. A failed look is recorded in
-    ``last_error`` (and raised for the loop to log); the next look is one interval later."""
-    config = sensor.config
-    started = utcnow()
-    state: dict[str, Any] = {
-        "last_checked_at": started,
-        "next_check_at": started + _interval(config),
-        "updated_at": started,
-        "last_error": None,
-    }
-    runs: list[str] = []
-    try:
-        if sensor.sensor_type == "polling":
-            runs = _poll(store, sensor, config, state, wake)
-        else:
-            runs = _watch(store, paths, sensor, config, wake)
-    except Exception as exc:
-        state["last_error"] = _short(exc)
-        raise
-    finally:
-        sql.update_state(store, sensor.sensor_id, **state)
-    return runs
-
-
-def _poll(
-    store: DuckDBStore,
-    sensor: SensorRow,
-    config: dict[str, Any],
-    state: dict[str, Any],
-    wake: Wake,
-) -> list[str]:
-    observation = polling.observe(config)
-    if observation is None:
-        return []
-    mark = polling.fingerprint(observation)
-    if mark == sensor.last_fingerprint:
-        return []
-    # Remembered even when the run is refused (a flow that changed its parameters): one error,
-    # not one per interval; but a quota refusal passes, so the next look tries again. The run is
-    # queued first: a crash in between fires again, not never.
-    try:
-        run = fire(
-            store,
-            sensor,
-            {"sensor_id": sensor.sensor_id, "value": observation},
-            trigger="sensor",
-            wake=wake,
-        )
-    except QuotaExceededError:
-        raise
-    except Exception:
-        state["last_fingerprint"] = mark
-        raise
-    state["last_fingerprint"] = mark
-    return [run.run_id]
-
-
-def _watch(
-    store: DuckDBStore, paths: DagyPaths, sensor: SensorRow, config: dict[str, Any], wake: Wake
-) -> list[str]:
-    keys = s3.list_keys(paths, config)
-    new = sql.unseen_keys(store, sensor.sensor_id, keys)[: s3.MAX_KEYS_PER_CHECK]
-    runs = []
-    for key in new:
-        try:
-            run = fire(
-                store,
-                sensor,
-                {"bucket": config["bucket"], "key": key, "sensor_id": sensor.sensor_id},
-                trigger="sensor",
-                wake=wake,
-            )
-            runs.append(run.run_id)
-        except QuotaExceededError:
-            raise  # not seen: the next look tries this key (and those after it) again
-        except Exception:
-            sql.add_seen_keys(store, sensor.sensor_id, [key], utcnow())  # refused for good
-            raise
-        sql.add_seen_keys(store, sensor.sensor_id, [key], utcnow())
-    return runs
-
-
-def _interval(config: dict[str, Any]) -> Any:
-    import datetime as _dt
-
-    return _dt.timedelta(seconds=_config.interval(config))
-
-
-def _short(exc: BaseException) -> str:
-    text = getattr(exc, "message", None) or str(exc)
-    return f"{type(exc).__name__}: {text}"[:_ERROR_CHARS]

@@ -17,7 +17,7 @@ from distributed import Client
 
 from dagy.config.paths import DagyPaths
 from dagy.sdk.loader import load_flow
-from dagy.services.runs.local import RunSettings, run_flow
+from dagy.services.runs.execute import RunSettings, run_flow
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import RunRecord
 

@@ -42,7 +42,7 @@ def _target(event: dict[str, Any], paths: Any) -> str:
 def run_flow(event: dict[str, Any]) -> dict[str, Any]:
     import json
 
-    from dagy.services.runs import local as runs
+    from dagy.services.runs import execute as runs
 
     paths = _home()
     record = runs.run_target(

@@ -1,4 +1,10 @@
-"""What can be done with runs: start one locally, retry one, list, show, and find their logs."""
+"""Executing runs in this process: a flow (``dagy run <path>:<fn>``, a flow called from Python), a
+retry of a failed run, or a run a server or the CLI queued; and the retention of run files.
+
+The run is recorded in this home's store: through `dagy serve` while one owns the file, else in the
+file itself (dagy/store/shared.py), so a run that outlives a server, or sees one start, keeps
+recording.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +17,25 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagy.config.paths import DEFAULT_KEEP_RUNS, DagyPaths, env_flag, env_int
-from dagy.errors import DagyError, LogNotFoundError, RunNotFoundError
+from dagy.errors import InvalidInputError, NotFoundError
+from dagy.sdk import hooks
 from dagy.sdk.flow import Flow
 from dagy.sdk.spec import FlowSpec, TaskDef
 from dagy.store.records import (
     FINAL_STATUSES,
     PENDING,
-    RUN_STATUSES,
     RUNNING,
     SUCCEEDED,
     RunRecord,
     TaskRunRecord,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from dagy.services.accounts.audit import Actor
 
 
 def _store(paths: DagyPaths) -> Any:
@@ -87,6 +96,9 @@ def run_flow(
     return _execute(spec, settings, paths, resolve=_resolver())
 
 
+hooks.register("run_flow", run_flow)  # calling a flow from Python runs it here (dagy/sdk/hooks.py)
+
+
 def _resolver() -> Callable[[TaskDef], Callable[..., Any]]:
     from dagy.sdk.task import resolve_task
 
@@ -111,6 +123,7 @@ def _execute(
     reused: dict[str, TaskRunRecord] | None = None,
     run: RunRecord | None = None,
     store: Any = None,
+    run_id: str | None = None,
 ) -> RunRecord:
     """Create the run (or, given ``run``, take over one queued by the server) and execute it."""
     from dagy.config.processes import process_start_time
@@ -135,7 +148,7 @@ def _execute(
     }
     if run is None:
         run = RunRecord(
-            run_id=new_run_id(spec.flow_name, now),
+            run_id=run_id or new_run_id(spec.flow_name, now),
             flow_name=spec.flow_name,
             flow_version=spec.flow_version,
             created_at=now,
@@ -267,8 +280,17 @@ def prune(paths: DagyPaths, store: Any, keep: int | None = None) -> list[str]:
     return victims
 
 
-def retry_run(run_id: str, settings: RunSettings | None, paths: DagyPaths) -> RunRecord:
-    """A new run of the same FlowSpec that re-executes only what did not succeed."""
+def retry_run(
+    run_id: str,
+    settings: RunSettings | None,
+    paths: DagyPaths,
+    *,
+    new_id: str | None = None,
+    actor: Actor | None = None,
+) -> RunRecord:
+    """A new run (``new_id``, or a fresh id) of the same FlowSpec that re-executes only what did
+    not succeed. ``actor``: the audit row's, written in the store file before the run starts (the
+    store mode; a server writes its own when it queues a retry)."""
     from dagy.sdk.loader import load_module, split_target
 
     store = _store(paths)
@@ -286,21 +308,41 @@ def retry_run(run_id: str, settings: RunSettings | None, paths: DagyPaths) -> Ru
         settings.max_workers, settings.fail_fast, settings.executor, trigger="retry"
     )
     _check_settings(settings)
-    return _execute(spec, settings, paths, resolve=_resolver(), retry_of=old, reused=reused)
+    new_id = new_id or new_run_id(old.flow_name)
+    if actor is not None:
+        from dagy.services.accounts import audit
+        from dagy.store.duckdb_store import DuckDBStore
+
+        local = DuckDBStore(paths)
+        with local.transaction():
+            audit.write(
+                local,
+                actor,
+                "execute",
+                "run",
+                new_id,
+                resource_name=old.flow_name,
+                changes={"retry_of": run_id},
+            )
+    return _execute(
+        spec, settings, paths, resolve=_resolver(), retry_of=old, reused=reused, run_id=new_id
+    )
 
 
 def check_retryable(run_id: str, old: RunRecord | None) -> RunRecord:
-    """The run, if a retry of it can start; else the error that says why not."""
+    """The run, if a retry of it can start; else the error that says why not (the same rule for
+    a retry executed here and one queued on a server)."""
     if old is None:
-        raise RunNotFoundError(run_id)
+        raise NotFoundError(f"Run not found: {run_id}", {"run_id": run_id})
+    why = None
     if old.status not in FINAL_STATUSES:
-        raise DagyError(
-            f"Run {run_id} is still {old.status}; wait for it to finish before retrying"
-        )
-    if old.status == SUCCEEDED:
-        raise DagyError(f"Run {run_id} succeeded; there is nothing to retry")
-    if not old.flow_spec or not old.entrypoint:
-        raise DagyError(f"Run {run_id} has no stored FlowSpec or entrypoint to retry from")
+        why = f"Run {run_id} is still {old.status}; wait for it to finish before retrying"
+    elif old.status == SUCCEEDED:
+        why = f"Run {run_id} succeeded; there is nothing to retry"
+    elif not old.flow_spec or not old.entrypoint:
+        why = f"Run {run_id} has no stored FlowSpec or entrypoint to retry from"
+    if why is not None:
+        raise InvalidInputError(why, {"run_id": why})
     return old
 
 
@@ -337,47 +379,3 @@ def execute_queued(
         run=run,
         store=store,
     )
-
-
-# -- reads ------------------------------------------------------------------------------------------
-
-
-def list_runs(
-    paths: DagyPaths,
-    *,
-    status: str | None = None,
-    flow_name: str | None = None,
-    limit: int | None = 100,
-) -> tuple[list[RunRecord], int]:
-    """The newest runs first, and how many match in all."""
-    if status and status.upper() not in RUN_STATUSES:
-        raise ValueError(f"Unknown status '{status}' (one of {', '.join(RUN_STATUSES)})")
-    store = _store(paths)
-    with store.connection():
-        runs = store.list_runs(status=status, flow_name=flow_name, limit=limit)
-        total = (
-            len(runs)
-            if not limit or len(runs) < limit
-            else store.count_runs(status=status, flow_name=flow_name)
-        )
-    return runs, total
-
-
-def show_run(paths: DagyPaths, run_id: str) -> tuple[RunRecord, list[TaskRunRecord]]:
-    store = _store(paths)
-    with store.connection():
-        run = store.get_run(run_id)
-        if run is None:
-            raise RunNotFoundError(run_id)
-        return run, store.task_runs(run_id)
-
-
-def log_path(paths: DagyPaths, run_id: str, task_run_id: str | None = None) -> Path:
-    """The run log, or a task run's log; RunNotFoundError/LogNotFoundError as the spec says."""
-    store = _store(paths)
-    if store.get_run(run_id) is None:
-        raise RunNotFoundError(run_id)
-    path = paths.run_log(run_id) if task_run_id is None else paths.task_log(run_id, task_run_id)
-    if not path.is_file():
-        raise LogNotFoundError(path)
-    return path

@@ -1,0 +1,112 @@
+"""Reading runs: one page of an org's runs, one run with its task runs and DAG, its retry count.
+
+Records only (dagy.store.records); the server shapes the API's JSON from them at its edge
+(dagy/server/shapes.py) and the local backend turns them into the front ends' records.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dagy import states
+from dagy.errors import InvalidInputError, NotFoundError
+from dagy.services import pagination
+from dagy.store.records import RunRecord, TaskRunRecord
+
+if TYPE_CHECKING:
+    from dagy.store.duckdb_store import DuckDBStore
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    items: list[RunRecord]  # without their FlowSpec
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    run: RunRecord  # without its FlowSpec
+    task_runs: list[TaskRunRecord]
+    edges: list[list[str]] | None  # the DAG: upstream → downstream task run ids
+    retry_count: int
+
+
+def run_slug(run: RunRecord) -> str:
+    """``<flow_name>-<created_at as YYYY-MM-DD-HHMMSS>``: the spec's human-readable run name."""
+    return f"{run.flow_name}-{run.created_at.strftime('%Y-%m-%d-%H%M%S')}"
+
+
+def not_found(run_id: str) -> NotFoundError:
+    return NotFoundError(f"Run not found: {run_id}", {"run_id": run_id})
+
+
+def check_status(status: str | None) -> str | None:
+    """An API status filter (``queued``, ``completed``, ...) as the store spells it; 400 naming
+    ``status`` for any other word."""
+    if not status:
+        return None
+    words = states.api_words()
+    if status not in words:
+        raise InvalidInputError(
+            f"Invalid status: {status!r}", {"status": f"one of {', '.join(words)}"}
+        )
+    return states.from_api(status)
+
+
+def list_page(
+    store: DuckDBStore,
+    org_id: str,
+    *,
+    status: str | None = None,
+    flow_name: str | None = None,
+    deployment_name: str | None = None,
+    limit: Any = None,
+    next_token: str | None = None,
+    default_limit: int = 20,
+) -> RunsPage:
+    """One page of the org's runs, newest first; ``status`` in dagy.states' words."""
+    size = pagination.clamp_limit(limit, default=default_limit, maximum=100)
+    position = pagination.decode_keyset(next_token)
+    rows = store.runs_page(
+        org_id,
+        status=status,
+        flow_name=flow_name or None,
+        before=position,
+        limit=size + 1,
+        deployment_name=deployment_name or None,
+    )
+    items, token = pagination.page(rows, size, lambda r: [r.created_at.isoformat(), r.run_id])
+    return RunsPage(items, token)
+
+
+def count(
+    store: DuckDBStore, org_id: str, *, status: str | None = None, flow_name: str | None = None
+) -> int:
+    return store.count_runs(org_id=org_id, status=status, flow_name=flow_name or None)
+
+
+def get(store: DuckDBStore, org_id: str, run_id: str) -> RunRecord:
+    """One run of the org (no FlowSpec); 404 for an unknown id and for another org's run alike."""
+    run = store.get_run_summary(run_id, org_id)
+    if run is None:
+        raise not_found(run_id)
+    return run
+
+
+def retry_count(store: DuckDBStore, run_id: str) -> int:
+    return store.retry_count(run_id)
+
+
+def detail(store: DuckDBStore, org_id: str, run_id: str) -> RunDetail:
+    """The run, its task runs, its DAG's edges and how many retries led to it."""
+    with store.connection():
+        run = store.get_run(run_id, org_id=org_id)
+        if run is None:
+            raise not_found(run_id)
+        tasks = store.task_runs(run_id)
+        retries = store.retry_count(run_id)
+    edges = json.loads(run.flow_spec).get("edges") if run.flow_spec else None
+    run.flow_spec = None
+    return RunDetail(run, tasks, [list(e) for e in edges] if edges else edges, retries)
