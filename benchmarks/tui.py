@@ -6,7 +6,8 @@
 A fresh temporary home gets ``--seed`` finished runs with one INSERT ... SELECT (runs.py's
 ``seed``), then one real run of a 3-task flow on top, so the newest run has task runs and a DAG.
 Each repeat is a new process (``--child``) that runs the app headless (``App.run_test``, 150x40)
-over LocalSource, the DuckDB file opened per call as `dagy tui` does without a server:
+over the backend `dagy tui` opens (``open_source``): the store file, opened per call, as without
+a server:
 
 1. first paint: from the process's start (before textual is imported) until the runs table shows
    its first page of 100 rows; also the part of it spent importing ``dagy.tui.app``;
@@ -91,10 +92,10 @@ async def child() -> dict[str, float]:
     t_import = time.perf_counter()
     from dagy.config.paths import DagyPaths
     from dagy.tui.app import DagyApp
-    from dagy.tui.source import LocalSource
+    from dagy.tui.source import open_source
 
     imported = time.perf_counter() - t_import
-    app = DagyApp(LocalSource(DagyPaths.from_env()))
+    app = DagyApp(open_source(DagyPaths.from_env()))
     out: dict[str, float] = {"import_s": imported}
     async with app.run_test(size=(150, 40)) as pilot:
 

@@ -3,7 +3,8 @@
 sys.stdout/sys.stderr are replaced once by routers that write to the log bound to the current thread
 (or to the real stream when none is), and a root logging handler does the same for log records.
 Both replace every secret value this process has seen (``register_secret``, called by
-``dagy.secret()``) with ``****``.
+``dagy.secret()``) with ``****``. Each printed line starts with the time it was written, like the
+engine's own lines, so a log reader never has to lend it the previous line's time.
 """
 
 from __future__ import annotations
@@ -58,6 +59,40 @@ class Redacting:
         return getattr(self._stream, name)
 
 
+def _now() -> str:
+    """``2026-03-04T12:00:00.123Z``: the engine's timestamp format."""
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+def stamp(text: str, at_line_start: bool) -> tuple[str, bool]:
+    """``text`` with the current time before each line it starts, and whether it ends a line.
+    A line is stamped when its first character is written (a print's text, then its newline)."""
+    if not text:
+        return text, at_line_start
+    now = _now()
+    parts = text.split("\n")
+    out = [f"{now} {parts[0]}" if at_line_start and parts[0] else parts[0]]
+    out += [f"{now} {part}" if part else part for part in parts[1:]]
+    return "\n".join(out), text.endswith("\n")
+
+
+class Stamping:
+    """A text stream that stamps each line it starts (a process executor child's stdout/stderr)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._at_line_start = True
+
+    def write(self, text: str) -> int:
+        stamped, self._at_line_start = stamp(text, self._at_line_start)
+        self._stream.write(stamped)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class _Router:
     def __init__(self, original: Any) -> None:
         self._original = original
@@ -67,7 +102,9 @@ class _Router:
             text = redact(text)
         target = getattr(_local, "log", None)
         if target is not None and not target.closed:
-            return target.write(text)
+            stamped, _local.at_line_start = stamp(text, getattr(_local, "at_line_start", True))
+            target.write(stamped)
+            return len(text)
         return self._original.write(text)
 
     def flush(self) -> None:
@@ -135,3 +172,4 @@ def uninstall() -> None:
 def bind(log: IO[str] | None) -> None:
     """Send this thread's output to ``log`` (None: back to the real streams)."""
     _local.log = log
+    _local.at_line_start = True

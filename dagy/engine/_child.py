@@ -81,17 +81,19 @@ def run_payload(payload: dict[str, Any]) -> ChildResult:
 def main() -> int:
     payload = json.loads(sys.stdin.buffer.read())
     from dagy.engine import artifacts
-    from dagy.engine._capture import LOG_FORMATTER, Redacting, redact
+    from dagy.engine._capture import LOG_FORMATTER, Redacting, Stamping, redact
 
     task_dir = Path(payload["task_dir"])
-    # A secret the task got from dagy.secret() prints as **** (the streams are the task log).
-    sys.stdout = Redacting(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = Redacting(sys.stderr)  # type: ignore[assignment]
-    handler = logging.StreamHandler(sys.stderr)
+    # A secret the task got from dagy.secret() prints as **** (the streams are the task log); each
+    # line the task prints is stamped with its time; log records and our lines carry their own.
+    out, err = Redacting(sys.stdout), Redacting(sys.stderr)
+    sys.stdout = Stamping(out)  # type: ignore[assignment]
+    sys.stderr = Stamping(err)  # type: ignore[assignment]
+    handler = logging.StreamHandler(err)
     handler.setFormatter(LOG_FORMATTER)
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
-    print(started_line(payload, f"process {os.getpid()}"), flush=True)
+    print(started_line(payload, f"process {os.getpid()}"), file=out, flush=True)
     result = run_payload(payload)
     if result.data is None:
         error = {"error": redact(result.error or "failed"), "retryable": result.retryable}

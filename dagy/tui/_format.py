@@ -1,4 +1,4 @@
-"""How cells read: statuses in colour, times to the second, durations short."""
+"""How cells read: states in the CLI's words and in colour, times to the second, durations short."""
 
 from __future__ import annotations
 
@@ -7,38 +7,49 @@ from typing import Any
 
 from rich.text import Text
 
-# Run statuses in the API's words, task statuses in the store's (lower-cased); one colour each.
+from dagy import states
+
+# Run and task-run states in dagy.states' words (the CLI's), one colour each.
 STATUS_STYLES = {
-    "queued": "yellow",
-    "pending": "yellow",
-    "running": "bold cyan",
-    "retrying": "bold magenta",
-    "completed": "green",
-    "succeeded": "green",
-    "failed": "bold red",
-    "upstream_failed": "red",
-    "cancelled": "bright_black",
+    states.PENDING: "yellow",
+    states.RUNNING: "bold cyan",
+    states.RETRYING: "bold magenta",
+    states.SUCCEEDED: "green",
+    states.FAILED: "bold red",
+    states.UPSTREAM_FAILED: "red",
+    states.CANCELLED: "bright_black",
 }
-RUN_STATUS_FILTERS = (None, "queued", "running", "completed", "failed", "cancelled")
+# What `t` cycles through on the runs view: every run, then each run state.
+RUN_STATUS_FILTERS: tuple[str | None, ...] = (None, *states.RUN_STATUSES)
 
 
 def status_text(status: str | None) -> Text:
-    word = (status or "-").lower()
+    word = (status or "-").upper()
     return Text(word, style=STATUS_STYLES.get(word, ""))
 
 
-def _parse(value: str | None) -> _dt.datetime | None:
+def _moment(value: _dt.datetime | str | None) -> _dt.datetime | None:
+    """Naive UTC: a record's datetime as is, an API's ISO string parsed."""
+    if value is None or isinstance(value, _dt.datetime):
+        return value
     if not value:
         return None
     try:
-        return _dt.datetime.fromisoformat(value.rstrip("Z"))
+        moment = _dt.datetime.fromisoformat(value.rstrip("Z"))
     except ValueError:
         return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return moment
 
 
-def when(value: str | None) -> str:
+def utcnow() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+
+
+def when(value: _dt.datetime | str | None) -> str:
     """``2026-03-04 12:00:00`` (UTC, as stored) or ``-``."""
-    moment = _parse(value)
+    moment = _moment(value)
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
@@ -54,22 +65,28 @@ def seconds(value: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def run_duration(run: dict[str, Any], now: _dt.datetime | None = None) -> str:
-    """The run's duration; for a running run, how long it has run so far."""
-    if run.get("duration_seconds") is not None:
-        return seconds(float(run["duration_seconds"]))
-    started = _parse(run.get("started_at"))
-    if started is None or run.get("status") not in ("running", "RUNNING"):
+def elapsed(
+    status: str,
+    started_at: _dt.datetime | None,
+    duration: float | None,
+    now: _dt.datetime | None = None,
+) -> str:
+    """A finished run's or task run's duration; a running one's time so far (it grows each
+    refresh); ``-`` for what has not started."""
+    if duration is not None:
+        return seconds(duration)
+    if started_at is None or status not in (states.RUNNING, states.RETRYING):
         return "-"
-    now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
-    return seconds(max(0.0, (now - started).total_seconds()))
+    return seconds(max(0.0, ((now or utcnow()) - started_at).total_seconds()))
 
 
 def cell(value: Any) -> str:
-    if value is None:
+    if value is None or value == "":
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+    if isinstance(value, _dt.datetime):
+        return when(value)
     return str(value)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
 from textual.widgets import Tree
 
+from dagy.backend.records import TaskRun
 from dagy.tui import _format
 
 MAX_NODES_PER_LAYER = 200
 
 
-def layers(task_ids: list[str], edges: list[list[str]]) -> list[list[str]]:
+def layers(task_ids: list[str], edges: Sequence[Sequence[str]]) -> list[list[str]]:
     """Task runs grouped by their longest path from a root (a fan-in of 500 stays one layer)."""
     upstream: dict[str, list[str]] = {t: [] for t in task_ids}
     for up, down in edges:
@@ -33,13 +35,13 @@ class DagTree(Tree[str]):
         super().__init__("DAG", **kwargs)
         self.show_root = False
 
-    def show(self, task_runs: list[dict[str, Any]], edges: list[list[str]] | None) -> None:
+    def show(self, task_runs: list[TaskRun], edges: Sequence[Sequence[str]] | None) -> None:
         self.clear()
-        status = {t["task_run_id"]: t.get("status") for t in task_runs}
+        status = {t.task_run_id: t.status for t in task_runs}
         upstream: dict[str, list[str]] = {}
         for up, down in edges or []:
             upstream.setdefault(down, []).append(up)
-        ids = [t["task_run_id"] for t in task_runs]
+        ids = [t.task_run_id for t in task_runs]
         for number, layer in enumerate(layers(ids, edges or []), start=1):
             noun = "task run" if len(layer) == 1 else "task runs"
             branch = self.root.add(f"layer {number} ({len(layer)} {noun})", expand=True)

@@ -12,10 +12,10 @@ HELP = """\
 [b]Dagy TUI[/b]
 
 [b]Everywhere[/b]   q quit · ? this help · f flows · d deployments · s schedules · escape back (in a log, f is follow)
-[b]Runs[/b]         enter open · t cycle status filter · w filter by flow · / open a run by id
-             n or moving past the last row loads the next page
+[b]Runs[/b]         enter open · t cycle status filter · w filter by flow (name prefix) · / open a run by id
+             n or moving past the last row loads the next page · escape leaves a box
 [b]Run[/b]          enter task run's log · l run log · c cancel · r retry
-[b]Log[/b]          f follow on/off · / show only lines containing a text
+[b]Log[/b]          f follow on/off · / show only lines containing a text (escape closes it)
 [b]Schedules[/b]    p pause/resume · t trigger now
 
 Press escape or ? to close."""

@@ -7,8 +7,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Log, Static
 
+from dagy.backend.records import LogChunk
 from dagy.tui._background import in_background
-from dagy.tui.source import LOG_PAGE, LogChunk, Source
+from dagy.tui.source import LOG_PAGE, Source
 
 FOLLOW_SECONDS = 0.5
 
@@ -64,10 +65,12 @@ class LogScreen(Screen[None]):
         token = self.next_token
 
         def read() -> list[LogChunk]:
-            chunks = [self.source.logs(self.run_id, self.task_run_id, token)]
+            runs = self.source.runs
+            chunks = [runs.logs(self.run_id, self.task_run_id, next_token=token, limit=LOG_PAGE)]
             while len(chunks[-1].lines) == LOG_PAGE and chunks[-1].next_token:
+                more = chunks[-1].next_token
                 chunks.append(
-                    self.source.logs(self.run_id, self.task_run_id, chunks[-1].next_token)
+                    runs.logs(self.run_id, self.task_run_id, next_token=more, limit=LOG_PAGE)
                 )
             return chunks
 
@@ -80,7 +83,7 @@ class LogScreen(Screen[None]):
 
     def _append(self, chunks: list[LogChunk]) -> None:
         self._busy = False
-        new = [line for chunk in chunks for line in chunk.lines]
+        new = [str(line) for chunk in chunks for line in chunk.lines]
         self.next_token = chunks[-1].next_token
         self.complete = self.next_token is None
         self.lines += new
@@ -113,19 +116,25 @@ class LogScreen(Screen[None]):
         field.focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.search = event.value.strip()
+        self._apply(event.value.strip())
+        if not self.search:
+            event.input.remove_class("shown")
+
+    def _apply(self, search: str) -> None:
+        self.search = search
         log = self.query_one(Log)
         log.clear()
         log.write_lines([line for line in self.lines if self._matches(line)])
-        if not self.search:
-            event.input.remove_class("shown")
         log.focus()
         self._title()
 
     def action_back(self) -> None:
+        """While the search box is open (typed in or applied), escape closes it and shows every
+        line again; only then does it leave the log."""
         field = self.query_one("#log-search", Input)
-        if field.has_focus:
+        if field.has_class("shown"):
             field.remove_class("shown")
-            self.query_one(Log).focus()
+            field.value = ""
+            self._apply("")
         else:
             self.app.pop_screen()

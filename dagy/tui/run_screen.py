@@ -11,13 +11,14 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from dagy import states
+from dagy.backend.records import Run, RunDetail, TaskRun
 from dagy.tui import _format
 from dagy.tui._background import in_background
 from dagy.tui.dag_tree import DagTree
-from dagy.tui.source import RunDetail, Source
+from dagy.tui.source import Source
 
 TASK_COLUMNS = ("task run", "task", "status", "attempts", "duration", "error")
-ACTIVE = ("queued", "running")
 REFRESH_SECONDS = 1.0
 
 
@@ -62,49 +63,47 @@ class RunScreen(Screen[None]):
         self.set_interval(REFRESH_SECONDS, self._refresh_active)
 
     def load(self) -> None:
-        in_background(self, lambda: self.source.run(self.run_id), self._show, group="run")
+        in_background(self, lambda: self.source.runs.get(self.run_id), self._show, group="run")
 
     def _refresh_active(self) -> None:
-        if self.detail is not None and self.detail.run.get("status") in ACTIVE:
+        if self.detail is not None and self.detail.run.status in states.ACTIVE_STATUSES:
             self.load()
 
     def _show(self, detail: RunDetail) -> None:
         self.detail = detail
         run = detail.run
-        summary = Text(f"Run {run['run_id']}  ", style="bold")
-        summary.append_text(_format.status_text(run.get("status")))
+        summary = Text(f"Run {run.run_id}  ", style="bold")
+        summary.append_text(_format.status_text(run.status))
         summary.append(
-            f"\nflow {run.get('flow_name')}:{run.get('flow_version')}"
-            f"  started {_format.when(run.get('started_at'))}"
-            f"  duration {_format.run_duration(run)}"
-            f"  trigger {', '.join(run.get('tags') or []) or '-'}"
+            f"\nflow {run.flow_id}"
+            f"  started {_format.when(run.started_at)}"
+            f"  duration {_format.elapsed(run.status, run.started_at, run.duration_seconds)}"
+            f"  trigger {_trigger(run)}"
         )
-        if run.get("error"):
-            summary.append(f"\nerror: {run['error']}", style="red")
-        if detail.task_runs is None:
-            summary.append("\ntask runs: not available through this API (l opens the run log)")
+        if run.error:
+            summary.append(f"\nerror: {run.error}", style="red")
         self.query_one("#run-summary", Static).update(summary)
         table = self.query_one("#tasks", DataTable)
-        tasks = detail.task_runs or []
-        if [str(r.value) for r in table.rows] != [t["task_run_id"] for t in tasks]:
+        tasks = list(detail.task_runs or [])
+        if [str(r.value) for r in table.rows] != [t.task_run_id for t in tasks]:
             table.clear()
             for t in tasks:
-                table.add_row(*self._row(t), key=t["task_run_id"])
-        else:
+                table.add_row(*self._row(t), key=t.task_run_id)
+        else:  # the same task runs: their states, attempts and times change in place
             for t in tasks:
                 for column, value in zip(TASK_COLUMNS[2:], self._row(t)[2:], strict=True):
-                    table.update_cell(t["task_run_id"], column, value)
+                    table.update_cell(t.task_run_id, column, value)
         self.query_one(DagTree).show(tasks, detail.edges)
 
     @staticmethod
-    def _row(t: dict[str, Any]) -> list[Any]:
+    def _row(t: TaskRun) -> list[Any]:
         return [
-            t["task_run_id"],
-            t.get("task_name") or "-",
-            _format.status_text(t.get("status")),
-            f"{t.get('attempt', 0)}/{t.get('max_attempts', 1)}",
-            _format.seconds(t.get("duration_seconds")),
-            (t.get("error") or "-") if t.get("status") != "SUCCEEDED" else "-",
+            t.task_run_id,
+            t.task_name or "-",
+            _format.status_text(t.status),
+            f"{t.attempt}/{t.max_attempts}",
+            _format.elapsed(t.status, t.started_at, t.duration_seconds),
+            (t.error or "-") if t.status != states.SUCCEEDED else "-",
         ]
 
     # -- actions ----------------------------------------------------------------------------------
@@ -136,7 +135,19 @@ class RunScreen(Screen[None]):
         in_background(self, call, done, group="run-action")
 
     def action_cancel(self) -> None:
-        self._act("Cancelling", lambda: self.source.cancel(self.run_id))
+        def cancel() -> str:
+            ended = self.source.runs.cancel(self.run_id)
+            return f"Run cancelled: {ended.run_id} status={ended.status}"  # as `dagy runs cancel`
+
+        self._act("Cancelling", cancel)
 
     def action_retry(self) -> None:
-        self._act("Retrying", lambda: self.source.retry(self.run_id))
+        def retry() -> str:
+            new_id = self.source.runs.start_retry(self.run_id)
+            return f"Retry started for {self.run_id}: run {new_id}"
+
+        self._act("Retrying", retry)
+
+
+def _trigger(run: Run) -> str:
+    return ", ".join(run.tags) or run.trigger or "-"

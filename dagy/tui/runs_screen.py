@@ -10,12 +10,16 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from dagy.backend.records import Run, RunsPage
+from dagy.errors import APIError, NotFoundError, RunNotFoundError
 from dagy.tui import _format
 from dagy.tui._background import in_background
-from dagy.tui.source import PAGE, RunsPage, Source
+from dagy.tui.source import PAGE, Source
 
 COLUMNS = ("run id", "flow", "status", "started", "duration", "trigger")
 REFRESH_SECONDS = 2.0
+# A flow prefix is matched here, over the backend's pages: at most this many pages per load.
+PREFIX_SCAN_PAGES = 10
 
 
 class RunsScreen(Screen[None]):
@@ -28,7 +32,7 @@ class RunsScreen(Screen[None]):
         Binding("w", "focus_flow", "Flow filter"),
         Binding("slash", "focus_search", "Search id"),
         Binding("n", "more", "More"),
-        Binding("escape", "focus_table", "Table", show=False),
+        Binding("escape", "leave_box", "Table", show=False),
     ]
     DEFAULT_CSS = """
     RunsScreen #filters { height: 3; }
@@ -41,7 +45,7 @@ class RunsScreen(Screen[None]):
         self.source = source
         self.status: str | None = None
         self.flow_name: str | None = None
-        self.items: list[dict[str, Any]] = []
+        self.items: list[Run] = []
         self.next_token: str | None = None
         self._loading_more = False
 
@@ -66,9 +70,19 @@ class RunsScreen(Screen[None]):
     # -- loading ----------------------------------------------------------------------------------
 
     def _fetch(self, token: str | None) -> RunsPage:
-        return self.source.runs_page(
-            status=self.status, flow_name=self.flow_name, next_token=token, limit=PAGE
-        )
+        """A page of runs; with a flow filter, the runs whose flow name starts with it (the API
+        matches a whole name, so the prefix is matched here, a bounded number of pages a load)."""
+        runs = self.source.runs
+        if not self.flow_name:
+            return runs.list(status=self.status, limit=PAGE, next_token=token)
+        prefix, found = self.flow_name.lower(), []
+        for _ in range(PREFIX_SCAN_PAGES):
+            page = runs.list(status=self.status, limit=PAGE, next_token=token)
+            found += [r for r in page.items if r.flow_name.lower().startswith(prefix)]
+            token = page.next_token
+            if token is None or len(found) >= PAGE:
+                break
+        return RunsPage(found, token)
 
     def reload(self) -> None:
         """The first page again, from scratch (a filter changed)."""
@@ -89,17 +103,12 @@ class RunsScreen(Screen[None]):
     def _merge(self, result: tuple[RunsPage, str]) -> None:
         page, label = result
         self.app.sub_title = label
-        fresh = {item["run_id"] for item in page.items}
+        fresh = {run.run_id for run in page.items}
         if not page.items or len(self.items) <= len(page.items):
             self.items, self.next_token = list(page.items), page.next_token
         else:
-            last = page.items[-1]
-            key = (last.get("created_at") or "", last["run_id"])
-            older = [
-                i
-                for i in self.items
-                if i["run_id"] not in fresh and (i.get("created_at") or "", i["run_id"]) < key
-            ]
+            key = _order(page.items[-1])
+            older = [r for r in self.items if r.run_id not in fresh and _order(r) < key]
             self.items = list(page.items) + older
         self._draw()
 
@@ -111,8 +120,8 @@ class RunsScreen(Screen[None]):
 
         def appended(page: RunsPage) -> None:
             self._loading_more = False
-            known = {i["run_id"] for i in self.items}
-            self.items += [i for i in page.items if i["run_id"] not in known]
+            known = {r.run_id for r in self.items}
+            self.items += [r for r in page.items if r.run_id not in known]
             self.next_token = page.next_token
             self._draw()
 
@@ -126,35 +135,36 @@ class RunsScreen(Screen[None]):
 
     # -- showing ----------------------------------------------------------------------------------
 
-    def _row(self, item: dict[str, Any]) -> list[Any]:
+    def _row(self, run: Run) -> list[Any]:
         return [
-            item["run_id"],
-            f"{item.get('flow_name')}:{item.get('flow_version')}",
-            _format.status_text(item.get("status")),
-            _format.when(item.get("started_at") or item.get("created_at")),
-            _format.run_duration(item),
-            item.get("trigger") or "-",
+            run.run_id,
+            run.flow_id,
+            _format.status_text(run.status),
+            _format.when(run.started_at or run.created_at),
+            _format.elapsed(run.status, run.started_at, run.duration_seconds),
+            run.trigger or "-",
         ]
 
     def _draw(self) -> None:
         table = self.query_one("#runs", DataTable)
         keys = [str(row.value) for row in table.rows]
-        ids = [i["run_id"] for i in self.items]
+        ids = [r.run_id for r in self.items]
         if keys == ids:  # same rows: update the cells that change, keep scroll and cursor
-            for item in self.items:
-                for column, value in zip(COLUMNS[2:5], self._row(item)[2:5], strict=True):
-                    table.update_cell(item["run_id"], column, value)
+            for run in self.items:
+                for column, value in zip(COLUMNS[2:5], self._row(run)[2:5], strict=True):
+                    table.update_cell(run.run_id, column, value)
         else:
             selected = keys[table.cursor_row] if keys and table.cursor_row < len(keys) else None
             table.clear()
-            for item in self.items:
-                table.add_row(*self._row(item), key=item["run_id"])
+            for run in self.items:
+                table.add_row(*self._row(run), key=run.run_id)
             if selected in ids:
                 table.move_cursor(row=ids.index(selected), animate=False)
         self._show_status()
 
     def _show_status(self, note: str = "") -> None:
-        parts = [f"status: {self.status or 'all'}", f"flow: {self.flow_name or 'all'}"]
+        flow = f"{self.flow_name}*" if self.flow_name else "all"
+        parts = [f"status: {self.status or 'all'}", f"flow: {flow}"]
         parts.append(
             f"{len(self.items)} runs loaded" + (", more with n" if self.next_token else "")
         )
@@ -196,18 +206,46 @@ class RunsScreen(Screen[None]):
     def action_focus_table(self) -> None:
         self.query_one("#runs", DataTable).focus()
 
+    def action_leave_box(self) -> None:
+        """Escape in a box drops what was typed (the flow box shows the filter in force again)
+        and gives the keys back to the table."""
+        self.query_one("#flow-filter", Input).value = self.flow_name or ""
+        self.query_one("#search", Input).value = ""
+        self.action_focus_table()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if event.input.id == "flow-filter":
             self.flow_name = text or None
             self.action_focus_table()
             self.reload()
-        elif event.input.id == "search" and text:
+        elif event.input.id == "search":
+            event.input.value = ""  # `/` starts a new id
+            self.action_focus_table()  # the keys are the table's again, whatever is found
+            if text:
+                in_background(self, lambda: _find(self.source, text), self._found, group="search")
 
-            def found(run: dict[str, Any] | None) -> None:
-                if run is None:
-                    self.notify(f"No run with id {text}", severity="warning")
-                else:
-                    self.open_run(run["run_id"])
+    def _found(self, found: tuple[str, bool]) -> None:
+        run_id, exists = found
+        if exists:
+            self.open_run(run_id)
+        else:
+            self.notify(f"No run with id {run_id}", severity="warning")
 
-            in_background(self, lambda: self.source.find_run(text), found, group="search")
+
+def _order(run: Run) -> tuple[str, str]:
+    """Newest first is ``created_at, run_id`` descending, as the backend pages them."""
+    return (run.created_at.isoformat() if run.created_at else "", run.run_id)
+
+
+def _find(source: Source, run_id: str) -> tuple[str, bool]:
+    """Whether a run with this exact id exists (the backend's get; a 404 is "no")."""
+    try:
+        source.runs.get(run_id)
+    except (RunNotFoundError, NotFoundError):
+        return run_id, False
+    except APIError as exc:
+        if exc.status_code != 404:
+            raise
+        return run_id, False
+    return run_id, True

@@ -1,428 +1,138 @@
-"""Where the TUI reads from: this home, or a remote profile's API, behind one small interface.
+"""What the TUI needs of dagy.backend: runs, the catalog and schedules, in typed records.
 
-Both sources answer in the API's shapes (GET /runs items, GET /runs/{run_id}, log events,
-schedule bodies), so the screens never know which one they look at:
-- ``LocalSource``: this home's live `dagy serve` when one runs (its API with the local token, and
-  its loopback store routes for task runs), else the DuckDB file, opened for one call and closed
-  again, so a `dagy run` in another terminal keeps recording;
-- ``ApiSource``: a server's REST API through DagyClient, as the CLI reaches a remote profile.
-
+The screens see only these Protocols; ``open_source`` hands them the one backend `dagy tui
+[--profile]` should look at (the store file, this home's live server, or a remote API).
 Every method may block (a file lock, the network); the screens call them from worker threads.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import subprocess
-import sys
-import urllib.parse
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+import threading
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dagy.client.http import DagyClient
-from dagy.config import server_file
-from dagy.config.paths import DagyPaths
-from dagy.errors import APIError, DagyError
-from dagy.store.records import TaskRunRecord
-
 if TYPE_CHECKING:
-    from dagy.store.duckdb_store import DuckDBStore
-    from dagy.store.remote import RemoteStore
+    from dagy.backend.catalog import Deployment, Flow
+    from dagy.backend.records import LogChunk, Run, RunDetail, RunsPage
+    from dagy.backend.triggers import Schedule
+    from dagy.config.paths import DagyPaths
 
-ORG = "personal"
 PAGE = 100
 LOG_PAGE = 1000
 # The TUI waits less than the CLI for a busy file: a refresh that cannot get it shows a notice.
 LOCK_TIMEOUT = 5.0
 
 
-@dataclass(frozen=True)
-class RunsPage:
-    items: list[dict[str, Any]]
-    next_token: str | None
+class RunsSource(Protocol):
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        flow_name: str | None = None,
+        limit: int = 100,
+        next_token: str | None = None,
+    ) -> RunsPage: ...
+
+    def get(self, run_id: str) -> RunDetail: ...
+
+    def logs(
+        self,
+        run_id: str,
+        task_run_id: str | None = None,
+        *,
+        next_token: str | None = None,
+        limit: int = 1000,
+    ) -> LogChunk: ...
+
+    def cancel(self, run_id: str) -> Run: ...
+
+    def start_retry(self, run_id: str) -> str: ...
 
 
-@dataclass(frozen=True)
-class RunDetail:
-    """A run (GET /runs/{run_id}), its task runs and the DAG's edges; None where the source
-    cannot say (a remote API has no task-run route)."""
+class CatalogSource(Protocol):
+    def flows(self) -> list[Flow]: ...
 
-    run: dict[str, Any]
-    task_runs: list[dict[str, Any]] | None
-    edges: list[list[str]] | None
+    def deployments(self) -> list[Deployment]: ...
 
 
-@dataclass(frozen=True)
-class LogChunk:
-    """New log lines, and the token to ask for more; None once the log is complete."""
+class SchedulesSource(Protocol):
+    def list(self) -> list[Schedule]: ...
 
-    lines: list[str]
-    next_token: str | None
+    def set_enabled(self, schedule_id: str, enabled: bool) -> Schedule: ...
+
+    def trigger(self, schedule_id: str, parameters: dict[str, Any]) -> str: ...
 
 
 class Source(Protocol):
+    """The part of dagy.backend's ``Backend`` the screens use."""
+
+    @property
+    def mode(self) -> str:
+        """``store`` (the file), ``server`` (this home's live server) or ``api`` (a remote one)."""
+
     @property
     def label(self) -> str:
         """What the header names: the profile and the store or server looked at."""
 
-    def runs_page(
-        self, *, status: str | None, flow_name: str | None, next_token: str | None, limit: int
-    ) -> RunsPage: ...
+    @property
+    def runs(self) -> RunsSource: ...
 
-    def find_run(self, run_id: str) -> dict[str, Any] | None: ...
+    @property
+    def catalog(self) -> CatalogSource: ...
 
-    def run(self, run_id: str) -> RunDetail: ...
-
-    def logs(self, run_id: str, task_run_id: str | None, next_token: str | None) -> LogChunk: ...
-
-    def cancel(self, run_id: str) -> str: ...
-
-    def retry(self, run_id: str) -> str: ...
-
-    def flows(self) -> list[dict[str, Any]]: ...
-
-    def deployments(self) -> list[dict[str, Any]]: ...
-
-    def schedules(self) -> list[dict[str, Any]]: ...
-
-    def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> dict[str, Any]: ...
-
-    def trigger_schedule(self, schedule_id: str) -> str: ...
+    @property
+    def schedules(self) -> SchedulesSource: ...
 
 
-def log_lines(events: list[dict[str, Any]]) -> list[str]:
-    """Log events as the lines of the file they came from."""
-    return [
-        f"{e['timestamp']} {e['message']}" if e.get("timestamp") else e["message"] for e in events
-    ]
+class Following:
+    """The backend for this home, chosen again at most every REOPEN_SECONDS: `dagy tui` stays
+    open while a `dagy serve` starts or stops, and each refresh then goes the way every command
+    would (the server while it holds the store file, else the file). A remote API stays."""
 
+    REOPEN_SECONDS = 2.0
 
-def task_rows(records: list[TaskRunRecord]) -> list[dict[str, Any]]:
-    return [r.to_json() for r in records]
+    def __init__(self, paths: DagyPaths, profile: str | None) -> None:
+        self.paths, self.profile = paths, profile
+        self._lock = threading.Lock()
+        self._opened_at = 0.0
+        self._backend = self._open()
 
+    def _open(self) -> Source:
+        from dagy.backend import open_backend
 
-def spec_edges(flow_spec: str | None) -> list[list[str]] | None:
-    if not flow_spec:
-        return None
-    edges = json.loads(flow_spec).get("edges")
-    return [list(e) for e in edges] if isinstance(edges, list) else None
+        backend = open_backend(self.paths, self.profile, lock_timeout=LOCK_TIMEOUT)
+        self._opened_at = time.monotonic()
+        return backend
 
+    def current(self) -> Source:
+        with self._lock:
+            stale = time.monotonic() - self._opened_at > self.REOPEN_SECONDS
+            if stale and self._backend.mode != "api":
+                self._backend = self._open()
+            return self._backend
 
-def _q(value: str) -> str:
-    return urllib.parse.quote(value, safe="")
-
-
-class ApiSource:
-    """A Dagy API. ``store``: this home's server's loopback store, for task runs and the DAG."""
-
-    def __init__(self, client: DagyClient, label: str, store: RemoteStore | None = None) -> None:
-        self.client, self.label, self.store = client, label, store
-
-    def runs_page(
-        self, *, status: str | None, flow_name: str | None, next_token: str | None, limit: int
-    ) -> RunsPage:
-        page = self.client.get(
-            "/runs", status=status, flow_name=flow_name, next_token=next_token, limit=limit
-        )
-        return RunsPage(list(page.get("items") or []), page.get("next_token"))
-
-    def find_run(self, run_id: str) -> dict[str, Any] | None:
-        try:
-            return dict(self.client.get(f"/runs/{_q(run_id)}"))
-        except APIError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
-
-    def run(self, run_id: str) -> RunDetail:
-        run = dict(self.client.get(f"/runs/{_q(run_id)}"))
-        if self.store is None:
-            try:
-                found = self.client.get(f"/runs/{_q(run_id)}/task-runs")
-            except APIError as exc:
-                if exc.status_code == 404:  # a server from before the route: no task runs
-                    return RunDetail(run, None, None)
-                raise
-            edges = found.get("edges")
-            return RunDetail(run, list(found.get("items") or []), edges)
-        record = self.store.get_run(run_id)
-        edges = spec_edges(record.flow_spec) if record is not None else None
-        return RunDetail(run, task_rows(self.store.task_runs(run_id)), edges)
-
-    def logs(self, run_id: str, task_run_id: str | None, next_token: str | None) -> LogChunk:
-        page = self.client.get(
-            f"/runs/{_q(run_id)}/logs",
-            task_run_id=task_run_id,
-            next_token=next_token,
-            limit=LOG_PAGE,
-        )
-        return LogChunk(log_lines(page.get("events") or []), page.get("next_token"))
-
-    def cancel(self, run_id: str) -> str:
-        body = self.client.post(f"/runs/{_q(run_id)}/cancel")
-        return f"Run cancelled: {run_id} status={str(body.get('status', 'cancelled')).upper()}"
-
-    def retry(self, run_id: str) -> str:
-        body = self.client.post(f"/runs/{_q(run_id)}/retry")
-        return f"Retry queued: {body.get('run_id')} (retry of {run_id})"
-
-    def flows(self) -> list[dict[str, Any]]:
-        return list(self.client.paginate("/flows", limit=100))
-
-    def deployments(self) -> list[dict[str, Any]]:
-        return list(self.client.paginate("/deployments", limit=100))
-
-    def schedules(self) -> list[dict[str, Any]]:
-        return list(self.client.paginate("/schedules", limit=100))
-
-    def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> dict[str, Any]:
-        return dict(self.client.patch(f"/schedules/{_q(schedule_id)}", {"enabled": enabled}))
-
-    def trigger_schedule(self, schedule_id: str) -> str:
-        body = self.client.post(f"/schedules/{_q(schedule_id)}/trigger", {"parameters": {}})
-        return f"Schedule {schedule_id} triggered: run {body.get('run_id')}"
-
-
-class LocalSource:
-    """This home: through its live server while one runs, else the DuckDB file, per call."""
-
-    def __init__(self, paths: DagyPaths) -> None:
-        self.paths = paths
-        self._api: ApiSource | None = None
+    @property
+    def mode(self) -> str:
+        return self.current().mode
 
     @property
     def label(self) -> str:
-        live = server_file.read(self.paths)
-        where = f"server {live.api_url}" if live is not None else f"store {self.paths.db}"
-        return f"local {self.paths.home} · {where}"
+        return self.current().label
 
-    def _server(self) -> ApiSource | None:
-        info = server_file.read(self.paths)
-        if info is None:
-            return None
-        if self._api is None or self._api.store is None or self._api.store.info != info:
-            from dagy.store.remote import RemoteStore
+    @property
+    def runs(self) -> RunsSource:
+        return self.current().runs
 
-            self._api = ApiSource(
-                DagyClient(info.api_url, info.token), f"server {info.api_url}", RemoteStore(info)
-            )
-        return self._api
+    @property
+    def catalog(self) -> CatalogSource:
+        return self.current().catalog
 
-    def _file(self) -> DuckDBStore:
-        """A store object of its own per call: DuckDBStore keeps its open connection on itself,
-        and the screens' workers call from several threads."""
-        from dagy.store.duckdb_store import DuckDBStore
-
-        return DuckDBStore(self.paths, lock_timeout=LOCK_TIMEOUT)
-
-    @contextlib.contextmanager
-    def _open(self) -> Iterator[DuckDBStore]:
-        store = self._file()
-        with store.connection():
-            yield store
-
-    def runs_page(
-        self, *, status: str | None, flow_name: str | None, next_token: str | None, limit: int
-    ) -> RunsPage:
-        api = self._server()
-        if api is not None:
-            return api.runs_page(
-                status=status, flow_name=flow_name, next_token=next_token, limit=limit
-            )
-        from dagy.server.shapes import to_item
-        from dagy.services.runs import reads
-
-        with self._open() as store:
-            page = reads.list_page(
-                store,
-                ORG,
-                status=reads.check_status(status),
-                flow_name=flow_name,
-                limit=limit,
-                next_token=next_token,
-            )
-        items = [{**to_item(r), "trigger": r.trigger} for r in page.items]
-        return RunsPage(items, page.next_token)
-
-    def find_run(self, run_id: str) -> dict[str, Any] | None:
-        api = self._server()
-        if api is not None:
-            return api.find_run(run_id)
-        from dagy.server.shapes import to_item
-
-        with self._open() as store:
-            run = store.get_run_summary(run_id, ORG)
-        return {**to_item(run), "trigger": run.trigger} if run is not None else None
-
-    def run(self, run_id: str) -> RunDetail:
-        api = self._server()
-        if api is not None:
-            return api.run(run_id)
-        from dagy.server.shapes import to_detail
-        from dagy.services.runs import reads
-
-        with self._open() as store:
-            detail = to_detail(reads.get(store, ORG, run_id), store.retry_count(run_id))
-            record = store.get_run(run_id, org_id=ORG)
-            tasks = store.task_runs(run_id)
-        return RunDetail(detail, task_rows(tasks), spec_edges(record.flow_spec if record else None))
-
-    def logs(self, run_id: str, task_run_id: str | None, next_token: str | None) -> LogChunk:
-        api = self._server()
-        if api is not None:
-            return api.logs(run_id, task_run_id, next_token)
-        from dagy.services.runs import logs as run_logs
-
-        page = run_logs.read(
-            self._file(),
-            self.paths,
-            ORG,
-            run_id,
-            task_run_id=task_run_id,
-            limit=LOG_PAGE,
-            next_token=next_token,
-        )
-        from dagy.server.shapes import to_log_events
-
-        events = to_log_events(page)
-        return LogChunk(log_lines(events["events"]), events["next_token"])
-
-    def cancel(self, run_id: str) -> str:
-        api = self._server()
-        if api is not None:
-            return api.cancel(run_id)
-        # Not inside one open of the file: the `dagy run` being cancelled must write CANCELLED.
-        from dagy.services.accounts.audit import local_actor
-        from dagy.services.runs import control as run_control
-
-        ended = run_control.cancel(self._file(), self.paths, local_actor(), run_id)
-        return f"Run cancelled: {run_id} status={ended.status}"
-
-    def retry(self, run_id: str) -> str:
-        api = self._server()
-        if api is not None:
-            return api.retry(run_id)
-        from dagy.services.runs import execute as service
-
-        with self._open() as store:
-            old = store.get_run(run_id, org_id=ORG)
-        found = service.check_retryable(run_id, old)
-        from dagy.sdk.loader import split_target
-
-        module = Path(split_target(found.entrypoint or "")[0])
-        if not module.is_file():  # the retry's process would fail where no one sees it
-            raise DagyError(f"Cannot retry {run_id}: its flow file {module} is gone")
-        # Without a server the retry executes in a process of its own, as `dagy runs retry` in
-        # another terminal would: the flow's code never runs inside the TUI.
-        subprocess.Popen(
-            [sys.executable, "-m", "dagy.cli.main", "runs", "retry", run_id],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**_environ(), "DAGY_LOCAL_DIR": str(self.paths.home)},
-            start_new_session=True,
-        )
-        return f"Retry started for {run_id}: the new run appears at the top of the list"
-
-    def flows(self) -> list[dict[str, Any]]:
-        api = self._server()
-        if api is not None:
-            return api.flows()
-        from dagy.services.catalog import flows
-
-        with self._open() as store:
-            rows = _every(lambda token: flows.list_page(store, ORG, limit=100, next_token=token))
-        return [
-            {
-                "flow_name": r.version.flow_name,
-                "flow_version": r.version.flow_version,
-                "status": r.version.status,
-                "updated_at": _iso(r.last_updated_at),
-            }
-            for r in rows
-        ]
-
-    def deployments(self) -> list[dict[str, Any]]:
-        api = self._server()
-        if api is not None:
-            return api.deployments()
-        from dagy.services.catalog import deployments
-
-        with self._open() as store:
-            rows = _every(
-                lambda token: deployments.list_page(store, ORG, limit=100, next_token=token)
-            )
-        return [deployments.to_body(d) for d in rows]
-
-    def schedules(self) -> list[dict[str, Any]]:
-        api = self._server()
-        if api is not None:
-            return api.schedules()
-        from dagy.services.triggers import schedules
-
-        with self._open() as store:
-
-            def page(token: str | None) -> tuple[list[Any], str | None]:
-                body = schedules.list_page(store, ORG, limit=100, next_token=token)
-                return body["items"], body["next_token"]
-
-            return _every(page)
-
-    def set_schedule_enabled(self, schedule_id: str, enabled: bool) -> dict[str, Any]:
-        api = self._server()
-        if api is not None:
-            return api.set_schedule_enabled(schedule_id, enabled)
-        from dagy.services.triggers import schedules
-
-        with self._open() as store:
-            return schedules.to_body(schedules.set_enabled(store, ORG, schedule_id, enabled))
-
-    def trigger_schedule(self, schedule_id: str) -> str:
-        api = self._server()
-        if api is not None:
-            return api.trigger_schedule(schedule_id)
-        from dagy.services.triggers import schedules
-
-        with self._open() as store:
-            body = schedules.trigger(store, ORG, None, schedule_id, {})
-        return (
-            f"Schedule {schedule_id} triggered: run {body.get('run_id')} is queued "
-            "(it starts when `dagy serve` does)"
-        )
-
-
-def _every(fetch: Any) -> list[Any]:
-    """Every item of a paged service call: ``fetch(token) -> (items, next_token)``."""
-    items: list[Any] = []
-    token: str | None = None
-    while True:
-        rows, token = fetch(token)
-        items += rows
-        if not token:
-            return items
-
-
-def _iso(value: Any) -> str | None:
-    return value.replace(microsecond=0).isoformat() + "Z" if value is not None else None
-
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
+    @property
+    def schedules(self) -> SchedulesSource:
+        return self.current().schedules
 
 
 def open_source(paths: DagyPaths, profile: str | None = None) -> Source:
-    """The source `dagy tui [--profile NAME]` looks at: the profile's API (or DAGY_API_URL) when
-    one is configured, as every CLI command resolves it, else this home."""
-    from dagy.config.profiles import load_config, resolve_api_url, resolve_profile_name
-
-    config = load_config(paths)
-    api_url = resolve_api_url(config, profile)
-    name = resolve_profile_name(config, profile)
-    if api_url is not None:
-        return ApiSource(DagyClient(api_url, paths=paths), f"profile {name or '-'} · API {api_url}")
-    return LocalSource(paths)
+    """The backend `dagy tui [--profile NAME]` looks at, chosen by dagy.backend.open_backend as
+    for every CLI command (an unknown profile: ConfigError, exit 4)."""
+    return Following(paths, profile)

@@ -64,6 +64,19 @@ FLOWS = """
     @flow(name="slow", version="1.0.0")
     def slow(gate: str):
         return ticker(gate)
+
+
+    @task
+    def chatty() -> int:
+        print("first line", flush=True)
+        time.sleep(0.3)
+        print("second line", flush=True)
+        return 2
+
+
+    @flow(name="chatty", version="1.0.0")
+    def chatty_flow():
+        return chatty()
 """
 
 SIZE = (150, 40)

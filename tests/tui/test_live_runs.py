@@ -15,7 +15,7 @@ from dagy.store.duckdb_store import DuckDBStore
 from dagy.tui.app import DagyApp
 from dagy.tui.log_screen import LogScreen
 from dagy.tui.run_screen import RunScreen
-from dagy.tui.source import LocalSource
+from dagy.tui.source import open_source
 from tests.conftest import popen_dagy
 from tests.tui.conftest import SIZE, eventually, notices, settle, stored, table_rows
 
@@ -54,7 +54,7 @@ async def test_follow_mode_shows_lines_the_running_flow_appends(
     paths: DagyPaths, slow_run: Any
 ) -> None:
     proc, gate = slow_run
-    app = DagyApp(LocalSource(paths))
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         run_id = await eventually(pilot, lambda: _running_run_id(paths), what="a running run")
         await eventually(pilot, lambda: table_rows(app.screen, "#runs"), what="the run listed")
@@ -87,11 +87,36 @@ async def test_follow_mode_shows_lines_the_running_flow_appends(
         assert stored(paths, run_id).status == "SUCCEEDED"
 
 
+async def test_a_running_task_shows_its_elapsed_time_and_it_advances(
+    paths: DagyPaths, slow_run: Any
+) -> None:
+    app = DagyApp(open_source(paths))
+    async with app.run_test(size=SIZE) as pilot:
+        run_id = await eventually(pilot, lambda: _running_run_id(paths), what="a running run")
+        app.push_screen(RunScreen(app.source, run_id))
+        await settle(pilot)
+
+        def elapsed() -> float | None:
+            rows = table_rows(app.screen, "#tasks")
+            if not rows or rows[0][2] != "RUNNING" or not rows[0][4].endswith("s"):
+                return None
+            return float(rows[0][4].rstrip("s"))  # "1.3s": under a minute in this test
+
+        first = await eventually(pilot, elapsed, what="the running task's elapsed time")
+        # The screen refreshes a running run every second: the time so far grows on its own.
+        later = await eventually(
+            pilot, lambda: (elapsed() or 0) >= first + 1 and elapsed(), what="it to advance"
+        )
+        assert later >= first + 1
+        summary = str(app.screen.query_one("#run-summary").render())
+        assert "RUNNING" in summary and "duration -" not in summary
+
+
 async def test_cancel_stops_the_running_run_and_the_store_says_cancelled(
     paths: DagyPaths, slow_run: Any
 ) -> None:
     proc, _ = slow_run
-    app = DagyApp(LocalSource(paths))
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         run_id = await eventually(pilot, lambda: _running_run_id(paths), what="a running run")
         app.push_screen(RunScreen(app.source, run_id))
@@ -105,7 +130,7 @@ async def test_cancel_stops_the_running_run_and_the_store_says_cancelled(
         assert stored(paths, run_id).status == "CANCELLED"
         assert proc.wait(timeout=30) != 0
         await eventually(
-            pilot, lambda: "cancelled" in str(app.screen.query_one("#run-summary").render())
+            pilot, lambda: "CANCELLED" in str(app.screen.query_one("#run-summary").render())
         )
 
 
@@ -116,12 +141,12 @@ async def test_retry_starts_a_new_run_that_reruns_the_failed_task(
     failed = run_local("flaky", marker=str(marker))
     assert failed.status == "FAILED"
     marker.touch()
-    app = DagyApp(LocalSource(paths))
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("enter")
         await settle(pilot)
-        assert "failed" in str(app.screen.query_one("#run-summary").render())
+        assert "FAILED" in str(app.screen.query_one("#run-summary").render())
         await pilot.press("r")
         await eventually(
             pilot, lambda: any(f"Retry started for {failed.run_id}" in n for n in notices(app))
@@ -150,7 +175,7 @@ async def test_retry_of_a_run_whose_flow_file_is_gone_says_so(
 ) -> None:
     failed = run_local("flaky", marker=str(tmp_path / "absent"))
     flows_file.unlink()
-    app = DagyApp(LocalSource(paths))
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         app.push_screen(RunScreen(app.source, failed.run_id))
         await settle(pilot)

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from dagy.client.http import DagyClient
 from dagy.config import credentials
 from dagy.config.paths import DagyPaths
 from dagy.config.profiles import Config, Profile, save_config
 from dagy.tui.app import DagyApp
 from dagy.tui.log_screen import LogScreen
 from dagy.tui.run_screen import RunScreen
-from dagy.tui.source import ApiSource, LocalSource, open_source
+from dagy.tui.source import open_source
 from tests.conftest import ServerProcess, popen_dagy
 from tests.tui.conftest import SIZE, eventually, notices, settle, table_rows
 
@@ -53,7 +52,7 @@ async def test_a_remote_profile_browses_and_cancels_through_the_api(
     save_config(paths, Config(profiles={"team": Profile("team", api_url=server.api_url)}))
     credentials.save(paths, credentials.Credentials(server.local_token, server.api_url))
     source = open_source(paths, "team")
-    assert isinstance(source, ApiSource)
+    assert source.mode == "api"
     app = DagyApp(source)
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -66,14 +65,14 @@ async def test_a_remote_profile_browses_and_cancels_through_the_api(
                     len(table_rows(app.screen, "#runs")) == 2 and table_rows(app.screen, "#runs")
                 ),
             )
-            assert [(r[0], r[1], r[2]) for r in rows][0] == (running, "slow:1.0.0", "running")
-            assert rows[1][1:3] == ["etl:1.0.0", "completed"]
+            assert [(r[0], r[1], r[2]) for r in rows][0] == (running, "slow:1.0.0", "RUNNING")
+            assert rows[1][1:3] == ["etl:1.0.0", "SUCCEEDED"]
 
             await pilot.press("down", "enter")
             await settle(pilot)
             assert isinstance(app.screen, RunScreen)
             summary = str(app.screen.query_one("#run-summary").render())
-            assert "completed" in summary and "not available" not in summary
+            assert "SUCCEEDED" in summary and "not available" not in summary
             # Task runs come from GET /runs/{run_id}/task-runs.
             assert [r[0] for r in table_rows(app.screen, "#tasks")] == ["extract-1", "load-1"]
             await pilot.press("l")
@@ -104,12 +103,12 @@ async def test_this_homes_live_server_shows_task_runs_through_it(
     server = server_factory()  # on this test's home: it owns the store file
     done = _dagy_run(server.home, flows_file, "etl", "x=3")
     assert done.wait(timeout=60) == 0
-    app = DagyApp(LocalSource(paths))
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert f"server {server.api_url}" in app.sub_title
         rows = table_rows(app.screen, "#runs")
-        assert [r[1:3] + r[5:] for r in rows] == [["etl:1.0.0", "completed", "-"]]
+        assert [r[1:3] + r[5:] for r in rows] == [["etl:1.0.0", "SUCCEEDED", "-"]]
         await pilot.press("enter")
         await settle(pilot)
         assert [r[0] for r in table_rows(app.screen, "#tasks")] == ["extract-1", "load-1"]
@@ -118,8 +117,12 @@ async def test_this_homes_live_server_shows_task_runs_through_it(
         assert any(line.endswith("extracting 3") for line in app.screen.lines)
 
 
-async def test_a_server_that_does_not_answer_is_a_notice(paths: DagyPaths) -> None:
-    app = DagyApp(ApiSource(DagyClient("http://127.0.0.1:9/v1", token="x"), "profile gone"))
+async def test_a_server_that_does_not_answer_is_a_notice(
+    paths: DagyPaths, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("DAGY_API_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("DAGY_TOKEN", "x")
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert table_rows(app.screen, "#runs") == []
@@ -127,3 +130,19 @@ async def test_a_server_that_does_not_answer_is_a_notice(paths: DagyPaths) -> No
         await pilot.press("s")
         await settle(pilot)
         assert table_rows(app.screen, "#items") == []
+
+
+async def test_a_server_started_while_the_tui_is_open_is_used_from_then_on(
+    paths: DagyPaths, server_factory: Any, run_local: Any
+) -> None:
+    run = run_local("etl", x=1)
+    app = DagyApp(open_source(paths))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert f"store {paths.db}" in app.sub_title
+        server = server_factory()  # this home's server: from now on it holds the store file
+        await eventually(
+            pilot, lambda: f"server {server.api_url}" in app.sub_title, what="the server named"
+        )
+        rows = table_rows(app.screen, "#runs")
+        assert [r[:3] for r in rows] == [[run.run_id, "etl:1.0.0", "SUCCEEDED"]]

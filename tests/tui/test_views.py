@@ -15,7 +15,7 @@ from dagy.store.records import RunRecord
 from dagy.tui.app import DagyApp
 from dagy.tui.run_screen import RunScreen
 from dagy.tui.runs_screen import RunsScreen
-from dagy.tui.source import LocalSource
+from dagy.tui.source import open_source
 from tests.tui.conftest import SIZE, eventually, notices, settle, table_rows
 
 pytestmark = pytest.mark.anyio
@@ -26,15 +26,15 @@ async def test_status_and_flow_filters_and_search_by_id(
 ) -> None:
     etl = run_local("etl", x=1)
     flaky = run_local("flaky", marker=str(tmp_path / "absent"))
-    app = DagyApp(LocalSource(paths))
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert {r[0] for r in table_rows(app.screen, "#runs")} == {etl.run_id, flaky.run_id}
-        await pilot.press("t", "t", "t", "t")  # all → queued → running → completed → failed
+        await pilot.press("t", "t", "t", "t")  # all → PENDING → RUNNING → SUCCEEDED → FAILED
         await settle(pilot)
-        assert [(r[0], r[2]) for r in table_rows(app.screen, "#runs")] == [(flaky.run_id, "failed")]
-        assert "status: failed" in str(app.screen.query_one("#runs-status").render())
-        await pilot.press("t")  # cancelled: none
+        assert [(r[0], r[2]) for r in table_rows(app.screen, "#runs")] == [(flaky.run_id, "FAILED")]
+        assert "status: FAILED" in str(app.screen.query_one("#runs-status").render())
+        await pilot.press("t")  # CANCELLED: none
         await settle(pilot)
         assert table_rows(app.screen, "#runs") == []
         await pilot.press("t", "w", *"etl", "enter")  # back to all statuses, flow etl
@@ -44,9 +44,10 @@ async def test_status_and_flow_filters_and_search_by_id(
         await pilot.press("slash", *"no-such-run", "enter")
         await eventually(pilot, lambda: "No run with id no-such-run" in notices(app))
         assert isinstance(app.screen, RunsScreen)
-        search = app.screen.query_one("#search")
-        search.value = flaky.run_id
-        await pilot.press("enter")
+        # The id box gives the keys back to the table after enter, found or not.
+        assert app.focused is app.screen.query_one("#runs")
+        assert app.screen.query_one("#search").value == ""
+        await pilot.press("slash", *flaky.run_id, "enter")
         await settle(pilot)
         assert isinstance(app.screen, RunScreen) and app.screen.run_id == flaky.run_id
         assert "no marker yet" in str(app.screen.query_one("#run-summary").render())
@@ -69,7 +70,7 @@ def _seed(paths: DagyPaths, count: int) -> list[str]:
 
 async def test_runs_load_a_page_at_a_time(paths: DagyPaths) -> None:
     ids = _seed(paths, 250)
-    app = DagyApp(LocalSource(paths))
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert [r[0] for r in table_rows(app.screen, "#runs")] == ids[:100]
@@ -101,7 +102,7 @@ async def test_flows_deployments_and_schedules_with_pause_resume_and_trigger(
         "personal",
         {"schedule_id": "hourly", "flow_name": "etl", "mode": "interval", "interval_seconds": 3600},
     )
-    app = DagyApp(LocalSource(paths))
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("f")
@@ -136,19 +137,60 @@ async def test_runs_refresh_live_while_the_file_stays_free(
     import asyncio
 
     first = run_local("etl", x=1)
-    app = DagyApp(LocalSource(paths))
+    app = DagyApp(open_source(paths))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert [r[0] for r in table_rows(app.screen, "#runs")] == [first.run_id]
         # A run recorded by someone else while the TUI is open: the TUI only opens the file per
         # refresh, so the run can write, and it shows up on top without a key press.
         second = await asyncio.to_thread(run_local, "etl", x=2)
-        rows = await eventually(
+        # A refresh may have caught it RUNNING; a later one shows how it ended, in place.
+        expected = [(second.run_id, "SUCCEEDED"), (first.run_id, "SUCCEEDED")]
+        await eventually(
             pilot,
-            lambda: len(table_rows(app.screen, "#runs")) == 2 and table_rows(app.screen, "#runs"),
-            what="the new run listed",
+            lambda: [(r[0], r[2]) for r in table_rows(app.screen, "#runs")] == expected,
+            what="the new run listed, finished",
         )
-        assert [(r[0], r[2]) for r in rows] == [
-            (second.run_id, "completed"),
-            (first.run_id, "completed"),
-        ]
+
+
+async def test_the_flow_filter_matches_a_prefix_and_escape_leaves_the_box(
+    paths: DagyPaths, run_local: Any, tmp_path: Path
+) -> None:
+    etl = run_local("etl", x=1)
+    flaky = run_local("flaky", marker=str(tmp_path / "absent"))
+    app = DagyApp(open_source(paths))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen, box = app.screen, app.screen.query_one("#flow-filter")
+        await pilot.press("w", *"fla", "enter")
+        await settle(pilot)
+        assert [r[0] for r in table_rows(screen, "#runs")] == [flaky.run_id]
+        assert "flow: fla*" in str(screen.query_one("#runs-status").render())
+        assert app.focused is screen.query_one("#runs")
+        await pilot.press("w", "backspace", "backspace", "backspace", *"ET", "enter")
+        await settle(pilot)  # case does not matter
+        assert [r[0] for r in table_rows(screen, "#runs")] == [etl.run_id]
+        await pilot.press("w", *"xyz", "escape")  # typed, not applied: the filter stays "ET"
+        await settle(pilot)
+        assert app.screen is screen and app.focused is screen.query_one("#runs")
+        assert box.value == "ET" and [r[0] for r in table_rows(screen, "#runs")] == [etl.run_id]
+        await pilot.press("w", "backspace", "backspace", "enter")  # empty: every flow
+        await settle(pilot)
+        assert {r[0] for r in table_rows(screen, "#runs")} == {etl.run_id, flaky.run_id}
+
+
+async def test_empty_flows_deployments_and_schedules_say_how_to_make_one(paths: DagyPaths) -> None:
+    app = DagyApp(open_source(paths))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key, text in (
+            ("f", "No flows yet — `dagy deploy` registers one."),
+            ("d", "No deployments yet — `dagy deploy` creates one."),
+            ("s", "No schedules — `dagy schedules create` adds one."),
+        ):
+            await pilot.press(key)
+            await settle(pilot)
+            empty = app.screen.query_one("#empty")
+            assert table_rows(app.screen, "#items") == []
+            assert empty.display and str(empty.render()) == text
+            await pilot.press("escape")

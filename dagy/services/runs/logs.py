@@ -1,8 +1,8 @@
 """A run's log (or one task run's) as the API pages it: GET /runs/{run_id}/logs.
 
 Each line of ``run.log``/``task.log`` is a ``LogLine``: ``timestamp`` parsed from the line (None
-for a line without one — a traceback, a bare print), ``message`` (``[LEVEL] text`` when the line
-names a level). ``ingestion_time`` is when the file was last written (the engine appends lines as
+for a line without one, a traceback: the engine stamps a task's prints as written), ``message``
+(``[LEVEL] text`` when the line names a level). ``ingestion_time`` is when the file was last written (the engine appends lines as
 they happen, so it is when the newest line arrived). ``next_token`` is an opaque byte offset; it
 stays set while the run is active, so a client can follow the log. The API's event shape (where an
 untimed line takes the previous line's time) is made at the server's edge (dagy/server/shapes.py).
