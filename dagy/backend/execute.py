@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagy.backend.records import Run, run_from_store
@@ -121,3 +122,11 @@ def run_deployment_here(ctx: LocalContext, deployment: str, parameters: dict[str
         raise
     settings = execute.RunSettings(run.max_workers, run.fail_fast, run.executor, "cli")
     return run_from_store(execute.execute_queued(run, spec, settings, ctx.paths, shared))
+
+
+def build_artifact(target: str, parameters: dict[str, str], output_dir: Path | None) -> str:
+    """``dagy build``: the artifact zip of ``<path>:<flow_fn>`` built here; its absolute path."""
+    from dagy.services.catalog.build import build_artifact as build
+
+    result = build(target, parameters, output_dir, DagyPaths.from_env())
+    return str(result.artifact_path)
