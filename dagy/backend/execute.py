@@ -28,6 +28,7 @@ class Settings:
     max_workers: int = 1
     fail_fast: bool = True
     executor: str = "local"
+    progress: Any = None  # told each task run's state (dagy/cli/_progress.py on a terminal)
 
 
 def run_target(
@@ -51,7 +52,9 @@ def run_target(
     record = execute.run_target(
         target,
         parameters,
-        execute.RunSettings(settings.max_workers, settings.fail_fast, settings.executor),
+        execute.RunSettings(
+            settings.max_workers, settings.fail_fast, settings.executor, progress=settings.progress
+        ),
         paths,
     )
     return run_from_store(record)
@@ -78,7 +81,9 @@ def retry_here(
     return run_from_store(record)
 
 
-def run_deployment_here(ctx: LocalContext, deployment: str, parameters: dict[str, Any]) -> Run:
+def run_deployment_here(
+    ctx: LocalContext, deployment: str, parameters: dict[str, Any], *, progress: Any = None
+) -> Run:
     """A deployment of the store file, run here from its artifact (or its entrypoint's file):
     recorded as a run of the deployment (trigger ``cli``) with the audit row of a triggered run."""
     from dagy.backend.runs import cli_errors
@@ -120,7 +125,9 @@ def run_deployment_here(ctx: LocalContext, deployment: str, parameters: dict[str
             run.run_id, {"status": status, "started_at": now, "ended_at": now, "error": error}, []
         )
         raise
-    settings = execute.RunSettings(run.max_workers, run.fail_fast, run.executor, "cli")
+    settings = execute.RunSettings(
+        run.max_workers, run.fail_fast, run.executor, "cli", progress=progress
+    )
     return run_from_store(execute.execute_queued(run, spec, settings, ctx.paths, shared))
 
 

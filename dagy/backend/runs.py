@@ -83,9 +83,9 @@ class RunsBackend(Protocol):
         """Start a retry without waiting for it (never running flow code in this process); the
         new run's id."""
 
-    def trigger(self, deployment: str, parameters: dict[str, Any]) -> Run:
+    def trigger(self, deployment: str, parameters: dict[str, Any], *, progress: Any = None) -> Run:
         """Run a deployment (``dagy run <deployment>``) with ``--param`` strings: locally, the
-        finished run; on an API, the queued one."""
+        finished run (``progress`` told each task run's state); on an API, the queued one."""
 
 
 @contextlib.contextmanager
@@ -231,10 +231,10 @@ class LocalRuns:
         )
         return new_id
 
-    def trigger(self, deployment: str, parameters: dict[str, Any]) -> Run:
+    def trigger(self, deployment: str, parameters: dict[str, Any], *, progress: Any = None) -> Run:
         from dagy.backend.execute import run_deployment_here
 
-        return run_deployment_here(self.ctx, deployment, parameters)
+        return run_deployment_here(self.ctx, deployment, parameters, progress=progress)
 
 
 def _q(value: str) -> str:
@@ -346,8 +346,8 @@ class HttpRuns:
                 return run
             time.sleep(POLL)
 
-    def trigger(self, deployment: str, parameters: dict[str, Any]) -> Run:
-        with self._errors():
+    def trigger(self, deployment: str, parameters: dict[str, Any], *, progress: Any = None) -> Run:
+        with self._errors():  # queued on the server: nothing runs here to show progress of
             body = self.ctx.client.post(
                 "/runs", {"deployment": deployment, "parameters": parameters}
             )
