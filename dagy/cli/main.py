@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -10,6 +9,7 @@ import click
 
 from dagy import __version__
 from dagy.cli import _errors
+from dagy.config import settings
 
 
 class DagyGroup(click.Group):
@@ -39,7 +39,7 @@ class DagyGroup(click.Group):
 
 def _debug(ctx: click.Context) -> bool:
     root = ctx.find_root()
-    return bool((root.obj or {}).get("debug")) or os.environ.get("DAGY_DEBUG", "") in {"1", "true"}
+    return bool((root.obj or {}).get("debug")) or settings.DEBUG.get()
 
 
 @click.group(cls=DagyGroup, context_settings={"help_option_names": ["-h", "--help"]})

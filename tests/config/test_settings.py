@@ -113,10 +113,6 @@ def test_only_settings_reads_dagy_variables_in_the_converted_areas() -> None:
     assert reads == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="dagy/cli, services, tui, backend and server/routes are converted after issue 15's merge",
-)
 def test_only_settings_reads_dagy_variables_anywhere() -> None:
     assert _all_direct_reads() == []
 

@@ -11,7 +11,6 @@ Rules that live here (not in the HTTP layer, so the CLI's `dagy users create` ob
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from dagy.auth import rbac
 from dagy.auth import secrets as hashing
 from dagy.auth.identity import LOCAL_EMAIL, Identity
+from dagy.config import settings
 from dagy.errors import (
     AuthenticationError,
     ConflictError,
@@ -41,10 +41,7 @@ _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
 
 
 def token_ttl() -> int:
-    try:
-        return max(1, int(os.environ.get("DAGY_TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL)))
-    except ValueError:
-        return DEFAULT_TOKEN_TTL
+    return max(1, settings.TOKEN_TTL_SECONDS.get())
 
 
 def normalize_email(email: Any, *, field: str = "email") -> str:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dagy.config.paths import DEFAULT_KEEP_RUNS, DagyPaths, env_flag, env_int
+from dagy.config import settings as config
+from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.sdk import hooks
 from dagy.sdk.flow import Flow
@@ -179,7 +180,7 @@ def _execute(
         store,
         run.run_id,
         paths.run_dir(run.run_id),
-        verbose=env_flag("DAGY_LOCAL_VERBOSE"),
+        verbose=config.LOCAL_VERBOSE.get(),
         observer=settings.progress.task if settings.progress is not None else None,
     )
     _write_metadata(paths, run)
@@ -277,7 +278,7 @@ def _write_metadata(
 
 
 def keep_runs() -> int:
-    return env_int("DAGY_LOCAL_KEEP_RUNS", DEFAULT_KEEP_RUNS)
+    return config.LOCAL_KEEP_RUNS.get()
 
 
 def prune(paths: DagyPaths, store: Any, keep: int | None = None) -> list[str]:
