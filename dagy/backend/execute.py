@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagy.backend.records import Run, run_from_store
@@ -129,11 +128,3 @@ def run_deployment_here(
         run.max_workers, run.fail_fast, run.executor, "cli", progress=progress
     )
     return run_from_store(execute.execute_queued(run, spec, settings, ctx.paths, shared))
-
-
-def build_artifact(target: str, parameters: dict[str, str], output_dir: Path | None) -> str:
-    """``dagy build``: the artifact zip of ``<path>:<flow_fn>`` built here; its absolute path."""
-    from dagy.services.catalog.build import build_artifact as build
-
-    result = build(target, parameters, output_dir, DagyPaths.from_env())
-    return str(result.artifact_path)

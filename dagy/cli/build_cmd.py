@@ -39,10 +39,11 @@ def build(target: str, output_dir: Path | None, params: tuple[str, ...]) -> None
 
     Prints `Artifact: <absolute path to artifact.zip>`.
     """
-    from dagy.backend.execute import build_artifact
+    from dagy.backend.catalog import build_artifact
+    from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import split_target
     from dagy.sdk.params import parse_param_pairs
 
     split_target(target)  # a malformed target is reported before a malformed --param
     raw = parse_param_pairs(params)
-    click.echo(f"Artifact: {build_artifact(target, raw, output_dir)}")
+    click.echo(f"Artifact: {build_artifact(target, raw, output_dir, DagyPaths.from_env())}")
