@@ -17,7 +17,7 @@ from typing import Any
 
 from dagy.auth import rbac
 from dagy.auth import secrets as hashing
-from dagy.auth.identity import LOCAL_EMAIL, Identity
+from dagy.auth.identity import Identity
 from dagy.config import settings
 from dagy.errors import (
     AuthenticationError,
@@ -27,6 +27,7 @@ from dagy.errors import (
 )
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
+from dagy.services.accounts.audit import local_identity as local_identity  # its old home
 from dagy.store import accounts as sql
 from dagy.store.accounts import AccessToken, Membership, User
 from dagy.store.duckdb_store import DuckDBStore
@@ -304,15 +305,4 @@ def jwt_identity(store: DuckDBStore, claims: dict[str, Any]) -> Identity:
         None,
         identity.super_admin,
         expires,
-    )
-
-
-def local_identity() -> Identity:
-    """The server's own token (server.json): the machine's user, owner of the personal org."""
-    return Identity(
-        LOCAL_EMAIL,
-        PERSONAL_ORG,
-        "owner",
-        rbac.permissions_for("owner") | {rbac.LOCAL},
-        "local",
     )
