@@ -2,8 +2,8 @@
 
 A run the server executes gets its secrets injected: ``DAGY_SECRETS_FILE`` names a 0600 JSON file
 (``{"environment": ..., "secrets": {name: value}}``) written for the run and deleted after it.
-Without one (a local `dagy run`), the value comes from this home's store: through the live
-server when one runs, else from the file with the master key. ``DAGY_ENVIRONMENT`` (set by
+Without one (a local `dagy run`), the value comes from where the CLI's backend looks (the
+``secret_value`` hook: a remote API, this home's live server, or the file with the master key). ``DAGY_ENVIRONMENT`` (set by
 `dagy run --env`) picks that environment's secret over the one of no environment.
 """
 
