@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 from collections.abc import Iterator
+from typing import Any
 
 from dagy.errors import APIError, ConflictError, InvalidInputError, NotFoundError
 
@@ -22,6 +23,16 @@ def as_service_errors() -> Iterator[None]:
         if kind is None:
             raise
         raise kind(exc.message) from None
+
+
+def call(client: Any, method: str, path: str, body: Any = None) -> Any:
+    """One API call with the API's refusals raised as the services' errors (as_service_errors)."""
+    with as_service_errors():
+        if method == "GET":
+            return client.get(path)
+        if method == "DELETE":
+            return client.delete(path)
+        return client.request(method, path, json_body=body if body is not None else {})
 
 
 def parse_time(value: object) -> _dt.datetime | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dagy.backend._api_errors import as_service_errors
 from dagy.backend.context import HttpContext, LocalContext
 
 if TYPE_CHECKING:
@@ -299,18 +300,6 @@ def quote(segment: str) -> str:
     return urllib.parse.quote(segment, safe="")
 
 
-def not_found(exc: Exception) -> Exception:
-    """An API's refusal as the error the services raise over a store: 404 → NotFoundError
-    (exit 3), 400 → InvalidInputError (exit 2), 409 → ConflictError, so a command exits the same
-    in every mode. Other errors (401, 403, 5xx, unreachable) stay APIError (exit 6)."""
-    from dagy.errors import APIError, ConflictError, InvalidInputError, NotFoundError
-
-    kinds = {404: NotFoundError, 400: InvalidInputError, 409: ConflictError}
-    if isinstance(exc, APIError) and exc.status_code in kinds:
-        return kinds[exc.status_code](exc.message)
-    return exc
-
-
 class HttpCatalog:
     """The flows, deployments and artifacts routes of an API (remote, or this home's server)."""
 
@@ -327,10 +316,8 @@ class HttpCatalog:
         return [Deployment.from_body(item) for item in self._all("/deployments")]
 
     def deployment(self, name: str) -> Deployment:
-        try:
+        with as_service_errors():
             return Deployment.from_body(self.ctx.client.get(f"/deployments/{quote(name)}"))
-        except Exception as exc:
-            raise not_found(exc) from None
 
     def deploy(
         self,

@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from dagy.backend._api_errors import as_service_errors
 from dagy.backend.context import HttpContext, LocalContext
 from dagy.backend.records import (
     LogChunk,
@@ -31,7 +32,6 @@ from dagy.backend.records import (
 from dagy.errors import (
     APIError,
     DagyError,
-    InvalidInputError,
     LogNotFoundError,
     NotFoundError,
     RunNotFoundError,
@@ -249,15 +249,9 @@ class HttpRuns:
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
-        """The API's 404 and 400 as the local backend raises them, so both read the same."""
-        try:
+        """The API's refusals as the local backend raises them, so both read the same."""
+        with cli_errors(), as_service_errors():
             yield
-        except APIError as exc:
-            if exc.status_code == 404 and "not found" in exc.message.lower():
-                raise _not_found(exc.message) from None
-            if exc.status_code == 400:
-                raise InvalidInputError(exc.message) from None
-            raise
 
     def list(
         self,

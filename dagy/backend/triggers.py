@@ -11,7 +11,8 @@ import builtins
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
-from dagy.backend.catalog import PAGE, not_found, quote
+from dagy.backend._api_errors import as_service_errors, call
+from dagy.backend.catalog import PAGE, quote
 from dagy.backend.context import HttpContext, LocalContext
 
 
@@ -190,15 +191,7 @@ class HttpSchedules:
         self.ctx = ctx
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        client = self.ctx.client
-        try:
-            if method == "GET":
-                return client.get(path)
-            if method == "DELETE":
-                return client.delete(path)
-            return client.request(method, path, json_body=body if body is not None else {})
-        except Exception as exc:
-            raise not_found(exc) from None
+        return call(self.ctx.client, method, path, body)
 
     def list(
         self,
@@ -212,10 +205,8 @@ class HttpSchedules:
             "mode": mode,
             "enabled": None if enabled is None else ("true" if enabled else "false"),
         }
-        try:
+        with as_service_errors():
             items = list(self.ctx.client.paginate("/schedules", limit=PAGE, **filters))
-        except Exception as exc:
-            raise not_found(exc) from None
         return [Schedule.from_body(item) for item in items]
 
     def get(self, schedule_id: str) -> Schedule:
@@ -363,15 +354,7 @@ class HttpSensors:
         self.ctx = ctx
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        client = self.ctx.client
-        try:
-            if method == "GET":
-                return client.get(path)
-            if method == "DELETE":
-                return client.delete(path)
-            return client.request(method, path, json_body=body if body is not None else {})
-        except Exception as exc:
-            raise not_found(exc) from None
+        return call(self.ctx.client, method, path, body)
 
     def list(self) -> builtins.list[Sensor]:
         return [Sensor.from_body(item) for item in self.ctx.client.paginate("/sensors", limit=PAGE)]
