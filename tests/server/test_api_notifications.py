@@ -508,6 +508,50 @@ def test_deleting_a_channel_takes_it_out_of_its_rules(srv, owner):
     assert owner.call("GET", f"/alert-rules/{rid}")[0] == 404
 
 
+def test_creating_and_deleting_channels_and_rules_leaves_audit_rows(srv, owner):
+    agent = f"notify-audit/{time.time_ns()}"
+    api = Api(srv, owner.token, {"User-Agent": agent})
+    cid = channel(api, "webhook", {"url": nowhere(), "secret": WEBHOOK_SECRET}, name="audited")
+    cid = cid["channel_id"]
+    rid = rule(api, "on_failure", [cid], flow_name="no-such-flow", name="audited rule")["rule_id"]
+    status, _ = api.call(
+        "POST",
+        "/alert-rules",
+        {"name": "x", "trigger": "on_failure", "channel_ids": ["channel_nope"]},
+    )
+    assert status == 400  # refused: no row
+    assert api.call("DELETE", f"/alert-rules/{rid}")[0] == 204
+    assert api.call("DELETE", f"/channels/{cid}")[0] == 204
+
+    rows = [
+        r
+        for kind in ("channel", "alert_rule")
+        for r in owner.ok("GET", f"/audit-logs?resource_type={kind}&limit=100")["items"]
+        if r["user_agent"] == agent
+    ]
+    assert {(r["actor_email"], r["ip_address"]) for r in rows} == {
+        ("owner@example.com", "127.0.0.1")
+    }
+    got = sorted(
+        (r["action"], r["resource_type"], r["resource_id"], r["resource_name"], r["changes"])
+        for r in rows
+    )
+    assert got == sorted(
+        [
+            ("create", "channel", cid, "audited", {"channel_type": [None, "webhook"]}),
+            ("delete", "channel", cid, "audited", {}),
+            (
+                "create",
+                "alert_rule",
+                rid,
+                "audited rule",
+                {"trigger": [None, "on_failure"], "channel_ids": [None, [cid]]},
+            ),
+            ("delete", "alert_rule", rid, "audited rule", {}),
+        ]
+    )
+
+
 def test_testing_a_rule_reports_the_channels_it_reached(srv, owner, receiver):
     up = webhook(owner, receiver.url())
     down = webhook(owner, f"http://127.0.0.1:{free_port()}/down")

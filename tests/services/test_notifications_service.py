@@ -25,7 +25,7 @@ def store(paths: DagyPaths, monkeypatch: pytest.MonkeyPatch) -> DuckDBStore:
 
 def pagerduty(store: DuckDBStore) -> str:
     row = notifications.create_channel(
-        store, ORG, "o@x", name="pd", channel_type="pagerduty", config_json={"routing_key": KEY}
+        store, local_actor(), name="pd", channel_type="pagerduty", config_json={"routing_key": KEY}
     )
     return row.channel_id
 

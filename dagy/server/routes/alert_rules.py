@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, post
 
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.notifications import alerts
 from dagy.services.notifications import channels as notifications
 from dagy.store.notifications import RuleRow
@@ -31,27 +31,16 @@ def _item(row: RuleRow) -> dict[str, Any]:
 
 @post("/alert-rules", status_code=201, sync_to_thread=True, opt=_WRITE)
 def create_rule(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        row = notifications.create_rule(
-            state.store,
-            identity.org_id,
-            identity.email,
-            name=data.get("name"),
-            trigger=data.get("trigger"),
-            channel_ids=data.get("channel_ids"),
-            flow_name=data.get("flow_name"),
-            sla_seconds=data.get("sla_seconds"),
-            enabled=data.get("enabled"),
-        )
-        audit_request(
-            request,
-            "create",
-            "alert_rule",
-            row.rule_id,
-            name=row.name,
-            changes={"trigger": [None, row.trigger], "channel_ids": [None, row.channel_ids]},
-        )
+    row = notifications.create_rule(
+        state_of(request).store,
+        actor_of(request),
+        name=data.get("name"),
+        trigger=data.get("trigger"),
+        channel_ids=data.get("channel_ids"),
+        flow_name=data.get("flow_name"),
+        sla_seconds=data.get("sla_seconds"),
+        enabled=data.get("enabled"),
+    )
     return _item(row)
 
 
@@ -69,10 +58,7 @@ def get_rule(request: Request[Any, Any, Any], rule_id: str) -> dict[str, Any]:
 
 @delete("/alert-rules/{rule_id:str}", status_code=204, sync_to_thread=True, opt=_WRITE)
 def delete_rule(request: Request[Any, Any, Any], rule_id: str) -> Response[None]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        row = notifications.delete_rule(state.store, identity.org_id, rule_id)
-        audit_request(request, "delete", "alert_rule", row.rule_id, name=row.name)
+    notifications.delete_rule(state_of(request).store, actor_of(request), rule_id)
     return Response(None, status_code=204)
 
 

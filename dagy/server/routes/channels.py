@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Request, Response, delete, get, post
 
 from dagy.errors import InvalidInputError
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import pagination
 from dagy.services.notifications import channels as notifications
 from dagy.store import notifications as sql
@@ -49,25 +49,14 @@ def _delivery(row: DeliveryRow) -> dict[str, Any]:
 
 @post("/channels", status_code=201, sync_to_thread=True, opt=_WRITE)
 def create_channel(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        row = notifications.create_channel(
-            state.store,
-            identity.org_id,
-            identity.email,
-            name=data.get("name"),
-            channel_type=data.get("channel_type"),
-            config_json=data.get("config_json"),
-            enabled=data.get("enabled"),
-        )
-        audit_request(
-            request,
-            "create",
-            "channel",
-            row.channel_id,
-            name=row.name,
-            changes={"channel_type": [None, row.channel_type]},
-        )
+    row = notifications.create_channel(
+        state_of(request).store,
+        actor_of(request),
+        name=data.get("name"),
+        channel_type=data.get("channel_type"),
+        config_json=data.get("config_json"),
+        enabled=data.get("enabled"),
+    )
     return _item(row)
 
 
@@ -88,10 +77,7 @@ def get_channel(request: Request[Any, Any, Any], channel_id: str) -> dict[str, A
 
 @delete("/channels/{channel_id:str}", status_code=204, sync_to_thread=True, opt=_WRITE)
 def delete_channel(request: Request[Any, Any, Any], channel_id: str) -> Response[None]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        row = notifications.delete_channel(state.store, identity.org_id, channel_id)
-        audit_request(request, "delete", "channel", row.channel_id, name=row.name)
+    notifications.delete_channel(state_of(request).store, actor_of(request), channel_id)
     return Response(None, status_code=204)
 
 

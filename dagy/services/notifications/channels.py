@@ -7,7 +7,8 @@ Rules that live here:
 - an email channel's password is a Dagy secret named by ``password_secret``, which must exist;
 - a rule names existing channels of its org (400 otherwise); ``sla_seconds`` is for
   ``on_sla_breach`` only, and required there;
-- deleting a channel drops its jobs and delivery history and takes it out of every rule.
+- deleting a channel drops its jobs and delivery history and takes it out of every rule;
+- every create and delete writes its audit row, as the ``Actor``, in the change's transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from dagy.auth import secrets as ids
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.notify import TYPES, config
+from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
 from dagy.services.vault import secrets
 from dagy.store import notifications as sql
 from dagy.store import secrets as secret_sql
@@ -95,8 +98,7 @@ def check_config(
 
 def create_channel(
     store: DuckDBStore,
-    org_id: str,
-    actor_email: str | None,
+    actor: Actor,
     *,
     name: Any,
     channel_type: Any,
@@ -106,8 +108,8 @@ def create_channel(
     kind = _channel_type(channel_type)
     label = _name(name)
     on = _flag(enabled, "enabled")
-    channel_id = ids.new_id("channel")
-    with store.connection():
+    channel_id, org_id = ids.new_id("channel"), actor.org_id
+    with store.transaction():
         public, secret = check_config(store, org_id, kind, config_json)
         key_id, sealed = None, None
         if secret:
@@ -123,10 +125,19 @@ def create_channel(
             key_id,
             sealed,
             on,
-            actor_email,
+            actor.email,
             utcnow(),
         )
         sql.insert_channel(store, row)
+        audit.write(
+            store,
+            actor,
+            "create",
+            "channel",
+            row.channel_id,
+            resource_name=row.name,
+            changes={"channel_type": [None, row.channel_type]},
+        )
     return row
 
 
@@ -147,10 +158,11 @@ def list_channels(store: DuckDBStore, org_id: str) -> list[ChannelRow]:
     return sql.channels(store, org_id)
 
 
-def delete_channel(store: DuckDBStore, org_id: str, channel_id: str) -> ChannelRow:
-    with store.connection():
-        row = get_channel(store, org_id, channel_id)
+def delete_channel(store: DuckDBStore, actor: Actor, channel_id: str) -> ChannelRow:
+    with store.transaction():
+        row = get_channel(store, actor.org_id, channel_id)
         sql.delete_channel(store, row.channel_id)
+        audit.write(store, actor, "delete", "channel", row.channel_id, resource_name=row.name)
     return row
 
 
@@ -226,8 +238,7 @@ def _channel_ids(store: DuckDBStore, org_id: str, value: Any) -> list[str]:
 
 def create_rule(
     store: DuckDBStore,
-    org_id: str,
-    actor_email: str | None,
+    actor: Actor,
     *,
     name: Any,
     trigger: Any,
@@ -241,21 +252,30 @@ def create_rule(
     sla = _sla(sla_seconds, kind)
     flow = _flow_name(flow_name)
     on = _flag(enabled, "enabled")
-    with store.connection():
-        channels = _channel_ids(store, org_id, channel_ids)
+    with store.transaction():
+        channels = _channel_ids(store, actor.org_id, channel_ids)
         row = RuleRow(
             ids.new_id("rule"),
-            org_id,
+            actor.org_id,
             label,
             kind,
             flow,
             sla,
             channels,
             on,
-            actor_email,
+            actor.email,
             utcnow(),
         )
         sql.insert_rule(store, row)
+        audit.write(
+            store,
+            actor,
+            "create",
+            "alert_rule",
+            row.rule_id,
+            resource_name=row.name,
+            changes={"trigger": [None, row.trigger], "channel_ids": [None, row.channel_ids]},
+        )
     return row
 
 
@@ -268,8 +288,9 @@ def list_rules(store: DuckDBStore, org_id: str) -> list[RuleRow]:
     return sql.rules(store, org_id)
 
 
-def delete_rule(store: DuckDBStore, org_id: str, rule_id: str) -> RuleRow:
-    with store.connection():
-        row = get_rule(store, org_id, rule_id)
+def delete_rule(store: DuckDBStore, actor: Actor, rule_id: str) -> RuleRow:
+    with store.transaction():
+        row = get_rule(store, actor.org_id, rule_id)
         sql.delete_rule(store, row.rule_id)
+        audit.write(store, actor, "delete", "alert_rule", row.rule_id, resource_name=row.name)
     return row
