@@ -64,6 +64,7 @@ def register(home: Path, folder: Path) -> Path:
     """Write FLOWS and register each of its flows in the personal org (no server running)."""
     from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import load_flow
+    from dagy.services.accounts.audit import local_actor
     from dagy.services.catalog import flows
     from dagy.services.usage import quotas
     from dagy.store.duckdb_store import DuckDBStore
@@ -75,7 +76,9 @@ def register(home: Path, folder: Path) -> Path:
     for name in ("hooked", "merged", "envy"):
         flows.register_version(store, "personal", load_flow(f"{path}:{name}").build())
     # The free plan's 2 concurrent runs would refuse these tests' bursts of webhook runs.
-    quotas.set_override(store, "personal", {"monthly_runs": 100_000, "concurrent_runs": 1_000})
+    quotas.set_override(
+        store, local_actor(), "personal", {"monthly_runs": 100_000, "concurrent_runs": 1_000}
+    )
     return path
 
 

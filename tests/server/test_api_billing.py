@@ -224,6 +224,13 @@ def test_checkout_creates_a_stripe_session_for_the_plans_price(server, stripe_ap
     assert "@example.com" in sent["customer_email"]
     # Only a webhook changes the plan.
     assert plan_of(api) == "free"
+    (row,) = api.ok("GET", "/audit-logs?resource_type=checkout_session")["items"]
+    assert (row["action"], row["resource_id"], row["changes"]) == (
+        "create",
+        answer["checkout_id"],
+        {"plan": "professional"},
+    )
+    assert row["actor_email"].endswith("@example.com") and row["ip_address"] == "127.0.0.1"
 
 
 @pytest.mark.parametrize(
@@ -271,6 +278,14 @@ def test_the_portal_opens_for_the_orgs_stripe_customer(server, stripe_api):
         "portal_session_id": f"bps_test_{n}",
         "url": f"https://billing.stripe.com/p/session/bps_test_{n}",
     }
+    # One row: the refused calls wrote none.
+    (row,) = api.ok("GET", "/audit-logs?resource_type=portal_session")["items"]
+    assert (row["action"], row["resource_id"], row["changes"]) == (
+        "create",
+        answer["portal_session_id"],
+        {},
+    )
+    assert row["actor_email"].endswith("@example.com") and row["ip_address"] == "127.0.0.1"
 
 
 def test_billing_write_is_the_owners(server):

@@ -321,6 +321,12 @@ def test_overrides_are_checked_and_only_for_the_local_token(shared):
     status, body = api.call("PUT", f"/_local/quotas/{org_id}", {"monthly_runs": 1000})
     assert_error(body, status, 403)
     assert api.ok("GET", "/usage/quota")["limits"]["monthly_runs"] == 100
+    assert api.ok("GET", "/audit-logs?resource_type=quota")["items"] == []  # refusals: no row
+    limits = set_limits(server, org_id, monthly_runs=7)["limits"]
+    (row,) = api.ok("GET", "/audit-logs?resource_type=quota")["items"]
+    assert (row["actor_email"], row["action"], row["resource_id"]) == ("local", "update", org_id)
+    assert row["changes"] == limits and limits["monthly_runs"] == 7
+    assert row["ip_address"] == "127.0.0.1"
 
 
 def test_reading_usage_takes_billing_read(shared):

@@ -10,7 +10,7 @@ import anyio.to_thread
 from litestar import Request, get, post
 
 from dagy.auth import rbac
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.usage import billing, quotas
 
 
@@ -29,30 +29,16 @@ def subscription(request: Request[Any, Any, Any]) -> dict[str, Any]:
     "/billing/checkout", status_code=201, sync_to_thread=True, opt={"permission": "billing.write"}
 )
 def checkout(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
-    identity = identity_of(request)
-    answer = billing.checkout(
-        state_of(request).store,
-        identity.org_id,
-        identity.email,
-        data,
-        billing.StripeSettings.from_env(),
+    return billing.checkout(
+        state_of(request).store, actor_of(request), data, billing.StripeSettings.from_env()
     )
-    audit_request(
-        request, "create", "checkout_session", answer["checkout_id"], changes={"plan": data["plan"]}
-    )
-    return answer
 
 
 @post("/billing/portal", status_code=201, sync_to_thread=True, opt={"permission": "billing.write"})
 def portal(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
-    answer = billing.portal(
-        state_of(request).store,
-        identity_of(request).org_id,
-        data,
-        billing.StripeSettings.from_env(),
+    return billing.portal(
+        state_of(request).store, actor_of(request), data, billing.StripeSettings.from_env()
     )
-    audit_request(request, "create", "portal_session", answer["portal_session_id"])
-    return answer
 
 
 def _webhook(state: Any, payload: bytes, header: str | None) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, get, put
 
 from dagy.auth import rbac
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.usage import quotas
 from dagy.services.usage import summary as usage
 
@@ -60,9 +60,7 @@ def costs(
 )
 def set_quota(request: Request[Any, Any, Any], org_id: str, data: dict[str, Any]) -> dict[str, Any]:
     """An org's limits over its plan's (an operator's setting: the local token only)."""
-    answer = quotas.set_override(state_of(request).store, org_id, data)
-    audit_request(request, "update", "quota", org_id, changes=answer["limits"], org_id=org_id)
-    return answer
+    return quotas.set_override(state_of(request).store, actor_of(request), org_id, data)
 
 
 ROUTES = [summary, timeseries, quota, dashboard, costs, set_quota]

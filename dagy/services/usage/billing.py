@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from dagy.config import settings
 from dagy.errors import InvalidInputError, PermissionDeniedError, ServiceUnavailableError
+from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
 from dagy.services.usage import billing_events, quotas
 from dagy.store import accounts as account_sql
 from dagy.store import billing as sql
@@ -121,10 +123,11 @@ def subscription(store: DuckDBStore, org_id: str, settings: StripeSettings) -> d
 
 
 def checkout(
-    store: DuckDBStore, org_id: str, email: str, body: Any, settings: StripeSettings
+    store: DuckDBStore, actor: Actor, body: Any, settings: StripeSettings
 ) -> dict[str, Any]:
-    """POST /billing/checkout: a Stripe Checkout session subscribing the org to a paid plan."""
-    client = settings.client()
+    """POST /billing/checkout: a Stripe Checkout session subscribing the actor's org to a paid
+    plan; the session is audited as ``actor`` once Stripe made it."""
+    client, org_id = settings.client(), actor.org_id
     if not isinstance(body, dict):
         raise InvalidInputError("Invalid request body", {"body": "an object"})
     plan_id = body.get("plan")
@@ -153,10 +156,14 @@ def checkout(
     if account is not None and account.stripe_customer_id:
         params["customer"] = account.stripe_customer_id
     else:
-        billing_email = (org.owner_email if org else None) or email
+        billing_email = (org.owner_email if org else None) or actor.email or ""
         if "@" in billing_email:
             params["customer_email"] = billing_email
     session = _stripe_call(client.v1.checkout.sessions.create, params)
+    with store.transaction():
+        audit.write(
+            store, actor, "create", "checkout_session", session.id, changes={"plan": plan_id}
+        )
     expires = billing_events.when(getattr(session, "expires_at", None))
     return {
         "checkout_id": session.id,
@@ -165,9 +172,10 @@ def checkout(
     }
 
 
-def portal(store: DuckDBStore, org_id: str, body: Any, settings: StripeSettings) -> dict[str, Any]:
-    """POST /billing/portal: a Stripe customer portal session for the org's customer."""
-    client = settings.client()
+def portal(store: DuckDBStore, actor: Actor, body: Any, settings: StripeSettings) -> dict[str, Any]:
+    """POST /billing/portal: a Stripe customer portal session for the actor's org's customer,
+    audited as ``actor``."""
+    client, org_id = settings.client(), actor.org_id
     if not isinstance(body, dict):
         raise InvalidInputError("Invalid request body", {"body": "an object"})
     return_url = _url(body.get("return_url"), "return_url")
@@ -180,6 +188,8 @@ def portal(store: DuckDBStore, org_id: str, body: Any, settings: StripeSettings)
         )
     params = {"customer": account.stripe_customer_id, "return_url": return_url}
     session = _stripe_call(client.v1.billing_portal.sessions.create, params)
+    with store.transaction():
+        audit.write(store, actor, "create", "portal_session", session.id)
     return {"portal_session_id": session.id, "url": session.url}
 
 

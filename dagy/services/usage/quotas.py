@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from dagy.errors import InvalidInputError, NotFoundError, QuotaExceededError
+from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
 from dagy.store import accounts as account_sql
 from dagy.store import billing as billing_sql
 from dagy.store import usage as sql
@@ -205,9 +207,9 @@ def check_trigger(
             )
 
 
-def set_override(store: DuckDBStore, org_id: Any, raw: Any) -> dict[str, Any]:
+def set_override(store: DuckDBStore, actor: Actor, org_id: Any, raw: Any) -> dict[str, Any]:
     """Store an org's limits (each a non-negative integer, or null to keep the plan's); an empty
-    object removes the override. Returns the org's quota afterwards."""
+    object removes the override. Returns the org's quota afterwards; audited as ``actor``."""
     if not isinstance(raw, dict):
         raise InvalidInputError("Invalid quota override", {"body": "an object"})
     unknown = sorted(set(raw) - set(LIMIT_NAMES))
@@ -220,7 +222,7 @@ def set_override(store: DuckDBStore, org_id: Any, raw: Any) -> dict[str, Any]:
             isinstance(value, bool) or not isinstance(value, int) or value < 0
         ):
             raise InvalidInputError(f"Invalid {key}", {key: "a non-negative integer or null"})
-    with store.connection():
+    with store.transaction():
         if not isinstance(org_id, str) or account_sql.get_org(store, org_id) is None:
             raise NotFoundError(f"Organization not found: {org_id}")
         if not any(v is not None for v in raw.values()):
@@ -228,4 +230,8 @@ def set_override(store: DuckDBStore, org_id: Any, raw: Any) -> dict[str, Any]:
         else:
             values = {k: raw.get(k) for k in LIMIT_NAMES}
             sql.set_override(store, org_id, sql.Override(**values), utcnow())
-        return quota(store, org_id)
+        answer = quota(store, org_id)
+        audit.write(
+            store, actor, "update", "quota", org_id, changes=answer["limits"], org_id=org_id
+        )
+    return answer
