@@ -130,30 +130,3 @@ def origin_of(request: Request[Any, Any, Any]) -> Origin:
 def actor_of(request: Request[Any, Any, Any]) -> Actor:
     """The caller and where the request came from, for the services that write audit rows."""
     return Actor(identity_of(request), origin_of(request))
-
-
-def audit_request(
-    request: Request[Any, Any, Any],
-    action: str,
-    resource_type: str,
-    resource_id: str | None,
-    *,
-    name: str | None = None,
-    changes: dict[str, Any] | None = None,
-    identity: Identity | None = None,
-    org_id: str | None = None,
-) -> None:
-    """Write the audit row of this request: its caller (or ``identity``), IP and user agent."""
-    from dagy.services.accounts import audit
-
-    audit.record(
-        state_of(request).store,
-        identity or identity_of(request),
-        action,
-        resource_type,
-        resource_id,
-        resource_name=name,
-        changes=changes,
-        origin=origin_of(request),
-        org_id=org_id,
-    )

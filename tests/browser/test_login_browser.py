@@ -106,6 +106,29 @@ def test_browser_login_ends_with_a_working_token(server: ServerProcess, browser:
     assert server.request("GET", "/me", token=token)[0] == 401
     assert not credentials.exists()
 
+    # The audit trail: the code the page issued (as the browser), the session the CLI traded it
+    # for, and that session's logout; the refused password left no row.
+    reader = server.login("owner@example.com")
+    status, _, body = server.request("GET", "/audit-logs?limit=100", token=reader)
+    assert status == 200, body
+    rows = [
+        r for r in body["items"] if r["changes"] == {"method": "browser"} or r["action"] == "logout"
+    ]
+    assert {(r["actor_email"], r["ip_address"]) for r in rows} == {
+        ("owner@example.com", "127.0.0.1")
+    }
+    got = sorted((r["action"], r["resource_type"], r["resource_name"]) for r in rows)
+    assert got == [
+        ("create", "login_code", "owner@example.com"),
+        ("login", "session", "owner@example.com"),
+        ("logout", "session", "owner@example.com"),
+    ]
+    by_action = {r["action"]: r for r in rows}
+    assert by_action["create"]["resource_id"] is None
+    assert "Chrome" in by_action["create"]["user_agent"]
+    assert by_action["login"]["resource_id"].startswith("tok_")
+    assert by_action["logout"]["resource_id"] == by_action["login"]["resource_id"]
+
 
 def test_cancel_in_the_browser_fails_the_cli_login(server: ServerProcess, browser: Any) -> None:
     proc = _login_process(server, server.home)

@@ -9,7 +9,7 @@ from litestar import Request, Response, post
 
 from dagy.auth import rbac
 from dagy.errors import InvalidInputError
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, origin_of, state_of
 from dagy.services.accounts import login_codes
 from dagy.services.accounts import users as accounts
 from dagy.store.records import iso_z
@@ -41,42 +41,21 @@ def login(request: Request[Any, Any, Any], data: LoginBody) -> dict[str, Any]:
     state = state_of(request)
     if state.jwt is not None:
         raise InvalidInputError("Password login is disabled: this server requires JWTs")
-    with state.store.connection():
-        issued = accounts.login(
-            state.store,
-            data.email,
-            data.password,
-            passwordless=state.local_mode,
-            org_id=data.org_id,
-            user_agent=request.headers.get("user-agent"),
-        )
-        identity = accounts.member_identity(
-            state.store, issued.record.email, issued.record.org_id, kind="token"
-        )
-        audit_request(
-            request,
-            "login",
-            "session",
-            issued.record.token_id,
-            name=identity.email,
-            identity=identity,
-        )
+    issued = accounts.login(
+        state.store,
+        data.email,
+        data.password,
+        passwordless=state.local_mode,
+        org_id=data.org_id,
+        origin=origin_of(request),
+    )
     return token_response(issued)
 
 
 @post("/auth/logout", status_code=204, sync_to_thread=True, opt={"permission": rbac.AUTHENTICATED})
 def logout(request: Request[Any, Any, Any]) -> Response[None]:
     """Revoke the access token of this request on the server."""
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        accounts.logout(state.store, identity)
-        audit_request(
-            request,
-            "logout",
-            "session",
-            identity.credential_id,
-            name=identity.email,
-        )
+    accounts.logout(state_of(request).store, actor_of(request))
     return Response(None, status_code=204)
 
 
@@ -84,21 +63,14 @@ def logout(request: Request[Any, Any, Any]) -> Response[None]:
 def exchange_code(request: Request[Any, Any, Any], data: TokenBody) -> dict[str, Any]:
     """Trade the one-time code from /sign-in for an access token (PKCE, S256)."""
     state = state_of(request)
-    grant = login_codes.redeem(state.login_codes, data.code, data.code_verifier, data.redirect_uri)
-    with state.store.connection():
-        issued = accounts.issue_token(
-            state.store, grant.email, grant.org_id, user_agent=request.headers.get("user-agent")
-        )
-        identity = accounts.member_identity(state.store, grant.email, grant.org_id, kind="token")
-        audit_request(
-            request,
-            "login",
-            "session",
-            issued.record.token_id,
-            name=grant.email,
-            changes={"method": "browser"},
-            identity=identity,
-        )
+    issued = login_codes.exchange(
+        state.store,
+        state.login_codes,
+        data.code,
+        data.code_verifier,
+        data.redirect_uri,
+        origin=origin_of(request),
+    )
     return token_response(issued)
 
 

@@ -23,7 +23,7 @@ from litestar.params import Body
 
 from dagy.auth import rbac
 from dagy.errors import AuthenticationError, InvalidInputError
-from dagy.server.security import audit_request, state_of
+from dagy.server.security import origin_of, state_of
 from dagy.services.accounts import login_codes
 from dagy.services.accounts import users as accounts
 
@@ -167,26 +167,14 @@ def sign_in_submit(
         return _page(
             body, 401 if isinstance(exc, AuthenticationError) else 400, _nonce_cookie(nonce)
         )
-    code = login_codes.issue(
+    code = login_codes.sign_in(
+        server.store,
         server.login_codes,
-        membership.email,
-        membership.org_id,
+        membership,
         params["code_challenge"],
         callback,
+        origin=origin_of(request),
     )
-    with server.store.connection():
-        identity = accounts.member_identity(
-            server.store, membership.email, membership.org_id, kind="token"
-        )
-        audit_request(
-            request,
-            "create",
-            "login_code",
-            None,
-            name=membership.email,
-            changes={"method": "browser"},
-            identity=identity,
-        )
     return _redirect(callback, code=code, state=state)
 
 

@@ -2,7 +2,8 @@
 
 The sign-in page issues a code bound to the PKCE challenge and the CLI's loopback callback; the CLI
 redeems it once, with the verifier, within CODE_TTL seconds. Codes live in the server's memory
-only: a restart in the middle of a login just means logging in again.
+only: a restart in the middle of a login just means logging in again. Issuing a code and trading
+it for a token each write their audit row (``create login_code``, then ``login session``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from dagy.errors import InvalidInputError
+from dagy.services.accounts import audit, users
+from dagy.services.accounts.audit import Actor, Origin
+from dagy.store.accounts import Membership
+from dagy.store.duckdb_store import DuckDBStore
 
 CODE_TTL = 60.0
 _CHALLENGE_LEN = 43  # base64url of a SHA-256 digest, unpadded
@@ -83,6 +88,46 @@ def issue(book: CodeBook, email: str, org_id: str, challenge: str, redirect_uri:
             del book.grants[stale]
         book.grants[code] = Grant(email, org_id, challenge, redirect_uri, now + CODE_TTL)
     return code
+
+
+def sign_in(
+    store: DuckDBStore,
+    book: CodeBook,
+    membership: Membership,
+    challenge: str,
+    redirect_uri: str,
+    *,
+    origin: Origin,
+) -> str:
+    """A code for the member who just signed in on the page, audited as them."""
+    with store.transaction():
+        identity = users.member_identity(store, membership.email, membership.org_id, kind="token")
+        audit.write(
+            store,
+            Actor(identity, origin),
+            "create",
+            "login_code",
+            None,
+            resource_name=membership.email,
+            changes={"method": "browser"},
+        )
+    return issue(book, membership.email, membership.org_id, challenge, redirect_uri)
+
+
+def exchange(
+    store: DuckDBStore,
+    book: CodeBook,
+    code: str,
+    verifier: str,
+    redirect_uri: str,
+    *,
+    origin: Origin,
+) -> users.IssuedToken:
+    """Trade a code and its PKCE verifier for an access token: the browser login's session."""
+    grant = redeem(book, code, verifier, redirect_uri)
+    return users.open_session(
+        store, grant.email, grant.org_id, origin=origin, changes={"method": "browser"}
+    )
 
 
 def s256(verifier: str) -> str:

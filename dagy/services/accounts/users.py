@@ -26,7 +26,7 @@ from dagy.errors import (
     NotFoundError,
 )
 from dagy.services.accounts import audit
-from dagy.services.accounts.audit import Actor
+from dagy.services.accounts.audit import Actor, Origin
 from dagy.services.accounts.audit import local_identity as local_identity  # its old home
 from dagy.store import accounts as sql
 from dagy.store.accounts import AccessToken, Membership, User
@@ -169,12 +169,12 @@ def login(
     *,
     passwordless: bool,
     org_id: str | None = None,
-    user_agent: str | None = None,
+    origin: Origin = Origin(),  # noqa: B008 - frozen
 ) -> IssuedToken:
-    """Check the credentials and issue an access token bound to one org."""
-    with store.connection():
+    """Check the credentials and open a session (an access token bound to one org), audited."""
+    with store.transaction():
         membership = authenticate(store, email, password, passwordless=passwordless, org_id=org_id)
-        return issue_token(store, membership.email, membership.org_id, user_agent=user_agent)
+        return open_session(store, membership.email, membership.org_id, origin=origin)
 
 
 def _default_membership(store: DuckDBStore, user: User) -> Membership | None:
@@ -205,9 +205,50 @@ def issue_token(
     return IssuedToken(token, expires, record)
 
 
-def logout(store: DuckDBStore, identity: Identity) -> None:
-    if identity.kind == "token" and identity.credential_id:
-        sql.revoke_token(store, identity.credential_id, utcnow())
+def open_session(
+    store: DuckDBStore,
+    email: str,
+    org_id: str,
+    *,
+    origin: Origin = Origin(),  # noqa: B008 - frozen
+    changes: dict[str, Any] | None = None,
+) -> IssuedToken:
+    """An access token for a member of ``org_id`` and its ``login`` audit row, in one transaction.
+
+    The login establishes who the actor is: the row names the member the token is for, and
+    ``origin`` (the request's IP and user agent, which the token keeps too).
+    """
+    with store.transaction():
+        identity = member_identity(store, email, org_id, kind="token")
+        issued = issue_token(store, email, org_id, user_agent=origin.user_agent)
+        audit.write(
+            store,
+            Actor(identity, origin),
+            "login",
+            "session",
+            issued.record.token_id,
+            resource_name=identity.email,
+            changes=changes,
+        )
+    return issued
+
+
+def logout(store: DuckDBStore, actor: Actor) -> None:
+    """Revoke the actor's access token (an API key is not revoked here) and audit the logout."""
+    identity = actor.identity
+    if identity is None:
+        raise AuthenticationError("Invalid or missing token")
+    with store.transaction():
+        if identity.kind == "token" and identity.credential_id:
+            sql.revoke_token(store, identity.credential_id, utcnow())
+        audit.write(
+            store,
+            actor,
+            "logout",
+            "session",
+            identity.credential_id,
+            resource_name=identity.email,
+        )
 
 
 def identify(store: DuckDBStore, bearer: str, *, org_override: str | None = None) -> Identity:
