@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dagy.backend.context import HttpContext, LocalContext
 
 if TYPE_CHECKING:
+    from dagy.config.paths import DagyPaths
     from dagy.services.catalog.deploy import DeployRequest
 
 PAGE = 100  # items per page when a backend reads every page
@@ -198,6 +199,19 @@ def deploy_request(artifact: Path, options: DeployOptions) -> DeployRequest:
         dep_package_slugs=options.dep_package_slugs or None,
         code_hash=summary.code_hash,
     )
+
+
+def build_artifact(
+    target: str, params: dict[str, str], output_dir: Path | None, paths: DagyPaths
+) -> Path:
+    """`dagy build`: the zip `deploy` takes, written under ``output_dir`` (else ``paths.builds``).
+
+    A module function, not a method: a build reads the flow's code and writes a file, in every
+    mode alike; it touches neither the store nor an API.
+    """
+    from dagy.services.catalog.build import build_artifact as build
+
+    return build(target, params, output_dir, paths).artifact_path
 
 
 class LocalCatalog:

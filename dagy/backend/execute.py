@@ -17,6 +17,7 @@ from dagy.config.paths import DagyPaths
 
 if TYPE_CHECKING:
     from dagy.backend.context import LocalContext
+    from dagy.backend.environments import RunEnvironment
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Settings:
     max_workers: int = 1
     fail_fast: bool = True
     executor: str = "local"
+    progress: Any = None  # told each task run's state (dagy/cli/_progress.py on a terminal)
 
 
 def run_target(
@@ -34,23 +36,24 @@ def run_target(
     settings: Settings,
     paths: DagyPaths | None = None,
     *,
-    env_name: str | None = None,
+    environment: RunEnvironment | None = None,
 ) -> Run:
     """Load ``<path>:<flow_fn>``, build it with the parameters and run it here; the finished run.
 
-    ``env_name``: run in that environment (its variables set in this process first).
+    ``environment``: run in it (``backend.environments.resolve_for_run(name)``: its variables
+    and ``DAGY_ENVIRONMENT`` are set in this process first).
     """
     from dagy.services.runs import execute
 
     paths = paths or DagyPaths.from_env()
-    if env_name is not None:
-        from dagy.services.vault import environments
-
-        environments.apply_to_environ(paths, env_name)
+    if environment is not None:
+        environment.apply()
     record = execute.run_target(
         target,
         parameters,
-        execute.RunSettings(settings.max_workers, settings.fail_fast, settings.executor),
+        execute.RunSettings(
+            settings.max_workers, settings.fail_fast, settings.executor, progress=settings.progress
+        ),
         paths,
     )
     return run_from_store(record)
@@ -65,11 +68,11 @@ def retry_here(
 ) -> Run:
     """Retry a run of the store file in this process (re-executing what did not succeed), with the
     same audit row a server writes for a retry."""
-    from dagy.backend.runs import _as_cli_errors
+    from dagy.backend.runs import cli_errors
     from dagy.services.runs import execute
 
     settings = None
-    with _as_cli_errors():
+    with cli_errors():
         if max_workers is not None:
             old = execute.check_retryable(run_id, ctx.store().get_run(run_id, org_id=ctx.org_id))
             settings = execute.RunSettings(max_workers, old.fail_fast, old.executor)
@@ -77,10 +80,12 @@ def retry_here(
     return run_from_store(record)
 
 
-def run_deployment_here(ctx: LocalContext, deployment: str, parameters: dict[str, Any]) -> Run:
+def run_deployment_here(
+    ctx: LocalContext, deployment: str, parameters: dict[str, Any], *, progress: Any = None
+) -> Run:
     """A deployment of the store file, run here from its artifact (or its entrypoint's file):
     recorded as a run of the deployment (trigger ``cli``) with the audit row of a triggered run."""
-    from dagy.backend.runs import _as_cli_errors
+    from dagy.backend.runs import cli_errors
     from dagy.sdk import _codec
     from dagy.sdk.loader import load_flow
     from dagy.sdk.spec import FlowSpec
@@ -90,7 +95,7 @@ def run_deployment_here(ctx: LocalContext, deployment: str, parameters: dict[str
     from dagy.store.shared import open_store
 
     store, actor = ctx.store(), ctx.actor()
-    with _as_cli_errors(), store.connection():
+    with cli_errors(), store.connection():
         version, _ = trigger.resolve(
             store, ctx.org_id, deployment=deployment, flow_name=None, flow_version=None
         )
@@ -119,5 +124,7 @@ def run_deployment_here(ctx: LocalContext, deployment: str, parameters: dict[str
             run.run_id, {"status": status, "started_at": now, "ended_at": now, "error": error}, []
         )
         raise
-    settings = execute.RunSettings(run.max_workers, run.fail_fast, run.executor, "cli")
+    settings = execute.RunSettings(
+        run.max_workers, run.fail_fast, run.executor, "cli", progress=progress
+    )
     return run_from_store(execute.execute_queued(run, spec, settings, ctx.paths, shared))

@@ -83,13 +83,13 @@ class RunsBackend(Protocol):
         """Start a retry without waiting for it (never running flow code in this process); the
         new run's id."""
 
-    def trigger(self, deployment: str, parameters: dict[str, Any]) -> Run:
+    def trigger(self, deployment: str, parameters: dict[str, Any], *, progress: Any = None) -> Run:
         """Run a deployment (``dagy run <deployment>``) with ``--param`` strings: locally, the
-        finished run; on an API, the queued one."""
+        finished run (``progress`` told each task run's state); on an API, the queued one."""
 
 
 @contextlib.contextmanager
-def _as_cli_errors() -> Iterator[None]:
+def cli_errors() -> Iterator[None]:
     """The services' 404s as the errors the CLI prints bare (``Run not found: <id>``)."""
     try:
         yield
@@ -155,7 +155,7 @@ class LocalRuns:
     def get(self, run_id: str) -> RunDetail:
         from dagy.services.runs import reads
 
-        with _as_cli_errors():
+        with cli_errors():
             found = reads.detail(self.ctx.store(), self.ctx.org_id, run_id)
         edges = [(a, b) for a, b in found.edges] if found.edges else None
         return RunDetail(
@@ -176,7 +176,7 @@ class LocalRuns:
     ) -> LogChunk:
         from dagy.services.runs import logs
 
-        with _as_cli_errors():
+        with cli_errors():
             page = logs.read(
                 self.ctx.store(),
                 self.ctx.paths,
@@ -192,7 +192,7 @@ class LocalRuns:
         from dagy.services.runs import control
 
         # Not inside one open of the file: the `dagy run` being cancelled must write CANCELLED.
-        with _as_cli_errors():
+        with cli_errors():
             ended = control.cancel(
                 self.ctx.store(), self.ctx.paths, self.ctx.actor(), run_id, workers=None
             )
@@ -215,7 +215,7 @@ class LocalRuns:
         from dagy.services.runs import execute
 
         store = self.ctx.store()
-        with _as_cli_errors():
+        with cli_errors():
             old = execute.check_retryable(run_id, store.get_run(run_id, org_id=self.ctx.org_id))
         module = Path(split_target(old.entrypoint or "")[0])
         if not module.is_file():  # the retry's process would fail where no one sees it
@@ -231,10 +231,10 @@ class LocalRuns:
         )
         return new_id
 
-    def trigger(self, deployment: str, parameters: dict[str, Any]) -> Run:
+    def trigger(self, deployment: str, parameters: dict[str, Any], *, progress: Any = None) -> Run:
         from dagy.backend.execute import run_deployment_here
 
-        return run_deployment_here(self.ctx, deployment, parameters)
+        return run_deployment_here(self.ctx, deployment, parameters, progress=progress)
 
 
 def _q(value: str) -> str:
@@ -346,8 +346,8 @@ class HttpRuns:
                 return run
             time.sleep(POLL)
 
-    def trigger(self, deployment: str, parameters: dict[str, Any]) -> Run:
-        with self._errors():
+    def trigger(self, deployment: str, parameters: dict[str, Any], *, progress: Any = None) -> Run:
+        with self._errors():  # queued on the server: nothing runs here to show progress of
             body = self.ctx.client.post(
                 "/runs", {"deployment": deployment, "parameters": parameters}
             )

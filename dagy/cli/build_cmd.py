@@ -39,12 +39,11 @@ def build(target: str, output_dir: Path | None, params: tuple[str, ...]) -> None
 
     Prints `Artifact: <absolute path to artifact.zip>`.
     """
+    from dagy.backend.catalog import build_artifact
     from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import split_target
     from dagy.sdk.params import parse_param_pairs
-    from dagy.services.catalog.build import build_artifact
 
     split_target(target)  # a malformed target is reported before a malformed --param
     raw = parse_param_pairs(params)
-    result = build_artifact(target, raw, output_dir, DagyPaths.from_env())
-    click.echo(f"Artifact: {result.artifact_path}")
+    click.echo(f"Artifact: {build_artifact(target, raw, output_dir, DagyPaths.from_env())}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -10,6 +9,7 @@ import click
 
 from dagy import __version__
 from dagy.cli import _errors
+from dagy.config import settings
 
 
 class DagyGroup(click.Group):
@@ -39,7 +39,7 @@ class DagyGroup(click.Group):
 
 def _debug(ctx: click.Context) -> bool:
     root = ctx.find_root()
-    return bool((root.obj or {}).get("debug")) or os.environ.get("DAGY_DEBUG", "") in {"1", "true"}
+    return bool((root.obj or {}).get("debug")) or settings.DEBUG.get()
 
 
 @click.group(cls=DagyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,6 +62,7 @@ def _register() -> None:
         config_cmd,
         deploy_cmd,
         deployments_cmd,
+        environments_cmd,
         flows_cmd,
         logs_cmd,
         plugins_cmd,
@@ -91,6 +92,7 @@ def _register() -> None:
     cli.add_command(schedules_cmd.schedules)
     cli.add_command(sensors_cmd.sensors)
     cli.add_command(secrets_cmd.secrets)
+    cli.add_command(environments_cmd.environments)
     cli.add_command(users_cmd.users)
     cli.add_command(tui_cmd.tui)
 

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -68,6 +70,9 @@ class interrupts_cancel:
     "for the run, and dagy.secret() prefers its secrets. Unknown environment: exit 3.",
 )
 @click.option("--profile", default=None, help="Dagy profile (where a deployment runs).")
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No live progress line (it shows only on a terminal)."
+)
 def run(
     target: str,
     params: tuple[str, ...],
@@ -76,6 +81,7 @@ def run(
     executor: str,
     env_name: str | None,
     profile: str | None,
+    quiet: bool,
 ) -> None:
     """Execute a flow locally (TARGET is <path>:<flow_fn>), or trigger a run of a
     deployment (TARGET is its name) on the API of DAGY_API_URL or the profile.
@@ -108,15 +114,31 @@ def run(
         if backend.mode != "store":
             click.echo(json.dumps(queued_view(backend.runs.trigger(target, raw)), indent=2))
             return
-        with interrupts_cancel():
-            _report(backend.runs.trigger(target, raw))
+        with interrupts_cancel(), _progress_line(quiet) as progress:
+            record = backend.runs.trigger(target, raw, progress=progress)
+        _report(record)
         return
     from dagy.backend.execute import Settings, run_target
 
-    settings = Settings(max_workers=max_workers, fail_fast=not no_fail_fast, executor=executor)
-    with interrupts_cancel():
-        record = run_target(target, raw, settings, paths, env_name=env_name)
+    # --env: the environment's variables, from where the backend looks (exit 3 when unknown)
+    run_env = backend.environments.resolve_for_run(env_name) if env_name is not None else None
+    with interrupts_cancel(), _progress_line(quiet) as progress:
+        settings = Settings(max_workers, not no_fail_fast, executor, progress=progress)
+        record = run_target(target, raw, settings, paths, environment=run_env)
     _report(record)
+
+
+@contextlib.contextmanager
+def _progress_line(quiet: bool) -> Iterator[Any]:
+    """A live progress line on a terminal (none with --quiet or when stdout is not a terminal:
+    scripts and tests see exactly the result line)."""
+    from dagy.cli._progress import RunProgress, is_terminal
+
+    if quiet or not is_terminal():
+        yield None
+        return
+    with RunProgress() as progress:
+        yield progress
 
 
 def queued_view(run: Any) -> dict[str, Any]:

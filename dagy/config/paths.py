@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from dagy.config import settings
 
@@ -72,40 +70,3 @@ class DagyPaths:
         """Create the home folder private to its owner (0700): it holds run history and credentials."""
         if not self.home.is_dir():
             self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-
-# The readers below predate dagy.config.settings; callers move to a declared setting's .get().
-
-
-def env_flag(name: str, environ: dict[str, str] | None = None) -> bool:
-    """True when the variable is one of true/1/yes/on (any case)."""
-    env = os.environ if environ is None else environ
-    return env.get(name, "").strip().lower() in {"true", "1", "yes", "on"}
-
-
-def env_int(name: str, default: int, environ: dict[str, str] | None = None) -> int:
-    """An integer variable; a value that is not a non-negative integer is a ConfigError."""
-    return int(_env_number(name, default, int, "a non-negative integer", environ))
-
-
-def env_float(name: str, default: float, environ: dict[str, str] | None = None) -> float:
-    """A number variable (seconds, say); a value that is not a non-negative number is a ConfigError."""
-    return float(_env_number(name, default, float, "a non-negative number", environ))
-
-
-def _env_number(
-    name: str, default: float, parse: Any, what: str, environ: dict[str, str] | None
-) -> float:
-    from dagy.errors import ConfigError
-
-    env = os.environ if environ is None else environ
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
-    if not value >= 0:  # also refuses NaN
-        raise ConfigError(f"{name} must be {what}, got {raw!r}")
-    return value  # type: ignore[no-any-return]

@@ -98,6 +98,7 @@ class Number(Setting[T]):
     """A number no smaller than ``minimum``; anything else is a ConfigError naming the variable."""
 
     minimum: float = 0
+    positive: bool = False  # the minimum itself is refused too (a poll interval of 0)
 
     def parse(self, raw: str) -> T:
         integer = self.kind == "int"
@@ -105,6 +106,8 @@ class Number(Setting[T]):
             value = int(raw) if integer else float(raw)
         except ValueError:
             raise self._error("an integer" if integer else "a number", raw) from None
+        if self.positive and not value > self.minimum:
+            raise self._error(f"greater than {self.minimum:g}", raw)
         if not value >= self.minimum:  # also refuses NaN
             raise self._error(f"at least {self.minimum:g}", raw)
         return value  # type: ignore[return-value]
@@ -238,16 +241,15 @@ WEBHOOK_RATE_PER_MINUTE = Int(
     "server",
 )
 WEBHOOK_BURST = Int(
-    "DAGY_WEBHOOK_BURST", 20, "webhook calls a token may burst", "server", minimum=1
+    "DAGY_WEBHOOK_BURST", 20, "webhook calls a token may burst (at least 1 is used)", "server"
 )
 API_CALLS_FLUSH_SECONDS = Float(
-    "DAGY_API_CALLS_FLUSH_SECONDS", 10.0, "seconds between writes of the API call counts", "server",
-    minimum=0.1,
+    "DAGY_API_CALLS_FLUSH_SECONDS", 10.0,
+    "seconds between writes of the API call counts (at least 0.1 is used)", "server",
 )  # fmt: skip
 TOKEN_TTL_SECONDS = Int(
-    "DAGY_TOKEN_TTL_SECONDS", 12 * 3600, "lifetime of a token from `POST /auth/login`", "server",
-    minimum=1,
-)  # fmt: skip
+    "DAGY_TOKEN_TTL_SECONDS", 12 * 3600, "seconds a token from `POST /auth/login` lives", "server"
+)
 JWT_REQUIRED = Flag(
     "DAGY_JWT_REQUIRED", False, "`true`: user bearer tokens must be JWTs from `DAGY_JWKS_URL`",
     "server",
@@ -286,10 +288,10 @@ NOTIFY_BACKOFF_MAX_SECONDS = Float(
     "DAGY_NOTIFY_BACKOFF_MAX_SECONDS", 300.0, "longest wait between retries", "notify"
 )
 NOTIFY_POLL_SECONDS = Float(
-    "DAGY_NOTIFY_POLL_SECONDS", 1.0, "seconds between looks for work", "notify", minimum=1e-9
+    "DAGY_NOTIFY_POLL_SECONDS", 1.0, "seconds between looks for work", "notify", positive=True
 )
 NOTIFY_TIMEOUT_SECONDS = Float(
-    "DAGY_NOTIFY_TIMEOUT_SECONDS", 10.0, "seconds one delivery may take", "notify", minimum=1e-9
+    "DAGY_NOTIFY_TIMEOUT_SECONDS", 10.0, "seconds one delivery may take", "notify", positive=True
 )
 STRIPE_API_BASE = Text[str | None](
     "DAGY_STRIPE_API_BASE", None, "another Stripe API base (a local stand-in)", "billing",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,8 +30,10 @@ class Recorder:
         *,
         verbose: bool = False,
         flush_interval: float = FLUSH_INTERVAL,
+        observer: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
+        self.observer = observer  # told (task_run_id, status) of each change, e.g. a progress line
         self.run_id = run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         self.events = EventLog(run_dir / "events.jsonl")
@@ -51,6 +54,8 @@ class Recorder:
     def task(self, record: TaskRunRecord) -> None:
         self.events.task(record)
         self._dirty[record.task_run_id] = record
+        if self.observer is not None:
+            self.observer(record.task_run_id, record.status)
 
     def run(self, **changes: Any) -> None:
         self.events.run(**changes)

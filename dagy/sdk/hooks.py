@@ -16,8 +16,8 @@ from typing import Any
 PROVIDERS = {
     # run_flow(flow, params, max_workers=..., fail_fast=...) -> the finished run record
     "run_flow": "dagy.services.runs.execute:run_flow",
-    # secret_value(paths, name, environment) -> str, from this home's store
-    "secret_value": "dagy.services.vault.secrets:local_value",
+    # secret_value(paths, name, environment) -> str, where the backend looks (audited there)
+    "secret_value": "dagy.backend.vault:secret_value",
 }
 
 _hooks: dict[str, Callable[..., Any]] = {}

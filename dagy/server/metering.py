@@ -74,7 +74,7 @@ class ApiCallMeter:
 def flush_interval() -> float:
     from dagy.config import settings
 
-    return settings.API_CALLS_FLUSH_SECONDS.get()
+    return max(0.1, settings.API_CALLS_FLUSH_SECONDS.get())
 
 
 class ApiCallMiddleware:

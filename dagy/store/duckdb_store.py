@@ -66,6 +66,21 @@ _UPSERT_TASK_RUNS = "INSERT OR REPLACE INTO task_runs ({cols}) SELECT {unnests}"
 )
 
 
+@contextlib.contextmanager
+def _interrupts_as_keyboard_interrupt() -> Iterator[None]:
+    """Ctrl+C (or SIGTERM made one) during a query: DuckDB stops the query and raises its own
+    error (``RuntimeError: Query interrupted`` or InterruptException); callers see the
+    KeyboardInterrupt the signal was, so a run is cancelled, not reported as an internal error."""
+    try:
+        yield
+    except duckdb.InterruptException as exc:
+        raise KeyboardInterrupt from exc
+    except RuntimeError as exc:
+        if str(exc) == "Query interrupted":
+            raise KeyboardInterrupt from exc
+        raise
+
+
 class DuckDBStore:
     """Runs and task runs in ``<home>/dagy.duckdb``."""
 
@@ -114,26 +129,27 @@ class DuckDBStore:
         While the store is held (the server owns the file), every block shares the one connection
         and blocks run one at a time: DuckDB refuses concurrent use of one connection.
         """
-        if self._held is not None:
-            with self._lock:
-                yield self._held
-            return
-        if self._con is not None:
-            yield self._con
-            return
-        con = self._open(self.lock_timeout if timeout is None else timeout)
-        self._con = con
-        try:
-            if not self._migrated:  # schemas only move forward: once per store object is enough
-                migrations.apply(con)
-                self._migrated = True
-            if not self._recovered:
-                self._recovered = True
-                self._recover(con)
-            yield con
-        finally:
-            self._con = None
-            con.close()
+        with _interrupts_as_keyboard_interrupt():
+            if self._held is not None:
+                with self._lock:
+                    yield self._held
+                return
+            if self._con is not None:
+                yield self._con
+                return
+            con = self._open(self.lock_timeout if timeout is None else timeout)
+            self._con = con
+            try:
+                if not self._migrated:  # schemas only move forward: once per store object
+                    migrations.apply(con)
+                    self._migrated = True
+                if not self._recovered:
+                    self._recovered = True
+                    self._recover(con)
+                yield con
+            finally:
+                self._con = None
+                con.close()
 
     @contextlib.contextmanager
     def transaction(self, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,7 +18,7 @@ from typing import Any
 
 from dagy import __version__
 from dagy.config.server_file import ServerInfo
-from dagy.errors import APIError, RunNotFoundError
+from dagy.errors import APIError, RunNotFoundError, StoreBusyError
 from dagy.store import wire
 from dagy.store.records import RunRecord, TaskRunRecord
 
@@ -169,3 +170,59 @@ def _message(exc: urllib.error.HTTPError) -> str:
         if isinstance(text, str):
             return f"{text} [{code}]" if isinstance(code, str) else text
     return f"HTTP {exc.code}"
+
+
+# Routes of dagy/server/routes/child_store.py: the run by id in whatever org it belongs to.
+RUNS = "/server-runs"
+CHILD_RETRY_FOR = 30.0
+
+
+class ChildStore(RemoteStore):
+    """RemoteStore for a server-run child: its run is found in any org (the local token's own
+    routes only see the personal org), and a request the server could not take is retried."""
+
+    def __init__(self, api_url: str, token: str) -> None:
+        super().__init__(ServerInfo(0, None, api_url, api_url, token, ""))
+
+    def _call(
+        self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        deadline = time.monotonic() + CHILD_RETRY_FOR
+        delay = 0.05
+        while True:
+            try:
+                return super()._call(method, path, body, params)
+            except ServerUnavailable:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def get_run(self, run_id: str, *, org_id: str = "personal") -> RunRecord | None:
+        data = self._call("GET", f"{RUNS}/{_quote(run_id)}")["run"]
+        return wire.decode_run(data) if data is not None else None
+
+    def apply(
+        self,
+        run_id: str,
+        run_changes: dict[str, Any],
+        task_runs: Any,
+        *,
+        timeout: float | None = None,
+    ) -> None:
+        body = {
+            "changes": wire.encode_changes(run_changes),
+            "task_runs": wire.encode_task_runs(task_runs),
+        }
+        path = f"{RUNS}/{_quote(run_id)}/apply"
+        try:
+            result = super()._call("POST", path, body)
+        except ServerUnavailable:
+            if timeout is not None and timeout < 1:  # a mid-run flush: the next one retries
+                raise StoreBusyError("the server did not take the batch") from None
+            result = self._call("POST", path, body)
+        if not (result or {}).get("applied", False):
+            raise RunNotFoundError(run_id)
+
+    def task_runs(self, run_id: str) -> list[TaskRunRecord]:
+        return wire.decode_task_runs(self._call("GET", f"{RUNS}/{_quote(run_id)}/task-runs"))

@@ -113,10 +113,6 @@ def test_only_settings_reads_dagy_variables_in_the_converted_areas() -> None:
     assert reads == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="dagy/cli, services, tui, backend and server/routes are converted after issue 15's merge",
-)
 def test_only_settings_reads_dagy_variables_anywhere() -> None:
     assert _all_direct_reads() == []
 
@@ -157,6 +153,7 @@ def test_values_are_read_when_asked_not_at_import(monkeypatch: pytest.MonkeyPatc
         (settings.SERVER_WORKERS, "0", "DAGY_SERVER_WORKERS must be at least 1, got '0'"),
         (settings.SENSOR_TICK_SECONDS, "0.01", "DAGY_SENSOR_TICK_SECONDS must be at least 0.05"),
         (settings.STORE_LOCK_TIMEOUT, "nan", "DAGY_STORE_LOCK_TIMEOUT must be at least 0"),
+        (settings.NOTIFY_POLL_SECONDS, "0", "DAGY_NOTIFY_POLL_SECONDS must be greater than 0"),
     ],
 )
 def test_a_bad_number_is_a_config_error_naming_the_variable(setting, raw, message) -> None:

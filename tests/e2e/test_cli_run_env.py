@@ -26,13 +26,14 @@ def env_flow(out: str):
 
 @pytest.fixture
 def staging(paths):
+    from dagy.services.accounts.audit import local_actor
     from dagy.services.vault import environments
     from dagy.store.duckdb_store import DuckDBStore
 
     store = DuckDBStore(paths)
-    environments.create(store, "personal", env_name="staging")
+    environments.create(store, local_actor(), env_name="staging")
     environments.set_variables(
-        store, "personal", "owner", "staging", {"API_BASE": "https://staging"}, replace=True
+        store, local_actor(), "staging", {"API_BASE": "https://staging"}, replace=True
     )
     return "staging"
 

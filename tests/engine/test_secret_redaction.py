@@ -63,14 +63,13 @@ def flow_file(tmp_path: Path) -> Path:
 
 
 def add_secret(paths: DagyPaths, value: str, environment: str | None = None) -> None:
+    from dagy.services.accounts.audit import local_actor
     from dagy.services.vault import secrets
     from dagy.store.duckdb_store import DuckDBStore
 
     secrets.create(
         DuckDBStore(paths),
-        "personal",
-        "owner",
-        None,
+        local_actor(),
         secret_name="api-key",
         value=value,
         environment=environment,

@@ -557,17 +557,20 @@ def test_promotion_is_recorded_on_the_deployments_row(tmp_path):
 # -- `dagy run --env` with a live server ------------------------------------------------------------
 
 
-def test_apply_to_environ_reads_through_the_live_server(srv, owner):
+def test_resolve_for_run_reads_through_the_live_server(srv, owner):
+    from dagy.backend import open_backend
     from dagy.config.paths import DagyPaths
     from dagy.errors import NotFoundError
-    from dagy.services.vault import environments
 
     name = create(srv, owner, unique("local"))["env_name"]
     srv.request(
         "PUT", f"/environments/{name}/variables", token=owner, body={"variables": {"A": "1"}}
     )
+    backend = open_backend(DagyPaths(srv.home))
+    assert backend.mode == "server"
+    found = backend.environments.resolve_for_run(name)
     environ: dict[str, str] = {}
-    assert environments.apply_to_environ(DagyPaths(srv.home), name, environ=environ) == {"A": "1"}
-    assert environ == {"A": "1", "DAGY_ENVIRONMENT": name}
+    found.apply(environ)
+    assert found.variables == {"A": "1"} and environ == {"A": "1", "DAGY_ENVIRONMENT": name}
     with pytest.raises(NotFoundError):
-        environments.apply_to_environ(DagyPaths(srv.home), "ghost", environ={})
+        backend.environments.resolve_for_run("ghost")

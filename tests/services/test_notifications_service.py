@@ -7,6 +7,7 @@ import pytest
 
 from dagy.auth import crypto
 from dagy.config.paths import DagyPaths
+from dagy.services.accounts.audit import local_actor
 from dagy.services.notifications import channels as notifications
 from dagy.services.vault import secrets
 from dagy.store.duckdb_store import DuckDBStore
@@ -42,7 +43,7 @@ def test_a_channels_secret_is_stored_sealed_and_opens_with_the_key(store, paths)
 def test_a_master_key_rotation_reseals_channels_too(store):
     channel_id = pagerduty(store)
     before = notifications.get_channel(store, ORG, channel_id)
-    done = secrets.rotate_master_key(store)
+    done = secrets.rotate_master_key(store, local_actor())
     after = notifications.get_channel(store, ORG, channel_id)
     assert after.key_id == done.key_id != before.key_id
     assert notifications.open_channel(store, after).secret == {"routing_key": KEY}

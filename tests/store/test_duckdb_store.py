@@ -186,3 +186,26 @@ def test_a_long_hold_gives_a_clear_store_busy_error(paths: DagyPaths):
 def test_a_new_home_is_private_to_its_owner(paths: DagyPaths):
     DuckDBStore(paths).list_runs()
     assert paths.home.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_query_interrupted_by_ctrl_c_surfaces_as_keyboard_interrupt(tmp_path):
+    """DuckDB answers an interrupt with its own error; the store hands callers the Ctrl+C it was,
+    so a `dagy run` interrupted during a store write is cancelled (exit 130), not an internal
+    error (exit 70)."""
+    import threading
+
+    store = DuckDBStore(DagyPaths(tmp_path / "home"))
+    stop = threading.Event()
+    with pytest.raises(KeyboardInterrupt), store.connection() as con:
+
+        def interrupt() -> None:  # until the query has been stopped, however long it takes
+            while not stop.wait(0.01):
+                con.interrupt()
+
+        thread = threading.Thread(target=interrupt)
+        thread.start()
+        try:
+            con.execute("SELECT count(*) FROM range(1000000000000) a").fetchall()
+        finally:
+            stop.set()
+            thread.join()

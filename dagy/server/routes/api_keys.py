@@ -7,9 +7,9 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, delete, get, post
 
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import pagination
-from dagy.services.accounts import users as accounts
+from dagy.services.accounts import api_keys as accounts
 from dagy.store.records import iso_z
 
 
@@ -21,20 +21,14 @@ class KeyBody(msgspec.Struct):
 
 @post("/api-keys", status_code=201, sync_to_thread=True, opt={"permission": "admin.api_keys"})
 def create_key(request: Request[Any, Any, Any], data: KeyBody) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        created = accounts.create_api_key(
-            state.store, identity, data.name, data.scopes, expires_in_days=data.expires_in_days
-        )
-        key = created.record
-        audit_request(
-            request,
-            "create",
-            "api_key",
-            key.key_id,
-            name=key.name,
-            changes={"scopes": [None, key.scope_list]},
-        )
+    created = accounts.create_api_key(
+        state_of(request).store,
+        actor_of(request),
+        data.name,
+        data.scopes,
+        expires_in_days=data.expires_in_days,
+    )
+    key = created.record
     body = {
         "key_id": key.key_id,
         "name": key.name,
@@ -87,16 +81,7 @@ def list_keys(
     opt={"permission": "admin.api_keys"},
 )
 def delete_key(request: Request[Any, Any, Any], key_id: str) -> Response[None]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        key = accounts.delete_api_key(state.store, identity, key_id)
-        audit_request(
-            request,
-            "delete",
-            "api_key",
-            key.key_id,
-            name=key.name,
-        )
+    accounts.delete_api_key(state_of(request).store, actor_of(request), key_id)
     return Response(None, status_code=204)
 
 

@@ -7,7 +7,6 @@ the URL's signature and expiry are the credential, as an S3 presigned URL's are.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import anyio.to_thread
@@ -15,10 +14,10 @@ import msgspec
 from litestar import Request, Response, post, put
 
 from dagy.artifacts import ArtifactStore, get_store
-from dagy.artifacts.base import DEFAULT_PART_SIZE, DEFAULT_URL_TTL, MAX_PART_SIZE
+from dagy.artifacts.base import DEFAULT_PART_SIZE, MAX_PART_SIZE
 from dagy.artifacts.local import LocalArtifactStore
 from dagy.auth import rbac
-from dagy.config.paths import env_int
+from dagy.config import settings
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.catalog import deploy, uploads
@@ -88,7 +87,7 @@ def _store(request: Request[Any, Any, Any]) -> ArtifactStore:
     store: ArtifactStore | None = getattr(app_state, "artifact_store", None)
     if store is None:
         state = state_of(request)
-        api_url = os.environ.get("DAGY_PUBLIC_API_URL") or state.api_url
+        api_url = settings.PUBLIC_API_URL.get() or state.api_url
         store = get_store(paths=state.paths, api_url=api_url.rstrip("/"))
         app_state.artifact_store = store
     return store
@@ -118,7 +117,7 @@ def _request(data: InitiateBody | CompleteBody) -> deploy.DeployRequest:
 )
 def initiate(request: Request[Any, Any, Any], data: InitiateBody) -> dict[str, Any]:
     actor = actor_of(request)
-    ttl = max(1, env_int("DAGY_ARTIFACT_URL_TTL", DEFAULT_URL_TTL))
+    ttl = max(1, settings.ARTIFACT_URL_TTL.get())
     upload, key = uploads.start(
         state_of(request).store,
         _store(request),

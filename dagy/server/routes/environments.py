@@ -6,8 +6,8 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post, put
 
-from dagy.server.security import audit_request, identity_of, state_of
-from dagy.services.vault import environments
+from dagy.server.security import actor_of, identity_of, state_of
+from dagy.services.vault import environments, promotion
 from dagy.store.environments import Environment
 from dagy.store.flows import Deployment
 from dagy.store.records import iso_z
@@ -28,27 +28,14 @@ def _item(env: Environment) -> dict[str, Any]:
 
 @post("/environments", status_code=201, sync_to_thread=True, opt=_WRITE)
 def create_environment(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        env = environments.create(
-            state.store,
-            identity.org_id,
-            env_name=data.get("env_name"),
-            default_executor=data.get("default_executor"),
-            config_json=data.get("config_json"),
-            is_protected=data.get("is_protected", False),
-        )
-        audit_request(
-            request,
-            "create",
-            "environment",
-            env.env_id,
-            name=env.env_name,
-            changes={
-                "default_executor": [None, env.default_executor],
-                "is_protected": [None, env.is_protected],
-            },
-        )
+    env = environments.create(
+        state_of(request).store,
+        actor_of(request),
+        env_name=data.get("env_name"),
+        default_executor=data.get("default_executor"),
+        config_json=data.get("config_json"),
+        is_protected=data.get("is_protected", False),
+    )
     return _item(env)
 
 
@@ -69,14 +56,7 @@ def get_environment(request: Request[Any, Any, Any], env_name: str) -> dict[str,
 def update_environment(
     request: Request[Any, Any, Any], env_name: str, data: dict[str, Any]
 ) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        env, changes = environments.update(
-            state.store, identity.org_id, identity.role, env_name, data
-        )
-        audit_request(
-            request, "update", "environment", env.env_id, name=env.env_name, changes=changes
-        )
+    env, _ = environments.update(state_of(request).store, actor_of(request), env_name, data)
     return {
         "env_id": env.env_id,
         "env_name": env.env_name,
@@ -88,10 +68,7 @@ def update_environment(
 
 @delete("/environments/{env_name:str}", status_code=204, sync_to_thread=True, opt=_WRITE)
 def delete_environment(request: Request[Any, Any, Any], env_name: str) -> Response[None]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        env = environments.delete(state.store, identity.org_id, identity.role, env_name)
-        audit_request(request, "delete", "environment", env.env_id, name=env.env_name)
+    environments.delete(state_of(request).store, actor_of(request), env_name)
     return Response(None, status_code=204)
 
 
@@ -108,24 +85,9 @@ def get_variables(request: Request[Any, Any, Any], env_name: str) -> dict[str, A
 def _set_variables(
     request: Request[Any, Any, Any], env_name: str, data: dict[str, Any], *, replace: bool
 ) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        env, before, after = environments.set_variables(
-            state.store,
-            identity.org_id,
-            identity.role,
-            env_name,
-            data.get("variables"),
-            replace=replace,
-        )
-        audit_request(
-            request,
-            "update",
-            "environment",
-            env.env_id,
-            name=env.env_name,
-            changes={"variables": environments.variable_changes(before, after)},
-        )
+    env, _, after = environments.set_variables(
+        state_of(request).store, actor_of(request), env_name, data.get("variables"), replace=replace
+    )
     return {"env_name": env.env_name, "variables": after}
 
 
@@ -150,19 +112,9 @@ def merge_variables(
     opt=_WRITE,
 )
 def delete_variable(request: Request[Any, Any, Any], env_name: str, var_key: str) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        env = environments.delete_variable(
-            state.store, identity.org_id, identity.role, env_name, var_key
-        )
-        audit_request(
-            request,
-            "update",
-            "environment",
-            env.env_id,
-            name=env.env_name,
-            changes={"variables": {"added": [], "changed": [], "removed": [var_key]}},
-        )
+    env = environments.delete_variable(
+        state_of(request).store, actor_of(request), env_name, var_key
+    )
     return {"deleted": var_key, "env_name": env.env_name}
 
 
@@ -171,14 +123,7 @@ def delete_variable(request: Request[Any, Any, Any], env_name: str, var_key: str
 
 @put("/environments/reorder", sync_to_thread=True, opt=_WRITE)
 def reorder(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        ordered, before = environments.reorder(state.store, identity.org_id, data.get("order"))
-        after = [env.env_name for env in ordered]
-        if after != before:
-            audit_request(
-                request, "update", "environment", None, changes={"promotion_order": [before, after]}
-            )
+    ordered, _ = environments.reorder(state_of(request).store, actor_of(request), data.get("order"))
     return {"items": [{**_item(e), "promotion_order": e.promotion_order} for e in ordered]}
 
 
@@ -194,7 +139,7 @@ def _deployment(d: Deployment) -> dict[str, Any]:
 @get("/environments/{env_name:str}/diff/{target_env:str}", sync_to_thread=True, opt=_READ)
 def diff(request: Request[Any, Any, Any], env_name: str, target_env: str) -> dict[str, Any]:
     state, identity = state_of(request), identity_of(request)
-    found = environments.diff(state.store, identity.org_id, env_name, target_env)
+    found = promotion.diff(state.store, identity.org_id, env_name, target_env)
     return {
         "source_environment": env_name,
         "target_environment": target_env,
@@ -209,32 +154,15 @@ def diff(request: Request[Any, Any, Any], env_name: str, target_env: str) -> dic
 
 @post("/environments/promote", status_code=201, sync_to_thread=True, opt=_WRITE)
 def promote(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        done = environments.promote(
-            state.store,
-            identity.org_id,
-            identity.role,
-            identity.email,
-            source_deployment=data.get("source_deployment"),
-            target_environment=data.get("target_environment"),
-            new_deployment_name=data.get("new_deployment_name"),
-            flow_version=data.get("flow_version"),
-        )
-        d = done.deployment
-        audit_request(
-            request,
-            "create" if done.created else "update",
-            "deployment",
-            d.deployment_id,
-            name=d.name,
-            changes={
-                "flow_version": [done.previous_version, d.flow_version],
-                "environment": [None if done.created else d.environment, d.environment],
-                "promoted_from_env": [None, d.promoted_from_env],
-                "promoted_from_deployment": [None, d.promoted_from_deployment],
-            },
-        )
+    done = promotion.promote(
+        state_of(request).store,
+        actor_of(request),
+        source_deployment=data.get("source_deployment"),
+        target_environment=data.get("target_environment"),
+        new_deployment_name=data.get("new_deployment_name"),
+        flow_version=data.get("flow_version"),
+    )
+    d = done.deployment
     return {
         "target_deployment": d.name,
         "flow_name": d.flow_name,

@@ -8,8 +8,9 @@ import msgspec
 from litestar import Request, post
 
 from dagy.auth import rbac
-from dagy.server.security import audit_request, state_of
+from dagy.server.security import actor_of, state_of
 from dagy.services.accounts import users as accounts
+from dagy.store.records import iso_z
 
 
 class UserBody(msgspec.Struct):
@@ -28,21 +29,22 @@ class UserBody(msgspec.Struct):
 )
 def create_user(request: Request[Any, Any, Any], data: UserBody) -> dict[str, Any]:
     """`dagy users create` while the server owns the store."""
-    state = state_of(request)
-    with state.store.connection():
-        user, membership = accounts.create_user(
-            state.store, data.email, data.password, role=data.role, org_id=data.org_id
-        )
-        audit_request(
-            request,
-            "create",
-            "user",
-            user.email,
-            name=user.email,
-            changes={"role": [None, membership.role]},
-            org_id=membership.org_id,
-        )
-    return {"email": user.email, "role": membership.role, "org_id": membership.org_id}
+    user, membership = accounts.create_user(
+        state_of(request).store,
+        data.email,
+        data.password,
+        role=data.role,
+        org_id=data.org_id,
+        actor=actor_of(request),
+    )
+    return {
+        "member_id": membership.member_id,
+        "email": user.email,
+        "role": membership.role,
+        "org_id": membership.org_id,
+        "status": membership.status,
+        "joined_at": iso_z(membership.joined_at) if membership.joined_at else None,
+    }
 
 
 ROUTES = [create_user]

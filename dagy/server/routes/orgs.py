@@ -8,9 +8,9 @@ import msgspec
 from litestar import Request, get, patch, post
 
 from dagy.auth import rbac
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import pagination
-from dagy.services.accounts import users as accounts
+from dagy.services.accounts import orgs as accounts
 from dagy.store.accounts import Membership
 from dagy.store.records import iso_z
 
@@ -31,18 +31,7 @@ class RoleBody(msgspec.Struct):
 
 @post("/orgs", status_code=201, sync_to_thread=True, opt={"permission": rbac.AUTHENTICATED})
 def create_org(request: Request[Any, Any, Any], data: OrgBody) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        org = accounts.create_org(state.store, identity, data.org_name, data.plan)
-        audit_request(
-            request,
-            "create",
-            "org",
-            org.org_id,
-            name=org.name,
-            changes={"plan": [None, org.plan]},
-            org_id=org.org_id,
-        )
+    org = accounts.create_org(state_of(request).store, actor_of(request), data.org_name, data.plan)
     return {
         "org_id": org.org_id,
         "org_name": org.name,
@@ -76,17 +65,9 @@ def list_orgs(request: Request[Any, Any, Any]) -> dict[str, Any]:
     opt={"permission": "admin.members"},
 )
 def add_member(request: Request[Any, Any, Any], org_id: str, data: MemberBody) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        member = accounts.add_member(state.store, identity, org_id, data.email, data.role)
-        audit_request(
-            request,
-            "create",
-            "member",
-            member.member_id,
-            name=member.email,
-            changes={"role": [None, member.role]},
-        )
+    member = accounts.add_member(
+        state_of(request).store, actor_of(request), org_id, data.email, data.role
+    )
     return {
         "member_id": member.member_id,
         "email": member.email,
@@ -142,17 +123,9 @@ def roles(request: Request[Any, Any, Any], org_id: str) -> dict[str, Any]:
 def change_role(
     request: Request[Any, Any, Any], org_id: str, email: str, data: RoleBody
 ) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        member, before = accounts.change_role(state.store, identity, org_id, email, data.role)
-        audit_request(
-            request,
-            "update",
-            "member",
-            member.member_id,
-            name=member.email,
-            changes={"role": [before, member.role]},
-        )
+    member, _ = accounts.change_role(
+        state_of(request).store, actor_of(request), org_id, email, data.role
+    )
     return {
         "member_id": member.member_id,
         "email": member.email,

@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Request, Response, delete, get, post, put
 
 from dagy.auth import rbac
-from dagy.server.security import audit_request, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import pagination
 from dagy.services.vault import secrets
 from dagy.store.records import iso_z
@@ -31,25 +31,13 @@ def _meta(row: SecretRow) -> dict[str, Any]:
 
 @post("/secrets", status_code=201, sync_to_thread=True, opt={"permission": "secrets.write"})
 def create_secret(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        row = secrets.create(
-            state.store,
-            identity.org_id,
-            identity.role,
-            identity.email,
-            secret_name=data.get("secret_name"),
-            value=data.get("value"),
-            environment=data.get("environment"),
-        )
-        audit_request(
-            request,
-            "create",
-            "secret",
-            row.secret_id,
-            name=row.secret_name,
-            changes={"environment": [None, secrets.environment_of(row)]},
-        )
+    row = secrets.create(
+        state_of(request).store,
+        actor_of(request),
+        secret_name=data.get("secret_name"),
+        value=data.get("value"),
+        environment=data.get("environment"),
+    )
     return {
         "secret_id": row.secret_id,
         "secret_name": row.secret_name,
@@ -90,10 +78,9 @@ def get_secret(
 def get_secret_value(
     request: Request[Any, Any, Any], secret_name: str, environment: str | None = None
 ) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        row, value = secrets.reveal(state.store, identity.org_id, secret_name, environment)
-        audit_request(request, "read", "secret", row.secret_id, name=row.secret_name)
+    row, value = secrets.reveal(
+        state_of(request).store, actor_of(request), secret_name, environment
+    )
     return {"secret_name": row.secret_name, "value": value}
 
 
@@ -104,19 +91,9 @@ def update_secret(
     data: dict[str, Any],
     environment: str | None = None,
 ) -> dict[str, Any]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        row, before = secrets.update_value(
-            state.store, identity.org_id, identity.role, secret_name, data.get("value"), environment
-        )
-        audit_request(
-            request,
-            "update",
-            "secret",
-            row.secret_id,
-            name=row.secret_name,
-            changes={"version": [before, row.version]},
-        )
+    row, _ = secrets.update_value(
+        state_of(request).store, actor_of(request), secret_name, data.get("value"), environment
+    )
     return {
         "secret_id": row.secret_id,
         "secret_name": row.secret_name,
@@ -134,10 +111,7 @@ def update_secret(
 def delete_secret(
     request: Request[Any, Any, Any], secret_name: str, environment: str | None = None
 ) -> Response[None]:
-    state, identity = state_of(request), identity_of(request)
-    with state.store.connection():
-        row = secrets.delete(state.store, identity.org_id, identity.role, secret_name, environment)
-        audit_request(request, "delete", "secret", row.secret_id, name=row.secret_name)
+    secrets.delete(state_of(request).store, actor_of(request), secret_name, environment)
     return Response(None, status_code=204)
 
 
@@ -160,16 +134,7 @@ def rotate_master_key(request: Request[Any, Any, Any], data: dict[str, Any]) -> 
         new_key = crypto.decode_key(raw, "new_key") if raw else None
     except crypto.MasterKeyError as exc:
         raise InvalidInputError(str(exc), {"new_key": "base64 of 32 bytes"}) from None
-    state = state_of(request)
-    with state.store.connection():
-        done = secrets.rotate_master_key(state.store, new_key)
-        audit_request(
-            request,
-            "update",
-            "master_key",
-            done.key_id,
-            changes={"key_id": [done.previous_key_ids[0], done.key_id], "secrets": done.rotated},
-        )
+    done = secrets.rotate_master_key(state_of(request).store, actor_of(request), new_key)
     return {
         "key_id": done.key_id,
         "previous_key_ids": done.previous_key_ids,

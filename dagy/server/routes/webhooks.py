@@ -13,7 +13,7 @@ import anyio.to_thread
 from litestar import Request, Response, post
 
 from dagy.auth import rbac
-from dagy.config.paths import env_int
+from dagy.config import settings
 from dagy.server.errors import error_response
 from dagy.server.ratelimit import TokenBuckets
 from dagy.server.security import state_of
@@ -28,8 +28,8 @@ def _buckets(state: ServerState) -> TokenBuckets | None:
     """The webhooks' buckets, made once per server from the environment; None when off."""
     with _CREATE:
         if state.webhook_buckets is None:
-            per_minute = env_int("DAGY_WEBHOOK_RATE_PER_MINUTE", 60)
-            burst = max(1, env_int("DAGY_WEBHOOK_BURST", 20))
+            per_minute = settings.WEBHOOK_RATE_PER_MINUTE.get()
+            burst = max(1, settings.WEBHOOK_BURST.get())
             state.webhook_buckets = TokenBuckets(per_minute, burst) if per_minute > 0 else False
         return state.webhook_buckets or None
 

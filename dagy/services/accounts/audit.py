@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from dagy.auth import rbac
 from dagy.auth import secrets as hashing
-from dagy.auth.identity import Identity
+from dagy.auth.identity import LOCAL_EMAIL, Identity
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.services import pagination
 from dagy.store import accounts as sql
@@ -46,11 +47,27 @@ class Actor:
     def email(self) -> str | None:
         return self.identity.email if self.identity is not None else None
 
+    @property
+    def role(self) -> str | None:
+        """The caller's role in its org: what protected environments check."""
+        return self.identity.role if self.identity is not None else None
+
+
+def local_identity() -> Identity:
+    """The server's own token (server.json), and the CLI on the store file: the machine's user,
+    owner of the personal org. (Here, not in users.py, which audits through this module.)"""
+    return Identity(
+        LOCAL_EMAIL,
+        "personal",
+        "owner",
+        rbac.permissions_for("owner") | {rbac.LOCAL},
+        "local",
+    )
+
 
 def local_actor() -> Actor:
     """This machine's user acting through the CLI or the TUI on the store file."""
     from dagy import __version__
-    from dagy.services.accounts.users import local_identity
 
     return Actor(local_identity(), Origin(None, f"dagy-cli/{__version__}"))
 

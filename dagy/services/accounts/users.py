@@ -1,4 +1,5 @@
-"""Accounts: users, logins and tokens, orgs and members, API keys; who a bearer token is.
+"""Accounts: users, logins and tokens; who a bearer token is (orgs.py: orgs and members;
+api_keys.py: API keys).
 
 Rules that live here (not in the HTTP layer, so the CLI's `dagy users create` obeys them too):
 - emails are case-insensitive and stored lower-cased;
@@ -10,24 +11,25 @@ Rules that live here (not in the HTTP layer, so the CLI's `dagy users create` ob
 from __future__ import annotations
 
 import datetime as _dt
-import json
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from dagy.auth import rbac
 from dagy.auth import secrets as hashing
-from dagy.auth.identity import LOCAL_EMAIL, Identity
+from dagy.auth.identity import Identity
+from dagy.config import settings
 from dagy.errors import (
     AuthenticationError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
-    PermissionDeniedError,
 )
+from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
+from dagy.services.accounts.audit import local_identity as local_identity  # its old home
 from dagy.store import accounts as sql
-from dagy.store.accounts import AccessToken, ApiKey, Membership, Org, User
+from dagy.store.accounts import AccessToken, Membership, User
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import utcnow
 
@@ -37,14 +39,10 @@ DEFAULT_TOKEN_TTL = 12 * 3600
 # last_used_at is written at most this often per key: a write per request would dominate GET /me.
 KEY_TOUCH_INTERVAL = _dt.timedelta(seconds=60)
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def token_ttl() -> int:
-    try:
-        return max(1, int(os.environ.get("DAGY_TOKEN_TTL_SECONDS", DEFAULT_TOKEN_TTL)))
-    except ValueError:
-        return DEFAULT_TOKEN_TTL
+    return max(1, settings.TOKEN_TTL_SECONDS.get())
 
 
 def normalize_email(email: Any, *, field: str = "email") -> str:
@@ -76,14 +74,18 @@ def create_user(
     role: str = "owner",
     org_id: str = PERSONAL_ORG,
     super_admin: bool = False,
+    actor: Actor | None = None,
 ) -> tuple[User, Membership]:
-    """Create an account and its membership; an invited account gets its password and activates."""
+    """Create an account and its membership; an invited account gets its password and activates.
+
+    With an ``actor`` (`dagy users create`), the change is audited as them; the server's own
+    bootstrap of its first owner passes none."""
     email = normalize_email(email)
     check_role(role)
     if password is not None and len(password) < 8:
         raise InvalidInputError("Password must be at least 8 characters", {"password": "too short"})
     now = utcnow()
-    with store.connection():
+    with store.transaction():
         org = sql.get_org(store, org_id)
         if org is None:
             raise NotFoundError(f"Organization not found: {org_id}")
@@ -106,6 +108,18 @@ def create_user(
         if org.owner_email is None and role == "owner":
             sql.update_org(store, org_id, owner_email=email)
         sql.activate_memberships(store, email, now)
+        membership = sql.get_membership(store, org_id, email) or membership
+        if actor is not None:
+            audit.write(
+                store,
+                actor,
+                "create",
+                "user",
+                email,
+                resource_name=email,
+                changes={"role": [None, membership.role]},
+                org_id=membership.org_id,
+            )
     return user, membership
 
 
@@ -292,219 +306,3 @@ def jwt_identity(store: DuckDBStore, claims: dict[str, Any]) -> Identity:
         identity.super_admin,
         expires,
     )
-
-
-def local_identity() -> Identity:
-    """The server's own token (server.json): the machine's user, owner of the personal org."""
-    return Identity(
-        LOCAL_EMAIL,
-        PERSONAL_ORG,
-        "owner",
-        rbac.permissions_for("owner") | {rbac.LOCAL},
-        "local",
-    )
-
-
-# -- orgs and members -------------------------------------------------------------------------------
-
-
-def create_org(store: DuckDBStore, identity: Identity, name: Any, plan: Any) -> Org:
-    if (
-        not isinstance(name, str)
-        or not name.strip()
-        or len(name.strip()) > 100
-        or _CONTROL.search(name)
-    ):
-        raise InvalidInputError(
-            "Invalid org name", {"org_name": "1 to 100 characters, no control characters"}
-        )
-    plan = plan or "free"
-    if plan not in PLANS:
-        raise InvalidInputError(f"Invalid plan: {plan!r}", {"plan": f"one of {', '.join(PLANS)}"})
-    if identity.kind == "local":
-        raise PermissionDeniedError("The local token cannot create organizations")
-    now = utcnow()
-    with store.connection() as con:
-        con.execute("BEGIN")
-        try:
-            if sql.org_name_taken(store, name.strip()):
-                raise ConflictError(f"Organization name already exists: {name.strip()}")
-            org = Org(hashing.new_id("org"), name.strip(), now, plan, identity.email)
-            sql.insert_org(store, org)
-            sql.insert_membership(
-                store,
-                Membership(
-                    hashing.new_id("member"),
-                    org.org_id,
-                    identity.email,
-                    "owner",
-                    "active",
-                    now,
-                    now,
-                    None,
-                ),
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    return org
-
-
-def own_org(store: DuckDBStore, identity: Identity, org_id: str) -> Org:
-    """The caller's org by id; any other org is 404, whether or not it exists."""
-    org = sql.get_org(store, org_id) if org_id == identity.org_id else None
-    if org is None:
-        raise NotFoundError(f"Organization not found: {org_id}")
-    return org
-
-
-def add_member(
-    store: DuckDBStore, identity: Identity, org_id: str, email: Any, role: Any
-) -> Membership:
-    email = normalize_email(email)
-    role = check_role(role)
-    now = utcnow()
-    with store.connection():
-        own_org(store, identity, org_id)
-        if role == "owner" and identity.role != "owner":
-            raise PermissionDeniedError("Only an owner can add an owner")
-        if sql.get_membership(store, org_id, email) is not None:
-            raise ConflictError(f"Member already exists: {email}")
-        user = sql.get_user(store, email)
-        if user is None:
-            sql.insert_user(store, User(email, None, False, org_id, now))
-        status = "active" if user is not None and user.password_hash else "invited"
-        membership = Membership(
-            hashing.new_id("member"),
-            org_id,
-            email,
-            role,
-            status,
-            now,
-            now if status == "active" else None,
-            None,
-        )
-        sql.insert_membership(store, membership)
-    return membership
-
-
-def list_members(
-    store: DuckDBStore,
-    identity: Identity,
-    org_id: str,
-    *,
-    after: tuple[str, str] | None,
-    limit: int,
-) -> list[Membership]:
-    with store.connection():
-        own_org(store, identity, org_id)
-        return sql.list_members(store, org_id, after=after, limit=limit)
-
-
-def change_role(
-    store: DuckDBStore, identity: Identity, org_id: str, email: str, role: Any
-) -> tuple[Membership, str]:
-    """Returns the updated membership and the role it had before."""
-    role = check_role(role)
-    email = email.strip().lower()
-    with store.connection():
-        own_org(store, identity, org_id)
-        membership = sql.get_membership(store, org_id, email)
-        if membership is None:
-            raise NotFoundError(f"Member not found: {email}")
-        before = membership.role
-        if "owner" in (role, before) and identity.role != "owner":
-            raise PermissionDeniedError("Only an owner can grant or remove the owner role")
-        if before == "owner" and role != "owner" and sql.count_owners(store, org_id) <= 1:
-            raise InvalidInputError(
-                "An organization needs at least one owner", {"role": "last owner"}
-            )
-        now = utcnow()
-        sql.update_membership(store, membership.member_id, role=role, updated_at=now)
-        membership.role, membership.updated_at = role, now
-    return membership, before
-
-
-def list_orgs(store: DuckDBStore, identity: Identity) -> list[tuple[Org, str]]:
-    if identity.kind in ("local", "api_key"):
-        # A key or the local token belongs to exactly one org.
-        org = sql.get_org(store, identity.org_id)
-        return [(org, identity.role)] if org else []
-    return sql.orgs_of(store, identity.email)
-
-
-# -- API keys ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CreatedKey:
-    key: str
-    record: ApiKey
-
-
-def create_api_key(
-    store: DuckDBStore,
-    identity: Identity,
-    name: Any,
-    scopes: Any,
-    *,
-    expires_in_days: Any = None,
-) -> CreatedKey:
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise InvalidInputError("Invalid key name", {"name": "1 to 200 characters"})
-    if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
-        raise InvalidInputError("Invalid scopes", {"scopes": "a non-empty list of permissions"})
-    unknown = sorted(set(scopes) - rbac.ALL_PERMISSIONS)
-    if unknown:
-        raise InvalidInputError(
-            f"Invalid scopes: unknown {', '.join(unknown)}", {"scopes": {"unknown": unknown}}
-        )
-    beyond = sorted(set(scopes) - identity.permissions)
-    if beyond:
-        raise InvalidInputError(
-            f"Invalid scopes: you do not hold {', '.join(beyond)}",
-            {"scopes": {"not_held": beyond}},
-        )
-    expires = None
-    if expires_in_days is not None:
-        if (
-            not isinstance(expires_in_days, int)
-            or isinstance(expires_in_days, bool)
-            or not 1 <= expires_in_days <= 3650
-        ):
-            raise InvalidInputError(
-                "Invalid expires_in_days", {"expires_in_days": "an integer from 1 to 3650"}
-            )
-        expires = utcnow() + _dt.timedelta(days=expires_in_days)
-    key = hashing.new_api_key()
-    record = ApiKey(
-        hashing.new_id("key"),
-        identity.org_id,
-        identity.email,
-        name.strip(),
-        hashing.token_hash(key),
-        hashing.key_prefix(key),
-        json.dumps(sorted(set(scopes), key=scopes.index)),
-        utcnow(),
-        expires,
-        None,
-        None,
-    )
-    sql.insert_api_key(store, record)
-    return CreatedKey(key, record)
-
-
-def list_api_keys(
-    store: DuckDBStore, identity: Identity, *, after: tuple[str, str] | None, limit: int
-) -> list[ApiKey]:
-    return sql.list_api_keys(store, identity.org_id, after=after, limit=limit)
-
-
-def delete_api_key(store: DuckDBStore, identity: Identity, key_id: str) -> ApiKey:
-    with store.connection():
-        key = sql.get_api_key(store, identity.org_id, key_id)
-        if key is None:
-            raise NotFoundError(f"API key not found: {key_id}")
-        sql.delete_api_key(store, key_id, utcnow())
-    return key

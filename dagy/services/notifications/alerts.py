@@ -188,7 +188,7 @@ def _prepare(
         from dagy.services.accounts import audit
 
         with store.connection():
-            found, value = secrets.resolve(store, org_id, name, None)
+            found, value = secrets.lookup(store, org_id, name, None)
             audit.record(
                 store,
                 None,

@@ -17,9 +17,10 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from dagy.config.paths import DEFAULT_KEEP_RUNS, DagyPaths, env_flag, env_int
+from dagy.config import settings as config
+from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.sdk import hooks
 from dagy.sdk.flow import Flow
@@ -57,6 +58,16 @@ class RunSettings:
     fail_fast: bool = True
     executor: str = "local"
     trigger: str = "cli"
+    progress: Progress | None = None  # a live view of the run's task runs (dagy run on a terminal)
+
+
+class Progress(Protocol):
+    """What a live view of a run is told: how many task runs (and how many a retry reused),
+    then each task run's state as it changes. Called from the engine's threads."""
+
+    def begin(self, total: int, reused: int) -> None: ...
+
+    def task(self, task_run_id: str, status: str) -> None: ...
 
 
 def _check_settings(settings: RunSettings) -> None:
@@ -163,8 +174,14 @@ def _execute(
             setattr(run, key, value)
         records = _initial_records(run, spec, paths, reused or {})
         store.apply(run.run_id, started, list(records.values()))
+    if settings.progress is not None:
+        settings.progress.begin(len(records), sum(1 for r in records.values() if r.reused_from))
     recorder = Recorder(
-        store, run.run_id, paths.run_dir(run.run_id), verbose=env_flag("DAGY_LOCAL_VERBOSE")
+        store,
+        run.run_id,
+        paths.run_dir(run.run_id),
+        verbose=config.LOCAL_VERBOSE.get(),
+        observer=settings.progress.task if settings.progress is not None else None,
     )
     _write_metadata(paths, run)
     recorder.log(
@@ -261,7 +278,7 @@ def _write_metadata(
 
 
 def keep_runs() -> int:
-    return env_int("DAGY_LOCAL_KEEP_RUNS", DEFAULT_KEEP_RUNS)
+    return config.LOCAL_KEEP_RUNS.get()
 
 
 def prune(paths: DagyPaths, store: Any, keep: int | None = None) -> list[str]:
@@ -305,7 +322,11 @@ def retry_run(
         max_workers=old.max_workers, fail_fast=old.fail_fast, executor=old.executor
     )
     settings = RunSettings(
-        settings.max_workers, settings.fail_fast, settings.executor, trigger="retry"
+        settings.max_workers,
+        settings.fail_fast,
+        settings.executor,
+        trigger="retry",
+        progress=settings.progress,
     )
     _check_settings(settings)
     new_id = new_id or new_run_id(old.flow_name)

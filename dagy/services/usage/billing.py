@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from dagy.config import settings
 from dagy.errors import InvalidInputError, PermissionDeniedError, ServiceUnavailableError
 from dagy.services.usage import billing_events, quotas
 from dagy.store import accounts as account_sql
@@ -38,14 +39,14 @@ class StripeSettings:
     @classmethod
     def from_env(cls) -> StripeSettings:
         prices = {
-            plan.plan_id: os.environ[plan.stripe_price_env]
+            plan.plan_id: price
             for plan in quotas.PLANS.values()
-            if plan.stripe_price_env and os.environ.get(plan.stripe_price_env)
+            if plan.stripe_price_env and (price := settings.declared(plan.stripe_price_env).get())
         }
         return cls(
             os.environ.get("STRIPE_API_KEY") or None,
             os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
-            os.environ.get("DAGY_STRIPE_API_BASE") or None,
+            settings.STRIPE_API_BASE.get() or None,
             prices,
         )
 
@@ -221,16 +222,9 @@ def verify(payload: bytes, header: str | None, settings: StripeSettings) -> dict
 
 def apply_event(store: DuckDBStore, event: dict[str, Any], settings: StripeSettings) -> bool:
     """Apply a verified event to its org's plan, once: False when its id was applied before."""
-    with store.connection() as con:
-        con.execute("BEGIN")
-        try:
-            if sql.event_seen(store, event["id"]):
-                con.execute("ROLLBACK")
-                return False
-            org_id = billing_events.apply(store, event, settings.prices)
-            sql.record_event(store, event["id"], event["type"], org_id, utcnow())
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    with store.transaction():
+        if sql.event_seen(store, event["id"]):
+            return False  # nothing written: the empty transaction commits
+        org_id = billing_events.apply(store, event, settings.prices)
+        sql.record_event(store, event["id"], event["type"], org_id, utcnow())
     return True

@@ -9,33 +9,31 @@ Rules that live here, for the server and the CLI alike:
 - variable keys are environment-variable names, never ``DAGY_*`` (Dagy's own settings of a run),
   and values are strings;
 - a run of a deployment gets its environment's variables in its task processes' environment
-  (``variables_for``); `dagy run --env` gets them in its own process (``apply_to_environ``).
+  (``variables_for``); `dagy run --env` gets them through the backend
+  (``Backend.environments.resolve_for_run``), whichever store or API holds them;
+- every change writes its audit row, as the ``Actor``, in the change's transaction.
+
+Diff and promotion of deployments between environments are in promotion.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import MutableMapping
-from dataclasses import dataclass
 from typing import Any
 
 from dagy.auth import secrets as ids
-from dagy.config.paths import DagyPaths
 from dagy.errors import (
-    APIError,
     ConflictError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
 )
-from dagy.services.catalog import deployments
+from dagy.services.accounts import audit
+from dagy.services.accounts.audit import Actor
 from dagy.store import environments as sql
-from dagy.store import flows as flows_sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.environments import Environment
-from dagy.store.flows import Deployment
 from dagy.store.records import utcnow
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -168,7 +166,7 @@ def list_all(store: DuckDBStore, org_id: str) -> list[Environment]:
 
 def create(
     store: DuckDBStore,
-    org_id: str,
+    actor: Actor,
     *,
     env_name: Any,
     default_executor: Any = None,
@@ -179,8 +177,8 @@ def create(
     executor = _check_executor(default_executor)
     config = _check_config(config_json)
     protected = _check_flag(is_protected, "is_protected")
-    now = utcnow()
-    with store.connection():
+    org_id, now = actor.org_id, utcnow()
+    with store.transaction():
         if sql.get(store, org_id, name) is not None:
             raise ConflictError(f"Environment already exists: {name}", {"env_name": name})
         env = Environment(
@@ -195,11 +193,20 @@ def create(
             now,
         )
         sql.insert(store, env)
+        audit.write(
+            store,
+            actor,
+            "create",
+            "environment",
+            env.env_id,
+            resource_name=name,
+            changes={"default_executor": [None, executor], "is_protected": [None, protected]},
+        )
     return env
 
 
 def update(
-    store: DuckDBStore, org_id: str, role: str | None, env_name: str, body: dict[str, Any]
+    store: DuckDBStore, actor: Actor, env_name: str, body: dict[str, Any]
 ) -> tuple[Environment, dict[str, list[Any]]]:
     """Apply the fields of ``body`` that it has (``env_name`` is not one: an environment keeps its
     name); returns the environment and ``{field: [before, after]}``."""
@@ -210,34 +217,38 @@ def update(
         values["config_json"] = _check_config(body["config_json"])
     if "is_protected" in body:
         values["is_protected"] = _check_flag(body["is_protected"], "is_protected")
-    with store.connection():
-        env = get(store, org_id, env_name)
-        may_change(env, role)
+    with store.transaction():
+        env = get(store, actor.org_id, env_name)
+        may_change(env, actor.role)
         changes = {k: v for k, v in values.items() if getattr(env, k) != v}
         if changes:
             sql.update(store, env.env_id, **changes, updated_at=utcnow())
-        updated = get(store, org_id, env_name)
-    audit = {
-        k: [json.loads(getattr(env, k)), json.loads(v)]
-        if k == "config_json"
-        else [getattr(env, k), v]
-        for k, v in changes.items()
-    }
-    return updated, audit
+        updated = get(store, actor.org_id, env_name)
+        seen = {
+            k: [json.loads(getattr(env, k)), json.loads(v)]
+            if k == "config_json"
+            else [getattr(env, k), v]
+            for k, v in changes.items()
+        }
+        audit.write(
+            store, actor, "update", "environment", env.env_id, resource_name=env_name, changes=seen
+        )
+    return updated, seen
 
 
-def delete(store: DuckDBStore, org_id: str, role: str | None, env_name: str) -> Environment:
+def delete(store: DuckDBStore, actor: Actor, env_name: str) -> Environment:
     """Delete an environment and its variables; its deployments keep the name as a label."""
-    with store.connection():
-        env = get(store, org_id, env_name)
+    with store.transaction():
+        env = get(store, actor.org_id, env_name)
         if env.is_protected:
             raise ProtectedEnvironmentError(f"Cannot delete protected environment '{env_name}'")
-        may_change(env, role)
+        may_change(env, actor.role)
         sql.delete(store, env.env_id)
+        audit.write(store, actor, "delete", "environment", env.env_id, resource_name=env_name)
     return env
 
 
-def reorder(store: DuckDBStore, org_id: str, order: Any) -> tuple[list[Environment], list[str]]:
+def reorder(store: DuckDBStore, actor: Actor, order: Any) -> tuple[list[Environment], list[str]]:
     """Put the named environments first, in this order; the others keep theirs after them.
 
     Returns the environments in their new order and the names in the order they had before."""
@@ -245,8 +256,8 @@ def reorder(store: DuckDBStore, org_id: str, order: Any) -> tuple[list[Environme
         raise InvalidInputError("order must be a list of environment names", {"order": "a list"})
     if len(set(order)) != len(order):
         raise InvalidInputError("An environment is named twice", {"order": "duplicate names"})
-    with store.connection():
-        before = sql.all_of(store, org_id)
+    with store.transaction():
+        before = sql.all_of(store, actor.org_id)
         known = {env.env_name: env for env in before}
         missing = [name for name in order if name not in known]
         if missing:
@@ -260,7 +271,19 @@ def reorder(store: DuckDBStore, org_id: str, order: Any) -> tuple[list[Environme
             if known[n].promotion_order != i
         }
         sql.set_orders(store, moved, utcnow())
-        return sql.all_of(store, org_id), [env.env_name for env in before]
+        ordered = sql.all_of(store, actor.org_id)
+        names_before = [env.env_name for env in before]
+        names_after = [env.env_name for env in ordered]
+        if names_after != names_before:
+            audit.write(
+                store,
+                actor,
+                "update",
+                "environment",
+                None,
+                changes={"promotion_order": [names_before, names_after]},
+            )
+        return ordered, names_before
 
 
 # -- variables --------------------------------------------------------------------------------------
@@ -272,49 +295,54 @@ def variables(store: DuckDBStore, org_id: str, env_name: str) -> dict[str, str]:
 
 
 def set_variables(
-    store: DuckDBStore,
-    org_id: str,
-    role: str | None,
-    env_name: str,
-    values: Any,
-    *,
-    replace: bool,
+    store: DuckDBStore, actor: Actor, env_name: str, values: Any, *, replace: bool
 ) -> tuple[Environment, dict[str, str], dict[str, str]]:
     """PUT (``replace``: the given set becomes the whole set) or PATCH (merge) variables.
 
     Returns the environment and its variables before and after."""
     values = check_variables(values)
     now = utcnow()
-    with store.connection() as con:
-        env = get(store, org_id, env_name)
-        may_change(env, role)
+    with store.transaction():
+        env = get(store, actor.org_id, env_name)
+        may_change(env, actor.role)
         before = sql.variables(store, env.env_id)
         after = values if replace else {**before, **values}
         if len(after) > MAX_VARIABLES:
             raise InvalidInputError("Too many variables", {"variables": f"at most {MAX_VARIABLES}"})
-        con.execute("BEGIN")
-        try:
-            if replace:
-                sql.clear_variables(store, env.env_id)
-            sql.set_variables(store, env.env_id, values, now)
-            sql.update(store, env.env_id, updated_at=now)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-        return env, before, sql.variables(store, env.env_id)
+        if replace:
+            sql.clear_variables(store, env.env_id)
+        sql.set_variables(store, env.env_id, values, now)
+        sql.update(store, env.env_id, updated_at=now)
+        stored = sql.variables(store, env.env_id)
+        audit.write(
+            store,
+            actor,
+            "update",
+            "environment",
+            env.env_id,
+            resource_name=env.env_name,
+            changes={"variables": variable_changes(before, stored)},
+        )
+        return env, before, stored
 
 
-def delete_variable(
-    store: DuckDBStore, org_id: str, role: str | None, env_name: str, key: str
-) -> Environment:
-    with store.connection():
-        env = get(store, org_id, env_name)
-        may_change(env, role)
+def delete_variable(store: DuckDBStore, actor: Actor, env_name: str, key: str) -> Environment:
+    with store.transaction():
+        env = get(store, actor.org_id, env_name)
+        may_change(env, actor.role)
         if key not in sql.variables(store, env.env_id):
             raise NotFoundError(f"Variable not found: {key}", {"var_key": key})
         sql.delete_variable(store, env.env_id, key)
         sql.update(store, env.env_id, updated_at=utcnow())
+        audit.write(
+            store,
+            actor,
+            "update",
+            "environment",
+            env.env_id,
+            resource_name=env.env_name,
+            changes={"variables": {"added": [], "changed": [], "removed": [key]}},
+        )
     return env
 
 
@@ -334,175 +362,3 @@ def variables_for(store: DuckDBStore, org_id: str, env_name: str | None) -> dict
     with store.connection():
         env = sql.get(store, org_id, env_name)
         return sql.variables(store, env.env_id) if env is not None else {}
-
-
-def apply_to_environ(
-    paths: DagyPaths,
-    env_name: str,
-    *,
-    org_id: str = "personal",
-    environ: MutableMapping[str, str] | None = None,
-) -> dict[str, str]:
-    """`dagy run --env <name>`: put the environment's variables (and ``DAGY_ENVIRONMENT``) into
-    this process's environment, which its tasks and their child processes inherit.
-
-    Reads through the live server of this home when there is one, else from the file; an unknown
-    environment is a NotFoundError. Returns the variables applied."""
-    check_name(env_name, field="env")
-    from dagy.config import server_file
-
-    live = server_file.read(paths)
-    if live is not None:
-        from urllib.parse import quote
-
-        from dagy.client.http import DagyClient
-
-        try:
-            body = DagyClient(live.api_url, live.token).get(
-                f"/environments/{quote(env_name, safe='')}/variables"
-            )
-        except APIError as exc:
-            if exc.status_code == 404:
-                raise NotFoundError(f"Environment not found: {env_name}") from None
-            raise
-        found = {str(k): str(v) for k, v in (body.get("variables") or {}).items()}
-    else:
-        found = variables(DuckDBStore(paths), org_id, env_name)
-    target = os.environ if environ is None else environ
-    target.update(found)
-    target[ENV_VAR] = env_name
-    return found
-
-
-# -- promotion and diff -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Diff:
-    only_in_source: list[Deployment]
-    only_in_target: list[Deployment]
-    version_differs: list[tuple[Deployment, Deployment]]
-
-
-def diff(store: DuckDBStore, org_id: str, source_env: str, target_env: str) -> Diff:
-    """Deployments of one environment against another's, paired by flow: first a target promoted
-    from the source deployment, then any other of the same flow."""
-    with store.connection():
-        get(store, org_id, source_env)
-        get(store, org_id, target_env)
-        left = sql.deployments_in(store, org_id, source_env)
-        right = sql.deployments_in(store, org_id, target_env)
-    matched: dict[str, Deployment] = {}
-    taken: set[str] = set()
-    for lineage in (True, False):
-        for s in left:
-            if s.name in matched:
-                continue
-            for t in right:
-                if (
-                    t.name not in taken
-                    and t.flow_name == s.flow_name
-                    and (not lineage or t.promoted_from_deployment == s.name)
-                ):
-                    matched[s.name] = t
-                    taken.add(t.name)
-                    break
-    return Diff(
-        [s for s in left if s.name not in matched],
-        [t for t in right if t.name not in taken],
-        [
-            (s, matched[s.name])
-            for s in left
-            if s.name in matched and matched[s.name].flow_version != s.flow_version
-        ],
-    )
-
-
-@dataclass(frozen=True)
-class Promotion:
-    deployment: Deployment
-    created: bool
-    previous_version: str | None
-
-
-def promote(
-    store: DuckDBStore,
-    org_id: str,
-    role: str | None,
-    actor_email: str | None,
-    *,
-    source_deployment: Any,
-    target_environment: Any,
-    new_deployment_name: Any = None,
-    flow_version: Any = None,
-) -> Promotion:
-    """Copy a deployment's flow, version and settings to a deployment of another environment
-    (created, or updated when it is already there), recording where it was promoted from."""
-    for field, value in (
-        ("source_deployment", source_deployment),
-        ("target_environment", target_environment),
-    ):
-        if not isinstance(value, str) or not value:
-            raise InvalidInputError(f"Missing required field: {field}", {field: "required"})
-    for field, value in (
-        ("new_deployment_name", new_deployment_name),
-        ("flow_version", flow_version),
-    ):
-        if value is not None and (not isinstance(value, str) or not value):
-            raise InvalidInputError(f"Invalid {field}", {field: "a non-empty string"})
-    now = utcnow()
-    with store.connection() as con:
-        source = deployments.get(store, org_id, source_deployment)
-        target_env = get(store, org_id, target_environment)
-        may_change(target_env, role)
-        if source.environment == target_env.env_name:
-            raise InvalidInputError(
-                f"Deployment {source.name} is already in environment {target_env.env_name}",
-                {"target_environment": "the source deployment's own environment"},
-            )
-        name = new_deployment_name or _target_name(source, target_env.env_name)
-        existing = flows_sql.get_deployment(store, org_id, name)
-        if existing is not None and existing.environment != target_env.env_name:
-            raise ConflictError(
-                f"Deployment {name} belongs to environment {existing.environment or '(none)'}",
-                {"new_deployment_name": "a deployment of another environment"},
-            )
-        con.execute("BEGIN")
-        try:
-            deployment, created = deployments.upsert(
-                store,
-                org_id,
-                actor_email,
-                name=name,
-                flow_name=source.flow_name,
-                flow_version=flow_version or source.flow_version,
-                environment=target_env.env_name,
-                schedule=source.schedule,
-                timezone=source.timezone,
-                default_executor=source.default_executor,
-                execution_mode=source.execution_mode,
-                tags=source.tag_map,
-                dep_package_slugs=source.slugs,
-                max_concurrent_runs=source.max_concurrent_runs,
-            )
-            flows_sql.update_deployment(
-                store,
-                org_id,
-                name,
-                promoted_from_env=source.environment,
-                promoted_from_deployment=source.name,
-                promoted_at=now,
-            )
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-        promoted = deployments.get(store, org_id, name)
-    return Promotion(promoted, created, existing.flow_version if existing else None)
-
-
-def _target_name(source: Deployment, target_env: str) -> str:
-    """``my-flow-staging`` → ``my-flow-production``; ``my-flow`` → ``my-flow-production``."""
-    suffix = f"-{source.environment}" if source.environment else None
-    base = source.name[: -len(suffix)] if suffix and source.name.endswith(suffix) else source.name
-    return f"{base}-{target_env}"
