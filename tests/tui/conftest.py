@@ -107,9 +107,14 @@ def stored(paths: DagyPaths, run_id: str) -> RunRecord | None:
 
 async def settle(pilot: Any, rounds: int = 2) -> None:
     """Let the source calls started so far finish and their results land on screen."""
+    from textual.worker import WorkerCancelled
+
     for _ in range(rounds):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:  # a refresh replaced by a newer one of its group: wait again
+            await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
 

@@ -146,3 +146,19 @@ async def test_a_server_started_while_the_tui_is_open_is_used_from_then_on(
         )
         rows = table_rows(app.screen, "#runs")
         assert [r[:3] for r in rows] == [[run.run_id, "etl:1.0.0", "SUCCEEDED"]]
+
+
+async def test_dagy_token_and_api_url_are_enough_without_a_stored_login(
+    paths: DagyPaths, server_factory: Any, flows_file: Path, tmp_path: Path, monkeypatch: Any
+) -> None:
+    server = server_factory(home=tmp_path / "server-home")
+    done = _dagy_run(server.home, flows_file, "etl", "x=3")
+    assert done.wait(timeout=60) == 0
+    monkeypatch.setenv("DAGY_API_URL", server.api_url)
+    monkeypatch.setenv("DAGY_TOKEN", server.local_token)  # as CI would: no `dagy login`
+    app = DagyApp(open_source(paths))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.sub_title == f"profile - · API {server.api_url}"
+        rows = table_rows(app.screen, "#runs")
+        assert [r[1:3] for r in rows] == [["etl:1.0.0", "SUCCEEDED"]]

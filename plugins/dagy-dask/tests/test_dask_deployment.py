@@ -32,6 +32,7 @@ def test_a_deployment_in_an_environment_naming_the_scheduler_runs_on_the_cluster
 ):
     from dagy.config.paths import DagyPaths
     from dagy.sdk.loader import load_flow
+    from dagy.services.accounts.audit import local_actor
     from dagy.services.catalog import deployments, flows
     from dagy.services.vault import environments
     from dagy.store.duckdb_store import DuckDBStore
@@ -44,9 +45,9 @@ def test_a_deployment_in_an_environment_naming_the_scheduler_runs_on_the_cluster
     home = tmp_path / "home"
     store = DuckDBStore(DagyPaths(home))
     flows.register_version(store, "personal", load_flow(f"{source}:spread").build())
-    environments.create(store, "personal", env_name="cluster")
+    environments.create(store, local_actor(), env_name="cluster")
     environments.set_variables(
-        store, "personal", "owner", "cluster",
+        store, local_actor(), "cluster",
         {"DASK_SCHEDULER_ADDRESS": client.scheduler.address}, replace=True,
     )  # fmt: skip
     deployments.upsert(
