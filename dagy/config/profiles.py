@@ -106,8 +106,6 @@ def _dumper() -> type:
 
 
 def _read(path: Path) -> Config:
-    import yaml
-
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -116,6 +114,8 @@ def _read(path: Path) -> Config:
         raise _CorruptConfig from None
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror or exc}") from None
+    import yaml  # only when there is a file: a home without profiles never pays for it
+
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError:
