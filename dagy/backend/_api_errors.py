@@ -4,7 +4,6 @@ services raise, so a command prints the same line and exits the same way in ever
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,22 +32,3 @@ def call(client: Any, method: str, path: str, body: Any = None) -> Any:
         if method == "DELETE":
             return client.delete(path)
         return client.request(method, path, json_body=body if body is not None else {})
-
-
-def parse_time(value: object) -> _dt.datetime | None:
-    """An API timestamp (``2026-03-04T12:00:00Z``) as the store keeps it: naive UTC, seconds."""
-    if not isinstance(value, str) or not value or value == "-":
-        return None
-    moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-    return moment.replace(microsecond=0)
-
-
-def seconds(value: _dt.datetime | None) -> _dt.datetime | None:
-    """A store timestamp at the API's precision, so both backends give equal records."""
-    return value.replace(microsecond=0) if value is not None else None
-
-
-def iso(value: _dt.datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from dagy.backend._api_errors import as_service_errors, iso, parse_time, seconds
+from dagy.backend._api_errors import as_service_errors
 from dagy.backend.context import HttpContext, LocalContext
+from dagy.backend.records import iso, parse_time, seconds
 from dagy.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ class HttpUsers:
             str(made.get("status") or "active"),
             str(made["org_id"]),
             made.get("member_id"),
-            parse_time(made.get("joined_at")),
+            seconds(parse_time(made.get("joined_at"))),
         )
 
     def invite(self, email: str, *, role: str, org_id: str | None) -> Member:
@@ -171,7 +172,7 @@ class HttpUsers:
             str(body["status"]),
             org,
             body.get("member_id"),
-            parse_time(body.get("joined_at")) if body.get("status") == "active" else None,
+            seconds(parse_time(body.get("joined_at"))) if body.get("status") == "active" else None,
         )
 
     def list(self, org_id: str | None = None) -> list[Member]:
@@ -185,7 +186,7 @@ class HttpUsers:
                 str(i["status"]),
                 org,
                 i.get("member_id"),
-                parse_time(i.get("joined_at")),
+                seconds(parse_time(i.get("joined_at"))),
             )
             for i in items
         ]

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from dagy.backend._api_errors import as_service_errors, iso, parse_time, seconds
+from dagy.backend._api_errors import as_service_errors
 from dagy.backend.context import HttpContext, LocalContext
+from dagy.backend.records import iso, parse_time, seconds
 
 if TYPE_CHECKING:
     from dagy.store import environments as env_sql
@@ -170,7 +171,7 @@ def _from_body(body: dict[str, Any]) -> Environment:
         str(body["env_name"]),
         body.get("default_executor"),
         bool(body.get("is_protected")),
-        parse_time(body.get("created_at")),
+        seconds(parse_time(body.get("created_at"))),
     )
 
 

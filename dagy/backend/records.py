@@ -7,8 +7,24 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
-def _iso(value: _dt.datetime | None) -> str | None:
+def iso(value: _dt.datetime | None) -> str | None:
+    """A record's time as JSON: ISO 8601 with ``Z``."""
     return value.isoformat() + "Z" if value is not None else None
+
+
+def parse_time(value: object) -> _dt.datetime | None:
+    """An API time (``2026-03-04T12:00:00Z``) as the store keeps it: naive UTC."""
+    if not isinstance(value, str) or not value or value == "-":
+        return None
+    moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def seconds(value: _dt.datetime | None) -> _dt.datetime | None:
+    """A store time at the API's precision (whole seconds), so both backends give equal records."""
+    return value.replace(microsecond=0) if value is not None else None
 
 
 @dataclass(frozen=True)
@@ -43,7 +59,7 @@ class Run:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         for key in ("created_at", "started_at", "ended_at"):
-            out[key] = _iso(out[key])
+            out[key] = iso(out[key])
         out["duration_seconds"] = self.duration_seconds
         return out
 
@@ -65,7 +81,7 @@ class TaskRun:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         for key in ("started_at", "ended_at"):
-            out[key] = _iso(out[key])
+            out[key] = iso(out[key])
         return out
 
 
@@ -126,16 +142,6 @@ def _loads(raw: str | None, empty: Any = None) -> Any:
     return json.loads(raw) if raw else empty
 
 
-def _parse(value: Any) -> _dt.datetime | None:
-    """An API time (``2026-03-04T12:00:00Z``) as the store's naive UTC datetime."""
-    if not value:
-        return None
-    moment = _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-    return moment
-
-
 def run_from_store(row: Any) -> Run:
     """A store RunRecord (dagy.store.records) as the front ends see it."""
     return Run(
@@ -183,9 +189,9 @@ def run_from_api(body: dict[str, Any]) -> Run:
         flow_name=body.get("flow_name") or "",
         flow_version=str(body.get("flow_version") or ""),
         status=from_api(body.get("status")),
-        created_at=_parse(body.get("created_at")),
-        started_at=_parse(body.get("started_at")),
-        ended_at=_parse(body.get("completed_at") or body.get("ended_at")),
+        created_at=parse_time(body.get("created_at")),
+        started_at=parse_time(body.get("started_at")),
+        ended_at=parse_time(body.get("completed_at") or body.get("ended_at")),
         deployment_name=body.get("deployment_name"),
         trigger=body.get("trigger"),
         retry_of=body.get("retry_of"),
@@ -208,8 +214,8 @@ def task_from_api(body: dict[str, Any]) -> TaskRun:
         attempt=int(body.get("attempt") or 0),
         max_attempts=int(body.get("max_attempts") or 1),
         executor=body.get("executor"),
-        started_at=_parse(body.get("started_at")),
-        ended_at=_parse(body.get("ended_at")),
+        started_at=parse_time(body.get("started_at")),
+        ended_at=parse_time(body.get("ended_at")),
         duration_seconds=body.get("duration_seconds"),
         error=body.get("error"),
         reused_from=body.get("reused_from"),

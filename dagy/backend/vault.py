@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from dagy.backend._api_errors import as_service_errors, iso, parse_time, seconds
+from dagy.backend._api_errors import as_service_errors
 from dagy.backend.context import HttpContext, LocalContext
 from dagy.backend.environments import (
     Environment,
@@ -22,6 +22,7 @@ from dagy.backend.environments import (
     LocalEnvironments,
     RunEnvironment,
 )
+from dagy.backend.records import iso, parse_time, seconds
 from dagy.errors import APIError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -112,8 +113,8 @@ def _from_body(body: dict[str, Any]) -> Secret:
         str(body["secret_id"]),
         str(body["secret_name"]),
         body.get("environment") or None,
-        parse_time(body.get("created_at")),
-        parse_time(body.get("updated_at")),
+        seconds(parse_time(body.get("created_at"))),
+        seconds(parse_time(body.get("updated_at"))),
     )
 
 
