@@ -33,6 +33,15 @@ class TaskRunSpec:
     args: list[Any] = field(default_factory=list)
     kwargs: dict[str, Any] = field(default_factory=dict)
     upstream: list[str] = field(default_factory=list)
+    # Control flow, set by compiled pipelines (dagy/pipelines/compile.py), None in Python flows:
+    # ``when`` {"ref": "<task_run_id>", "branch": true|false}: run only if that condition task run
+    # took this branch (its result is {"$branch": bool, "value": ...}), else SKIPPED.
+    # ``for_each``: a list, or {"$ref": "<task_run_id>"} of one; the engine expands this task run
+    # into one child per element (``<task_run_id>.<i>``), each with {"$item": [path...]} markers in
+    # its args and kwargs replaced by the element (or a field of it), and the task run's result is
+    # the list of the children's results.
+    when: dict[str, Any] | None = None
+    for_each: Any = None
 
 
 @dataclass(frozen=True)
@@ -62,16 +71,7 @@ class FlowSpec:
             "parameters": self.parameters,
             "tasks": {name: asdict(td) for name, td in self.tasks.items()},
             # Not asdict(): it deep-copies every input list, which dominates at 10,000 task runs.
-            "task_runs": [
-                {
-                    "task_run_id": tr.task_run_id,
-                    "task_name": tr.task_name,
-                    "args": tr.args,
-                    "kwargs": tr.kwargs,
-                    "upstream": tr.upstream,
-                }
-                for tr in self.task_runs
-            ],
+            "task_runs": [_task_run_dict(tr) for tr in self.task_runs],
             "edges": self.edges,
             "outputs": self.outputs,
             "parameter_schema": self.parameter_schema,
@@ -97,3 +97,18 @@ class FlowSpec:
     @classmethod
     def from_json(cls, text: str) -> FlowSpec:
         return cls.from_dict(json.loads(text))
+
+
+def _task_run_dict(tr: TaskRunSpec) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "task_run_id": tr.task_run_id,
+        "task_name": tr.task_name,
+        "args": tr.args,
+        "kwargs": tr.kwargs,
+        "upstream": tr.upstream,
+    }
+    if tr.when is not None:
+        body["when"] = tr.when
+    if tr.for_each is not None:
+        body["for_each"] = tr.for_each
+    return body
