@@ -29,6 +29,7 @@ from dagy.server.routes import (
     health,
     local,
     metrics,
+    nodes,
     orgs,
     runs,
     schedules,
@@ -68,6 +69,7 @@ API_MODULES = [
     alert_rules,
     usage,
     billing,
+    nodes,
 ]
 ROOT_MODULES: list[Any] = [signin]
 
