@@ -153,20 +153,21 @@ def from_data(
         seen: dict[str, int] = {}
         for i, raw in enumerate(raw_steps):
             step = _step(raw, f"steps[{i}]", out)
-            if step is None:
-                continue
-            if step.id in seen:
+            sid = raw.get("id") if isinstance(raw, dict) else None
+            if isinstance(sid, str) and sid in seen:
                 out.append(
                     Problem(
                         f"steps[{i}].id",
-                        f"duplicate step id '{step.id}' (also steps[{seen[step.id]}])",
-                        node=step.id,
+                        f"duplicate step id '{sid}' (also steps[{seen[sid]}])",
+                        node=sid,
                         field="id",
                     )
                 )
                 continue
-            seen[step.id] = i
-            steps.append(step)
+            if isinstance(sid, str):
+                seen[sid] = i
+            if step is not None:
+                steps.append(step)
     if out:
         return None, out
     pipeline = Pipeline(
@@ -401,14 +402,19 @@ def step_data(step: Step) -> dict[str, Any]:
     if step.retries:
         body["retries"] = step.retries
     if step.retry_delay_seconds:
-        body["retry_delay_seconds"] = step.retry_delay_seconds
+        body["retry_delay_seconds"] = _seconds(step.retry_delay_seconds)
     if step.timeout_seconds is not None:
-        body["timeout_seconds"] = step.timeout_seconds
+        body["timeout_seconds"] = _seconds(step.timeout_seconds)
     if step.executor is not None:
         body["executor"] = step.executor
     if step.ui:
         body["ui"] = step.ui
     return body
+
+
+def _seconds(value: float) -> float | int:
+    """Whole seconds read as ``30``, not ``30.0`` (parsing makes them floats again)."""
+    return int(value) if float(value).is_integer() else value
 
 
 def to_data(pipeline: Pipeline) -> dict[str, Any]:
