@@ -170,7 +170,9 @@ def to_flow_spec(
     try:
         encoded_params = _codec.encode(values, set())
     except TypeError as exc:  # pragma: no cover - YAML values and coerced params always encode
-        raise ParameterTypeError(f"Pipeline '{pipeline.name}' has a parameter that cannot be stored: {exc}") from None
+        raise ParameterTypeError(
+            f"Pipeline '{pipeline.name}' has a parameter that cannot be stored: {exc}"
+        ) from None
     return FlowSpec(
         flow_name=pipeline.name,
         flow_version=pipeline.version,

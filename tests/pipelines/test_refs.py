@@ -95,7 +95,9 @@ def test_resolve_refuses_what_is_not_known_at_build_time(text: str, message: str
 
 
 def test_find_refs_names_each_by_its_path() -> None:
-    found, bad = refs.find_refs({"a": {"b": ["x ${params.p}", "${s}"]}, "c": "${}"}, "steps[0].with")
+    found, bad = refs.find_refs(
+        {"a": {"b": ["x ${params.p}", "${s}"]}, "c": "${}"}, "steps[0].with"
+    )
     assert [(f.path, f.ref, f.whole) for f in found] == [
         ("steps[0].with.a.b[0]", Ref("param", "p"), False),
         ("steps[0].with.a.b[1]", Ref("step", "s"), True),

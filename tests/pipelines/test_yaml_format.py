@@ -143,7 +143,9 @@ def test_a_pipeline_built_in_code_dumps_and_parses_back() -> None:
         params={"n": 2},
         steps=[
             Step(id="a", kind="python", python="m:f", with_={"n": "${params.n}"}),
-            Step(id="b", kind="node", node="delay", config={"seconds": 0.5}, with_={"data": "${a}"}),
+            Step(
+                id="b", kind="node", node="delay", config={"seconds": 0.5}, with_={"data": "${a}"}
+            ),
         ],
     )
     assert parse_pipeline(dump_pipeline(p)) == p
@@ -197,7 +199,10 @@ STEP_CASES = [
         "steps[0].id: a step id is letters, digits, '_' and '-' (at most 64, not starting with a "
         "digit or '-'), got '../etc'",
     ),
-    ("- {id: params, python: 'm:f'}", "steps[0].id: 'params' is reserved (${params...} means something else)"),
+    (
+        "- {id: params, python: 'm:f'}",
+        "steps[0].id: 'params' is reserved (${params...} means something else)",
+    ),
     ("- {id: a}", "steps[0]: a step has exactly one of node, python, command (found: none)"),
     (
         "- {id: a, node: x, command: y}",
@@ -215,13 +220,22 @@ STEP_CASES = [
         "import_path, config, with, depends, when, for_each, retries, retry_delay_seconds, "
         "timeout_seconds, executor, ui)",
     ),
-    ("- {id: a, python: 'm:f', import_path: 'p:q'}", "steps[0].import_path: only a node step has an import_path"),
-    ("- {id: a, node: x, import_path: 'nope'}", "steps[0].import_path: must be 'package.module:attr', got 'nope'"),
+    (
+        "- {id: a, python: 'm:f', import_path: 'p:q'}",
+        "steps[0].import_path: only a node step has an import_path",
+    ),
+    (
+        "- {id: a, node: x, import_path: 'nope'}",
+        "steps[0].import_path: must be 'package.module:attr', got 'nope'",
+    ),
     ("- {id: a, node: x, config: [1]}", "steps[0].config: must be a mapping, got a list"),
     ("- {id: a, node: x, with: 3}", "steps[0].with: must be a mapping, got a number"),
     ("- {id: a, node: x, with: {1: 2}}", "steps[0].with: keys must be strings, got 1"),
     ("- {id: a, node: x, ui: yes}", "steps[0].ui: must be a mapping, got a boolean"),
-    ("- {id: a, node: x, depends: 3}", "steps[0].depends: must be a list of step ids, got a number"),
+    (
+        "- {id: a, node: x, depends: 3}",
+        "steps[0].depends: must be a list of step ids, got a number",
+    ),
     ("- {id: a, node: x, depends: [b, 2]}", "steps[0].depends[1]: must be a step id, got 2"),
     ("- {id: a, node: x, depends: [b, b]}", "steps[0].depends[1]: 'b' is listed twice"),
     (
@@ -241,13 +255,22 @@ STEP_CASES = [
         "steps[0].for_each: must be a list, '${<step>}' or '${params.<name>}', got '${item}'",
     ),
     ("- {id: a, node: x, retries: -1}", "steps[0].retries: must be a non-negative integer, got -1"),
-    ("- {id: a, node: x, retries: true}", "steps[0].retries: must be a non-negative integer, got True"),
+    (
+        "- {id: a, node: x, retries: true}",
+        "steps[0].retries: must be a non-negative integer, got True",
+    ),
     (
         "- {id: a, node: x, retry_delay_seconds: -2}",
         "steps[0].retry_delay_seconds: must be a non-negative number, got -2",
     ),
-    ("- {id: a, node: x, timeout_seconds: 0}", "steps[0].timeout_seconds: must be a positive number, got 0"),
-    ("- {id: a, node: x, timeout_seconds: .nan}", "steps[0].timeout_seconds: must be a positive number, got nan"),
+    (
+        "- {id: a, node: x, timeout_seconds: 0}",
+        "steps[0].timeout_seconds: must be a positive number, got 0",
+    ),
+    (
+        "- {id: a, node: x, timeout_seconds: .nan}",
+        "steps[0].timeout_seconds: must be a positive number, got nan",
+    ),
     ("- {id: a, node: x, executor: ''}", "steps[0].executor: must be a non-empty string, got ''"),
     ("- {id: a, node: x, label: [1]}", "steps[0].label: must be a string, got a list"),
 ]
