@@ -166,6 +166,14 @@ def test_a_pipeline_built_in_code_dumps_and_parses_back() -> None:
             ["name: must be a name of letters, digits, '_', '-', '.' (at most 128), got 'a b'"],
         ),
         ("name: x", ["steps: required"]),
+        (
+            "name: validate\nsteps: [{id: a, python: 'm:f'}]",
+            ["name: 'validate' is reserved by the API"],
+        ),
+        (
+            "name: x\nversion: latest\nsteps: [{id: a, python: 'm:f'}]",
+            ["version: 'latest' cannot be a version (reserved, or a '/' or ':')"],
+        ),
         ("name: x\nsteps: {}", ["steps: must be a list of steps, got a mapping"]),
         ("name: x\nsteps: []", ["steps: a pipeline needs at least one step"]),
         (
