@@ -47,7 +47,11 @@ _WHEN = re.compile(r"^\s*(not\s+)?(\$\{[^}]*\})\s*$")
 # -- reading -------------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (several times faster on a 500-step pipeline).
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc]
     """A safe loader that notes duplicate mapping keys (YAML would keep the last one silently)."""
 
     def __init__(self, stream: str) -> None:

@@ -319,12 +319,12 @@ def test_every_problem_is_reported_with_the_step_it_belongs_to() -> None:
 
 
 def test_yaml_syntax_errors_name_their_line() -> None:
-    assert problems_of("name: x\nsteps:\n  - id: a\n    python: [m:f\n") == [
-        "line 5: YAML syntax error: expected ',' or ']', but got '<stream end>' (column 1)"
-    ]
-    assert problems_of("name: x\nsteps:\n  - id: a\n    python: m:f\n  bad: x: 1\n") == [
-        "line 5: YAML syntax error: expected <block end>, but found '?' (column 3)"
-    ]
+    [line] = problems_of("name: x\nsteps:\n  - id: a\n    python: [m:f\n")
+    # the parser's own words (libyaml's or PyYAML's), where it stopped
+    assert line.startswith("line 5: YAML syntax error: ") and "',' or ']'" in line
+    assert line.endswith(" (column 1)")
+    [line] = problems_of("name: x\nsteps:\n  - id: a\n    python: m:f\n  bad: x: 1\n")
+    assert line.startswith("line 5: YAML syntax error: ") and line.endswith(" (column 3)")
 
 
 def test_duplicate_keys_are_problems_not_silently_the_last() -> None:
