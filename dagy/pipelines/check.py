@@ -80,6 +80,14 @@ def _problem(at: str, step: Step, key: str, message: str, field: str | None = No
 
 def _check_kind(pipeline: Pipeline, step: Step, at: str, lookup: Lookup) -> list[Problem]:
     out: list[Problem] = []
+    if step.kind in ("python", "command"):
+        # their config holds the runner node's other settings (python_function's `materialize`,
+        # shell_command's `env`, `cwd`), checked against its schema
+        runner = lookup(PYTHON_NODE if step.kind == "python" else COMMAND_NODE)
+        own = "function" if step.kind == "python" else "command"
+        if runner is not None:
+            schema = tuple(f for f in runner.config_schema if f.name != own)
+            out += _check_config(step, at, schema)
     if step.kind == "python":
         target = step.python or ""
         path, _, _ = target.rpartition(":")

@@ -133,6 +133,10 @@ CHECK_CASES = [
         ["steps[0]: steps form a cycle: a -> b -> c -> a"],
     ),
     ("- {id: a, python: 'missing.py:f'}", ["steps[0].python: file not found: missing.py"]),
+    (
+        "- {id: a, command: ls, config: {env: [A]}}",
+        ["steps[0].config.env: must be a mapping, got ['A']"],
+    ),
 ]
 
 
