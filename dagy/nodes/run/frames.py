@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -71,13 +72,15 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection for one call, closed afterwards."""
     import duckdb
 
+    spill = output_dir() / ".duckdb-tmp"
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"SET memory_limit = {quote(MEMORY_LIMIT)}")
-        con.execute(f"SET temp_directory = {quote(str(output_dir() / '.duckdb-tmp'))}")
+        con.execute(f"SET temp_directory = {quote(str(spill))}")
         yield con
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def quote(text: str) -> str:
