@@ -594,3 +594,27 @@ def test_a_run_killed_mid_map_is_recovered_and_its_retry_reuses_finished_childre
     assert retried.status == "SUCCEEDED", retried.error
     assert json.loads(retried.output or "") == ["a", "b", "die"]
     assert _calls(tasks_file) == ["mortal:die"]
+
+
+def test_validate_counts_when_and_for_each_refs_and_refuses_ids_a_child_would_take():
+    from dagy import DependencyCycleError
+    from dagy.engine.runner import validate
+    from dagy.errors import InvalidInputError
+
+    def spec(*task_runs: TaskRunSpec) -> FlowSpec:
+        return FlowSpec("f", "1", {}, {"t": TaskDef("t", "m", "t")}, list(task_runs))
+
+    ordered = spec(
+        TaskRunSpec("m", "t", for_each=_ref("src")),
+        TaskRunSpec("w", "t", when={"ref": "c", "branch": True}),
+        TaskRunSpec("src", "t"),
+        TaskRunSpec("c", "t"),
+    )
+    order = validate(ordered)
+    assert order.index("src") < order.index("m") and order.index("c") < order.index("w")
+    with pytest.raises(DependencyCycleError):
+        validate(spec(TaskRunSpec("w", "t", when={"ref": "nowhere", "branch": True})))
+    with pytest.raises(DependencyCycleError):
+        validate(spec(TaskRunSpec("m", "t", for_each=_ref("nowhere"))))
+    with pytest.raises(InvalidInputError, match="'m.0' is taken by a child of map task run 'm'"):
+        validate(spec(TaskRunSpec("m", "t", for_each=[1]), TaskRunSpec("m.0", "t")))
