@@ -23,6 +23,7 @@ from dagy.server.routes import (
     channels,
     child_store,
     deployments,
+    drafts,
     environments,
     events,
     flows,
@@ -66,6 +67,7 @@ API_MODULES = [
     webhooks,
     channels,
     alert_rules,
+    drafts,
     usage,
     billing,
 ]

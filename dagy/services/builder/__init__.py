@@ -1,1 +1,1 @@
-"""The visual builder's use cases: the node registry and custom nodes, and DAG drafts."""
+"""The visual builder: the node registry's custom nodes and DAG drafts."""
