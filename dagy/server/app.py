@@ -30,6 +30,7 @@ from dagy.server.routes import (
     health,
     local,
     metrics,
+    nodes,
     orgs,
     runs,
     schedules,
@@ -70,6 +71,7 @@ API_MODULES = [
     drafts,
     usage,
     billing,
+    nodes,
 ]
 ROOT_MODULES: list[Any] = [signin]
 
