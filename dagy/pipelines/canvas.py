@@ -21,15 +21,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from dagy.nodes.connections import validate_connection
 from dagy.nodes.model import NodeDef
+from dagy.pipelines import refs
 from dagy.pipelines.model import Pipeline, Step
 from dagy.pipelines.problems import Problem
 
 Lookup = Callable[[str], "NodeDef | None"]
 
-# A step id is a task_run_id: a path segment and a ``${ref}`` name (docs/pipelines.md).
-STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-RESERVED_IDS = ("params", "item")
+# A node id is its step's id: a task_run_id, a path segment and a ``${ref}`` name.
+STEP_ID, RESERVED_IDS = refs.STEP_ID, refs.RESERVED_IDS
 NODE_KEYS = frozenset({"id", "type", "position", "data", "label", "settings"})
 SETTINGS = {  # canvas node "settings" -> Step field, and what it must be
     "retries": "int",
@@ -219,12 +220,16 @@ def _step(node: dict[str, Any], node_def: NodeDef | None) -> Step:
         config=dict(node.get("data") or {}),
         retries=int(settings.get("retries") or 0),
         retry_delay_seconds=float(settings.get("retry_delay_seconds") or 0.0),
-        timeout_seconds=settings.get("timeout_seconds"),
+        timeout_seconds=_seconds(settings.get("timeout_seconds")),
         executor=settings.get("executor"),
         import_path=node_def.import_path if node_def is not None else None,
         label=node.get("label"),
         ui=ui,
     )
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _connection(
@@ -236,8 +241,6 @@ def _connection(
     used: dict[tuple[str, str, str], int],
 ) -> list[Problem]:
     """validate_connection's errors for one edge, counting the edges already on both ends."""
-    from dagy.nodes.connections import validate_connection
-
     source, target = edge["source"], edge["target"]
     before = (used.get((source, "out", out), 0), used.get((target, "in", into), 0))
     used[(source, "out", out)] = before[0] + 1

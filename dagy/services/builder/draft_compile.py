@@ -23,6 +23,7 @@ from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
 from dagy.services.builder import drafts
 from dagy.services.catalog import flows
+from dagy.services.catalog.pipelines import register_pipeline
 from dagy.store import drafts as sql
 from dagy.store.drafts import DraftRow
 from dagy.store.duckdb_store import DuckDBStore
@@ -100,7 +101,9 @@ def _on_canvas(problem: Problem, pipeline: Pipeline) -> Problem:
     rest = found.group(2)
     rest = re.sub(r"^\.config(?=[.\[]|$)", ".data", rest)
     rest = re.sub(r"^\.node$", ".type", rest)
-    return Problem(f"nodes.{step.id}{rest}", problem.message, problem.node or step.id, problem.field)
+    return Problem(
+        f"nodes.{step.id}{rest}", problem.message, problem.node or step.id, problem.field
+    )
 
 
 def _warnings(row: DraftRow, pipeline: Pipeline) -> list[Problem]:
@@ -140,9 +143,9 @@ class DraftDeployed:
     draft_id: str
     flow_name: str
     flow_version: str
-    deployment_name: str | None
-    deployment_version: int | None
-    artifact_uri: str | None
+    deployment_name: str
+    deployment_version: int
+    artifact_uri: str
     code_hash: str | None
     deployed_at: str
     pipeline_yaml: str
@@ -192,7 +195,9 @@ def _deploy_body(body: Any) -> dict[str, Any]:
             f"Unknown field: {unknown[0]}", dict.fromkeys(unknown, "unknown field")
         )
     version = body.get("flow_version")
-    if version is not None and (not isinstance(version, str) or not yaml_format.NAME.match(version)):
+    if version is not None and (
+        not isinstance(version, str) or not yaml_format.NAME.match(version)
+    ):
         raise InvalidInputError(
             f"Invalid flow_version: {version!r}",
             {"flow_version": "letters, digits, '.', '_' or '-', at most 128"},
@@ -211,8 +216,6 @@ def deploy(
     """Compile the draft and register it as a new version of its ``flow_name`` (artifact with
     the YAML), with a deployment (``deployment_name``, default the flow name) pointed at it. A
     draft with validation errors is a 400 and nothing is registered."""
-    from dagy.services.catalog.pipelines import register_pipeline
-
     options = _deploy_body(body)
     row = drafts.get(store, org_id, draft_id)
     if not row.flow_name:
@@ -230,16 +233,15 @@ def deploy(
             org_id,
             actor,
             compiled.pipeline,
-            compiled.yaml_text,
             deployment_name=deployment_name,
-            default_executor=row.executor,
-            schedule=options.get("schedule"),
+            lookup=registry.lookup_for(store, org_id),
+            yaml_text=compiled.yaml_text,
             status=options.get("status"),
+            schedule=options.get("schedule"),
+            default_executor=row.executor,
         )
         now = utcnow()
-        sql.update(
-            store, org_id, draft_id, deployed_flow_version=version, deployed_at=now
-        )
+        sql.update(store, org_id, draft_id, deployed_flow_version=version, deployed_at=now)
         if actor is not None:
             audit.write(
                 store,
@@ -256,9 +258,9 @@ def deploy(
         flow_name=row.flow_name,
         flow_version=version,
         deployment_name=deployment_name,
-        deployment_version=getattr(done, "deployment_version", None),
-        artifact_uri=getattr(done, "artifact_uri", None),
-        code_hash=getattr(done, "code_hash", None),
+        deployment_version=done.deployment_version,
+        artifact_uri=done.artifact_uri,
+        code_hash=done.code_hash,
         deployed_at=iso_z(now),
         pipeline_yaml=compiled.yaml_text,
     )

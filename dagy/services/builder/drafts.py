@@ -16,7 +16,7 @@ from typing import Any
 
 from dagy.auth import secrets as ids
 from dagy.errors import InvalidInputError, NotFoundError
-from dagy.pipelines import canvas
+from dagy.pipelines import canvas, yaml_format
 from dagy.pipelines.problems import PipelineError
 from dagy.services import pagination
 from dagy.services.accounts import audit
@@ -31,7 +31,6 @@ from dagy.store.records import iso_z, utcnow
 FIELDS = frozenset({"name", "description", "canvas_json", "flow_name", "executor"})
 MAX_NAME = 200
 MAX_DESCRIPTION = 10_000
-MAX_FLOW_NAME = 255
 MAX_CANVAS_CHARS = 8 * 1024 * 1024
 EMPTY_CANVAS: dict[str, Any] = {"nodes": [], "edges": []}
 
@@ -58,23 +57,16 @@ def _description(value: Any) -> str:
 
 
 def check_flow_name(value: Any) -> str | None:
-    """A flow name as POST /flows takes one (no '/', no control characters, not reserved);
-    None or "" for none yet."""
+    """A flow name a pipeline can carry (yaml_format.NAME, which POST /flows also takes) and not
+    one the API reserves; None or "" for none yet."""
     if value is None or value == "":
         return None
-    if (
-        not isinstance(value, str)
-        or not value.strip()
-        or len(value) > MAX_FLOW_NAME
-        or "/" in value
-        or any(ord(c) < 32 for c in value)
-        or value in RESERVED_NAMES
-    ):
+    if not isinstance(value, str) or not yaml_format.NAME.match(value) or value in RESERVED_NAMES:
         raise InvalidInputError(
             f"Invalid flow_name: {value!r}",
             {
-                "flow_name": f"at most {MAX_FLOW_NAME} characters, no '/' or control characters, "
-                f"not {', '.join(RESERVED_NAMES)}"
+                "flow_name": "1-128 letters, digits, '_', '.' or '-', starting with a letter, "
+                f"digit or '_'; not {', '.join(RESERVED_NAMES)}"
             },
         )
     return value
@@ -124,7 +116,7 @@ def create(store: DuckDBStore, org_id: str, actor: Actor | None, body: Any) -> D
     description = _description(body.get("description"))
     flow_name = check_flow_name(body.get("flow_name"))
     executor = _executor(body.get("executor"))
-    canvas_json = _canvas(body["canvas_json"] if "canvas_json" in body else EMPTY_CANVAS)
+    canvas_json = _canvas(body.get("canvas_json", EMPTY_CANVAS))
     now = utcnow()
     row = DraftRow(
         draft_id=ids.new_id("draft"),
