@@ -35,7 +35,7 @@ _SUFFIXES = {
     ".pq": "parquet",
 }
 DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_BYTES = 50_000_000
 USER_AGENT = "dagy-node/1"
 
 
@@ -146,19 +146,26 @@ def _reader(path: Path, fmt: str) -> str:
 
 
 def _read(path: Path, fmt: str, config: dict[str, Any], uri: str) -> Any:
-    output = config.get("output") or "dataframe"
-    if output not in ("dataframe", "records"):
-        raise NodeError(f"config.output must be dataframe or records, got {output!r}")
+    output = _output_kind(config)
     with frames.connect() as con:
         try:
             sql = f"SELECT * FROM {_reader(path, fmt)}"
-            if output == "records":
+            if output == "json":
                 return frames.fetch_records(con, sql)
             return frames.write(con, sql, "ingest")
         except NodeError:
             raise
         except Exception as exc:  # duckdb.Error: a file that is not the format it claims
             raise NodeError(f"cannot read {uri} as {fmt}: {_first_line(exc)}") from None
+
+
+def _output_kind(config: dict[str, Any]) -> str:
+    output = config.get("output") or "json"
+    if output == "records":
+        output = "json"
+    if output not in ("json", "dataframe"):
+        raise NodeError(f"config.output must be json or dataframe, got {output!r}")
+    return str(output)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -190,13 +197,13 @@ def _ingest(config: dict[str, Any]) -> Any:
 
 @task
 def s3_ingest(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> Any:
-    """Read an S3 object (or a local file) as a dataframe, or as records with ``output: records``."""
+    """Read an S3 object (or a local file) as JSON records, or as a dataframe with ``output: dataframe``."""
     return _ingest(config)
 
 
 @task
 def file_ingest(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> Any:
-    """Read a local file as a dataframe, or as records with ``output: records``."""
+    """Read a local file as JSON records, or as a dataframe with ``output: dataframe``."""
     return _ingest(config)
 
 
@@ -324,6 +331,7 @@ def http_fetch(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> 
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise NodeError(f"config.url must be an http:// or https:// URL, got {url}")
     method = str(config.get("method") or "GET").upper()
+    output = _output_kind(config)
     timeout = _positive(config, "timeout_seconds", DEFAULT_TIMEOUT)
     limit = int(_positive(config, "max_bytes", DEFAULT_MAX_BYTES))
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json, */*"}
@@ -358,9 +366,16 @@ def http_fetch(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> 
     except OSError as exc:  # a connection reset while reading
         raise NodeError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
     text = raw.decode(charset, errors="replace")
+    value: Any = text
     if ctype == "application/json" or ctype.endswith("+json"):
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except ValueError as exc:
             raise NodeError(f"{url} sent invalid JSON: {exc}") from None
-    return text
+    if output == "dataframe":
+        if isinstance(value, str):
+            raise NodeError(f"{url} sent {ctype}, not JSON records: cannot make a dataframe")
+        with frames.connect() as con:
+            frames.load(con, frames.records_of(value, "the response"), "input")
+            return frames.write(con, "SELECT * FROM input", "fetch")
+    return value
