@@ -318,22 +318,25 @@ class _Scheduler:
             self._map_done(state)
 
     def _map_done(self, state: MapState) -> None:
-        """All children finished (or one failed under fail-fast): the map's own outcome."""
+        """All children finished (or one failed under fail-fast): the map's own outcome.
+
+        A map has no duration of its own (its children have theirs): what bills compute by task
+        run duration must not count the children's time twice.
+        """
         del self.maps[state.parent]
         record = self.records[state.parent]
         now = utcnow()
-        duration = (now - (record.started_at or now)).total_seconds()
         if state.failures:
             child, error = state.failures[0]
             many = (
                 f"{len(state.failures)} children failed, first " if len(state.failures) > 1 else ""
             )
-            self._fail(record, f"{many}{child}: {error}", run_error=error)
+            self._fail(record, f"{many}{child}: {error}", run_error=error, timed=False)
             return
         try:
             data = artifacts.serialize(state.task_name, state.results, self.options.max_bytes)
         except ArtifactSerializationError as exc:
-            self._fail(record, f"ArtifactSerializationError: {exc}")
+            self._fail(record, f"ArtifactSerializationError: {exc}", timed=False)
             return
         path = str(artifacts.write(self._artifact_root / state.parent, data))
         self.artifact_paths[state.parent] = path
@@ -342,7 +345,6 @@ class _Scheduler:
             record,
             SUCCEEDED,
             ended_at=now,
-            duration_seconds=duration,
             error=None,
             artifact_path=path,
         )
@@ -470,18 +472,14 @@ class _Scheduler:
         ended_at: Any = None,
         attempt: int | None = None,
         run_error: str | None = None,
+        timed: bool = True,
     ) -> None:
         """A task run FAILED for good: the run's error, then fail-fast or its downstream."""
         task_run_id = record.task_run_id
         ended_at = ended_at or utcnow()
         started = record.started_at or ended_at
-        self._set(
-            record,
-            FAILED,
-            ended_at=ended_at,
-            duration_seconds=(ended_at - started).total_seconds(),
-            error=error,
-        )
+        duration = (ended_at - started).total_seconds() if timed else None
+        self._set(record, FAILED, ended_at=ended_at, duration_seconds=duration, error=error)
         where = f" attempt={attempt}" if attempt is not None else ""
         self.recorder.log("ERROR", f"task {task_run_id} failed{where}: {error}")
         if self.error is None:

@@ -445,3 +445,77 @@ def test_runs_retry_of_a_failed_map_reruns_only_what_failed(paths, tasks_file):
     assert rows["fragile.0"].reused_from == failed.run_id
     assert rows["fragile.1"].reused_from is None and rows["fragile.1"].status == "SUCCEEDED"
     assert rows["fragile"].status == "SUCCEEDED" and rows["after"].status == "SUCCEEDED"
+
+
+def test_dagy_runs_show_and_retry_of_a_map_run(paths, tasks_file, run_dagy):
+    """The real `dagy` command: SKIPPED and map children in `runs show`, `runs retry` reusing."""
+    spec = _spec(
+        tasks_file,
+        [
+            TaskRunSpec("check", "check", kwargs={"data": [1], "threshold": 5}),
+            TaskRunSpec(
+                "skipped",
+                "count",
+                kwargs={"data": _ref("check")},
+                upstream=["check"],
+                when={"ref": "check", "branch": True},
+            ),
+            TaskRunSpec(
+                "fragile", "fragile", kwargs={"item": {"$item": []}}, for_each=["a", "flaky"]
+            ),
+        ],
+        outputs=_ref("fragile"),
+    )
+    failed = run_spec(spec, settings=RunSettings(fail_fast=False), paths=paths)
+    shown = run_dagy("runs", "show", failed.run_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "- skipped count status=SKIPPED attempt=0" in shown.stdout
+    assert "- fragile.0 fragile status=SUCCEEDED attempt=1" in shown.stdout
+    assert "- fragile.1 fragile status=FAILED attempt=1" in shown.stdout
+    assert "- fragile fragile status=FAILED attempt=0" in shown.stdout
+    (tasks_file.parent / "fixed").touch()
+    again = run_dagy("runs", "retry", failed.run_id)
+    assert again.returncode == 0, again.stderr
+    assert "status=SUCCEEDED" in again.stdout
+    new_id = again.stdout.split()[2]
+    rows = {t.task_run_id: t for t in DuckDBStore(paths).task_runs(new_id)}
+    assert rows["fragile.0"].reused_from == failed.run_id
+    assert rows["fragile.1"].reused_from is None and rows["fragile.1"].status == "SUCCEEDED"
+    assert rows["skipped"].status == "SKIPPED"
+    assert json.loads(DuckDBStore(paths).get_run(new_id).output or "") == ["aa", "flakyflaky"]
+
+
+def test_a_map_run_records_through_a_server_that_owns_the_store(
+    paths, tasks_file, server, run_dagy
+):
+    """While `dagy serve` holds the store file, children rows (not in create_run) travel to it."""
+    spec = _spec(
+        tasks_file,
+        [
+            TaskRunSpec("check", "check", kwargs={"data": [1], "threshold": 5}),
+            TaskRunSpec(
+                "skipped",
+                "count",
+                kwargs={"data": _ref("check")},
+                upstream=["check"],
+                when={"ref": "check", "branch": True},
+            ),
+            TaskRunSpec(
+                "label", "label", kwargs={"item": {"$item": []}, "prefix": "-"}, for_each=[7, 8]
+            ),
+        ],
+        outputs=_ref("label"),
+    )
+    run = run_spec(spec, paths=paths)
+    assert run.status == "SUCCEEDED", run.error
+    shown = run_dagy("runs", "show", run.run_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["status"] == "SUCCEEDED"
+    assert {t["task_run_id"]: t["status"] for t in data["task_runs"]} == {
+        "check": "SUCCEEDED",
+        "skipped": "SKIPPED",
+        "label": "SUCCEEDED",
+        "label.0": "SUCCEEDED",
+        "label.1": "SUCCEEDED",
+    }
