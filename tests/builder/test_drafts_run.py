@@ -228,4 +228,52 @@ def test_a_drawn_pipeline_is_deployed_and_run_against_http_and_s3(
     ]
     lines = s3.get_object(Bucket=bucket, Key="out/customers.ndjson")["Body"].read().splitlines()
     assert [json.loads(line) for line in lines] == CUSTOMERS[:2]
-    assert Orders.queries == ["day=2026-03-05"]  # the run's parameter, not the drawn default
+    assert "day=2026-03-05" in Orders.queries  # the run's parameter, not the drawn default
+    assert "day=2026-03-04" not in Orders.queries
+
+
+def test_a_drawn_condition_and_map_run_as_branches_and_one_task_run_per_item(
+    owner: Api, orders_url: str, bucket: str, s3: Any, tmp_path: Any
+):
+    """check.true_out -> each (map) -> pause (delay, once per order) -> keep (s3_write);
+    check.false_out -> dump (file_write), which the run skips."""
+    dump = tmp_path / "dump.json"
+    drawn = {
+        "nodes": [
+            {"id": "fetch", "type": "http_fetch", "data": {"url": orders_url}},
+            {
+                "id": "check",
+                "type": "condition",
+                "data": {"field": "$count", "operator": "gt", "value": 0},
+            },
+            {"id": "each", "type": "map", "data": {}},
+            {"id": "pause", "type": "delay", "data": {"seconds": 0}},
+            {"id": "keep", "type": "s3_write", "data": {"uri": f"s3://{bucket}/out/items.json"}},
+            {"id": "dump", "type": "file_write", "data": {"uri": str(dump)}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "fetch", "target": "check"},
+            {"id": "e2", "source": "check", "target": "each", "sourceHandle": "true_out"},
+            {"id": "e3", "source": "each", "target": "pause", "sourceHandle": "item_out"},
+            {"id": "e4", "source": "pause", "target": "keep"},
+            {"id": "e5", "source": "check", "target": "dump", "sourceHandle": "false_out"},
+        ],
+    }
+    draft = owner.ok(
+        "POST",
+        "/dag-drafts",
+        {"name": "Branches", "canvas_json": drawn, "flow_name": "drawn-branches"},
+        status=201,
+    )
+    assert owner.ok("GET", f"/dag-drafts/{draft['draft_id']}")["validation"]["valid"] is True
+    deployed = owner.ok("POST", f"/dag-drafts/{draft['draft_id']}/deploy", status=201)
+    run = owner.ok("POST", "/runs", {"deployment": deployed["deployment_name"]}, status=202)
+    done = wait_done(owner, run["run_id"])
+    tasks = owner.ok("GET", f"/runs/{run['run_id']}/task-runs")["items"]
+    assert done["status"] == "completed", (done, tasks)
+
+    status = {t["task_run_id"]: t["status"] for t in tasks}
+    assert status["dump"] == "skipped" and not dump.exists()
+    assert sorted(k for k in status if k.startswith("pause.")) == [f"pause.{i}" for i in range(4)]
+    kept = json.loads(s3.get_object(Bucket=bucket, Key="out/items.json")["Body"].read())
+    assert kept == ORDERS  # each order through its own delay task run, in order
