@@ -502,3 +502,43 @@ def test_validate_connection_400s(owner):
         {**CONNECTION, "target_connector_id": "nope"},
     )
     assert status == 200 and body["valid"] is False and body["target_connector"] is None
+
+
+def test_the_callers_role_in_the_named_org_is_what_counts(srv, owner):
+    """A developer of the personal org who only views another: X-Org-Id of that org is checked
+    against the viewer role there; X-Dagy-Org resolves the whole request in that org."""
+    status, org = owner("POST", "/orgs", {"org_name": "View Shop"})
+    assert status == 201, org
+    dev = Caller(srv, add_user(srv, "dev@example.com", "developer"))
+    status, _, member = srv.request(
+        "POST",
+        f"/orgs/{org['org_id']}/members",
+        token=owner.token,
+        headers={"X-Dagy-Org": org["org_id"]},
+        body={"email": "dev@example.com", "role": "viewer"},
+    )
+    assert status == 201, member
+    status, body = dev("POST", "/nodes/registry", named("dev_node"), org["org_id"])
+    assert status == 403
+    assert_error(body, "forbidden")
+    assert body["details"] == {"permission": "flows.write"}
+    status, _, body = srv.request(
+        "POST", "/nodes/registry", token=dev.token, body=named("dev_node"),
+        headers={"X-Dagy-Org": org["org_id"]},
+    )  # fmt: skip
+    assert status == 403
+    assert dev("GET", "/nodes/registry/custom", org=org["org_id"])[0] == 200
+    assert dev("POST", "/nodes/registry", named("dev_node"))[0] == 201  # at home: developer
+
+
+def test_the_local_token_may_name_any_existing_org(srv, owner, team_org, enricher):
+    status, _, body = srv.request(
+        "GET", "/nodes/registry/custom_enricher", token=srv.local_token,
+        headers={"X-Org-Id": team_org},
+    )  # fmt: skip
+    assert status == 200 and body["org_id"] == team_org
+    status, _, body = srv.request(
+        "GET", "/nodes/registry/custom", token=srv.local_token, headers={"X-Org-Id": "org_nope"}
+    )
+    assert status == 403
+    assert_error(body, "forbidden")
