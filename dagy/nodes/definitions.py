@@ -14,6 +14,27 @@ _RUN = "dagy.nodes.run"
 NO_LLM = "no LLM provider is configured"
 NO_VECTORDB = "no vector database is configured"
 NO_CONTAINERS = "no container runtime is configured"
+# What dagy.nodes.run.control.condition compares with; eq/ne/gt/gte/lt/lte are its aliases.
+CONDITION_OPERATORS = (
+    "==",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "in",
+    "not_in",
+    "contains",
+    "exists",
+    "is_empty",
+    "not_empty",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+)
 
 _DATA = ("json", "dataframe", "any")
 _TABULAR_OUT = ("json", "dataframe")
@@ -60,7 +81,7 @@ _OUTPUT = _field(
     "select",
     default="json",
     options=("json", "dataframe"),
-    description="json: a list of records; dataframe: a Parquet file read with DuckDB",
+    description="json: a list of records; dataframe: Parquet read with DuckDB (big data)",
 )
 _HEADERS = _field("headers", "Headers", "object", description="Extra HTTP headers")
 
@@ -80,9 +101,10 @@ def _ingestion() -> list[NodeDef]:
                 _field(
                     "uri",
                     "URI",
-                    required=True,
-                    description="s3://bucket/key, file:///path or a local path",
+                    description="s3://bucket/key, file:///path or a local path (or bucket + key)",
                 ),
+                _field("bucket", "Bucket", description="With key: instead of uri"),
+                _field("key", "Key", description="The object key in bucket"),
                 _FORMAT,
                 _OUTPUT,
                 _field("endpoint_url", "Endpoint URL", description="S3-compatible endpoint"),
@@ -106,8 +128,8 @@ def _ingestion() -> list[NodeDef]:
                 _field(
                     "uri",
                     "URI",
-                    required=True,
-                    description="s3://bucket/key, file:///path or a local path",
+                    description="s3://bucket/key, file:///path or a local path; "
+                    "empty: the local artifact store (nodes/<run_id>/<task_run_id>/output.<format>)",
                 ),
                 _FORMAT,
                 _field("endpoint_url", "Endpoint URL", description="S3-compatible endpoint"),
@@ -134,7 +156,7 @@ def _ingestion() -> list[NodeDef]:
                     options=("GET", "POST", "PUT", "PATCH", "DELETE"),
                 ),
                 _HEADERS,
-                _field("body", "Body", "object", description="JSON body for POST/PUT/PATCH"),
+                _field("body", "Body", "json", description="JSON body for POST/PUT/PATCH"),
                 _field("timeout_seconds", "Timeout (s)", "number", default=30),
                 _field(
                     "max_bytes",
@@ -272,9 +294,15 @@ def _transform() -> list[NodeDef]:
                     "SQL",
                     "code",
                     required=True,
-                    description="A SELECT over the table `data`",
+                    description="A DuckDB SELECT over the view `data` (also named `input`)",
                 ),
-                _OUTPUT,
+                _field(
+                    "output",
+                    "Output",
+                    "select",
+                    options=("json", "dataframe"),
+                    description="The input's kind when empty",
+                ),
             ),
             ("sql", "duckdb", "query", "filter", "aggregate", "join"),
             impl=f"{_RUN}.transform:sql_transform",
@@ -293,13 +321,14 @@ def _transform() -> list[NodeDef]:
                     "Mapping",
                     "object",
                     required=True,
-                    description="output field -> input field",
+                    description="source field -> target field",
                 ),
                 _field(
-                    "keep_unmapped",
-                    "Keep unmapped fields",
+                    "drop_unmapped",
+                    "Drop unmapped fields",
                     "boolean",
                     default=False,
+                    description="Keep only the mapped fields",
                 ),
             ),
             ("map", "fields", "rename", "select", "project"),
@@ -615,28 +644,19 @@ def _control_flow() -> list[NodeDef]:
                 _field(
                     "field",
                     "Field",
-                    description="A field of the input (dotted path); the input itself when empty",
+                    description="A dotted path into the input, $count for its number of "
+                    "records, or empty for the input itself",
                 ),
                 _field(
                     "operator",
                     "Operator",
                     "select",
-                    default="truthy",
-                    options=(
-                        "eq",
-                        "ne",
-                        "gt",
-                        "gte",
-                        "lt",
-                        "lte",
-                        "in",
-                        "contains",
-                        "exists",
-                        "truthy",
-                        "empty",
-                    ),
+                    default="==",
+                    options=CONDITION_OPERATORS,
                 ),
-                _field("value", "Value", description="Compared with the field (JSON value)"),
+                _field(
+                    "value", "Value", "json", description="Compared with the field (any JSON value)"
+                ),
             ),
             ("if", "branch", "condition", "filter", "control"),
             impl=f"{_RUN}.control:condition",
