@@ -16,6 +16,7 @@ from dagy.sdk.spec import FlowSpec, TaskDef, TaskRunSpec
 from dagy.services.runs.execute import RunSettings, retry_run, run_spec
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import RunRecord, TaskRunRecord
+from tests.conftest import REPO
 
 TASKS = """
 from pathlib import Path
@@ -76,6 +77,27 @@ def wobbly(item):
     if item == "twice" and not marker.exists():
         marker.touch()
         raise RuntimeError("first try fails")
+    return item
+
+@task
+def mortal(item):
+    # Kills the whole run process at item "die" once two children's success is in events.jsonl.
+    import json, os, signal, time
+    if item == "die" and not (HERE / "fixed").exists():
+        home = Path(os.environ["DAGY_LOCAL_DIR"])
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            done = 0
+            for path in home.glob("runs/*/events.jsonl"):
+                for line in path.read_text().splitlines():
+                    event = json.loads(line)
+                    if event["k"] == "task" and event["v"]["status"] == "SUCCEEDED":
+                        done += 1
+            if done >= 2:
+                break
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGKILL)
+    _count(f"mortal:{item}")
     return item
 
 @task
@@ -519,3 +541,56 @@ def test_a_map_run_records_through_a_server_that_owns_the_store(
         "label.0": "SUCCEEDED",
         "label.1": "SUCCEEDED",
     }
+
+
+CRASH_SCRIPT = """
+import sys
+from pathlib import Path
+from dagy.sdk.spec import FlowSpec
+from dagy.services.runs.execute import run_spec
+run_spec(FlowSpec.from_json(Path(sys.argv[1]).read_text()))
+"""
+
+
+def test_a_run_killed_mid_map_is_recovered_and_its_retry_reuses_finished_children(
+    paths, tasks_file, dagy_home
+):
+    import os
+    import subprocess
+    import sys
+
+    spec = _spec(
+        tasks_file,
+        [
+            TaskRunSpec(
+                "mortal", "mortal", kwargs={"item": {"$item": []}}, for_each=["a", "b", "die"]
+            )
+        ],
+        outputs=_ref("mortal"),
+    )
+    spec_file = tasks_file.parent / "spec.json"
+    spec_file.write_text(spec.to_json())
+    env = {**os.environ, "DAGY_LOCAL_DIR": str(dagy_home), "PYTHONPATH": str(REPO)}
+    killed = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(spec_file)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode == -9, killed.stderr
+    store = DuckDBStore(paths)  # the first open after the crash recovers the run
+    [crashed] = store.list_runs()
+    assert crashed.status == "FAILED" and (crashed.error or "").startswith("crashed: process ")
+    rows = {t.task_run_id: t.status for t in store.task_runs(crashed.run_id)}
+    assert rows == {
+        "mortal": "FAILED",
+        "mortal.0": "SUCCEEDED",
+        "mortal.1": "SUCCEEDED",
+        "mortal.2": "FAILED",
+    }
+    (tasks_file.parent / "fixed").touch()
+    (tasks_file.parent / "calls.txt").unlink()
+    retried = retry_run(crashed.run_id, None, paths)
+    assert retried.status == "SUCCEEDED", retried.error
+    assert json.loads(retried.output or "") == ["a", "b", "die"]
+    assert _calls(tasks_file) == ["mortal:die"]
