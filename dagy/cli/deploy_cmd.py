@@ -43,9 +43,7 @@ class DeployCommand(click.Command):
 
 
 @click.command("deploy", cls=DeployCommand)
-@click.argument(
-    "artifact", metavar="ARTIFACT.ZIP|PIPELINE.YAML", type=click.Path(path_type=Path)
-)
+@click.argument("artifact", metavar="ARTIFACT.ZIP|PIPELINE.YAML", type=click.Path(path_type=Path))
 @click.option(
     "--deployment",
     default=None,

@@ -97,7 +97,9 @@ def _check_kind(pipeline: Pipeline, step: Step, at: str, lookup: Lookup) -> list
         return out
     if not node.executable and step.import_path is None:
         why = node.not_executable or "it has no implementation"
-        out.append(_problem(at, step, "node", f"node type {node_type} is not executable here: {why}"))
+        out.append(
+            _problem(at, step, "node", f"node type {node_type} is not executable here: {why}")
+        )
     out += _check_config(step, at, node.config_schema)
     return out
 
@@ -109,7 +111,13 @@ def _check_config(step: Step, at: str, schema: tuple[ConfigField, ...]) -> list[
         if value is None:
             if f.required and f.default is None:
                 out.append(
-                    _problem(at, step, f"config.{f.name}", f"required field '{f.name}' is missing", f.name)
+                    _problem(
+                        at,
+                        step,
+                        f"config.{f.name}",
+                        f"required field '{f.name}' is missing",
+                        f.name,
+                    )
                 )
             continue
         why = _type_problem(f, value)
@@ -131,9 +139,17 @@ def _type_problem(f: ConfigField, value: Any) -> str | None:
         return None  # reported by _check_refs
     kind = f.type
     ok = True
-    if kind in _TEXT:
+    if kind == "string":  # YAML writes `value: 10` for a compared value: any scalar will do
+        ok = isinstance(value, (str, int, float, bool))
+    elif kind in _TEXT:
         ok = isinstance(value, str)
-        if ok and kind == "select" and f.options and value not in f.options and not refs.refs_in_text(value):
+        if (
+            ok
+            and kind == "select"
+            and f.options
+            and value not in f.options
+            and not refs.refs_in_text(value)
+        ):
             return f"must be one of {', '.join(f.options)}, got {value!r}"
     elif kind == "integer":
         ok = isinstance(value, int) and not isinstance(value, bool)
@@ -188,7 +204,12 @@ def _check_refs(pipeline: Pipeline, step: Step, at: str, ids: set[str]) -> list[
             elif ref.kind == "item":
                 if step.for_each is None:
                     out.append(
-                        Problem(f.path, f"{ref.text()} is only known in a step with for_each", step.id, key)
+                        Problem(
+                            f.path,
+                            f"{ref.text()} is only known in a step with for_each",
+                            step.id,
+                            key,
+                        )
                     )
                 elif key == "for_each":
                     out.append(Problem(f.path, "for_each cannot use ${item}", step.id, key))
@@ -198,7 +219,9 @@ def _check_refs(pipeline: Pipeline, step: Step, at: str, ids: set[str]) -> list[
         if d not in ids:
             out.append(Problem(f"{at}.depends[{j}]", f"unknown step '{d}'", step.id, "depends"))
         elif d == step.id:
-            out.append(Problem(f"{at}.depends[{j}]", "a step cannot depend on itself", step.id, "depends"))
+            out.append(
+                Problem(f"{at}.depends[{j}]", "a step cannot depend on itself", step.id, "depends")
+            )
     return out
 
 
@@ -225,9 +248,7 @@ def _check_control(pipeline: Pipeline, step: Step, at: str, lookup: Lookup) -> l
         if ref is not None and ref.kind == "param" and ref.name in pipeline.params:
             default = pipeline.params[ref.name]
             if default is not None and not isinstance(default, list):
-                out.append(
-                    _problem(at, step, "for_each", f"parameter '{ref.name}' is not a list")
-                )
+                out.append(_problem(at, step, "for_each", f"parameter '{ref.name}' is not a list"))
     return out
 
 
@@ -237,11 +258,20 @@ def _check_cycles(pipeline: Pipeline, ids: set[str]) -> list[Problem]:
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
-        cycle = list(exc.args[1])  # [a, b, ..., a]
-        first = min(cycle[:-1], key=lambda i: [s.id for s in pipeline.steps].index(i))
+        members = set(exc.args[1])
+        order = [s.id for s in pipeline.steps]
+        first = min(members, key=order.index)
         step = pipeline.step(first)
         assert step is not None
-        # read in dependency order: a -> b means b uses a's result
-        chain = " -> ".join(reversed(cycle))
-        return [Problem(step_path(pipeline, step), f"steps form a cycle: {chain}", node=step.id)]
+        # in the order data flows: a -> b means b waits for a
+        chain, current = [first], first
+        while True:
+            current = next(m for m in order if m in members and current in graph[m])
+            chain.append(current)
+            if current == first or len(chain) > len(members):
+                break
+        chain_text = " -> ".join(chain)
+        return [
+            Problem(step_path(pipeline, step), f"steps form a cycle: {chain_text}", node=step.id)
+        ]
     return []

@@ -88,13 +88,9 @@ def _runner(step: Step, node: NodeDef | None) -> tuple[str, dict[str, Any]]:
         return PYTHON_IMPL, {"function": step.python}
     if step.kind == "command":
         return COMMAND_IMPL, {**step.config, "command": step.command}
-    config = dict(step.config)
-    if node is not None:
-        for f in node.config_schema:
-            if f.name not in config and f.default is not None:
-                config[f.name] = f.default
-        if node.impl is not None:
-            return node.impl, config
+    config = dict(step.config)  # defaults are the implementation's own, not filled in here
+    if node is not None and node.impl is not None:
+        return node.impl, config
     import_path = step.import_path or (node.import_path if node is not None else None)
     return CUSTOM_IMPL, {"import_path": import_path, **config}
 
@@ -174,7 +170,9 @@ def to_flow_spec(
     try:
         encoded_params = _codec.encode(values, set())
     except TypeError as exc:  # pragma: no cover - YAML values and coerced params always encode
-        raise ParameterTypeError(f"Pipeline '{pipeline.name}' has a parameter that cannot be stored: {exc}") from None
+        raise ParameterTypeError(
+            f"Pipeline '{pipeline.name}' has a parameter that cannot be stored: {exc}"
+        ) from None
     return FlowSpec(
         flow_name=pipeline.name,
         flow_version=pipeline.version,

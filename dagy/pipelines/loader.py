@@ -89,5 +89,7 @@ def load_flow(target: str) -> PipelineFlow:
     module = load_module(path)
     flow = next(v for v in vars(module).values() if isinstance(v, PipelineFlow))
     if name and name != flow.name:
-        raise AttributeError(f"Pipeline '{name}' not found in {module.__file__} (it is '{flow.name}')")
+        raise AttributeError(
+            f"Pipeline '{name}' not found in {module.__file__} (it is '{flow.name}')"
+        )
     return flow

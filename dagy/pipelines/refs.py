@@ -61,7 +61,9 @@ def parse_ref(inner: str) -> Ref:
         return Ref("param", parts[1])
     if head == "item":
         if any(not p for p in parts[1:]):
-            raise RefError(f"invalid item reference '${{{text}}}': use ${{item}} or ${{item.field}}")
+            raise RefError(
+                f"invalid item reference '${{{text}}}': use ${{item}} or ${{item.field}}"
+            )
         return Ref("item", path=tuple(parts[1:]))
     if len(parts) > 1:
         raise RefError(

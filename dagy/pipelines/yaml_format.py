@@ -80,11 +80,15 @@ def load_yaml(text: str) -> tuple[Any, list[Problem]]:
         return None, [Problem("", f"YAML syntax error: {exc}")]
     finally:
         loader.dispose()
-    problems = [Problem(f"line {line}", f"duplicate key '{key}'") for line, key in loader.duplicates]
+    problems = [
+        Problem(f"line {line}", f"duplicate key '{key}'") for line, key in loader.duplicates
+    ]
     return data, problems
 
 
-def parse_pipeline(text: str, *, source: str | None = None, base_dir: str | None = None) -> Pipeline:
+def parse_pipeline(
+    text: str, *, source: str | None = None, base_dir: str | None = None
+) -> Pipeline:
     """A Pipeline from YAML text; PipelineError listing every problem of shape otherwise."""
     data, problems = load_yaml(text)
     if problems:
@@ -114,8 +118,7 @@ def from_data(
         out.append(
             Problem(
                 "name",
-                "must be a name of letters, digits, '_', '-', '.' (at most 128), "
-                f"got {name!r}",
+                f"must be a name of letters, digits, '_', '-', '.' (at most 128), got {name!r}",
             )
         )
     version = data.get("version", "1.0.0")
@@ -153,20 +156,21 @@ def from_data(
         seen: dict[str, int] = {}
         for i, raw in enumerate(raw_steps):
             step = _step(raw, f"steps[{i}]", out)
-            if step is None:
-                continue
-            if step.id in seen:
+            sid = raw.get("id") if isinstance(raw, dict) else None
+            if isinstance(sid, str) and sid in seen:
                 out.append(
                     Problem(
                         f"steps[{i}].id",
-                        f"duplicate step id '{step.id}' (also steps[{seen[step.id]}])",
-                        node=step.id,
+                        f"duplicate step id '{sid}' (also steps[{seen[sid]}])",
+                        node=sid,
                         field="id",
                     )
                 )
                 continue
-            seen[step.id] = i
-            steps.append(step)
+            if isinstance(sid, str):
+                seen[sid] = i
+            if step is not None:
+                steps.append(step)
     if out:
         return None, out
     pipeline = Pipeline(
@@ -183,7 +187,11 @@ def from_data(
 
 def _step(raw: Any, at: str, out: list[Problem]) -> Step | None:
     if not isinstance(raw, dict):
-        out.append(Problem(at, f"a step is a mapping with id and one of node/python/command, got {_kind(raw)}"))
+        out.append(
+            Problem(
+                at, f"a step is a mapping with id and one of node/python/command, got {_kind(raw)}"
+            )
+        )
         return None
     before = len(out)
     sid = raw.get("id")
@@ -210,13 +218,17 @@ def _step(raw: Any, at: str, out: list[Problem]) -> Step | None:
     if len(kinds) != 1:
         found = ", ".join(kinds) if kinds else "none"
         out.append(
-            Problem(at, f"a step has exactly one of node, python, command (found: {found})", node=node_id)
+            Problem(
+                at,
+                f"a step has exactly one of node, python, command (found: {found})",
+                node=node_id,
+            )
         )
     kind = kinds[0] if kinds else "node"
     value = raw.get(kind)
     if kinds and (not isinstance(value, str) or not value.strip()):
         bad(kind, f"must be a non-empty string, got {_kind(value)}")
-    elif kind == "python" and kinds and not TARGET.match(value):
+    elif kind == "python" and kinds and not TARGET.match(str(value)):
         bad("python", f"must be 'module:function' or 'path.py:function', got {value!r}")
 
     import_path = raw.get("import_path")
@@ -240,11 +252,21 @@ def _step(raw: Any, at: str, out: list[Problem]) -> Step | None:
         for j, d in enumerate(depends_raw):
             if not isinstance(d, str) or not refs.STEP_ID.match(d):
                 out.append(
-                    Problem(f"{at}.depends[{j}]", f"must be a step id, got {d!r}", node=node_id, field="depends")
+                    Problem(
+                        f"{at}.depends[{j}]",
+                        f"must be a step id, got {d!r}",
+                        node=node_id,
+                        field="depends",
+                    )
                 )
             elif d in depends:
                 out.append(
-                    Problem(f"{at}.depends[{j}]", f"'{d}' is listed twice", node=node_id, field="depends")
+                    Problem(
+                        f"{at}.depends[{j}]",
+                        f"'{d}' is listed twice",
+                        node=node_id,
+                        field="depends",
+                    )
                 )
             else:
                 depends.append(d)
@@ -253,7 +275,10 @@ def _step(raw: Any, at: str, out: list[Problem]) -> Step | None:
     if raw.get("when") is not None:
         when = _when(raw["when"])
         if when is None:
-            bad("when", f"must be '${{<condition step>}}' or 'not ${{<condition step>}}', got {raw['when']!r}")
+            bad(
+                "when",
+                f"must be '${{<condition step>}}' or 'not ${{<condition step>}}', got {raw['when']!r}",
+            )
 
     for_each = raw.get("for_each")
     if for_each is not None and not isinstance(for_each, list):
@@ -289,7 +314,7 @@ def _step(raw: Any, at: str, out: list[Problem]) -> Step | None:
     if len(out) > before:
         return None
     return Step(
-        id=sid,
+        id=str(sid),
         kind=kind,
         node=value if kind == "node" else None,
         python=value if kind == "python" else None,
@@ -339,9 +364,7 @@ def _when(value: Any) -> dict[str, Any] | None:
 
 
 def _number(value: Any) -> bool:
-    return (
-        not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-    )
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _kind(value: Any) -> str:
@@ -401,14 +424,19 @@ def step_data(step: Step) -> dict[str, Any]:
     if step.retries:
         body["retries"] = step.retries
     if step.retry_delay_seconds:
-        body["retry_delay_seconds"] = step.retry_delay_seconds
+        body["retry_delay_seconds"] = _seconds(step.retry_delay_seconds)
     if step.timeout_seconds is not None:
-        body["timeout_seconds"] = step.timeout_seconds
+        body["timeout_seconds"] = _seconds(step.timeout_seconds)
     if step.executor is not None:
         body["executor"] = step.executor
     if step.ui:
         body["ui"] = step.ui
     return body
+
+
+def _seconds(value: float) -> float | int:
+    """Whole seconds read as ``30``, not ``30.0`` (parsing makes them floats again)."""
+    return int(value) if float(value).is_integer() else value
 
 
 def to_data(pipeline: Pipeline) -> dict[str, Any]:
