@@ -15,7 +15,7 @@ from dagy.pipelines import canvas, check, yaml_format
 CANVAS: dict[str, Any] = {
     "nodes": [
         {"id": "fetch", "type": "http_fetch", "position": [0, 0], "data": {"url": "http://h/x"}},
-        {"id": "check", "type": "condition", "position": [200, 0], "data": {"operator": "truthy"}},
+        {"id": "check", "type": "condition", "position": [200, 0], "data": {"operator": "exists"}},
         {"id": "each", "type": "map", "position": [400, 0], "data": {}},
         {
             "id": "dedupe",

@@ -273,7 +273,7 @@ def test_a_drawn_condition_and_map_run_as_branches_and_one_task_run_per_item(
     assert done["status"] == "completed", (done, tasks)
 
     status = {t["task_run_id"]: t["status"] for t in tasks}
-    assert status["dump"] == "skipped" and not dump.exists()
+    assert status["dump"] == "SKIPPED" and not dump.exists()
     assert sorted(k for k in status if k.startswith("pause.")) == [f"pause.{i}" for i in range(4)]
     kept = json.loads(s3.get_object(Bucket=bucket, Key="out/items.json")["Body"].read())
     assert kept == ORDERS  # each order through its own delay task run, in order
