@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -387,27 +386,29 @@ def test_a_viewer_reads_drafts_but_cannot_change_or_deploy_them(owner: Api, srv:
     assert status == 401
 
 
-def test_a_custom_node_of_the_org_compiles_with_its_import_path(owner: Api, tmp_path: Path):
-    status, answer = owner.call(
-        "POST",
-        "/nodes/registry",
-        {
-            "node_type": "acme_enrich",
-            "label": "Enrich",
-            "description": "Adds fields",
-            "category": "custom",
-            "import_path": "acme.nodes:enrich",
-            "connectors": [
-                {"id": "data_in", "name": "In", "direction": "inbound", "data_types": ["any"]},
-                {"id": "data_out", "name": "Out", "direction": "outbound", "data_types": ["any"]},
-            ],
-        },
-    )
-    assert status == 201, answer
+CUSTOM_NODE: dict[str, Any] = {
+    "node_type": "acme_enrich",
+    "label": "Enrich",
+    "description": "Adds fields",
+    "category": "custom",
+    "import_path": "acme.nodes:enrich",
+    "connectors": [
+        {"id": "data_in", "name": "In", "direction": "inbound", "data_types": ["any"]},
+        {"id": "data_out", "name": "Out", "direction": "outbound", "data_types": ["any"]},
+    ],
+}
+
+
+def with_custom_node() -> dict[str, Any]:
     drawn = copy.deepcopy(GOOD_CANVAS)
     drawn["nodes"].append({"id": "enrich", "type": "acme_enrich", "position": [750, 0]})
     drawn["edges"].append({"id": "e3", "source": "write", "target": "enrich"})
-    draft = create(owner, canvas_json=drawn, flow_name="custom-flow")
+    return drawn
+
+
+def test_a_custom_node_of_the_org_compiles_with_its_import_path(owner: Api):
+    owner.ok("POST", "/nodes/registry", CUSTOM_NODE, status=201)
+    draft = create(owner, canvas_json=with_custom_node(), flow_name="custom-flow")
     body = owner.ok("GET", f"/dag-drafts/{draft['draft_id']}/pipeline")
     assert body["validation"]["valid"] is True, body["validation"]
     step = yaml_format.parse_pipeline(body["pipeline_yaml"]).step("enrich")
@@ -416,3 +417,22 @@ def test_a_custom_node_of_the_org_compiles_with_its_import_path(owner: Api, tmp_
         "acme.nodes:enrich",
     )
     assert registry.lookup("acme_enrich") is None  # not a built-in: the org's own
+
+
+def test_x_org_id_names_the_org_as_the_node_registry_takes_it(owner: Api, srv: ServerProcess):
+    other = new_org(srv)  # its owner, through X-Dagy-Org
+    org_id = other.headers["X-Dagy-Org"]
+    named = Api(srv, other.token, {"X-Org-Id": org_id})
+    named.ok("POST", "/nodes/registry", {**CUSTOM_NODE, "node_type": "acme_score"}, status=201)
+    drawn = with_custom_node()
+    drawn["nodes"][-1]["type"] = "acme_score"
+    draft = create(named, canvas_json=drawn)
+    assert draft["draft_id"] in draft_ids(other)
+    assert other.ok("GET", f"/dag-drafts/{draft['draft_id']}")["validation"]["valid"] is True
+    # the same node type is unknown in the owner's org, and the owner is no member of the other
+    mine = create(owner, canvas_json=drawn)
+    errors = owner.ok("GET", f"/dag-drafts/{mine['draft_id']}")["validation"]["errors"]
+    assert [e["message"] for e in errors] == ["unknown node type 'acme_score'"]
+    stranger = Api(srv, owner.token, {"X-Org-Id": org_id})
+    refused(stranger.call("GET", "/dag-drafts"), 403)
+    refused(stranger.call("GET", f"/dag-drafts/{draft['draft_id']}"), 403)
