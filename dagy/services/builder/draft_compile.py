@@ -8,6 +8,7 @@ through ``register_pipeline`` as ``dagy deploy pipeline.yaml`` is. Problems name
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -17,6 +18,7 @@ from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.nodes import registry
 from dagy.pipelines import canvas, check, yaml_format
+from dagy.pipelines.check import Lookup
 from dagy.pipelines.model import Pipeline
 from dagy.pipelines.problems import PipelineError, Problem
 from dagy.services.accounts import audit
@@ -60,12 +62,14 @@ class Compiled:
     pipeline: Pipeline
     validation: Validation
     yaml_text: str
+    lookup: Lookup  # the org's node types, as the draft was checked against them
 
 
 def _pipeline(
     store: DuckDBStore, org_id: str, row: DraftRow, version: str
-) -> tuple[Pipeline, Validation]:
-    lookup = registry.lookup_for(store, org_id)
+) -> tuple[Pipeline, Validation, Lookup]:
+    # Cached: a custom node type is a SELECT, and both the canvas and the checker look up each node.
+    lookup = functools.cache(registry.lookup_for(store, org_id))
     name = row.flow_name or row.draft_id
     pipeline, problems = canvas.to_pipeline(
         name, row.canvas, lookup, version=version, description=row.description
@@ -74,7 +78,7 @@ def _pipeline(
     errors += problems
     if not pipeline.steps:
         errors.append(Problem("nodes", "a pipeline needs at least one node", field="nodes"))
-    return pipeline, Validation(errors, _warnings(row, pipeline))
+    return pipeline, Validation(errors, _warnings(row, pipeline)), lookup
 
 
 def validate(store: DuckDBStore, org_id: str, row: DraftRow) -> Validation:
@@ -86,10 +90,10 @@ def compile_draft(
     store: DuckDBStore, org_id: str, row: DraftRow, *, version: str = DEFAULT_VERSION
 ) -> Compiled:
     """The draft's pipeline and YAML; a 400 with every validation error when it has any."""
-    pipeline, validation = _pipeline(store, org_id, row, version)
+    pipeline, validation, lookup = _pipeline(store, org_id, row, version)
     if not validation.valid:
         raise PipelineError(validation.errors, f"Draft {row.draft_id}")
-    return Compiled(pipeline, validation, yaml_format.dump_pipeline(pipeline))
+    return Compiled(pipeline, validation, yaml_format.dump_pipeline(pipeline), lookup)
 
 
 def _on_canvas(problem: Problem, pipeline: Pipeline) -> Problem:
@@ -234,7 +238,7 @@ def deploy(
             actor,
             compiled.pipeline,
             deployment_name=deployment_name,
-            lookup=registry.lookup_for(store, org_id),
+            lookup=compiled.lookup,
             yaml_text=compiled.yaml_text,
             status=options.get("status"),
             schedule=options.get("schedule"),
