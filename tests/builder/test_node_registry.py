@@ -170,7 +170,7 @@ def test_the_registry_lists_the_27_builtins_in_the_specs_shape(owner):
     ]
     fields = {f["name"]: f for f in s3["config_schema"]}
     assert fields["uri"]["type"] == "string"
-    assert fields["format"]["options"] == ["json", "ndjson", "csv", "parquet"]
+    assert fields["format"]["options"] == ["auto", "json", "ndjson", "csv", "parquet"]
     for item in body["items"]:
         assert item["official"] is True and item["label"] and item["icon"] and item["color"]
         assert item["connectors"] and all(c["data_types"] for c in item["connectors"])
