@@ -112,10 +112,8 @@ def load(con: duckdb.DuckDBPyConnection, value: Any, name: str = "input") -> lis
                 fh.write(json.dumps(record, default=str))
                 fh.write("\n")
         # A table, not a view: the temp file can go at once.
-        con.execute(
-            f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT * FROM read_json("
-            f"{quote(str(path))}, format = 'newline_delimited', sample_size = -1)"
-        )
+        reader = read_json_sql(con, path, "newline_delimited")
+        con.execute(f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT * FROM {reader}")
         path.unlink()
     return [row[0] for row in con.execute(f"DESCRIBE {ident(name)}").fetchall()]
 
@@ -123,9 +121,29 @@ def load(con: duckdb.DuckDBPyConnection, value: Any, name: str = "input") -> lis
 def write(con: duckdb.DuckDBPyConnection, sql: str, stem: str = "frame") -> dict[str, Any]:
     """Run ``sql`` into a new Parquet file; the dataframe value that carries it."""
     path = new_path(stem)
-    columns = [d[0] for d in con.execute(f"SELECT * FROM ({sql}) LIMIT 0").description]
     row = con.execute(f"COPY ({sql}) TO {quote(str(path))} (FORMAT parquet)").fetchone()
-    return frame(path, row[0] if row else 0, columns)
+    # The columns from the file's footer: binding ``sql`` again could mean reading its source again.
+    described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote(str(path))})").fetchall()
+    return frame(path, row[0] if row else 0, [str(d[0]) for d in described])
+
+
+# Types DuckDB would make of JSON strings that look like them; a string stays a string, so a value
+# is written back exactly as it was read.
+_DETECTED = ("DATE", "TIME", "TIMESTAMP", "UUID", "INTERVAL")
+
+
+def read_json_sql(con: duckdb.DuckDBPyConnection, path: Path | str, layout: str) -> str:
+    """SQL reading a JSON file (``layout``: array | newline_delimited) with every record's keys
+    (the whole file is sampled) and strings kept as strings."""
+    base = f"read_json({quote(str(path))}, format = {quote(layout)}"
+    described = con.execute(f"DESCRIBE SELECT * FROM {base}, sample_size = -1)").fetchall()
+    if not described:
+        return f"{base})"
+    columns = ", ".join(
+        f"{quote(str(name))}: {quote('VARCHAR' if str(ctype).startswith(_DETECTED) else str(ctype))}"
+        for name, ctype, *_ in described
+    )
+    return f"{base}, columns = {{{columns}}})"
 
 
 def fetch_records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ _SUFFIXES = {
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 50_000_000
 USER_AGENT = "dagy-node/1"
+_CSV_TYPES = "['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR']"
 
 
 # -- locations ------------------------------------------------------------------------------------
@@ -134,22 +135,22 @@ def _scratch() -> Iterator[Path]:
 # -- reading --------------------------------------------------------------------------------------
 
 
-def _reader(path: Path, fmt: str) -> str:
+def _reader(con: Any, path: Path, fmt: str) -> str:
     p = quote(str(path))
     if fmt == "parquet":
         return f"read_parquet({p})"
     if fmt == "csv":
-        return f"read_csv({p}, header = true)"
-    layout = "array" if fmt == "json" else "newline_delimited"
-    # format 'auto' would accept either; the declared one fails clearly on the other.
-    return f"read_json({p}, format = {quote(layout)}, sample_size = -1)"
+        # Dates and times stay text, as they were in the file.
+        return f"read_csv({p}, header = true, auto_type_candidates = {_CSV_TYPES})"
+    # format 'auto' would accept either layout; the declared one fails clearly on the other.
+    return frames.read_json_sql(con, path, "array" if fmt == "json" else "newline_delimited")
 
 
 def _read(path: Path, fmt: str, config: dict[str, Any], uri: str) -> Any:
     output = _output_kind(config)
     with frames.connect() as con:
         try:
-            sql = f"SELECT * FROM {_reader(path, fmt)}"
+            sql = f"SELECT * FROM {_reader(con, path, fmt)}"
             if output == "json":
                 return frames.fetch_records(con, sql)
             return frames.write(con, sql, "ingest")
