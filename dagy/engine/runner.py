@@ -21,7 +21,7 @@ from dagy.engine import control
 from dagy.engine.control import ControlFlow, MapState
 from dagy.engine.executors import Attempt, Executor, Outcome, executor_class, write_task_metadata
 from dagy.engine.recorder import Recorder
-from dagy.errors import DependencyCycleError
+from dagy.errors import DependencyCycleError, InvalidInputError
 from dagy.sdk import _codec
 from dagy.sdk.spec import FlowSpec, TaskDef
 from dagy.store.records import (
@@ -56,7 +56,9 @@ class EngineResult:
 
 
 def validate(spec: FlowSpec) -> list[str]:
-    """A topological order of the task runs; DependencyCycleError for a cycle or a dangling $ref."""
+    """A topological order of the task runs; DependencyCycleError for a cycle or a dangling $ref
+    (``when`` and ``for_each`` references count), InvalidInputError for an id that a map's child
+    (``<map>.<i>``) would take."""
     ids = {tr.task_run_id for tr in spec.task_runs}
     if len(ids) != len(spec.task_runs):
         raise DependencyCycleError()
@@ -70,6 +72,14 @@ def validate(spec: FlowSpec) -> list[str]:
     control.collect_refs(spec.outputs, refs)
     if refs - ids:
         raise DependencyCycleError()
+    maps = {tr.task_run_id for tr in spec.task_runs if tr.for_each is not None}
+    for tid in ids if maps else ():
+        parent, _, index = tid.rpartition(".")
+        if index.isdigit() and parent in maps:
+            raise InvalidInputError(
+                f"Task run id {tid!r} is taken by a child of map task run {parent!r}",
+                {"task_run_id": tid},
+            )
     try:
         return list(sorter.static_order())
     except graphlib.CycleError:

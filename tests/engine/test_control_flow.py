@@ -507,10 +507,11 @@ def test_dagy_runs_show_and_retry_of_a_map_run(paths, tasks_file, run_dagy):
     assert json.loads(DuckDBStore(paths).get_run(new_id).output or "") == ["aa", "flakyflaky"]
 
 
-def test_a_map_run_records_through_a_server_that_owns_the_store(
+def test_a_map_run_records_through_a_server_that_owns_the_store_and_retries_there(
     paths, tasks_file, server, run_dagy
 ):
-    """While `dagy serve` holds the store file, children rows (not in create_run) travel to it."""
+    """While `dagy serve` holds the store file, children rows (not in create_run) travel to it,
+    and `dagy runs retry` queued on the server (its own child process) reuses the good ones."""
     spec = _spec(
         tasks_file,
         [
@@ -523,24 +524,36 @@ def test_a_map_run_records_through_a_server_that_owns_the_store(
                 when={"ref": "check", "branch": True},
             ),
             TaskRunSpec(
-                "label", "label", kwargs={"item": {"$item": []}, "prefix": "-"}, for_each=[7, 8]
+                "fragile", "fragile", kwargs={"item": {"$item": []}}, for_each=["a", "flaky"]
             ),
         ],
-        outputs=_ref("label"),
+        outputs=_ref("fragile"),
     )
-    run = run_spec(spec, paths=paths)
-    assert run.status == "SUCCEEDED", run.error
+    run = run_spec(spec, settings=RunSettings(fail_fast=False), paths=paths)
+    assert run.status == "FAILED"
     shown = run_dagy("runs", "show", run.run_id, "--json")
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
-    assert data["status"] == "SUCCEEDED"
+    assert data["status"] == "FAILED"
     assert {t["task_run_id"]: t["status"] for t in data["task_runs"]} == {
         "check": "SUCCEEDED",
         "skipped": "SKIPPED",
-        "label": "SUCCEEDED",
-        "label.0": "SUCCEEDED",
-        "label.1": "SUCCEEDED",
+        "fragile": "FAILED",
+        "fragile.0": "SUCCEEDED",
+        "fragile.1": "FAILED",
     }
+    (tasks_file.parent / "fixed").touch()
+    (tasks_file.parent / "calls.txt").unlink()
+    again = run_dagy("runs", "retry", run.run_id)
+    assert again.returncode == 0, again.stderr
+    new_id = again.stdout.split()[2]
+    detail = json.loads(run_dagy("runs", "show", new_id, "--json").stdout)
+    rows = {t["task_run_id"]: t for t in detail["task_runs"]}
+    assert detail["status"] == "SUCCEEDED"
+    assert rows["fragile.0"]["reused_from"] == run.run_id
+    assert rows["fragile.1"]["status"] == "SUCCEEDED" and rows["fragile.1"]["reused_from"] is None
+    assert rows["skipped"]["status"] == "SKIPPED"
+    assert _calls(tasks_file) == ["fragile:flaky"]
 
 
 CRASH_SCRIPT = """
@@ -594,3 +607,27 @@ def test_a_run_killed_mid_map_is_recovered_and_its_retry_reuses_finished_childre
     assert retried.status == "SUCCEEDED", retried.error
     assert json.loads(retried.output or "") == ["a", "b", "die"]
     assert _calls(tasks_file) == ["mortal:die"]
+
+
+def test_validate_counts_when_and_for_each_refs_and_refuses_ids_a_child_would_take():
+    from dagy import DependencyCycleError
+    from dagy.engine.runner import validate
+    from dagy.errors import InvalidInputError
+
+    def spec(*task_runs: TaskRunSpec) -> FlowSpec:
+        return FlowSpec("f", "1", {}, {"t": TaskDef("t", "m", "t")}, list(task_runs))
+
+    ordered = spec(
+        TaskRunSpec("m", "t", for_each=_ref("src")),
+        TaskRunSpec("w", "t", when={"ref": "c", "branch": True}),
+        TaskRunSpec("src", "t"),
+        TaskRunSpec("c", "t"),
+    )
+    order = validate(ordered)
+    assert order.index("src") < order.index("m") and order.index("c") < order.index("w")
+    with pytest.raises(DependencyCycleError):
+        validate(spec(TaskRunSpec("w", "t", when={"ref": "nowhere", "branch": True})))
+    with pytest.raises(DependencyCycleError):
+        validate(spec(TaskRunSpec("m", "t", for_each=_ref("nowhere"))))
+    with pytest.raises(InvalidInputError, match="'m.0' is taken by a child of map task run 'm'"):
+        validate(spec(TaskRunSpec("m", "t", for_each=[1]), TaskRunSpec("m.0", "t")))
