@@ -37,6 +37,7 @@ from dagy.services.catalog.build import (
 
 if TYPE_CHECKING:
     from dagy.config.paths import DagyPaths
+    from dagy.sdk.spec import FlowSpec
     from dagy.services.accounts.audit import Actor
     from dagy.services.catalog.deploy import Deployed
     from dagy.store.duckdb_store import DuckDBStore
@@ -197,3 +198,26 @@ def register_pipeline(
             deploy.check_request(store, org_id, request)
             uri = get_store(paths=paths, bucket=bucket).put_file(key, built.artifact_path)
             return deploy.register(store, org_id, actor, contents, uri, request)
+
+
+def check_yaml(text: str, *, lookup: Lookup | None = None) -> tuple[FlowSpec | None, list[Problem]]:
+    """POST /flows/validate's ``pipeline_yaml``: the FlowSpec it compiles to with its default
+    parameters, or every problem (shape, then meaning) with none."""
+    from dagy.errors import ParameterTypeError
+    from dagy.pipelines.check import check_pipeline
+    from dagy.pipelines.compile import to_flow_spec
+    from dagy.pipelines.yaml_format import parse_pipeline
+
+    try:
+        pipeline = parse_pipeline(text)
+    except PipelineError as exc:
+        return None, exc.problems
+    problems = check_pipeline(pipeline, lookup)
+    if problems:
+        return None, problems
+    try:
+        return to_flow_spec(pipeline, {}, lookup=lookup), []
+    except PipelineError as exc:
+        return None, exc.problems
+    except ParameterTypeError as exc:
+        return None, [Problem("params", str(exc))]
