@@ -215,6 +215,19 @@ def build_artifact(
     return build(target, params, output_dir, paths).artifact_path
 
 
+def build_pipeline_artifact(path: Path, output_dir: Path) -> Path:
+    """The zip ``dagy deploy pipeline.yaml`` uploads: the YAML as written, the python files its
+    steps reference, the compiled FlowSpec, metadata and manifest (PipelineError, exit 2, when
+    the pipeline does not check). Like a build, it touches neither the store nor an API."""
+    from dagy.pipelines.loader import read_pipeline
+    from dagy.services.catalog.pipelines import build_pipeline_artifact as build
+
+    file = Path(path).expanduser().resolve()
+    pipeline = read_pipeline(file)
+    text = file.read_text(encoding="utf-8")
+    return build(pipeline, output_dir, yaml_text=text, yaml_name=file.name).artifact_path
+
+
 class LocalCatalog:
     """The services over this home's store file, in its personal org."""
 

@@ -23,12 +23,14 @@ from dagy.server.routes import (
     channels,
     child_store,
     deployments,
+    drafts,
     environments,
     events,
     flows,
     health,
     local,
     metrics,
+    nodes,
     orgs,
     runs,
     schedules,
@@ -66,8 +68,10 @@ API_MODULES = [
     webhooks,
     channels,
     alert_rules,
+    drafts,
     usage,
     billing,
+    nodes,
 ]
 ROOT_MODULES: list[Any] = [signin]
 

@@ -1,0 +1,1 @@
+"""The visual builder: the node registry's custom nodes and DAG drafts."""
