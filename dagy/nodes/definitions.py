@@ -14,6 +14,27 @@ _RUN = "dagy.nodes.run"
 NO_LLM = "no LLM provider is configured"
 NO_VECTORDB = "no vector database is configured"
 NO_CONTAINERS = "no container runtime is configured"
+# What dagy.nodes.run.control.condition compares with; eq/ne/gt/gte/lt/lte are its aliases.
+CONDITION_OPERATORS = (
+    "==",
+    "!=",
+    ">",
+    ">=",
+    "<",
+    "<=",
+    "in",
+    "not_in",
+    "contains",
+    "exists",
+    "is_empty",
+    "not_empty",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+)
 
 _DATA = ("json", "dataframe", "any")
 _TABULAR_OUT = ("json", "dataframe")
@@ -46,13 +67,20 @@ def _field(
     return ConfigField(name, label, type_, required, default, description, options)
 
 
+_FORMAT_IN = _field(
+    "format",
+    "Format",
+    "select",
+    default="auto",
+    options=("auto", "json", "ndjson", "csv", "parquet"),
+    description="How the file is encoded; auto: from the extension",
+)
 _FORMAT = _field(
     "format",
     "Format",
     "select",
-    default="json",
     options=("json", "ndjson", "csv", "parquet"),
-    description="How the file is encoded; guessed from the extension when left empty",
+    description="How the file is written; when empty, from the extension, else json",
 )
 _OUTPUT = _field(
     "output",
@@ -60,7 +88,7 @@ _OUTPUT = _field(
     "select",
     default="json",
     options=("json", "dataframe"),
-    description="json: a list of records; dataframe: a Parquet file read with DuckDB",
+    description="json: a list of records; dataframe: Parquet read with DuckDB (big data)",
 )
 _HEADERS = _field("headers", "Headers", "object", description="Extra HTTP headers")
 
@@ -80,10 +108,11 @@ def _ingestion() -> list[NodeDef]:
                 _field(
                     "uri",
                     "URI",
-                    required=True,
-                    description="s3://bucket/key, file:///path or a local path",
+                    description="s3://bucket/key, file:///path or a local path (or bucket + key)",
                 ),
-                _FORMAT,
+                _field("bucket", "Bucket", description="With key: instead of uri"),
+                _field("key", "Key", description="The object key in bucket"),
+                _FORMAT_IN,
                 _OUTPUT,
                 _field("endpoint_url", "Endpoint URL", description="S3-compatible endpoint"),
                 _field("region", "Region"),
@@ -106,8 +135,8 @@ def _ingestion() -> list[NodeDef]:
                 _field(
                     "uri",
                     "URI",
-                    required=True,
-                    description="s3://bucket/key, file:///path or a local path",
+                    description="s3://bucket/key, file:///path or a local path; "
+                    "empty: the local artifact store (nodes/<run_id>/<task_run_id>/output.<format>)",
                 ),
                 _FORMAT,
                 _field("endpoint_url", "Endpoint URL", description="S3-compatible endpoint"),
@@ -134,7 +163,7 @@ def _ingestion() -> list[NodeDef]:
                     options=("GET", "POST", "PUT", "PATCH", "DELETE"),
                 ),
                 _HEADERS,
-                _field("body", "Body", "object", description="JSON body for POST/PUT/PATCH"),
+                _field("body", "Body", "json", description="JSON body for POST/PUT/PATCH"),
                 _field("timeout_seconds", "Timeout (s)", "number", default=30),
                 _field(
                     "max_bytes",
@@ -158,7 +187,7 @@ def _ingestion() -> list[NodeDef]:
             (_trigger_in(), _data_out(("dataframe", "json", "string"))),
             (
                 _field("uri", "Path", required=True, description="A local path or file:// URI"),
-                _FORMAT,
+                _FORMAT_IN,
                 _OUTPUT,
             ),
             ("file", "local", "read", "csv", "parquet", "ingest"),
@@ -228,6 +257,13 @@ def _transform() -> list[NodeDef]:
                 _field("trim_strings", "Trim strings", "boolean", default=True),
                 _field("rename", "Rename", "object", description="old key -> new key"),
                 _field("drop_nulls", "Drop null fields", "boolean", default=False),
+                _field("empty_as_null", "Empty strings as null", "boolean", default=False),
+                _field(
+                    "lowercase_values",
+                    "Lowercase values of",
+                    "array",
+                    description="Fields whose string values are lowercased",
+                ),
             ),
             ("normalize", "clean", "cleanup", "rename", "trim"),
             impl=f"{_RUN}.transform:data_normalizer",
@@ -272,9 +308,15 @@ def _transform() -> list[NodeDef]:
                     "SQL",
                     "code",
                     required=True,
-                    description="A SELECT over the table `data`",
+                    description="A DuckDB SELECT over the view `data` (also named `input`)",
                 ),
-                _OUTPUT,
+                _field(
+                    "output",
+                    "Output",
+                    "select",
+                    options=("json", "dataframe"),
+                    description="The input's kind when empty",
+                ),
             ),
             ("sql", "duckdb", "query", "filter", "aggregate", "join"),
             impl=f"{_RUN}.transform:sql_transform",
@@ -300,6 +342,7 @@ def _transform() -> list[NodeDef]:
                     "Keep unmapped fields",
                     "boolean",
                     default=False,
+                    description="Also keep the input fields no mapping reads",
                 ),
             ),
             ("map", "fields", "rename", "select", "project"),
@@ -466,6 +509,9 @@ def _notification() -> list[NodeDef]:
                     "secret",
                     description="HMAC-SHA256 signature in the X-Dagy-Signature header",
                 ),
+                _field("secret_name", "Secret name", description="Read the secret from the vault"),
+                _field("event", "Event", default="node.webhook"),
+                _field("payload", "Payload", "json", description="Sent instead of the input"),
                 _HEADERS,
                 _field("timeout_seconds", "Timeout (s)", "number", default=10),
             ),
@@ -484,6 +530,7 @@ def _notification() -> list[NodeDef]:
                 _field("webhook_url", "Webhook URL", "secret", required=True),
                 _field("text", "Message", "text", required=True),
                 _field("channel", "Channel"),
+                _field("username", "Username"),
             ),
             ("slack", "chat", "message", "notify", "alert"),
             impl=f"{_RUN}.notify:slack_message",
@@ -497,12 +544,15 @@ def _notification() -> list[NodeDef]:
             "red",
             (notify_in, sent_out),
             (
-                _field("to", "To", "array", required=True),
+                _field("to", "To", "array", required=True, description="Addresses"),
                 _field("subject", "Subject", required=True),
                 _field("body", "Body", "text"),
                 _field("smtp_host", "SMTP host", default="localhost"),
                 _field("smtp_port", "SMTP port", "integer", default=25),
                 _field("from_address", "From", default="dagy@localhost"),
+                _field("starttls", "STARTTLS", "boolean", default=False),
+                _field("username", "SMTP user"),
+                _field("password_secret", "Password secret", description="A vault secret name"),
             ),
             ("email", "mail", "smtp", "notify", "alert"),
             impl=f"{_RUN}.notify:email_send",
@@ -525,6 +575,7 @@ def _notification() -> list[NodeDef]:
                     default="error",
                     options=("critical", "error", "warning", "info"),
                 ),
+                _field("source", "Source", default="dagy"),
                 _field(
                     "url",
                     "Events URL",
@@ -557,6 +608,13 @@ def _custom() -> list[NodeDef]:
                     required=True,
                     description="module:function or path/to/file.py:function",
                 ),
+                _field(
+                    "materialize",
+                    "Dataframes as records",
+                    "boolean",
+                    default=True,
+                    description="Pass dataframe inputs as lists of records",
+                ),
             ),
             ("python", "code", "function", "script", "custom"),
             impl=f"{_RUN}.code:python_function",
@@ -572,6 +630,7 @@ def _custom() -> list[NodeDef]:
             (
                 _field("command", "Command", "code", required=True),
                 _field("env", "Environment", "object"),
+                _field("cwd", "Working folder", description="Relative to the pipeline's folder"),
             ),
             ("shell", "bash", "command", "script", "cli"),
             impl=f"{_RUN}.code:shell_command",
@@ -615,28 +674,19 @@ def _control_flow() -> list[NodeDef]:
                 _field(
                     "field",
                     "Field",
-                    description="A field of the input (dotted path); the input itself when empty",
+                    description="A dotted path into the input, $count for its number of "
+                    "records, or empty for the input itself",
                 ),
                 _field(
                     "operator",
                     "Operator",
                     "select",
-                    default="truthy",
-                    options=(
-                        "eq",
-                        "ne",
-                        "gt",
-                        "gte",
-                        "lt",
-                        "lte",
-                        "in",
-                        "contains",
-                        "exists",
-                        "truthy",
-                        "empty",
-                    ),
+                    default="==",
+                    options=CONDITION_OPERATORS,
                 ),
-                _field("value", "Value", description="Compared with the field (JSON value)"),
+                _field(
+                    "value", "Value", "json", description="Compared with the field (any JSON value)"
+                ),
             ),
             ("if", "branch", "condition", "filter", "control"),
             impl=f"{_RUN}.control:condition",

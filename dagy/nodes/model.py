@@ -36,6 +36,7 @@ FIELD_TYPES = (
     "array",
     "code",
     "secret",
+    "json",  # any JSON value (a compared value, a request body): no type check
 )
 
 

@@ -16,6 +16,7 @@ from dagy.sdk.spec import FlowSpec, TaskDef, TaskRunSpec
 from dagy.services.runs.execute import RunSettings, retry_run, run_spec
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import RunRecord, TaskRunRecord
+from tests.conftest import REPO
 
 TASKS = """
 from pathlib import Path
@@ -76,6 +77,27 @@ def wobbly(item):
     if item == "twice" and not marker.exists():
         marker.touch()
         raise RuntimeError("first try fails")
+    return item
+
+@task
+def mortal(item):
+    # Kills the whole run process at item "die" once two children's success is in events.jsonl.
+    import json, os, signal, time
+    if item == "die" and not (HERE / "fixed").exists():
+        home = Path(os.environ["DAGY_LOCAL_DIR"])
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            done = 0
+            for path in home.glob("runs/*/events.jsonl"):
+                for line in path.read_text().splitlines():
+                    event = json.loads(line)
+                    if event["k"] == "task" and event["v"]["status"] == "SUCCEEDED":
+                        done += 1
+            if done >= 2:
+                break
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGKILL)
+    _count(f"mortal:{item}")
     return item
 
 @task
@@ -211,6 +233,14 @@ def test_for_each_over_a_literal_list_maps_children_in_order(paths, tasks_file):
     assert rows["label.1"].attempt == 1 and _result(paths, run, "label.1") == "#b"
     assert _result(paths, run, "label") == ["#a", "#b", "#c"]
     assert _result(paths, run, "after") == 3
+    events = [json.loads(line) for line in (paths.run_dir(run.run_id) / "events.jsonl").open()]
+    label = [
+        e["v"]["status"] for e in events if e["k"] == "task" and e["v"]["task_run_id"] == "label"
+    ]
+    assert label == ["RUNNING", "SUCCEEDED"]  # RUNNING while its children ran
+    first_child = next(i for i, e in enumerate(events) if e["v"].get("task_run_id") == "label.0")
+    label_running = next(i for i, e in enumerate(events) if e["v"].get("task_run_id") == "label")
+    assert label_running < first_child
 
 
 def test_for_each_over_an_upstream_result_with_item_paths(paths, tasks_file):
@@ -445,3 +475,167 @@ def test_runs_retry_of_a_failed_map_reruns_only_what_failed(paths, tasks_file):
     assert rows["fragile.0"].reused_from == failed.run_id
     assert rows["fragile.1"].reused_from is None and rows["fragile.1"].status == "SUCCEEDED"
     assert rows["fragile"].status == "SUCCEEDED" and rows["after"].status == "SUCCEEDED"
+
+
+def test_dagy_runs_show_and_retry_of_a_map_run(paths, tasks_file, run_dagy):
+    """The real `dagy` command: SKIPPED and map children in `runs show`, `runs retry` reusing."""
+    spec = _spec(
+        tasks_file,
+        [
+            TaskRunSpec("check", "check", kwargs={"data": [1], "threshold": 5}),
+            TaskRunSpec(
+                "skipped",
+                "count",
+                kwargs={"data": _ref("check")},
+                upstream=["check"],
+                when={"ref": "check", "branch": True},
+            ),
+            TaskRunSpec(
+                "fragile", "fragile", kwargs={"item": {"$item": []}}, for_each=["a", "flaky"]
+            ),
+        ],
+        outputs=_ref("fragile"),
+    )
+    failed = run_spec(spec, settings=RunSettings(fail_fast=False), paths=paths)
+    shown = run_dagy("runs", "show", failed.run_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "- skipped count status=SKIPPED attempt=0" in shown.stdout
+    assert "- fragile.0 fragile status=SUCCEEDED attempt=1" in shown.stdout
+    assert "- fragile.1 fragile status=FAILED attempt=1" in shown.stdout
+    assert "- fragile fragile status=FAILED attempt=0" in shown.stdout
+    (tasks_file.parent / "fixed").touch()
+    again = run_dagy("runs", "retry", failed.run_id)
+    assert again.returncode == 0, again.stderr
+    assert "status=SUCCEEDED" in again.stdout
+    new_id = again.stdout.split()[2]
+    rows = {t.task_run_id: t for t in DuckDBStore(paths).task_runs(new_id)}
+    assert rows["fragile.0"].reused_from == failed.run_id
+    assert rows["fragile.1"].reused_from is None and rows["fragile.1"].status == "SUCCEEDED"
+    assert rows["skipped"].status == "SKIPPED"
+    assert json.loads(DuckDBStore(paths).get_run(new_id).output or "") == ["aa", "flakyflaky"]
+
+
+def test_a_map_run_records_through_a_server_that_owns_the_store_and_retries_there(
+    paths, tasks_file, server, run_dagy
+):
+    """While `dagy serve` holds the store file, children rows (not in create_run) travel to it,
+    and `dagy runs retry` queued on the server (its own child process) reuses the good ones."""
+    spec = _spec(
+        tasks_file,
+        [
+            TaskRunSpec("check", "check", kwargs={"data": [1], "threshold": 5}),
+            TaskRunSpec(
+                "skipped",
+                "count",
+                kwargs={"data": _ref("check")},
+                upstream=["check"],
+                when={"ref": "check", "branch": True},
+            ),
+            TaskRunSpec(
+                "fragile", "fragile", kwargs={"item": {"$item": []}}, for_each=["a", "flaky"]
+            ),
+        ],
+        outputs=_ref("fragile"),
+    )
+    run = run_spec(spec, settings=RunSettings(fail_fast=False), paths=paths)
+    assert run.status == "FAILED"
+    shown = run_dagy("runs", "show", run.run_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["status"] == "FAILED"
+    assert {t["task_run_id"]: t["status"] for t in data["task_runs"]} == {
+        "check": "SUCCEEDED",
+        "skipped": "SKIPPED",
+        "fragile": "FAILED",
+        "fragile.0": "SUCCEEDED",
+        "fragile.1": "FAILED",
+    }
+    (tasks_file.parent / "fixed").touch()
+    (tasks_file.parent / "calls.txt").unlink()
+    again = run_dagy("runs", "retry", run.run_id)
+    assert again.returncode == 0, again.stderr
+    new_id = again.stdout.split()[2]
+    detail = json.loads(run_dagy("runs", "show", new_id, "--json").stdout)
+    rows = {t["task_run_id"]: t for t in detail["task_runs"]}
+    assert detail["status"] == "SUCCEEDED"
+    assert rows["fragile.0"]["reused_from"] == run.run_id
+    assert rows["fragile.1"]["status"] == "SUCCEEDED" and rows["fragile.1"]["reused_from"] is None
+    assert rows["skipped"]["status"] == "SKIPPED"
+    assert _calls(tasks_file) == ["fragile:flaky"]
+
+
+CRASH_SCRIPT = """
+import sys
+from pathlib import Path
+from dagy.sdk.spec import FlowSpec
+from dagy.services.runs.execute import run_spec
+run_spec(FlowSpec.from_json(Path(sys.argv[1]).read_text()))
+"""
+
+
+def test_a_run_killed_mid_map_is_recovered_and_its_retry_reuses_finished_children(
+    paths, tasks_file, dagy_home
+):
+    import os
+    import subprocess
+    import sys
+
+    spec = _spec(
+        tasks_file,
+        [
+            TaskRunSpec(
+                "mortal", "mortal", kwargs={"item": {"$item": []}}, for_each=["a", "b", "die"]
+            )
+        ],
+        outputs=_ref("mortal"),
+    )
+    spec_file = tasks_file.parent / "spec.json"
+    spec_file.write_text(spec.to_json())
+    env = {**os.environ, "DAGY_LOCAL_DIR": str(dagy_home), "PYTHONPATH": str(REPO)}
+    killed = subprocess.run(
+        [sys.executable, "-c", CRASH_SCRIPT, str(spec_file)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode == -9, killed.stderr
+    store = DuckDBStore(paths)  # the first open after the crash recovers the run
+    [crashed] = store.list_runs()
+    assert crashed.status == "FAILED" and (crashed.error or "").startswith("crashed: process ")
+    rows = {t.task_run_id: t.status for t in store.task_runs(crashed.run_id)}
+    assert rows == {
+        "mortal": "FAILED",
+        "mortal.0": "SUCCEEDED",
+        "mortal.1": "SUCCEEDED",
+        "mortal.2": "FAILED",
+    }
+    (tasks_file.parent / "fixed").touch()
+    (tasks_file.parent / "calls.txt").unlink()
+    retried = retry_run(crashed.run_id, None, paths)
+    assert retried.status == "SUCCEEDED", retried.error
+    assert json.loads(retried.output or "") == ["a", "b", "die"]
+    assert _calls(tasks_file) == ["mortal:die"]
+
+
+def test_validate_counts_when_and_for_each_refs_and_refuses_ids_a_child_would_take():
+    from dagy import DependencyCycleError
+    from dagy.engine.runner import validate
+    from dagy.errors import InvalidInputError
+
+    def spec(*task_runs: TaskRunSpec) -> FlowSpec:
+        return FlowSpec("f", "1", {}, {"t": TaskDef("t", "m", "t")}, list(task_runs))
+
+    ordered = spec(
+        TaskRunSpec("m", "t", for_each=_ref("src")),
+        TaskRunSpec("w", "t", when={"ref": "c", "branch": True}),
+        TaskRunSpec("src", "t"),
+        TaskRunSpec("c", "t"),
+    )
+    order = validate(ordered)
+    assert order.index("src") < order.index("m") and order.index("c") < order.index("w")
+    with pytest.raises(DependencyCycleError):
+        validate(spec(TaskRunSpec("w", "t", when={"ref": "nowhere", "branch": True})))
+    with pytest.raises(DependencyCycleError):
+        validate(spec(TaskRunSpec("m", "t", for_each=_ref("nowhere"))))
+    with pytest.raises(InvalidInputError, match="'m.0' is taken by a child of map task run 'm'"):
+        validate(spec(TaskRunSpec("m", "t", for_each=[1]), TaskRunSpec("m.0", "t")))

@@ -25,8 +25,17 @@ OPERATORS = (
     "exists",
     "is_empty",
     "not_empty",
+    "truthy",
 )
-_ALIASES = {"eq": "==", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_ALIASES = {
+    "eq": "==",
+    "ne": "!=",
+    "gt": ">",
+    "gte": ">=",
+    "lt": "<",
+    "lte": "<=",
+    "empty": "is_empty",
+}
 _MISSING = object()
 
 
@@ -62,12 +71,16 @@ def _pick(value: Any, field: str) -> Any:
 
 
 def _empty(value: Any) -> bool:
+    if frames.is_frame(value):
+        return _count(value) == 0
     return value is _MISSING or value is None or (hasattr(value, "__len__") and len(value) == 0)
 
 
 def _compare(left: Any, operator: str, right: Any) -> bool:
     if operator == "exists":
         return left is not _MISSING and left is not None
+    if operator == "truthy":
+        return left is not _MISSING and not _empty(left) and left is not False and left != 0
     if operator == "is_empty":
         return _empty(left)
     if operator == "not_empty":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -71,13 +72,15 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection for one call, closed afterwards."""
     import duckdb
 
+    spill = output_dir() / ".duckdb-tmp"
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"SET memory_limit = {quote(MEMORY_LIMIT)}")
-        con.execute(f"SET temp_directory = {quote(str(output_dir() / '.duckdb-tmp'))}")
+        con.execute(f"SET temp_directory = {quote(str(spill))}")
         yield con
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def quote(text: str) -> str:
@@ -112,10 +115,8 @@ def load(con: duckdb.DuckDBPyConnection, value: Any, name: str = "input") -> lis
                 fh.write(json.dumps(record, default=str))
                 fh.write("\n")
         # A table, not a view: the temp file can go at once.
-        con.execute(
-            f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT * FROM read_json("
-            f"{quote(str(path))}, format = 'newline_delimited', sample_size = -1)"
-        )
+        reader = read_json_sql(con, path, "newline_delimited")
+        con.execute(f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT * FROM {reader}")
         path.unlink()
     return [row[0] for row in con.execute(f"DESCRIBE {ident(name)}").fetchall()]
 
@@ -123,22 +124,59 @@ def load(con: duckdb.DuckDBPyConnection, value: Any, name: str = "input") -> lis
 def write(con: duckdb.DuckDBPyConnection, sql: str, stem: str = "frame") -> dict[str, Any]:
     """Run ``sql`` into a new Parquet file; the dataframe value that carries it."""
     path = new_path(stem)
-    columns = [d[0] for d in con.execute(f"SELECT * FROM ({sql}) LIMIT 0").description]
     row = con.execute(f"COPY ({sql}) TO {quote(str(path))} (FORMAT parquet)").fetchone()
-    return frame(path, row[0] if row else 0, columns)
+    # The columns from the file's footer: binding ``sql`` again could mean reading its source again.
+    described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote(str(path))})").fetchall()
+    return frame(path, row[0] if row else 0, [str(d[0]) for d in described])
 
 
-def fetch_records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+# Types DuckDB would make of JSON strings that look like them; a string stays a string, so a value
+# is written back exactly as it was read.
+_DETECTED = ("DATE", "TIME", "TIMESTAMP", "UUID", "INTERVAL")
+
+
+def read_json_sql(con: duckdb.DuckDBPyConnection, path: Path | str, layout: str) -> str:
+    """SQL reading a JSON file (``layout``: array | newline_delimited) with every record's keys
+    (the whole file is sampled) and strings kept as strings."""
+    base = f"read_json({quote(str(path))}, format = {quote(layout)}"
+    described = con.execute(f"DESCRIBE SELECT * FROM {base}, sample_size = -1)").fetchall()
+    if not described:
+        return f"{base})"
+    columns = ", ".join(
+        f"{quote(str(name))}: {quote('VARCHAR' if str(ctype).startswith(_DETECTED) else str(ctype))}"
+        for name, ctype, *_ in described
+    )
+    return f"{base}, columns = {{{columns}}})"
+
+
+def fetch_records(
+    con: duckdb.DuckDBPyConnection, sql: str, *, result_of: str | None = None
+) -> list[dict[str, Any]]:
     """The rows of ``sql`` as JSON records (DuckDB writes the JSON: dates, decimals, structs as
-    JSON has them)."""
+    JSON has them). ``result_of``: these records are a node's result; refuse them when too big."""
     path = new_path(".records", ".json")
     try:
         con.execute(f"COPY ({sql}) TO {quote(str(path))} (FORMAT json, ARRAY true)")
+        if result_of:
+            check_json_size(path.stat().st_size, result_of)
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     finally:
         path.unlink(missing_ok=True)
     return json.loads(text) if text.strip() else []
+
+
+def check_json_size(size: int, what: str) -> None:
+    """Refuse JSON too big to be a task result, saying what to do instead (the engine would only
+    say it is too big)."""
+    from dagy.engine import artifacts
+
+    limit = artifacts.max_bytes()
+    if limit and size > limit:
+        raise NodeError(
+            f"{what} is {size} bytes as JSON, more than the artifact limit of {limit} bytes "
+            "(DAGY_LOCAL_ARTIFACT_MAX_BYTES): set output: dataframe"
+        )
 
 
 def to_records(value: Any) -> Any:

@@ -8,8 +8,10 @@ destination is replaced whole or not at all: the file is written beside it and r
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -35,8 +37,9 @@ _SUFFIXES = {
     ".pq": "parquet",
 }
 DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_BYTES = 50_000_000
 USER_AGENT = "dagy-node/1"
+_CSV_TYPES = "['BOOLEAN', 'BIGINT', 'DOUBLE', 'VARCHAR']"
 
 
 # -- locations ------------------------------------------------------------------------------------
@@ -94,6 +97,9 @@ def _s3_error(exc: Exception, uri: str, doing: str) -> NodeError:
         if hasattr(exc, "response")
         else None
     )
+    if not code:  # boto3's transfer errors carry the service's code only in their message
+        found = re.search(r"An error occurred \((\w+)\)", str(exc))
+        code = found.group(1) if found else None
     why = f"{code}" if code else f"{type(exc).__name__}: {exc}"
     if code in ("404", "NoSuchKey", "NotFound"):
         why = "no such object"
@@ -134,31 +140,38 @@ def _scratch() -> Iterator[Path]:
 # -- reading --------------------------------------------------------------------------------------
 
 
-def _reader(path: Path, fmt: str) -> str:
+def _reader(con: Any, path: Path, fmt: str) -> str:
     p = quote(str(path))
     if fmt == "parquet":
         return f"read_parquet({p})"
     if fmt == "csv":
-        return f"read_csv({p}, header = true)"
-    layout = "array" if fmt == "json" else "newline_delimited"
-    # format 'auto' would accept either; the declared one fails clearly on the other.
-    return f"read_json({p}, format = {quote(layout)}, sample_size = -1)"
+        # Dates and times stay text, as they were in the file.
+        return f"read_csv({p}, header = true, auto_type_candidates = {_CSV_TYPES})"
+    # format 'auto' would accept either layout; the declared one fails clearly on the other.
+    return frames.read_json_sql(con, path, "array" if fmt == "json" else "newline_delimited")
 
 
 def _read(path: Path, fmt: str, config: dict[str, Any], uri: str) -> Any:
-    output = config.get("output") or "dataframe"
-    if output not in ("dataframe", "records"):
-        raise NodeError(f"config.output must be dataframe or records, got {output!r}")
+    output = _output_kind(config)
     with frames.connect() as con:
         try:
-            sql = f"SELECT * FROM {_reader(path, fmt)}"
-            if output == "records":
-                return frames.fetch_records(con, sql)
+            sql = f"SELECT * FROM {_reader(con, path, fmt)}"
+            if output == "json":
+                return frames.fetch_records(con, sql, result_of=uri)
             return frames.write(con, sql, "ingest")
         except NodeError:
             raise
         except Exception as exc:  # duckdb.Error: a file that is not the format it claims
             raise NodeError(f"cannot read {uri} as {fmt}: {_first_line(exc)}") from None
+
+
+def _output_kind(config: dict[str, Any]) -> str:
+    output = config.get("output") or "json"
+    if output == "records":
+        output = "json"
+    if output not in ("json", "dataframe"):
+        raise NodeError(f"config.output must be json or dataframe, got {output!r}")
+    return str(output)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -190,13 +203,13 @@ def _ingest(config: dict[str, Any]) -> Any:
 
 @task
 def s3_ingest(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> Any:
-    """Read an S3 object (or a local file) as a dataframe, or as records with ``output: records``."""
+    """Read an S3 object (or a local file) as JSON records, or as a dataframe with ``output: dataframe``."""
     return _ingest(config)
 
 
 @task
 def file_ingest(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> Any:
-    """Read a local file as a dataframe, or as records with ``output: records``."""
+    """Read a local file as JSON records, or as a dataframe with ``output: dataframe``."""
     return _ingest(config)
 
 
@@ -217,10 +230,12 @@ def data_of(inputs: dict[str, Any] | None) -> Any:
 
 
 def _write_file(data: Any, fmt: str, target: Path) -> int:
-    """Write ``data`` (a dataframe or JSON) to ``target`` as ``fmt``; the number of records."""
+    """Write ``data`` (a dataframe or JSON) to ``target`` as ``fmt`` (gzipped when ``target`` ends
+    in ``.gz``); the number of records."""
     if not frames.is_frame(data) and fmt in ("json", "ndjson"):
         # JSON stays exactly as the upstream node made it: no detour through a table.
-        with open(target, "w", encoding="utf-8") as fh:
+        opener: Any = gzip.open if target.suffix == ".gz" else open
+        with opener(target, "wt", encoding="utf-8") as fh:
             if fmt == "json":
                 fh.write(json.dumps(data))
             else:
@@ -257,7 +272,9 @@ def _write(config: dict[str, Any], inputs: dict[str, Any] | None, *, store_defau
     if fmt not in FORMATS:
         raise NodeError(f"config.format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     with _scratch() as folder:
-        local = folder / f"output.{fmt}"
+        # DuckDB compresses by the file's extension: the temp file keeps the target's ".gz".
+        gz = ".gz" if uri and uri.lower().endswith(".gz") and fmt != "parquet" else ""
+        local = folder / f"output.{fmt}{gz}"
         rows = _write_file(data, fmt, local)
         size = local.stat().st_size
         if uri is None:
@@ -324,6 +341,7 @@ def http_fetch(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> 
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise NodeError(f"config.url must be an http:// or https:// URL, got {url}")
     method = str(config.get("method") or "GET").upper()
+    output = _output_kind(config)
     timeout = _positive(config, "timeout_seconds", DEFAULT_TIMEOUT)
     limit = int(_positive(config, "max_bytes", DEFAULT_MAX_BYTES))
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json, */*"}
@@ -357,10 +375,19 @@ def http_fetch(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> 
         raise NodeError(f"{method} {url} timed out after {timeout:g}s") from None
     except OSError as exc:  # a connection reset while reading
         raise NodeError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
+    if output == "json":
+        frames.check_json_size(len(raw), f"the response from {url}")
     text = raw.decode(charset, errors="replace")
+    value: Any = text
     if ctype == "application/json" or ctype.endswith("+json"):
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except ValueError as exc:
             raise NodeError(f"{url} sent invalid JSON: {exc}") from None
-    return text
+    if output == "dataframe":
+        if isinstance(value, str):
+            raise NodeError(f"{url} sent {ctype}, not JSON records: cannot make a dataframe")
+        with frames.connect() as con:
+            frames.load(con, frames.records_of(value, "the response"), "input")
+            return frames.write(con, "SELECT * FROM input", "fetch")
+    return value

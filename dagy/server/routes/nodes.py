@@ -14,11 +14,10 @@ from typing import Any
 from litestar import Request, Response, delete, get, post, put
 
 from dagy.auth.identity import Identity
-from dagy.errors import AuthenticationError, InvalidInputError, PermissionDeniedError
+from dagy.errors import InvalidInputError
 from dagy.nodes import registry
 from dagy.nodes.model import NodeDef
 from dagy.server.security import identity_of, origin_of, state_of
-from dagy.services.accounts import users as accounts
 from dagy.services.accounts.audit import Actor
 from dagy.services.builder import nodes
 
@@ -26,33 +25,10 @@ READ, WRITE = "flows.read", "flows.write"
 
 
 def _org(request: Request[Any, Any, Any], permission: str, org_id: str | None = None) -> Identity:
-    """The caller as a member of the requested org (``org_id`` or X-Org-Id), checked for
-    ``permission`` with its role there."""
-    identity = identity_of(request)
+    """The caller as a member of the requested org (``org_id`` or X-Org-Id), its role there
+    checked for ``permission``."""
     wanted = org_id or request.headers.get("x-org-id") or None
-    if wanted is None or wanted == identity.org_id or identity.kind == "local":
-        if wanted is not None and identity.kind == "local":
-            identity = Identity(
-                identity.email, wanted, identity.role, identity.permissions, identity.kind
-            )
-        return identity
-    if identity.kind == "api_key":
-        raise PermissionDeniedError(
-            f"This API key belongs to another organization than {wanted}", {"org_id": wanted}
-        )
-    try:
-        member = accounts.member_identity(
-            state_of(request).store, identity.email, wanted, kind=identity.kind
-        )
-    except AuthenticationError:
-        raise PermissionDeniedError(
-            f"Not a member of organization {wanted}", {"org_id": wanted}
-        ) from None
-    if not member.can(permission):
-        raise PermissionDeniedError(
-            f"Insufficient permissions: {permission} required", {"permission": permission}
-        )
-    return member
+    return nodes.org_identity(state_of(request).store, identity_of(request), wanted, permission)
 
 
 def _listing(items: list[NodeDef]) -> dict[str, Any]:

@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dagy.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from dagy.auth.identity import Identity
+from dagy.errors import (
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from dagy.nodes import custom, registry
 from dagy.nodes.model import NodeDef
 from dagy.services.accounts import audit
@@ -20,6 +27,38 @@ from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import iso_z, utcnow
 
 RESOURCE = "custom_node"
+
+
+def org_identity(
+    store: DuckDBStore, identity: Identity, org_id: str | None, permission: str
+) -> Identity:
+    """``identity`` as a member of ``org_id`` (the spec's X-Org-Id), checked for ``permission``
+    with its role there; 403 when it is not a member. No ``org_id``: the identity's own org.
+    The server's local token (the machine's owner) may name any existing org."""
+    from dagy.services.accounts import users
+    from dagy.store import accounts
+
+    if org_id is None or org_id == identity.org_id:
+        return identity
+    if identity.kind == "local":
+        if accounts.get_org(store, org_id) is None:
+            raise PermissionDeniedError(f"Unknown organization: {org_id}", {"org_id": org_id})
+        return Identity(identity.email, org_id, identity.role, identity.permissions, identity.kind)
+    if identity.kind == "api_key":
+        raise PermissionDeniedError(
+            f"This API key belongs to another organization than {org_id}", {"org_id": org_id}
+        )
+    try:
+        member = users.member_identity(store, identity.email, org_id, kind=identity.kind)
+    except AuthenticationError:
+        raise PermissionDeniedError(
+            f"Not a member of organization {org_id}", {"org_id": org_id}
+        ) from None
+    if not member.can(permission):
+        raise PermissionDeniedError(
+            f"Insufficient permissions: {permission} required", {"permission": permission}
+        )
+    return member
 
 
 def _dump(definition: dict[str, Any]) -> str:

@@ -110,13 +110,17 @@ def run_flow(
 def run_spec(
     spec: FlowSpec, *, settings: RunSettings | None = None, paths: DagyPaths | None = None
 ) -> RunRecord:
-    """Run a FlowSpec built elsewhere (a compiled pipeline, a test) locally; its tasks are found
-    by module and qualname, so their module (or the spec's entrypoint file) must be importable."""
+    """Run a FlowSpec built elsewhere (a compiled pipeline, a test) locally. Its tasks are found
+    by module and qualname, after loading the spec's entrypoint file when it names one (as a
+    retry does)."""
     from dagy.engine.runner import validate
+    from dagy.sdk.loader import load_module, split_target
 
     settings = settings or RunSettings()
     _check_settings(settings)
     validate(spec)
+    if spec.entrypoint:
+        load_module(split_target(spec.entrypoint)[0])
     return _execute(spec, settings, paths or DagyPaths.from_env(), resolve=_resolver())
 
 
