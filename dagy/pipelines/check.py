@@ -148,9 +148,7 @@ def _type_problem(f: ConfigField, value: Any) -> str | None:
         return None  # reported by _check_refs
     kind = f.type
     ok = True
-    if kind == "string":  # YAML writes `value: 10` for a compared value: any scalar will do
-        ok = isinstance(value, (str, int, float, bool))
-    elif kind in _TEXT:
+    if kind in _TEXT:
         ok = isinstance(value, str)
         if (
             ok
