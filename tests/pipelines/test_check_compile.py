@@ -63,6 +63,10 @@ CHECK_CASES = [
         ],
     ),
     (
+        "- {id: a, node: http_fetch, config: {url: 5}}",
+        ["steps[0].config.url: must be a string, got 5"],
+    ),
+    (
         "- {id: a, node: delay, config: {seconds: soon}}",
         ["steps[0].config.seconds: must be a number, got 'soon'"],
     ),
