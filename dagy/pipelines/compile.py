@@ -89,8 +89,11 @@ def _runner(step: Step, node: NodeDef | None) -> tuple[str, dict[str, Any]]:
     if step.kind == "command":
         return COMMAND_IMPL, {**step.config, "command": step.command}
     config = dict(step.config)  # defaults are the implementation's own, not filled in here
-    if node is not None and node.impl is not None:
+    custom = node is None or node.import_path is not None or node.impl in (None, CUSTOM_IMPL)
+    if not custom and node is not None and node.impl is not None:
         return node.impl, config
+    # an org's node (or one the lookup does not know, carrying its code): the custom-node
+    # runner, with the step's import_path (written in the YAML) or else the node's
     import_path = step.import_path or (node.import_path if node is not None else None)
     return CUSTOM_IMPL, {"import_path": import_path, **config}
 

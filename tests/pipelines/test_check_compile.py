@@ -177,6 +177,7 @@ CUSTOM = NodeDef(
     connectors=(Connector("data_in", "in", "inbound", ("any",)),),
     config_schema=(ConfigField("threshold", "Threshold", "number", required=True),),
     official=False,
+    impl="dagy.nodes.run.code:custom_node",  # as dagy.nodes.custom makes an org's node
     import_path="acme.nodes:score",
 )
 

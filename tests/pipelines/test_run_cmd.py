@@ -388,3 +388,30 @@ def test_a_condition_picks_one_branch_and_for_each_fans_out(run_dagy, write, siz
     assert run["output"]["each"] == ["a", "b"]
     assert run["output"]["fixed"] == ["hello x", "hello y", "hello z"]
     assert [t for t in got if t.startswith("fixed.")] == ["fixed.0", "fixed.1", "fixed.2"]
+
+
+SCORING = """
+class Scorer:
+    def run(self, config, inputs):
+        return [x for x in inputs["data"] if x >= config["threshold"]]
+"""
+
+
+def test_a_custom_node_step_runs_its_import_path(run_dagy, write):
+    write("scoring.py", SCORING)
+    pipeline = write(
+        "custom.yaml",
+        """
+        name: custom
+        steps:
+          - id: score
+            node: scorer
+            import_path: scoring:Scorer
+            config: {threshold: 2}
+            with: {data: [1, 2, 3]}
+        """,
+    )
+    for executor in ("local", "process"):
+        done = run_dagy("run", str(pipeline), "--executor", executor)
+        assert done.returncode == 0, done.stderr
+        assert show(run_dagy, run_id_of(done))["output"] == {"score": [2, 3]}

@@ -361,3 +361,26 @@ def test_build_a_pipeline_then_deploy_the_zip(run_dagy, dagy_home, tmp_path):
     assert done.returncode == 0, done.stderr
     ran = run_dagy("run", "built", "--param", "n=1")
     assert ran.returncode == 0 and ran.stdout.endswith(" status=SUCCEEDED\n"), ran.stderr
+
+
+def test_flows_validate_knows_the_orgs_custom_nodes(owner):
+    node = {
+        "node_type": "acme_scorer",
+        "label": "Scorer",
+        "description": "Scores records",
+        "category": "custom",
+        "import_path": "acme.nodes:score",
+        "connectors": [
+            {"id": "data_in", "name": "In", "direction": "inbound", "data_types": ["any"]},
+            {"id": "data_out", "name": "Out", "direction": "outbound", "data_types": ["any"]},
+        ],
+        "config_schema": [
+            {"name": "threshold", "label": "Threshold", "type": "number", "required": True}
+        ],
+    }
+    owner.ok("POST", "/nodes/registry", node, status=201)
+    text = "name: scored\nsteps:\n  - {id: s, node: acme_scorer, config: {threshold: %s}}\n"
+    good = owner.ok("POST", "/flows/validate", {"pipeline_yaml": text % "0.5"})
+    assert good["valid"] is True, good
+    bad = owner.ok("POST", "/flows/validate", {"pipeline_yaml": text % "high"})
+    assert bad["errors"] == ["steps[0].config.threshold: must be a number, got 'high'"]
