@@ -384,3 +384,47 @@ def test_flows_validate_knows_the_orgs_custom_nodes(owner):
     assert good["valid"] is True, good
     bad = owner.ok("POST", "/flows/validate", {"pipeline_yaml": text % "high"})
     assert bad["errors"] == ["steps[0].config.threshold: must be a number, got 'high'"]
+
+
+GATE = """
+from pathlib import Path
+
+
+def first():
+    return 21
+
+
+def second(value, marker):
+    if not Path(marker).exists():
+        raise RuntimeError("not yet")
+    return value * 2
+"""
+
+
+def test_a_failed_run_of_a_deployed_pipeline_is_retried_by_the_server(srv, owner, tmp_path):
+    folder = tmp_path / "gate"
+    folder.mkdir()
+    (folder / "gate.py").write_text(textwrap.dedent(GATE), encoding="utf-8")
+    marker = tmp_path / "open"
+    (folder / "gate.yaml").write_text(
+        textwrap.dedent(
+            f"""
+            name: gate_pipe
+            params: {{marker: "{marker}"}}
+            steps:
+              - {{id: first, python: "gate.py:first"}}
+              - {{id: second, python: "gate:second", with: {{value: "${{first}}", marker: "${{params.marker}}"}}}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    assert dagy("deploy", str(folder / "gate.yaml"), home=srv.home).returncode == 0
+    failed = run_deployment(owner, "gate_pipe")
+    assert failed["status"] == "failed", failed
+    marker.write_text("open")
+    retry = owner.ok("POST", f"/runs/{failed['run_id']}/retry", {}, status=202)
+    done = wait_status(srv, retry["run_id"], "completed", "failed", timeout=90)
+    assert done["status"] == "completed" and done["output"] == {"second": 42}, done
+    items = owner.ok("GET", f"/runs/{retry['run_id']}/task-runs")["items"]
+    reused = {t["task_run_id"]: t.get("reused_from") for t in items}
+    assert reused == {"first": failed["run_id"], "second": None}, items
