@@ -68,15 +68,17 @@ def read_pipeline(path: str | Path) -> Pipeline:
 
 def load_module(path: str | Path) -> types.ModuleType:
     """The pipeline file as a module holding its PipelineFlow under the pipeline's name. Read
-    afresh each time (it is data, and cheap); its folder goes on sys.path, so a step's
-    ``python: module:function`` finds a module beside the YAML as a flow's sibling import would."""
+    afresh each time (it is data, and cheap). Its folder goes at the end of sys.path, so a step's
+    ``python: module:function`` finds a module beside the YAML, while a file there named like a
+    standard or installed module (``numbers.py``) does not replace it for the whole process;
+    ``python: file.py:function`` always names the file."""
     from dagy.sdk.loader import module_name_for
 
     file = Path(path).expanduser().resolve()
     pipeline = read_pipeline(file)
     folder = str(file.parent)
     if folder not in sys.path:
-        sys.path.insert(0, folder)
+        sys.path.append(folder)
     module = types.ModuleType(module_name_for(file))
     module.__file__ = str(file)
     setattr(module, pipeline.name, PipelineFlow(pipeline, file))

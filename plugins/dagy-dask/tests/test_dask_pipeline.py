@@ -15,10 +15,10 @@ name: dask_pipe
 params: {n: 3}
 steps:
   - id: numbers
-    python: squares_code.py:numbers
+    python: numbers.py:numbers
     with: {n: "${params.n}"}
   - id: square
-    python: squares_code.py:square
+    python: numbers.py:square
     with: {x: "${item}"}
     for_each: ${numbers}
   - id: unique
@@ -43,7 +43,8 @@ def _dagy() -> list[str]:
 
 
 def test_a_yaml_pipeline_runs_on_dask(dagy_home: Path, tmp_path: Path, scheduler: str):
-    (tmp_path / "squares_code.py").write_text(textwrap.dedent(NUMBERS), encoding="utf-8")
+    # named like the standard module on purpose: the pipeline's folder must not hide it
+    (tmp_path / "numbers.py").write_text(textwrap.dedent(NUMBERS), encoding="utf-8")
     pipeline = tmp_path / "dask_pipe.yaml"
     pipeline.write_text(textwrap.dedent(PIPELINE), encoding="utf-8")
     env = {**os.environ, "DAGY_LOCAL_DIR": str(dagy_home), "DAGY_DASK_SCHEDULER": scheduler}
