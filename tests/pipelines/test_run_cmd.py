@@ -145,10 +145,10 @@ name: steps
 params: {who: world, n: 2}
 steps:
   - id: greet
-    python: code.py:greet
+    python: mycode.py:greet
     with: {who: "${params.who}"}
   - id: twice
-    python: "code:repeat"
+    python: "mycode:repeat"
     with: {text: "${greet}", n: "${params.n}"}
   - id: shout
     command: |
@@ -167,7 +167,7 @@ def repeat(text, n):
 
 
 def test_python_and_command_steps_with_params(run_dagy, write):
-    write("code.py", CODE)
+    write("mycode.py", CODE)
     pipeline = write("steps.yaml", STEPS)
     done = run_dagy("run", str(pipeline), "--param", "who=ada", "--param", "n=3")
     assert done.returncode == 0, done.stderr
@@ -185,7 +185,7 @@ def test_python_and_command_steps_with_params(run_dagy, write):
 
 
 def test_bad_parameters_and_wrong_names_are_refused_before_a_run(run_dagy, write):
-    write("code.py", CODE)
+    write("mycode.py", CODE)
     pipeline = write("steps.yaml", STEPS)
     done = run_dagy("run", str(pipeline), "--param", "n=many")
     assert (done.returncode, done.stdout) == (2, "")
@@ -367,7 +367,7 @@ steps:
     with: {data: "${item.id}"}
     for_each: ${params.items}
   - id: fixed
-    python: code.py:greet
+    python: mycode.py:greet
     with: {who: "${item}"}
     for_each: [x, y, z]
 """
@@ -377,7 +377,7 @@ steps:
     ("size", "ran", "skipped"), [("3", "large", "small"), ("1", "small", "large")]
 )
 def test_a_condition_picks_one_branch_and_for_each_fans_out(run_dagy, write, size, ran, skipped):
-    write("code.py", CODE)
+    write("mycode.py", CODE)
     pipeline = write("branches.yaml", BRANCHES)
     done = run_dagy("run", str(pipeline), "--param", f"size={size}")
     assert done.returncode == 0, done.stderr
