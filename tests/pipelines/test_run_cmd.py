@@ -415,3 +415,15 @@ def test_a_custom_node_step_runs_its_import_path(run_dagy, write):
         done = run_dagy("run", str(pipeline), "--executor", executor)
         assert done.returncode == 0, done.stderr
         assert show(run_dagy, run_id_of(done))["output"] == {"score": [2, 3]}
+
+
+def test_a_pipeline_loads_and_runs_from_python_like_a_flow(dagy_home, write):
+    from dagy.sdk.loader import load_flow, load_module
+
+    write("mycode.py", CODE)
+    pipeline = write("steps.yaml", STEPS)
+    flow = load_flow(str(pipeline))
+    assert (flow.name, flow.version, flow.entrypoint) == ("steps", "1.0.0", f"{pipeline}:steps")
+    assert load_flow(f"{pipeline}:steps").build().flow_name == "steps"
+    assert load_module(pipeline).steps.name == "steps"
+    assert flow(who="py", n=1) == {"shout": "DONE"}
