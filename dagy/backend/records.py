@@ -68,7 +68,7 @@ class Run:
 class TaskRun:
     task_run_id: str
     task_name: str
-    status: str  # dagy.states, task-run words included (RETRYING, UPSTREAM_FAILED)
+    status: str  # dagy.states, task-run words included (RETRYING, UPSTREAM_FAILED, SKIPPED)
     attempt: int = 0
     max_attempts: int = 1
     executor: str | None = None

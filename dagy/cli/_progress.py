@@ -18,6 +18,7 @@ from dagy.states import (
     PENDING,
     RETRYING,
     RUNNING,
+    SKIPPED,
     SUCCEEDED,
     UPSTREAM_FAILED,
 )
@@ -26,6 +27,7 @@ STATE_STYLES = {
     SUCCEEDED: "green",
     FAILED: "bold red",
     UPSTREAM_FAILED: "red",
+    SKIPPED: "dim",
     CANCELLED: "yellow",
     RUNNING: "cyan",
     RETRYING: "magenta",
@@ -95,6 +97,7 @@ class RunProgress:
         self._lock = threading.Lock()
         self._states: dict[str, str] = {}
         self._total = 0
+        self._reused = 0  # task runs a retry reused: done, never reported one by one
         self._begun = False
         self._started = time.monotonic()
         self._live: Any = None
@@ -104,6 +107,7 @@ class RunProgress:
     def begin(self, total: int, reused: int = 0) -> None:
         with self._lock:
             self._total = total
+            self._reused = reused
             self._begun = True
 
     def task(self, task_run_id: str, status: str) -> None:
@@ -118,8 +122,12 @@ class RunProgress:
             if not self._begun:  # loading and building the flow
                 return f"starting · {elapsed}"
             states = list(self._states.values())
-            total = self._total or len(states)
-        done = sum(s in (SUCCEEDED, FAILED, CANCELLED, UPSTREAM_FAILED) for s in states)
+            # A map's children (``<map>.<i>``) join the run as it goes: the total grows with them.
+            total = max(self._total, len(states) + self._reused)
+            reused = self._reused
+        done = reused + sum(
+            s in (SUCCEEDED, FAILED, CANCELLED, UPSTREAM_FAILED, SKIPPED) for s in states
+        )
         parts = [
             f"{done}/{total} task runs done",
             f"{states.count(RUNNING)} running",

@@ -9,6 +9,7 @@ STATE_COLOURS = {
     "SUCCEEDED": "green",
     "FAILED": "red",
     "UPSTREAM_FAILED": "red",
+    "SKIPPED": "bright_black",
     "CANCELLED": "yellow",
     "RUNNING": "cyan",
     "RETRYING": "magenta",

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagy.config.paths import DagyPaths
-from dagy.engine import artifacts
+from dagy.engine import control
+from dagy.engine.control import ControlFlow, MapState
 from dagy.engine.executors import Attempt, Executor, Outcome, executor_class, write_task_metadata
 from dagy.engine.recorder import Recorder
-from dagy.errors import DependencyCycleError
+from dagy.errors import DependencyCycleError, InvalidInputError
 from dagy.sdk import _codec
 from dagy.sdk.spec import FlowSpec, TaskDef
 from dagy.store.records import (
@@ -29,6 +30,7 @@ from dagy.store.records import (
     PENDING,
     RETRYING,
     RUNNING,
+    SKIPPED,
     SUCCEEDED,
     UPSTREAM_FAILED,
     TaskRunRecord,
@@ -54,38 +56,37 @@ class EngineResult:
 
 
 def validate(spec: FlowSpec) -> list[str]:
-    """A topological order of the task runs; DependencyCycleError for a cycle or a dangling $ref."""
+    """A topological order of the task runs; DependencyCycleError for a cycle or a dangling $ref
+    (``when`` and ``for_each`` references count), InvalidInputError for an id that a map's child
+    (``<map>.<i>``) would take."""
     ids = {tr.task_run_id for tr in spec.task_runs}
     if len(ids) != len(spec.task_runs):
         raise DependencyCycleError()
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for tr in spec.task_runs:
-        if tr.task_name not in spec.tasks or any(u not in ids for u in tr.upstream):
+        deps = control.dependencies(tr)
+        if tr.task_name not in spec.tasks or any(u not in ids for u in deps):
             raise DependencyCycleError()
-        sorter.add(tr.task_run_id, *tr.upstream)
+        sorter.add(tr.task_run_id, *deps)
     refs: set[str] = set()
-    _collect_refs(spec.outputs, refs)
+    control.collect_refs(spec.outputs, refs)
     if refs - ids:
         raise DependencyCycleError()
+    maps = {tr.task_run_id for tr in spec.task_runs if tr.for_each is not None}
+    for tid in ids if maps else ():
+        parent, _, index = tid.rpartition(".")
+        if index.isdigit() and parent in maps:
+            raise InvalidInputError(
+                f"Task run id {tid!r} is taken by a child of map task run {parent!r}",
+                {"task_run_id": tid},
+            )
     try:
         return list(sorter.static_order())
     except graphlib.CycleError:
         raise DependencyCycleError() from None
 
 
-def _collect_refs(value: Any, out: set[str]) -> None:
-    if isinstance(value, list):
-        for v in value:
-            _collect_refs(v, out)
-    elif isinstance(value, dict):
-        if len(value) == 1 and _codec.REF in value:
-            out.add(value[_codec.REF])
-        else:
-            for v in value.values():
-                _collect_refs(v, out)
-
-
-class _Scheduler:
+class _Scheduler(ControlFlow):
     def __init__(
         self,
         spec: FlowSpec,
@@ -95,6 +96,7 @@ class _Scheduler:
         callables: Callable[[TaskDef], Callable[..., Any]],
         options: EngineOptions,
         reused_artifacts: dict[str, str],
+        reused_children: dict[str, TaskRunRecord],
     ) -> None:
         self.spec = spec
         self.records = records
@@ -106,26 +108,32 @@ class _Scheduler:
         self.completions: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self.executors: dict[str, Executor] = {}
         self.task_runs = {tr.task_run_id: tr for tr in spec.task_runs}
+        self.deps = {tr.task_run_id: control.dependencies(tr) for tr in spec.task_runs}
         self.downstream: dict[str, list[str]] = {tid: [] for tid in self.task_runs}
         self.waiting_on: dict[str, int] = {}
         self.consumers: dict[str, int] = dict.fromkeys(self.task_runs, 0)
-        for tr in spec.task_runs:
-            ups = set(tr.upstream)
-            self.waiting_on[tr.task_run_id] = len(ups)
-            for up in ups:
-                self.downstream[up].append(tr.task_run_id)
+        for tid, deps in self.deps.items():
+            self.waiting_on[tid] = len(deps)
+            for up in deps:
+                self.downstream[up].append(tid)
                 self.consumers[up] += 1
         self.output_refs: set[str] = set()
-        _collect_refs(spec.outputs, self.output_refs)
+        control.collect_refs(spec.outputs, self.output_refs)
         self.values: dict[str, Any] = {}
+        self.branches: dict[str, bool] = {}  # condition task run -> the branch it took
         self.artifact_paths: dict[str, str] = dict(reused_artifacts)
         self.inputs: dict[str, tuple[list[Any], dict[str, Any]]] = {}
+        self.maps: dict[str, MapState] = {}  # map task runs whose children are running
+        self.child_of: dict[str, tuple[MapState, int]] = {}
+        self.reused_children = reused_children
+        self.next_seq = max((r.seq for r in records.values()), default=-1) + 1
         self.in_flight: dict[str, Attempt] = {}
         self.deadlines: dict[str, float] = {}
         self.retry_heap: list[tuple[float, str]] = []
         self.ready: deque[str] = deque()
         self.error: str | None = None
         self.cancelled = False
+        self.stopped = False
         self._task_root = paths.task_run_dir(self.run_id, "x").parent
         self._artifact_root = paths.artifact_dir(self.run_id, "x").parent
         self._task_root.mkdir(parents=True, exist_ok=True)
@@ -140,43 +148,21 @@ class _Scheduler:
             self.executors[name] = found
         return found
 
-    def _value(self, task_run_id: str) -> Any:
-        if task_run_id in self.values:
-            return self.values[task_run_id]
-        value = artifacts.read(self.artifact_paths[task_run_id])
-        self.values[task_run_id] = value
-        return value
-
-    def _release(self, task_run_id: str) -> None:
-        """Inputs of this task run are hydrated: forget upstream values nobody else needs."""
-        for up in set(self.task_runs[task_run_id].upstream):
-            self.consumers[up] -= 1
-            if self.consumers[up] == 0 and up not in self.output_refs:
-                self.values.pop(up, None)
-
-    def _set(self, record: TaskRunRecord, status: str, **changes: Any) -> None:
-        record.status = status
-        for key, value in changes.items():
-            setattr(record, key, value)
-        self.recorder.task(record)
-
     # -- lifecycle --------------------------------------------------------------------------------
 
     def _start(self, task_run_id: str) -> None:
-        tr = self.task_runs[task_run_id]
-        td = self.spec.tasks[tr.task_name]
         record = self.records[task_run_id]
-        if task_run_id not in self.inputs:
-            args = _codec.decode(tr.args, self._value)
-            kwargs = _codec.decode(tr.kwargs, self._value)
-            self.inputs[task_run_id] = (args, kwargs)
-            self._release(task_run_id)
-        args, kwargs = self.inputs[task_run_id]
+        td = self.spec.tasks[record.task_name]
+        try:
+            args, kwargs = self._inputs(task_run_id)
+        except control.ItemError as exc:
+            self._child_failed(record, f"KeyError: {exc}")
+            return
         executor_name = td.executor or self.options.executor
         attempt = Attempt(
             run_id=self.run_id,
             task_run_id=task_run_id,
-            task_name=tr.task_name,
+            task_name=record.task_name,
             number=record.attempt + 1,
             # The task function as this process has it, for in-process executors (threads and
             # plugins alike); the process executor's child loads its own from the entrypoint.
@@ -215,10 +201,12 @@ class _Scheduler:
         self.deadlines.pop(task_run_id, None)
         record = self.records[task_run_id]
         duration = (outcome.ended_at - (record.started_at or outcome.started_at)).total_seconds()
+        child = self.child_of.get(task_run_id)
         if outcome.ok:
-            self.values[task_run_id] = outcome.value
-            if outcome.artifact_path:
-                self.artifact_paths[task_run_id] = outcome.artifact_path
+            if child is None:
+                self.values[task_run_id] = self._unwrap(task_run_id, outcome.value)
+                if outcome.artifact_path:
+                    self.artifact_paths[task_run_id] = outcome.artifact_path
             self.inputs.pop(task_run_id, None)
             self._set(
                 record,
@@ -229,10 +217,10 @@ class _Scheduler:
                 artifact_path=outcome.artifact_path,
             )
             self.recorder.log("INFO", f"task {task_run_id} succeeded attempt={outcome.number}")
-            for child in self.downstream[task_run_id]:
-                self.waiting_on[child] -= 1
-                if self.waiting_on[child] == 0:
-                    self.ready.append(child)
+            if child is not None:
+                self._child_done(*child, value=outcome.value)
+            else:
+                self._completed(task_run_id)
             return
         td = self.spec.tasks[record.task_name]
         if outcome.retryable and outcome.number <= td.retries:
@@ -247,18 +235,33 @@ class _Scheduler:
             )
             return
         self.inputs.pop(task_run_id, None)
-        self._set(
-            record,
-            FAILED,
-            ended_at=outcome.ended_at,
-            duration_seconds=duration,
-            error=outcome.error,
+        if child is not None:
+            self._child_failed(record, outcome.error or "failed", outcome.ended_at)
+            return
+        self._fail(
+            record, outcome.error or "failed", ended_at=outcome.ended_at, attempt=outcome.number
         )
-        self.recorder.log(
-            "ERROR", f"task {task_run_id} failed attempt={outcome.number}: {outcome.error}"
-        )
+
+    def _fail(
+        self,
+        record: TaskRunRecord,
+        error: str,
+        *,
+        ended_at: Any = None,
+        attempt: int | None = None,
+        run_error: str | None = None,
+        timed: bool = True,
+    ) -> None:
+        """A task run FAILED for good: the run's error, then fail-fast or its downstream."""
+        task_run_id = record.task_run_id
+        ended_at = ended_at or utcnow()
+        started = record.started_at or ended_at
+        duration = (ended_at - started).total_seconds() if timed else None
+        self._set(record, FAILED, ended_at=ended_at, duration_seconds=duration, error=error)
+        where = f" attempt={attempt}" if attempt is not None else ""
+        self.recorder.log("ERROR", f"task {task_run_id} failed{where}: {error}")
         if self.error is None:
-            self.error = self._run_error(record.task_name, outcome.error or "failed")
+            self.error = self._run_error(record.task_name, run_error or error)
         if self.options.fail_fast:
             self._stop(f"fail-fast after {task_run_id} failed")
         else:
@@ -282,6 +285,7 @@ class _Scheduler:
 
     def _stop(self, reason: str) -> None:
         """Cancel what is in flight and what has not started; nothing new is submitted."""
+        self.stopped = True
         now = utcnow()
         for task_run_id, attempt in list(self.in_flight.items()):
             self._executor_for(attempt).cancel(attempt)
@@ -295,6 +299,9 @@ class _Scheduler:
                 self._set(
                     record, CANCELLED, ended_at=now if record.started_at else None, error=reason
                 )
+            elif record.status == RUNNING:  # a map whose children were just cancelled
+                self._set(record, CANCELLED, ended_at=now, error=reason)
+        self.maps.clear()
         self.recorder.log("WARNING", f"run stopping: {reason}")
 
     def _executor_for(self, attempt: Attempt) -> Executor:
@@ -346,13 +353,13 @@ class _Scheduler:
             if record.status == SUCCEEDED:  # reused from an earlier run (runs retry)
                 for child in self.downstream[task_run_id]:
                     self.waiting_on[child] -= 1
-        for tr in self.spec.task_runs:
-            if (
-                self.records[tr.task_run_id].status == PENDING
-                and self.waiting_on[tr.task_run_id] == 0
-            ):
-                self.ready.append(tr.task_run_id)
         try:
+            for tr in self.spec.task_runs:
+                if (
+                    self.records[tr.task_run_id].status == PENDING
+                    and self.waiting_on[tr.task_run_id] == 0
+                ):
+                    self._became_ready(tr.task_run_id)
             self._loop()
         except KeyboardInterrupt:
             self.cancelled = True
@@ -389,7 +396,9 @@ class _Scheduler:
     def _result(self) -> EngineResult:
         if self.cancelled:
             return EngineResult(CANCELLED, None, "RunCancelledError: Run cancelled by user")
-        if self.error is not None or any(r.status != SUCCEEDED for r in self.records.values()):
+        if self.error is not None or any(
+            r.status not in (SUCCEEDED, SKIPPED) for r in self.records.values()
+        ):
             return EngineResult(
                 FAILED, None, self.error or "LocalExecutionError: run did not finish"
             )
@@ -405,14 +414,26 @@ def execute(
     callables: Callable[[TaskDef], Callable[..., Any]],
     options: EngineOptions,
     reused_artifacts: dict[str, str] | None = None,
+    reused_children: dict[str, TaskRunRecord] | None = None,
 ) -> EngineResult:
-    """Run every task run of ``spec`` whose record is PENDING; SUCCEEDED records count as done."""
+    """Run every task run of ``spec`` whose record is PENDING; SUCCEEDED records count as done.
+
+    ``reused_children``: an earlier run's succeeded map children (``<map>.<i>``), reused when
+    their map's inputs were reused too.
+    """
     from dagy.engine import _capture
 
     _capture.install()
     try:
         return _Scheduler(
-            spec, records, recorder, paths, callables, options, reused_artifacts or {}
+            spec,
+            records,
+            recorder,
+            paths,
+            callables,
+            options,
+            reused_artifacts or {},
+            reused_children or {},
         ).run()
     finally:
         _capture.uninstall()

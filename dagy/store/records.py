@@ -17,6 +17,7 @@ from dagy.states import (  # noqa: E402,F401
     RETRYING,
     RUN_STATUSES,
     RUNNING,
+    SKIPPED,
     SUCCEEDED,
     TASK_STATUSES,
     UPSTREAM_FAILED,

@@ -17,6 +17,7 @@ STATUS_STYLES = {
     states.SUCCEEDED: "green",
     states.FAILED: "bold red",
     states.UPSTREAM_FAILED: "red",
+    states.SKIPPED: "dim",
     states.CANCELLED: "bright_black",
 }
 # What `t` cycles through on the runs view: every run, then each run state.

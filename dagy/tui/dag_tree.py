@@ -28,6 +28,19 @@ def layers(task_ids: list[str], edges: Sequence[Sequence[str]]) -> list[list[str
     return out
 
 
+def with_map_children(task_ids: list[str], edges: Sequence[Sequence[str]]) -> list[Sequence[str]]:
+    """The edges plus one from each map to its children (``<map>.<i>``, created while the run
+    runs, so not in the FlowSpec's edges): children are drawn under their map."""
+    known = set(task_ids)
+    has_upstream = {down for _, down in edges}
+    extra = []
+    for task in task_ids:
+        parent, dot, index = task.rpartition(".")
+        if dot and index.isdigit() and parent in known and task not in has_upstream:
+            extra.append((parent, task))
+    return [*edges, *extra]
+
+
 class DagTree(Tree[str]):
     """The DAG of one run; ``show(task_runs, edges)`` redraws it with the current states."""
 
@@ -38,11 +51,12 @@ class DagTree(Tree[str]):
     def show(self, task_runs: list[TaskRun], edges: Sequence[Sequence[str]] | None) -> None:
         self.clear()
         status = {t.task_run_id: t.status for t in task_runs}
-        upstream: dict[str, list[str]] = {}
-        for up, down in edges or []:
-            upstream.setdefault(down, []).append(up)
         ids = [t.task_run_id for t in task_runs]
-        for number, layer in enumerate(layers(ids, edges or []), start=1):
+        edges = with_map_children(ids, edges or [])
+        upstream: dict[str, list[str]] = {}
+        for up, down in edges:
+            upstream.setdefault(down, []).append(up)
+        for number, layer in enumerate(layers(ids, edges), start=1):
             noun = "task run" if len(layer) == 1 else "task runs"
             branch = self.root.add(f"layer {number} ({len(layer)} {noun})", expand=True)
             for task in layer[:MAX_NODES_PER_LAYER]:

@@ -33,6 +33,7 @@ from dagy.store.records import (
     FAILED,
     FINAL_STATUSES,
     PENDING,
+    SKIPPED,
     SUCCEEDED,
     UPSTREAM_FAILED,
     RunRecord,
@@ -192,7 +193,7 @@ def set_task_status(
 
 
 def _run_outcome(run: RunRecord, rows: list[TaskRunRecord]) -> dict[str, Any]:
-    if all(t.status == SUCCEEDED for t in rows):
+    if all(t.status in (SUCCEEDED, SKIPPED) for t in rows):
         return {"status": SUCCEEDED, "error": None}
     failed = next((t for t in rows if t.status == FAILED), None)
     if failed is not None:

@@ -107,6 +107,23 @@ def run_flow(
     return _execute(spec, settings, paths, resolve=_resolver())
 
 
+def run_spec(
+    spec: FlowSpec, *, settings: RunSettings | None = None, paths: DagyPaths | None = None
+) -> RunRecord:
+    """Run a FlowSpec built elsewhere (a compiled pipeline, a test) locally. Its tasks are found
+    by module and qualname, after loading the spec's entrypoint file when it names one (as a
+    retry does)."""
+    from dagy.engine.runner import validate
+    from dagy.sdk.loader import load_module, split_target
+
+    settings = settings or RunSettings()
+    _check_settings(settings)
+    validate(spec)
+    if spec.entrypoint:
+        load_module(split_target(spec.entrypoint)[0])
+    return _execute(spec, settings, paths or DagyPaths.from_env(), resolve=_resolver())
+
+
 hooks.register("run_flow", run_flow)  # calling a flow from Python runs it here (dagy/sdk/hooks.py)
 
 
@@ -208,6 +225,8 @@ def _execute(
                 for tid, r in records.items()
                 if r.reused_from and r.artifact_path
             },
+            # Map children (``<map>.<i>``) are not in the spec: the engine reuses them itself.
+            {tid: r for tid, r in (reused or {}).items() if tid not in records},
         )
         run.status, run.output, run.error = result.status, result.output, result.error
         run.ended_at = utcnow()
