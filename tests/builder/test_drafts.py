@@ -348,6 +348,16 @@ def test_deploy_registers_new_versions_with_the_yaml_artifact(owner: Api, srv: S
     assert [r["action"] for r in owner.audit("dag_draft", draft["draft_id"])][:3] == ["execute"] * 3
     refused(owner.call("POST", path, {"flow_version": "1/2"}), 400, "flow_version")
     refused(owner.call("POST", path, {"colour": 1}), 400, "colour")
+    refused(owner.call("POST", path, {"schedule": "every tuesday"}), 400, "schedule")
+    refused(owner.call("POST", path, {"deployment_name": "no spaces"}), 400, "deployment_name")
+    assert [v["flow_version"] for v in owner.ok("GET", "/flows/drawn-flow/versions")["items"]] == [
+        "2.0.0",
+        "1.0.1",
+        "1.0.0",
+    ]
+    scheduled = owner.ok("POST", path, {"schedule": "30m", "deployment_name": "drawn-often"}, 201)
+    assert owner.ok("GET", "/deployments/drawn-often")["schedule"] == "30m"
+    assert scheduled["flow_version"] == "2.0.1"
 
 
 # -- orgs and permissions ---------------------------------------------------------------------------

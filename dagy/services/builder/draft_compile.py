@@ -24,7 +24,7 @@ from dagy.pipelines.problems import PipelineError, Problem
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
 from dagy.services.builder import drafts
-from dagy.services.catalog import flows
+from dagy.services.catalog import checks, flows
 from dagy.services.catalog.pipelines import register_pipeline
 from dagy.store import drafts as sql
 from dagy.store.drafts import DraftRow
@@ -206,6 +206,9 @@ def _deploy_body(body: Any) -> dict[str, Any]:
             f"Invalid flow_version: {version!r}",
             {"flow_version": "letters, digits, '.', '_' or '-', at most 128"},
         )
+    if body.get("deployment_name") is not None:
+        checks.check_name(body["deployment_name"], field="deployment_name")
+    checks.check_schedule(body.get("schedule"))  # before anything is stored, not half-way
     return body
 
 
