@@ -173,7 +173,8 @@ class Metric:
         verdict = (
             "info" if self.target is None else ("PASS" if self.value < self.target else "FAIL")
         )
-        target = "-" if self.target is None else f"< {self.target:,.0f} {self.unit}"
+        shown = f"{self.target:,.0f}" if (self.target or 0) >= 100 else f"{self.target:.1f}"
+        target = "-" if self.target is None else f"< {shown} {self.unit}"
         return f"{self.name:<34} {self.value:>10,.2f} {self.unit:<4} {target:<12} {verdict}"
 
 

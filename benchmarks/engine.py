@@ -65,7 +65,12 @@ def _step(previous: int) -> int:
     return previous + 1
 
 
+def _items(n: int) -> list[int]:
+    return list(range(n))
+
+
 source = task(_source, name="source")
+items = task(_items, name="items")
 noop = task(_noop, name="noop")
 fan_in = task(_fan_in, name="fan_in")
 step = task(_step, name="step")
@@ -396,6 +401,51 @@ def bench_big_fanout(n: int, scratch: Path) -> list[Metric]:
     ]
 
 
+def map_spec(n: int) -> Any:
+    """items -> a map of ``step`` over its n elements (``for_each``, what pipelines compile to)
+    -> fan_in: n + 3 task runs, n of them created by the engine while the run runs."""
+    from dagy.sdk.spec import FlowSpec, TaskRunSpec
+
+    tasks = {t.name: t.definition for t in (items, step, fan_in)}
+    return FlowSpec(
+        "bench_map",
+        "1",
+        {},
+        tasks,
+        [
+            TaskRunSpec("items-1", "items", args=[n]),
+            TaskRunSpec(
+                "step-1",
+                "step",
+                args=[{"$item": []}],
+                upstream=["items-1"],
+                for_each={"$ref": "items-1"},
+            ),
+            TaskRunSpec("fan_in-1", "fan_in", args=[{"$ref": "step-1"}], upstream=["step-1"]),
+        ],
+        {"$ref": "fan_in-1"},
+    )
+
+
+def bench_map(n: int, scratch: Path, fanout_per_task_ms: float) -> list[Metric]:
+    from dagy.services.runs.execute import RunSettings, run_spec
+
+    _section(f"map over {n:,} elements ({n + 3:,} task runs, {WORKERS} workers)")
+    paths = _new_home(scratch)
+    start = time.perf_counter()
+    run = run_spec(map_spec(n), settings=RunSettings(max_workers=WORKERS), paths=paths)
+    wall_ms = (time.perf_counter() - start) * 1000
+    if run.status != "SUCCEEDED" or json.loads(run.output or "0") != n:
+        raise RuntimeError(f"map run failed: {run.status} {run.error}")
+    per_child = wall_ms / (n + 3)
+    print(f"  wall  {wall_ms:8.0f} ms   ({per_child:.3f} ms per task run)")
+    print(f"  the fan-out of the same size: {fanout_per_task_ms:.3f} ms per task run")
+    return [
+        Metric(f"map {n:,}: wall", wall_ms, "ms"),
+        Metric(f"map {n:,}: per child", per_child, "ms"),
+    ]
+
+
 # -- 4: `dagy runs list` over a big history -------------------------------------------------------
 
 
@@ -616,7 +666,9 @@ def main(argv: list[str] | None = None) -> int:
             scratch,
             fixed_ms,
         )
-        metrics += bench_big_fanout(sizes.big_fanout, scratch)
+        big = bench_big_fanout(sizes.big_fanout, scratch)
+        metrics += big
+        metrics += bench_map(sizes.big_fanout, scratch, big[1].value)
         metrics += bench_runs_list(sizes.runs, sizes.process_repeats, scratch)
         metrics += bench_startup(sizes.startup_repeats, scratch)
 

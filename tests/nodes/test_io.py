@@ -130,3 +130,16 @@ def test_http_fetch_fails_on_a_non_2xx_status_or_no_server(ctx, site):
         io.http_fetch({"url": "http://127.0.0.1:9/x", "timeout_seconds": 2})
     with pytest.raises(NodeError, match="must be an http"):
         io.http_fetch({"url": "file:///etc/passwd"})
+
+
+def test_json_too_big_for_a_task_result_asks_for_a_dataframe(ctx, tmp_path, monkeypatch, site):
+    monkeypatch.setenv("DAGY_LOCAL_ARTIFACT_MAX_BYTES", "64")
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(RECORDS * 10), encoding="utf-8")
+    with pytest.raises(
+        NodeError, match=r"more than the artifact limit of 64 bytes .*output: dataframe"
+    ):
+        io.file_ingest({"uri": str(path)})
+    assert io.file_ingest({"uri": str(path), "output": "dataframe"})[frames.KEY]["rows"] == 30
+    with pytest.raises(NodeError, match=r"the response from .* set output: dataframe"):
+        io.http_fetch({"url": site.url("/orders")})

@@ -119,7 +119,7 @@ def _compare(left: Any, operator: str, right: Any) -> bool:
 def condition(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> Any:
     """``{"$branch": <field operator value>, "value": <data_in unchanged>}``."""
     data = data_of(inputs) if inputs else None
-    operator = str(config.get("operator") or "truthy")
+    operator = str(config.get("operator") or "==")
     operator = _ALIASES.get(operator, operator)
     if operator not in OPERATORS:
         raise NodeError(f"config.operator must be one of {', '.join(OPERATORS)}; got {operator!r}")

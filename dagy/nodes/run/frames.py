@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -71,13 +72,15 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection for one call, closed afterwards."""
     import duckdb
 
+    spill = output_dir() / ".duckdb-tmp"
     con = duckdb.connect(":memory:")
     try:
         con.execute(f"SET memory_limit = {quote(MEMORY_LIMIT)}")
-        con.execute(f"SET temp_directory = {quote(str(output_dir() / '.duckdb-tmp'))}")
+        con.execute(f"SET temp_directory = {quote(str(spill))}")
         yield con
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def quote(text: str) -> str:
@@ -146,17 +149,34 @@ def read_json_sql(con: duckdb.DuckDBPyConnection, path: Path | str, layout: str)
     return f"{base}, columns = {{{columns}}})"
 
 
-def fetch_records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+def fetch_records(
+    con: duckdb.DuckDBPyConnection, sql: str, *, result_of: str | None = None
+) -> list[dict[str, Any]]:
     """The rows of ``sql`` as JSON records (DuckDB writes the JSON: dates, decimals, structs as
-    JSON has them)."""
+    JSON has them). ``result_of``: these records are a node's result; refuse them when too big."""
     path = new_path(".records", ".json")
     try:
         con.execute(f"COPY ({sql}) TO {quote(str(path))} (FORMAT json, ARRAY true)")
+        if result_of:
+            check_json_size(path.stat().st_size, result_of)
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     finally:
         path.unlink(missing_ok=True)
     return json.loads(text) if text.strip() else []
+
+
+def check_json_size(size: int, what: str) -> None:
+    """Refuse JSON too big to be a task result, saying what to do instead (the engine would only
+    say it is too big)."""
+    from dagy.engine import artifacts
+
+    limit = artifacts.max_bytes()
+    if limit and size > limit:
+        raise NodeError(
+            f"{what} is {size} bytes as JSON, more than the artifact limit of {limit} bytes "
+            "(DAGY_LOCAL_ARTIFACT_MAX_BYTES): set output: dataframe"
+        )
 
 
 def to_records(value: Any) -> Any:

@@ -152,7 +152,7 @@ def _read(path: Path, fmt: str, config: dict[str, Any], uri: str) -> Any:
         try:
             sql = f"SELECT * FROM {_reader(con, path, fmt)}"
             if output == "json":
-                return frames.fetch_records(con, sql)
+                return frames.fetch_records(con, sql, result_of=uri)
             return frames.write(con, sql, "ingest")
         except NodeError:
             raise
@@ -366,6 +366,8 @@ def http_fetch(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> 
         raise NodeError(f"{method} {url} timed out after {timeout:g}s") from None
     except OSError as exc:  # a connection reset while reading
         raise NodeError(f"{method} {url} failed: {type(exc).__name__}: {exc}") from None
+    if output == "json":
+        frames.check_json_size(len(raw), f"the response from {url}")
     text = raw.decode(charset, errors="replace")
     value: Any = text
     if ctype == "application/json" or ctype.endswith("+json"):

@@ -99,7 +99,7 @@ def sql_transform(config: dict[str, Any], inputs: dict[str, Any] | None = None) 
         try:
             if output == "dataframe":
                 return frames.write(con, query, "sql")
-            return frames.fetch_records(con, query)
+            return frames.fetch_records(con, query, result_of="the query's result")
         except NodeError:
             raise
         except Exception as exc:  # duckdb.Error: the user's SQL
