@@ -67,3 +67,17 @@ def test_quiet_and_a_pipe_see_only_the_result_line(
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout.startswith("Run completed: many-") and len(piped.stdout.splitlines()) == 1
     assert piped.stderr == ""
+
+
+def test_the_progress_line_counts_skipped_task_runs_done_and_grows_with_a_maps_children():
+    from dagy.cli._progress import RunProgress
+
+    progress = RunProgress()
+    progress.begin(3, reused=1)  # three task runs in the spec, one reused by a retry
+    progress.task("skipped", "SKIPPED")
+    progress.task("each", "RUNNING")
+    for i in range(3):
+        progress.task(f"each.{i}", "SUCCEEDED" if i else "FAILED")
+    assert progress.summary().startswith(
+        "5/6 task runs done · 1 running · 0 retrying · 1 failed · "
+    )
