@@ -30,7 +30,8 @@ def default_lookup() -> Lookup:
 
 
 def step_path(pipeline: Pipeline, step: Step) -> str:
-    return f"steps[{pipeline.steps.index(step)}]"
+    """``steps[<i>]`` of this very step (by identity: two equal steps are two places)."""
+    return f"steps[{next(i for i, s in enumerate(pipeline.steps) if s is step)}]"
 
 
 def upstream_of(step: Step) -> list[str]:
@@ -64,8 +65,8 @@ def check_pipeline(pipeline: Pipeline, lookup: Lookup | None = None) -> list[Pro
     lookup = lookup or default_lookup()
     out: list[Problem] = []
     ids = {s.id for s in pipeline.steps}
-    for step in pipeline.steps:
-        at = step_path(pipeline, step)
+    for i, step in enumerate(pipeline.steps):
+        at = f"steps[{i}]"
         out += _check_kind(pipeline, step, at, lookup)
         out += _check_refs(pipeline, step, at, ids)
         out += _check_control(pipeline, step, at, lookup)

@@ -85,7 +85,7 @@ def _split(impl: str) -> tuple[str, str]:
 def _runner(step: Step, node: NodeDef | None) -> tuple[str, dict[str, Any]]:
     """The implementation a step runs and its config before references are resolved."""
     if step.kind == "python":
-        return PYTHON_IMPL, {"function": step.python}
+        return PYTHON_IMPL, {**step.config, "function": step.python}  # e.g. materialize
     if step.kind == "command":
         return COMMAND_IMPL, {**step.config, "command": step.command}
     config = dict(step.config)  # defaults are the implementation's own, not filled in here

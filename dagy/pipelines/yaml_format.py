@@ -39,13 +39,19 @@ STEP_KEYS = (
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 TARGET = re.compile(r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_.]*$")
 IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*$")
+RESERVED_NAMES = ("validate",)  # POST /flows/validate
+RESERVED_VERSIONS = ("latest", "versions")  # GET /flows/{name}/latest, /versions
 _WHEN = re.compile(r"^\s*(not\s+)?(\$\{[^}]*\})\s*$")
 
 
 # -- reading -------------------------------------------------------------------------------------
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (several times faster on a 500-step pipeline).
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc]
     """A safe loader that notes duplicate mapping keys (YAML would keep the last one silently)."""
 
     def __init__(self, stream: str) -> None:
@@ -121,9 +127,15 @@ def from_data(
                 f"must be a name of letters, digits, '_', '-', '.' (at most 128), got {name!r}",
             )
         )
+    if name in RESERVED_NAMES:
+        out.append(Problem("name", f"'{name}' is reserved by the API"))
     version = data.get("version", "1.0.0")
     if isinstance(version, bool) or not isinstance(version, (str, int, float)) or not str(version):
         out.append(Problem("version", f"must be a string, got {_kind(version)}"))
+    elif str(version) in RESERVED_VERSIONS or "/" in str(version) or ":" in str(version):
+        out.append(
+            Problem("version", f"{str(version)!r} cannot be a version (reserved, or a '/' or ':')")
+        )
     description = data.get("description", "")
     if description is None:
         description = ""

@@ -166,6 +166,14 @@ def test_a_pipeline_built_in_code_dumps_and_parses_back() -> None:
             ["name: must be a name of letters, digits, '_', '-', '.' (at most 128), got 'a b'"],
         ),
         ("name: x", ["steps: required"]),
+        (
+            "name: validate\nsteps: [{id: a, python: 'm:f'}]",
+            ["name: 'validate' is reserved by the API"],
+        ),
+        (
+            "name: x\nversion: latest\nsteps: [{id: a, python: 'm:f'}]",
+            ["version: 'latest' cannot be a version (reserved, or a '/' or ':')"],
+        ),
         ("name: x\nsteps: {}", ["steps: must be a list of steps, got a mapping"]),
         ("name: x\nsteps: []", ["steps: a pipeline needs at least one step"]),
         (
@@ -311,12 +319,12 @@ def test_every_problem_is_reported_with_the_step_it_belongs_to() -> None:
 
 
 def test_yaml_syntax_errors_name_their_line() -> None:
-    assert problems_of("name: x\nsteps:\n  - id: a\n    python: [m:f\n") == [
-        "line 5: YAML syntax error: expected ',' or ']', but got '<stream end>' (column 1)"
-    ]
-    assert problems_of("name: x\nsteps:\n  - id: a\n    python: m:f\n  bad: x: 1\n") == [
-        "line 5: YAML syntax error: expected <block end>, but found '?' (column 3)"
-    ]
+    [line] = problems_of("name: x\nsteps:\n  - id: a\n    python: [m:f\n")
+    # the parser's own words (libyaml's or PyYAML's), where it stopped
+    assert line.startswith("line 5: YAML syntax error: ") and "',' or ']'" in line
+    assert line.endswith(" (column 1)")
+    [line] = problems_of("name: x\nsteps:\n  - id: a\n    python: m:f\n  bad: x: 1\n")
+    assert line.startswith("line 5: YAML syntax error: ") and line.endswith(" (column 3)")
 
 
 def test_duplicate_keys_are_problems_not_silently_the_last() -> None:
