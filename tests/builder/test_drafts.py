@@ -126,8 +126,8 @@ def test_every_route_with_the_spec_example_bodies(owner: Api):
     validation = detail["validation"]
     assert validation["valid"] is False
     unknown = {(e["node"], e["field"], e["path"]) for e in validation["errors"]}
-    assert ("node_1", "node", "nodes.node_1.type") in unknown
-    assert ("node_2", "node", "nodes.node_2.type") in unknown
+    assert ("node_1", "type", "nodes.node_1.type") in unknown
+    assert ("node_2", "type", "nodes.node_2.type") in unknown
     assert any("unknown node type 's3_read'" in line for line in lines(validation))
     assert any(
         "'kubernetes' is not installed here" in line for line in lines(validation, "warnings")

@@ -105,9 +105,8 @@ def _on_canvas(problem: Problem, pipeline: Pipeline) -> Problem:
     rest = found.group(2)
     rest = re.sub(r"^\.config(?=[.\[]|$)", ".data", rest)
     rest = re.sub(r"^\.node$", ".type", rest)
-    return Problem(
-        f"nodes.{step.id}{rest}", problem.message, problem.node or step.id, problem.field
-    )
+    field = "type" if problem.field == "node" else problem.field  # the canvas node's key
+    return Problem(f"nodes.{step.id}{rest}", problem.message, problem.node or step.id, field)
 
 
 def _warnings(row: DraftRow, pipeline: Pipeline) -> list[Problem]:
