@@ -14,6 +14,7 @@ import pytest
 
 from dagy.nodes import registry
 from dagy.pipelines import canvas, yaml_format
+from dagy.services.builder.draft_compile import bump
 from tests.conftest import REPO, ServerProcess
 from tests.server.flows_support import Api, assert_error, login, new_org, start
 from tests.server.sensors_support import wait_done
@@ -361,6 +362,19 @@ def test_deploy_registers_new_versions_with_the_yaml_artifact(owner: Api, srv: S
     scheduled = owner.ok("POST", path, {"schedule": "30m", "deployment_name": "drawn-often"}, 201)
     assert owner.ok("GET", "/deployments/drawn-often")["schedule"] == "30m"
     assert scheduled["flow_version"] == "2.0.1"
+
+
+@pytest.mark.parametrize(
+    ("newest", "taken", "expected"),
+    [
+        ("1.0.0", {"1.0.0"}, "1.0.1"),
+        ("1.0.3", {"1.0.3", "1.0.4"}, "1.0.5"),
+        ("beta", {"beta"}, "beta.1"),
+        ("2024.1", {"2024.1", "2024.1.1"}, "2024.1.2"),
+    ],
+)
+def test_a_deploy_without_a_version_takes_the_next_free_one(newest, taken, expected):
+    assert bump(newest, taken) == expected
 
 
 # -- orgs and permissions ---------------------------------------------------------------------------

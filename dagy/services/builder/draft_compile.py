@@ -174,10 +174,15 @@ def next_version(store: DuckDBStore, org_id: str, flow_name: str) -> str:
         found = flows.versions(store, org_id, flow_name)
     except NotFoundError:
         return DEFAULT_VERSION
-    taken = {v.flow_version for v in found}
     newest = max(found, key=lambda v: (v.deployment_version or 0, v.created_at)).flow_version
-    candidate = newest
-    while candidate in taken:
+    return bump(newest, {v.flow_version for v in found})
+
+
+def bump(version: str, taken: set[str]) -> str:
+    """The version after ``version`` that is not ``taken``: ``1.0.3`` -> ``1.0.4``, ``beta`` ->
+    ``beta.1``."""
+    candidate = version
+    while candidate in taken or candidate == version:
         parts = _SEMVER.match(candidate)
         if parts:
             major, minor, patch = (int(p) for p in parts.groups())
