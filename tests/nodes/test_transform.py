@@ -154,3 +154,24 @@ def test_field_mapper_builds_records_from_its_mapping(ctx, tmp_path, kind):
     assert back(kind, out) == [{"x": 1, "y": 2}]
     kept = transform.field_mapper({"mapping": {"x": "a"}, "keep_unmapped": True}, {"data_in": data})
     assert back(kind, kept) == [{"x": 1, "b": 2, "c": 3}]
+
+
+def test_a_required_column_the_dataframe_lacks_fails_every_record(ctx, tmp_path):
+    data = as_frame([{"id": 1}, {"id": 2}], tmp_path)
+    with pytest.raises(NodeError, match=r"record 0 is invalid: 'email' is a required property"):
+        transform.schema_validator({"schema": SCHEMA}, {"data_in": data})
+
+
+def test_additional_properties_and_top_level_keywords_on_a_dataframe(ctx, tmp_path):
+    rows = [{"id": 1, "email": "a@x.io"}, {"id": 2, "email": "b@x.io", "extra": "no"}]
+    closed = {**SCHEMA, "additionalProperties": False}
+    out = transform.schema_validator(
+        {"schema": closed, "on_invalid": "drop"}, {"data_in": as_frame(rows, tmp_path)}
+    )
+    assert frames.to_records(out) == [{"id": 1, "email": "a@x.io", "extra": None}]
+    either = {
+        "anyOf": [{"required": ["id"]}, {"required": ["code"]}],
+        "properties": {"id": {"maximum": 1}},
+    }
+    with pytest.raises(NodeError, match="record 1 is invalid"):
+        transform.schema_validator({"schema": either}, {"data_in": as_frame(rows, tmp_path)})

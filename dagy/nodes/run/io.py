@@ -8,8 +8,10 @@ destination is replaced whole or not at all: the file is written beside it and r
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -95,6 +97,9 @@ def _s3_error(exc: Exception, uri: str, doing: str) -> NodeError:
         if hasattr(exc, "response")
         else None
     )
+    if not code:  # boto3's transfer errors carry the service's code only in their message
+        found = re.search(r"An error occurred \((\w+)\)", str(exc))
+        code = found.group(1) if found else None
     why = f"{code}" if code else f"{type(exc).__name__}: {exc}"
     if code in ("404", "NoSuchKey", "NotFound"):
         why = "no such object"
@@ -225,10 +230,12 @@ def data_of(inputs: dict[str, Any] | None) -> Any:
 
 
 def _write_file(data: Any, fmt: str, target: Path) -> int:
-    """Write ``data`` (a dataframe or JSON) to ``target`` as ``fmt``; the number of records."""
+    """Write ``data`` (a dataframe or JSON) to ``target`` as ``fmt`` (gzipped when ``target`` ends
+    in ``.gz``); the number of records."""
     if not frames.is_frame(data) and fmt in ("json", "ndjson"):
         # JSON stays exactly as the upstream node made it: no detour through a table.
-        with open(target, "w", encoding="utf-8") as fh:
+        opener: Any = gzip.open if target.suffix == ".gz" else open
+        with opener(target, "wt", encoding="utf-8") as fh:
             if fmt == "json":
                 fh.write(json.dumps(data))
             else:
@@ -265,7 +272,9 @@ def _write(config: dict[str, Any], inputs: dict[str, Any] | None, *, store_defau
     if fmt not in FORMATS:
         raise NodeError(f"config.format must be one of {', '.join(FORMATS)}; got {fmt!r}")
     with _scratch() as folder:
-        local = folder / f"output.{fmt}"
+        # DuckDB compresses by the file's extension: the temp file keeps the target's ".gz".
+        gz = ".gz" if uri and uri.lower().endswith(".gz") and fmt != "parquet" else ""
+        local = folder / f"output.{fmt}{gz}"
         rows = _write_file(data, fmt, local)
         size = local.stat().st_size
         if uri is None:
