@@ -233,6 +233,14 @@ def test_for_each_over_a_literal_list_maps_children_in_order(paths, tasks_file):
     assert rows["label.1"].attempt == 1 and _result(paths, run, "label.1") == "#b"
     assert _result(paths, run, "label") == ["#a", "#b", "#c"]
     assert _result(paths, run, "after") == 3
+    events = [json.loads(line) for line in (paths.run_dir(run.run_id) / "events.jsonl").open()]
+    label = [
+        e["v"]["status"] for e in events if e["k"] == "task" and e["v"]["task_run_id"] == "label"
+    ]
+    assert label == ["RUNNING", "SUCCEEDED"]  # RUNNING while its children ran
+    first_child = next(i for i, e in enumerate(events) if e["v"].get("task_run_id") == "label.0")
+    label_running = next(i for i, e in enumerate(events) if e["v"].get("task_run_id") == "label")
+    assert label_running < first_child
 
 
 def test_for_each_over_an_upstream_result_with_item_paths(paths, tasks_file):
