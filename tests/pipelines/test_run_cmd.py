@@ -345,3 +345,46 @@ def test_a_pipeline_moved_after_its_run_cannot_be_retried_silently(run_dagy, wri
     done = run_dagy("runs", "retry", failed)
     assert done.returncode == 3, done.stderr
     assert "not found" in done.stderr
+
+
+BRANCHES = """
+name: branches
+params: {size: 3, items: [{id: a}, {id: b}]}
+steps:
+  - id: big
+    node: condition
+    config: {operator: gt, value: 2}
+    with: {data: "${params.size}"}
+  - id: large
+    command: echo large
+    when: ${big}
+  - id: small
+    command: echo small
+    when: not ${big}
+  - id: each
+    node: delay
+    config: {seconds: 0}
+    with: {data: "${item.id}"}
+    for_each: ${params.items}
+  - id: fixed
+    python: code.py:greet
+    with: {who: "${item}"}
+    for_each: [x, y, z]
+"""
+
+
+@pytest.mark.parametrize(
+    ("size", "ran", "skipped"), [("3", "large", "small"), ("1", "small", "large")]
+)
+def test_a_condition_picks_one_branch_and_for_each_fans_out(run_dagy, write, size, ran, skipped):
+    write("code.py", CODE)
+    pipeline = write("branches.yaml", BRANCHES)
+    done = run_dagy("run", str(pipeline), "--param", f"size={size}")
+    assert done.returncode == 0, done.stderr
+    run = show(run_dagy, run_id_of(done))
+    got = states(run)
+    assert got[ran] == ("SUCCEEDED", 1) and got[skipped][0] == "SKIPPED"
+    assert run["output"][ran] == ran and run["output"][skipped] is None
+    assert run["output"]["each"] == ["a", "b"]
+    assert run["output"]["fixed"] == ["hello x", "hello y", "hello z"]
+    assert [t for t in got if t.startswith("fixed.")] == ["fixed.0", "fixed.1", "fixed.2"]

@@ -347,3 +347,17 @@ def test_register_pipeline_writes_a_version_a_server_runs(
                                ("drawn", {"say": "drawn"})):  # fmt: skip
         run = run_deployment(api, deployment)
         assert run["status"] == "completed" and run["output"] == output, run
+
+
+def test_build_a_pipeline_then_deploy_the_zip(run_dagy, dagy_home, tmp_path):
+    path = write_pipeline(tmp_path / "code")
+    built = run_dagy("build", str(path), "--output-dir", str(tmp_path / "dist"))
+    assert built.returncode == 0, built.stderr
+    artifact = Path(built.stdout.strip().removeprefix("Artifact: "))
+    assert artifact.parent.parent == tmp_path / "dist" / "greeter_pipe"
+    with zipfile.ZipFile(artifact) as zf:
+        assert {"greeter.yaml", "code.py", "helpers.py"} <= set(zf.namelist())
+    done = run_dagy("deploy", str(artifact), "--deployment", "built", "--flow-name", "greeter_pipe")
+    assert done.returncode == 0, done.stderr
+    ran = run_dagy("run", "built", "--param", "n=1")
+    assert ran.returncode == 0 and ran.stdout.endswith(" status=SUCCEEDED\n"), ran.stderr

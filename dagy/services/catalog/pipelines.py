@@ -105,6 +105,7 @@ def build_pipeline_artifact(
     yaml_text: str | None = None,
     yaml_name: str | None = None,
     lookup: Lookup | None = None,
+    params: dict[str, Any] | None = None,
 ) -> BuildResult:
     """Compile ``pipeline`` (PipelineError when it does not check) and write its ``artifact.zip``
     under ``output_dir/<name>/<build id>/``. ``yaml_text``: the file's own text (kept as written),
@@ -115,7 +116,7 @@ def build_pipeline_artifact(
     text = yaml_text if yaml_text is not None else dump_pipeline(pipeline)
     name = yaml_name or f"{_path_component(pipeline.name)}.yaml"
     entrypoint = f"{name}:{pipeline.name}"
-    spec = replace(to_flow_spec(pipeline, {}, lookup=lookup), entrypoint=entrypoint)
+    spec = replace(to_flow_spec(pipeline, params or {}, lookup=lookup), entrypoint=entrypoint)
     files: dict[str, bytes] = {name: text.encode("utf-8")}
     for inside, file in code_files(pipeline).items():
         files[inside] = file.read_bytes()
@@ -141,7 +142,7 @@ def build_pipeline_artifact(
         "dagy_version": _dagy_version(),
         "dependencies": dependencies,
         "code_hash": code_hash,
-        "parameters": {},
+        "parameters": dict(params or {}),
     }
     files[FLOW_SPEC_FILE] = spec.to_json(indent=2).encode("utf-8")
     files[METADATA_FILE] = _json_bytes(metadata)
