@@ -28,7 +28,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Engine, executor, store, start-up, API, usage and TUI benchmarks: ``-- --quick`` or ``-- --check``."""
+    """Engine, executor, store, start-up, API, usage, TUI and builder benchmarks: ``-- --quick`` or ``-- --check``."""
     session.install(".[server,tui]", *PLUGINS)
     session.run("python", "benchmarks/engine.py", *session.posargs)
     session.run("python", "benchmarks/executors.py", *session.posargs)
@@ -37,3 +37,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/scheduler.py", *session.posargs)
     session.run("python", "benchmarks/usage.py", *session.posargs)
     session.run("python", "benchmarks/tui.py", *session.posargs)
+    session.run("python", "benchmarks/builder.py", *session.posargs)

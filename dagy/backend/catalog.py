@@ -210,9 +210,32 @@ def build_artifact(
     A module function, not a method: a build reads the flow's code and writes a file, in every
     mode alike; it touches neither the store nor an API.
     """
+    from dagy.pipelines.loader import is_pipeline_target
+
+    if is_pipeline_target(target):  # `dagy build pipeline.yaml`: the zip `dagy deploy` takes
+        path = target if target.lower().endswith((".yaml", ".yml")) else target.rpartition(":")[0]
+        root = Path(output_dir).expanduser().resolve() if output_dir is not None else paths.builds
+        return build_pipeline_artifact(Path(path), root, params)
+
     from dagy.services.catalog.build import build_artifact as build
 
     return build(target, params, output_dir, paths).artifact_path
+
+
+def build_pipeline_artifact(
+    path: Path, output_dir: Path, params: dict[str, str] | None = None
+) -> Path:
+    """The zip ``dagy deploy pipeline.yaml`` uploads: the YAML as written, the python files its
+    steps reference, the compiled FlowSpec, metadata and manifest (PipelineError, exit 2, when
+    the pipeline does not check). Like a build, it touches neither the store nor an API."""
+    from dagy.pipelines.loader import read_pipeline
+    from dagy.services.catalog.pipelines import build_pipeline_artifact as build
+
+    file = Path(path).expanduser().resolve()
+    pipeline = read_pipeline(file)
+    text = file.read_text(encoding="utf-8")
+    built = build(pipeline, output_dir, yaml_text=text, yaml_name=file.name, params=params)
+    return built.artifact_path
 
 
 class LocalCatalog:

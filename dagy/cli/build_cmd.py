@@ -25,7 +25,8 @@ from dagy.cli._help import HomeCommand
     help="Build-time flow parameter (repeatable); coerced to the flow's annotations.",
 )
 def build(target: str, output_dir: Path | None, params: tuple[str, ...]) -> None:
-    """Build a deployment artifact (zip) from a local flow: PATH:FLOW_FN.
+    """Build a deployment artifact (zip) from a local flow: PATH:FLOW_FN, or from a YAML
+    pipeline (PATH.yaml: the zip holds the YAML and the python files its steps reference).
 
     The zip holds flow_spec.json (the built DAG), metadata.json (name, version,
     entrypoint, build time, Python version, dependencies, code_hash),
@@ -44,6 +45,7 @@ def build(target: str, output_dir: Path | None, params: tuple[str, ...]) -> None
     from dagy.sdk.loader import split_target
     from dagy.sdk.params import parse_param_pairs
 
-    split_target(target)  # a malformed target is reported before a malformed --param
+    if not target.lower().endswith((".yaml", ".yml")):  # a YAML pipeline needs no :<fn>
+        split_target(target)  # a malformed target is reported before a malformed --param
     raw = parse_param_pairs(params)
     click.echo(f"Artifact: {build_artifact(target, raw, output_dir, DagyPaths.from_env())}")

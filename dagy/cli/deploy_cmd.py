@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +43,17 @@ class DeployCommand(click.Command):
 
 
 @click.command("deploy", cls=DeployCommand)
-@click.argument("artifact", metavar="ARTIFACT.ZIP", type=click.Path(path_type=Path))
-@click.option("--deployment", required=True, help="Deployment name (used to trigger runs).")
-@click.option("--flow-name", required=True, help="Flow name to register.")
+@click.argument("artifact", metavar="ARTIFACT.ZIP|PIPELINE.YAML", type=click.Path(path_type=Path))
+@click.option(
+    "--deployment",
+    default=None,
+    help="Deployment name (used to trigger runs).  [required for a zip; a pipeline's: its name]",
+)
+@click.option(
+    "--flow-name",
+    default=None,
+    help="Flow name to register.  [required for a zip; a pipeline's: its name]",
+)
 @click.option(
     "--flow-version", default=None, help="Flow version to register.  [default: the artifact's]"
 )
@@ -76,7 +87,9 @@ class DeployCommand(click.Command):
     help="One or more dependency package slugs to attach.",
 )  # fmt: skip
 def deploy(artifact: Path, **options: Any) -> None:
-    """Upload ARTIFACT.ZIP (from `dagy build`) and register it as a deployment.
+    """Upload ARTIFACT.ZIP (from `dagy build`) and register it as a deployment; or deploy a
+    YAML pipeline (PIPELINE.YAML): its zip (the YAML, the python files its steps reference, the
+    compiled FlowSpec) is built first, and the flow and deployment default to its name.
 
     With an API URL (DAGY_API_URL or the profile's) the zip goes up in parts through the API;
     without one it is stored and registered in this machine's Dagy home (through its `dagy serve`
@@ -87,12 +100,40 @@ def deploy(artifact: Path, **options: Any) -> None:
     Examples:
       dagy deploy ./dist/artifact.zip --deployment my-etl --flow-name daily_etl --flow-version 1.0.0
       dagy deploy artifact.zip --deployment my-etl --flow-name daily_etl --dep-packages A1B2 X9Y8
+      dagy deploy examples/pipelines/orders_etl.yaml --deployment orders
     """
+    path = artifact.expanduser().absolute()
+    if path.suffix.lower() in (".yaml", ".yml"):
+        with tempfile.TemporaryDirectory(prefix="dagy-deploy-") as scratch:
+            _deploy(_pipeline_zip(path, Path(scratch), options), options)
+        return
+    for option in ("deployment", "flow_name"):
+        if not options[option]:
+            raise click.UsageError(f"Missing option '--{option.replace('_', '-')}'.")
+    _deploy(path, options)
+
+
+def _pipeline_zip(path: Path, scratch: Path, options: dict[str, Any]) -> Path:
+    """Build the pipeline's zip in ``scratch``; the flow and deployment default to its name."""
+    from dagy.backend.catalog import build_pipeline_artifact
+
+    if not path.is_file():
+        raise FileNotFoundError(f"Pipeline file not found: {path}")
+    built = build_pipeline_artifact(path, scratch)
+    with zipfile.ZipFile(built) as zf:
+        name = json.loads(zf.read("flow_spec.json"))["flow_name"]
+    if options["flow_name"] not in (None, name):
+        raise ValueError(f"--flow-name {options['flow_name']} is not the pipeline's name {name}")
+    options["flow_name"] = name
+    options["deployment"] = options["deployment"] or name
+    return built
+
+
+def _deploy(path: Path, options: dict[str, Any]) -> None:
     from dagy.backend import open_backend
     from dagy.backend.catalog import DeployOptions
     from dagy.config.paths import DagyPaths
 
-    path = artifact.expanduser().absolute()
     deploy_options = DeployOptions(
         deployment_name=options["deployment"],
         flow_name=options["flow_name"],

@@ -74,9 +74,11 @@ def _register() -> None:
         serve_cmd,
         tui_cmd,
         users_cmd,
+        validate_cmd,
     )
 
     cli.add_command(run_cmd.run)
+    cli.add_command(validate_cmd.validate)
     cli.add_command(runs_cmd.runs)
     cli.add_command(logs_cmd.logs)
     cli.add_command(build_cmd.build)

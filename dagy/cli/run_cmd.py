@@ -83,12 +83,13 @@ def run(
     profile: str | None,
     quiet: bool,
 ) -> None:
-    """Execute a flow locally (TARGET is <path>:<flow_fn>), or trigger a run of a
-    deployment (TARGET is its name) on the API of DAGY_API_URL or the profile.
+    """Execute a flow locally (TARGET is <path>:<flow_fn>, or a YAML pipeline file), or
+    trigger a run of a deployment (TARGET is its name) on the API of DAGY_API_URL or the profile.
 
     \b
     Examples:
       dagy run examples/flow_example.py:example_flow --param date=2026-03-04 --max-workers 4
+      dagy run examples/pipelines/orders_etl.yaml --param day=2026-03-05
       DAGY_API_URL=http://127.0.0.1:8000/v1 dagy run my-etl --param env=prod
 
     Locally it prints `Run completed: <run_id> status=<STATUS>`; exit code 0 when the run
@@ -104,9 +105,10 @@ def run(
     paths = DagyPaths.from_env()
     backend = open_backend(paths, profile)  # an unknown --profile: exit 4, whatever the target
     raw = parse_param_pairs(params)
-    if ":" not in target and (target.endswith(".py") or "/" in target):
+    pipeline = _is_pipeline(target)
+    if not pipeline and ":" not in target and (target.endswith(".py") or "/" in target):
         raise ValueError("Flow target must be in <path>:<flow_fn> format")  # a file, no function
-    if ":" not in target:
+    if ":" not in target and not pipeline:
         if env_name is not None:
             raise click.UsageError(
                 "--env applies to local runs (<path>:<flow_fn>); a deployment runs in its own"
@@ -126,6 +128,12 @@ def run(
         settings = Settings(max_workers, not no_fail_fast, executor, progress=progress)
         record = run_target(target, raw, settings, paths, environment=run_env)
     _report(record)
+
+
+def _is_pipeline(target: str) -> bool:
+    """A YAML pipeline file (``x.yaml``, or ``x.yaml:<name>``) runs here like a flow file."""
+    head = target if ":" not in target else target.rpartition(":")[0]
+    return target.lower().endswith((".yaml", ".yml")) or head.lower().endswith((".yaml", ".yml"))
 
 
 @contextlib.contextmanager

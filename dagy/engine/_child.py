@@ -46,6 +46,7 @@ def run_payload(payload: dict[str, Any]) -> ChildResult:
     Tracebacks of failures go to ``sys.stderr``, which the caller has pointed at the task log.
     """
     from dagy.engine import artifacts
+    from dagy.engine.context import TaskContext, bound
     from dagy.errors import ArtifactSerializationError
     from dagy.sdk import _codec
     from dagy.sdk.loader import load_module, split_target
@@ -66,8 +67,17 @@ def run_payload(payload: dict[str, Any]) -> ChildResult:
         traceback.print_exc()
         error = f"ImportError: cannot load task {payload['task_name']}: {exc}"
         return ChildResult(error=error, retryable=False)
+    context = TaskContext(
+        run_id=payload["run_id"],
+        task_run_id=payload["task_run_id"],
+        attempt=payload["number"],
+        artifact_dir=Path(payload["artifact_dir"]),
+        task_dir=Path(payload["task_dir"]),
+        entrypoint=payload.get("entrypoint"),
+    )
     try:
-        value = task.fn(*args, **kwargs)
+        with bound(context):
+            value = task.fn(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - user code
         traceback.print_exc()
         return ChildResult(error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)

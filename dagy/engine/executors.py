@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dagy.engine import _capture, artifacts
+from dagy.engine.context import TaskContext, bound
 from dagy.errors import ArtifactSerializationError
 from dagy.sdk import _codec
 from dagy.store.records import utcnow
@@ -119,6 +120,17 @@ def write_task_metadata(attempt: Attempt, outcome: Outcome, status: str) -> None
         fh.write(json.dumps(data))  # json.dumps uses the C encoder; json.dump does not
 
 
+def task_context(attempt: Attempt) -> TaskContext:
+    return TaskContext(
+        run_id=attempt.run_id,
+        task_run_id=attempt.task_run_id,
+        attempt=attempt.number,
+        artifact_dir=attempt.artifact_dir,
+        task_dir=attempt.task_dir,
+        entrypoint=attempt.entrypoint,
+    )
+
+
 def run_attempt(attempt: Attempt) -> Outcome:
     """Call the task function in this thread with its output captured; store the result."""
     assert attempt.fn is not None
@@ -128,7 +140,8 @@ def run_attempt(attempt: Attempt) -> Outcome:
         _log_line(log, f"INFO attempt {attempt.number} of {attempt.task_run_id} started")
         _capture.bind(log)
         try:
-            value = attempt.fn(*attempt.args, **attempt.kwargs)
+            with bound(task_context(attempt)):
+                value = attempt.fn(*attempt.args, **attempt.kwargs)
         except BaseException as exc:  # noqa: BLE001 - any failure of user code is a task failure
             _capture.bind(None)
             # A secret the task got from dagy.secret() stays **** in the log and the error.

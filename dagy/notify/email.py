@@ -28,6 +28,8 @@ def message(config: dict[str, Any], notification: dict[str, Any]) -> EmailMessag
     msg["From"] = config["from_address"]
     msg["To"] = ", ".join(config["to_addresses"])
     lines = [summary(notification), ""]
+    if notification.get("body"):  # a message of its own (the email_send node's)
+        lines = [str(notification["body"]).rstrip("\n"), ""]
     for key in ("flow_name", "run_id", "status", "started_at", "ended_at", "error", "retry_of"):
         if run.get(key) is not None:
             lines.append(f"{key}: {run[key]}")

@@ -18,6 +18,10 @@ def split_target(target: str) -> tuple[str, str]:
     return path, attr
 
 
+def _is_pipeline_file(path: str) -> bool:
+    return path.lower().endswith((".yaml", ".yml"))
+
+
 def module_name_for(path: Path) -> str:
     """A stable module name for a flow file, the same in every process that loads it."""
     stem = "".join(c if c.isalnum() else "_" for c in path.stem)
@@ -26,7 +30,12 @@ def module_name_for(path: Path) -> str:
 
 
 def load_module(path: str | Path) -> ModuleType:
-    """Import a flow file once per process (its folder goes on sys.path for sibling imports)."""
+    """Import a flow file once per process (its folder goes on sys.path for sibling imports).
+    A ``.yaml``/``.yml`` pipeline file loads as a module holding its PipelineFlow."""
+    if _is_pipeline_file(str(path)):
+        from dagy.pipelines import loader as pipelines
+
+        return pipelines.load_module(path)
     file = Path(path).expanduser().resolve()
     if not file.is_file():
         raise FileNotFoundError(f"Flow file not found: {file}")
@@ -55,7 +64,12 @@ def load_module(path: str | Path) -> ModuleType:
 
 
 def load_flow(target: str) -> Flow:
-    """The Flow named by ``<path>:<flow_fn>``; errors carry the spec's exact messages."""
+    """The Flow named by ``<path>:<flow_fn>``; errors carry the spec's exact messages. A YAML
+    pipeline (``pipeline.yaml`` or ``pipeline.yaml:<name>``) loads as a PipelineFlow."""
+    if _is_pipeline_file(target) or _is_pipeline_file(target.rpartition(":")[0]):
+        from dagy.pipelines import loader as pipelines
+
+        return pipelines.load_flow(target)
     path, attr = split_target(target)
     module = load_module(path)
     file = Path(module.__file__ or path).resolve()

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from litestar import Request, delete, get, post
 
+from dagy.pipelines.problems import Problem
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import backends
 from dagy.services.catalog import flow_specs, flows, registration
@@ -32,6 +33,7 @@ class FlowBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class ValidateBody(msgspec.Struct):
     flow_spec: Any = None
+    pipeline_yaml: Any = None  # a YAML pipeline (docs/pipelines.md), checked and compiled
 
 
 def version_body(flow: FlowVersion, *, spec: bool = True) -> dict[str, Any]:
@@ -97,23 +99,49 @@ def list_flows(
 
 
 @post("/flows/validate", status_code=200, sync_to_thread=True, opt={"permission": "flows.read"})
-def validate(data: ValidateBody) -> dict[str, Any]:
-    """Never a 400 for a bad spec: that is the answer, ``valid`` false with every problem."""
+def validate(request: Request[Any, Any, Any], data: ValidateBody) -> dict[str, Any]:
+    """Never a 400 for a bad spec: that is the answer, ``valid`` false with every problem. A
+    ``pipeline_yaml`` is checked against the org's node types; its answer adds ``problems``
+    (each ``{path, message, node, field}``; ``errors`` are their ``<path>: <message>`` lines)."""
+    if data.pipeline_yaml is not None:
+        return _validate_pipeline(request, data)
     if data.flow_spec is None:
         return {"valid": False, "errors": ["flow_spec is required"]}
     spec, errors = flow_specs.check_spec(data.flow_spec)
     if spec is None:
         return {"valid": False, "errors": errors}
+    return {"valid": True, "errors": [], "flow": _summary(spec)}
+
+
+def _validate_pipeline(request: Request[Any, Any, Any], data: ValidateBody) -> dict[str, Any]:
+    from dagy.nodes.registry import lookup_for
+    from dagy.services.catalog import pipelines
+
+    if data.flow_spec is not None:
+        message = "give flow_spec or pipeline_yaml, not both"
+        return {"valid": False, "errors": [message], "problems": [Problem("", message).to_api()]}
+    if not isinstance(data.pipeline_yaml, str):
+        message = "pipeline_yaml must be a string (the YAML text)"
+        return {"valid": False, "errors": [message], "problems": [Problem("", message).to_api()]}
+    store, org_id = state_of(request).store, identity_of(request).org_id
+    spec, problems = pipelines.check_yaml(data.pipeline_yaml, lookup=lookup_for(store, org_id))
+    body: dict[str, Any] = {
+        "valid": spec is not None,
+        "errors": [p.line() for p in problems],
+        "problems": [p.to_api() for p in problems],
+    }
+    if spec is not None:
+        body["flow"] = _summary(spec)
+    return body
+
+
+def _summary(spec: Any) -> dict[str, Any]:
     return {
-        "valid": True,
-        "errors": [],
-        "flow": {
-            "flow_name": spec.flow_name,
-            "flow_version": spec.flow_version,
-            "tasks": len(spec.tasks),
-            "task_runs": len(spec.task_runs),
-            "parameters": sorted(spec.parameter_schema or spec.parameters),
-        },
+        "flow_name": spec.flow_name,
+        "flow_version": spec.flow_version,
+        "tasks": len(spec.tasks),
+        "task_runs": len(spec.task_runs),
+        "parameters": sorted(spec.parameter_schema or spec.parameters),
     }
 
 
