@@ -173,8 +173,10 @@ class Metric:
         verdict = (
             "info" if self.target is None else ("PASS" if self.value < self.target else "FAIL")
         )
-        shown = f"{self.target:,.0f}" if (self.target or 0) >= 100 else f"{self.target:.1f}"
-        target = "-" if self.target is None else f"< {shown} {self.unit}"
+        target = "-"
+        if self.target is not None:
+            shown = f"{self.target:,.0f}" if self.target >= 100 else f"{self.target:.1f}"
+            target = f"< {shown} {self.unit}"
         return f"{self.name:<34} {self.value:>10,.2f} {self.unit:<4} {target:<12} {verdict}"
 
 

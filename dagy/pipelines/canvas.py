@@ -31,7 +31,6 @@ Lookup = Callable[[str], "NodeDef | None"]
 
 # A node id is its step's id: a task_run_id, a path segment and a ``${ref}`` name.
 STEP_ID, RESERVED_IDS = refs.STEP_ID, refs.RESERVED_IDS
-NODE_KEYS = frozenset({"id", "type", "position", "data", "label", "settings"})
 SETTINGS = {  # canvas node "settings" -> Step field, and what it must be
     "retries": "int",
     "retry_delay_seconds": "number",
@@ -109,15 +108,16 @@ def _node_shape(i: int, node: Any, ids: set[str]) -> list[Problem]:
             problems.append(Problem(f"{where}.{key}", "must be an object", name, key))
     if node.get("label") is not None and not isinstance(node["label"], str):
         problems.append(Problem(f"{where}.label", "must be a string", name, "label"))
-    for key, kind in SETTINGS.items():
-        value = (
-            (node.get("settings") or {}).get(key)
-            if isinstance(node.get("settings"), dict)
-            else None
-        )
-        if value is not None and not _is(value, kind):
+    settings = node.get("settings")
+    for key, value in (settings if isinstance(settings, dict) else {}).items():
+        if key not in SETTINGS:
             problems.append(
-                Problem(f"{where}.settings.{key}", f"must be {_KINDS[kind]}", name, key)
+                Problem(f"{where}.settings.{key}", f"unknown setting (one of {', '.join(SETTINGS)})",
+                        name, key)
+            )  # fmt: skip
+        elif value is not None and not _is(value, SETTINGS[key]):
+            problems.append(
+                Problem(f"{where}.settings.{key}", f"must be {_KINDS[SETTINGS[key]]}", name, key)
             )
     return problems
 
@@ -167,9 +167,8 @@ def handles(
     """The (source, target) connector ids an edge joins, defaults filled in."""
     out = edge.get("source_handle") or edge.get("sourceHandle")
     into = edge.get("target_handle") or edge.get("targetHandle")
-    return out or _default(source, "outbound", DATA_OUT), into or _default(
-        target, "inbound", DATA_IN
-    )
+    out = out or _default(source, "outbound", DATA_OUT)
+    return out, into or _default(target, "inbound", DATA_IN)
 
 
 def _default(node: NodeDef | None, direction: str, usual: str) -> str:

@@ -82,6 +82,10 @@ def test_a_well_formed_canvas_has_no_shape_problems():
             "nodes.a.settings.retries: must be a whole number >= 0",
         ),
         (
+            {"nodes": [{"id": "a", "type": "delay", "settings": {"retry": 1}}]},
+            "nodes.a.settings.retry: unknown setting",
+        ),
+        (
             {"nodes": [{"id": "a", "type": "delay"}], "edges": [{"source": "a", "target": "a"}]},
             "edges[0].id: required: a string",
         ),

@@ -5,15 +5,19 @@ permissions and audit rows. (A drawn pipeline deployed and run: test_drafts_run.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dagy.nodes import registry
 from dagy.pipelines import canvas, yaml_format
-from tests.conftest import ServerProcess
+from dagy.services.builder.draft_compile import bump
+from tests.conftest import REPO, ServerProcess
 from tests.server.flows_support import Api, assert_error, login, new_org, start
+from tests.server.sensors_support import wait_done
 
 # The reference's POST /dag-drafts body (node types s3_read and transform are not Dagy's).
 SPEC_BODY: dict[str, Any] = {
@@ -123,8 +127,8 @@ def test_every_route_with_the_spec_example_bodies(owner: Api):
     validation = detail["validation"]
     assert validation["valid"] is False
     unknown = {(e["node"], e["field"], e["path"]) for e in validation["errors"]}
-    assert ("node_1", "node", "nodes.node_1.type") in unknown
-    assert ("node_2", "node", "nodes.node_2.type") in unknown
+    assert ("node_1", "type", "nodes.node_1.type") in unknown
+    assert ("node_2", "type", "nodes.node_2.type") in unknown
     assert any("unknown node type 's3_read'" in line for line in lines(validation))
     assert any(
         "'kubernetes' is not installed here" in line for line in lines(validation, "warnings")
@@ -348,6 +352,29 @@ def test_deploy_registers_new_versions_with_the_yaml_artifact(owner: Api, srv: S
     assert [r["action"] for r in owner.audit("dag_draft", draft["draft_id"])][:3] == ["execute"] * 3
     refused(owner.call("POST", path, {"flow_version": "1/2"}), 400, "flow_version")
     refused(owner.call("POST", path, {"colour": 1}), 400, "colour")
+    refused(owner.call("POST", path, {"schedule": "every tuesday"}), 400, "schedule")
+    refused(owner.call("POST", path, {"deployment_name": "no spaces"}), 400, "deployment_name")
+    assert [v["flow_version"] for v in owner.ok("GET", "/flows/drawn-flow/versions")["items"]] == [
+        "2.0.0",
+        "1.0.1",
+        "1.0.0",
+    ]
+    scheduled = owner.ok("POST", path, {"schedule": "30m", "deployment_name": "drawn-often"}, 201)
+    assert owner.ok("GET", "/deployments/drawn-often")["schedule"] == "30m"
+    assert scheduled["flow_version"] == "2.0.1"
+
+
+@pytest.mark.parametrize(
+    ("newest", "taken", "expected"),
+    [
+        ("1.0.0", {"1.0.0"}, "1.0.1"),
+        ("1.0.3", {"1.0.3", "1.0.4"}, "1.0.5"),
+        ("beta", {"beta"}, "beta.1"),
+        ("2024.1", {"2024.1", "2024.1.1"}, "2024.1.2"),
+    ],
+)
+def test_a_deploy_without_a_version_takes_the_next_free_one(newest, taken, expected):
+    assert bump(newest, taken) == expected
 
 
 # -- orgs and permissions ---------------------------------------------------------------------------
@@ -436,3 +463,53 @@ def test_x_org_id_names_the_org_as_the_node_registry_takes_it(owner: Api, srv: S
     stranger = Api(srv, owner.token, {"X-Org-Id": org_id})
     refused(stranger.call("GET", "/dag-drafts"), 403)
     refused(stranger.call("GET", f"/dag-drafts/{draft['draft_id']}"), 403)
+
+
+# -- examples/builder ------------------------------------------------------------------------------
+
+EXAMPLE = REPO / "examples" / "builder"
+CLEAN_ORDERS = [
+    {"order_id": 1, "customer": "Ada Lovelace", "amount": 120.5},
+    {"order_id": 2, "customer": "Grace Hopper", "amount": 80},
+    {"order_id": 4, "customer": "Edsger Dijkstra", "amount": 42},
+]
+
+
+def test_the_example_draft_runs_from_its_yaml_and_deployed(
+    owner: Api, run_dagy: Callable[..., Any], tmp_path: Path
+):
+    body = json.loads((EXAMPLE / "orders_draft.json").read_text())
+    draft = owner.ok("POST", "/dag-drafts", body, status=201)
+    path = f"/dag-drafts/{draft['draft_id']}"
+    assert owner.ok("GET", path)["validation"] == {"valid": True, "errors": [], "warnings": []}
+    inputs = {"input": str(EXAMPLE / "orders.json")}
+
+    # its YAML, run by the dagy command on this machine
+    yaml_file = tmp_path / "clean_orders.yaml"
+    yaml_file.write_text(owner.ok("GET", path + "/pipeline")["pipeline_yaml"])
+    local_out = tmp_path / "local.json"
+    done = run_dagy(
+        "run",
+        str(yaml_file),
+        "--param",
+        f"input={inputs['input']}",
+        "--param",
+        f"output={local_out}",
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(local_out.read_text()) == CLEAN_ORDERS
+
+    # deployed, and run by the server
+    deployed = owner.ok("POST", path + "/deploy", status=201)
+    served_out = tmp_path / "served.json"
+    run = owner.ok(
+        "POST",
+        "/runs",
+        {
+            "deployment": deployed["deployment_name"],
+            "parameters": {**inputs, "output": str(served_out)},
+        },
+        status=202,
+    )
+    assert wait_done(owner, run["run_id"], timeout=120)["status"] == "completed"
+    assert json.loads(served_out.read_text()) == CLEAN_ORDERS

@@ -1,12 +1,14 @@
-"""A drawn pipeline really runs: a draft of allowlisted nodes (http_fetch from an HTTP server of
-the test -> schema_validator -> data_normalizer -> deduplicator -> s3_write; s3_ingest ->
-deduplicator -> s3_write) saved, deployed and run through POST /runs on a real `dagy serve`, reading
-from and writing to moto's S3 server on 127.0.0.1; the written objects read back with boto3."""
+"""Drawn pipelines really run: drafts of allowlisted nodes saved, deployed and run through POST
+/runs on a real `dagy serve`, reading JSON from an HTTP server of the test and from moto's S3 server
+on 127.0.0.1 and writing back to S3 (objects read back with boto3): http_fetch -> schema_validator
+-> data_normalizer -> deduplicator -> s3_write beside s3_ingest -> deduplicator -> s3_write; a
+condition and a map (a SKIPPED branch, one task run per item); an org's custom node."""
 
 from __future__ import annotations
 
 import http.server
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -130,11 +132,22 @@ def bucket(s3: Any) -> str:
     return name
 
 
+ACME_NODES = """
+def enrich(config, inputs):
+    return [{**row, "tier": config.get("tier", "standard")} for row in inputs["data_in"]]
+"""
+
+
 @pytest.fixture(scope="module")
 def owner(tmp_path_factory: pytest.TempPathFactory, aws: dict[str, str]) -> Iterator[Api]:
-    """A real server whose runs (child processes) reach moto through the AWS environment."""
+    """A real server whose runs (child processes) reach moto through the AWS environment, and
+    import the org's custom node code (acme_nodes) from a folder on their PYTHONPATH."""
+    code = tmp_path_factory.mktemp("code")
+    (code / "acme_nodes.py").write_text(ACME_NODES)
+    path = os.pathsep.join(p for p in (str(code), os.environ.get("PYTHONPATH")) if p)
     env = {
         **aws,
+        "PYTHONPATH": path,
         "DAGY_RATE_LIMIT_PER_MINUTE": "0",
         "DAGY_ARTIFACT_STORE": "local",
         "DAGY_LOCAL_KEEP_RUNS": "0",
@@ -277,3 +290,48 @@ def test_a_drawn_condition_and_map_run_as_branches_and_one_task_run_per_item(
     assert sorted(k for k in status if k.startswith("pause.")) == [f"pause.{i}" for i in range(4)]
     kept = json.loads(s3.get_object(Bucket=bucket, Key="out/items.json")["Body"].read())
     assert kept == ORDERS  # each order through its own delay task run, in order
+
+
+def test_a_drawn_custom_node_of_the_org_runs_its_import_path(
+    owner: Api, orders_url: str, bucket: str, s3: Any
+):
+    owner.ok(
+        "POST",
+        "/nodes/registry",
+        {
+            "node_type": "acme_enrich",
+            "label": "Enrich",
+            "description": "Adds the customer tier",
+            "category": "transform",
+            "import_path": "acme_nodes:enrich",
+            "connectors": [
+                {"id": "data_in", "name": "In", "direction": "inbound", "data_types": ["json"]},
+                {"id": "data_out", "name": "Out", "direction": "outbound", "data_types": ["json"]},
+            ],
+            "config_schema": [{"name": "tier", "label": "Tier", "type": "string"}],
+        },
+        status=201,
+    )
+    drawn = {
+        "nodes": [
+            {"id": "fetch", "type": "http_fetch", "data": {"url": orders_url}},
+            {"id": "enrich", "type": "acme_enrich", "data": {"tier": "gold"}},
+            {"id": "keep", "type": "s3_write", "data": {"uri": f"s3://{bucket}/out/enriched.json"}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "fetch", "target": "enrich"},
+            {"id": "e2", "source": "enrich", "target": "keep"},
+        ],
+    }
+    draft = owner.ok(
+        "POST",
+        "/dag-drafts",
+        {"name": "Custom", "canvas_json": drawn, "flow_name": "drawn-custom"},
+        201,
+    )
+    deployed = owner.ok("POST", f"/dag-drafts/{draft['draft_id']}/deploy", status=201)
+    run = owner.ok("POST", "/runs", {"deployment": deployed["deployment_name"]}, status=202)
+    done = wait_done(owner, run["run_id"])
+    assert done["status"] == "completed", owner.ok("GET", f"/runs/{run['run_id']}/task-runs")
+    kept = json.loads(s3.get_object(Bucket=bucket, Key="out/enriched.json")["Body"].read())
+    assert kept == [{**order, "tier": "gold"} for order in ORDERS]

@@ -345,7 +345,10 @@ def http_fetch(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> 
     timeout = _positive(config, "timeout_seconds", DEFAULT_TIMEOUT)
     limit = int(_positive(config, "max_bytes", DEFAULT_MAX_BYTES))
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json, */*"}
-    headers.update({str(k): str(v) for k, v in (config.get("headers") or {}).items()})
+    extra = config.get("headers") or {}
+    if not isinstance(extra, dict):
+        raise NodeError("config.headers must be an object of Header: value")
+    headers.update({str(k): str(v) for k, v in extra.items()})
     body = config.get("body")
     data: bytes | None = None
     if body is not None:

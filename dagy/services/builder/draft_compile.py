@@ -24,7 +24,7 @@ from dagy.pipelines.problems import PipelineError, Problem
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
 from dagy.services.builder import drafts
-from dagy.services.catalog import flows
+from dagy.services.catalog import checks, flows
 from dagy.services.catalog.pipelines import register_pipeline
 from dagy.store import drafts as sql
 from dagy.store.drafts import DraftRow
@@ -105,9 +105,8 @@ def _on_canvas(problem: Problem, pipeline: Pipeline) -> Problem:
     rest = found.group(2)
     rest = re.sub(r"^\.config(?=[.\[]|$)", ".data", rest)
     rest = re.sub(r"^\.node$", ".type", rest)
-    return Problem(
-        f"nodes.{step.id}{rest}", problem.message, problem.node or step.id, problem.field
-    )
+    field = "type" if problem.field == "node" else problem.field  # the canvas node's key
+    return Problem(f"nodes.{step.id}{rest}", problem.message, problem.node or step.id, field)
 
 
 def _warnings(row: DraftRow, pipeline: Pipeline) -> list[Problem]:
@@ -175,10 +174,15 @@ def next_version(store: DuckDBStore, org_id: str, flow_name: str) -> str:
         found = flows.versions(store, org_id, flow_name)
     except NotFoundError:
         return DEFAULT_VERSION
-    taken = {v.flow_version for v in found}
     newest = max(found, key=lambda v: (v.deployment_version or 0, v.created_at)).flow_version
-    candidate = newest
-    while candidate in taken:
+    return bump(newest, {v.flow_version for v in found})
+
+
+def bump(version: str, taken: set[str]) -> str:
+    """The version after ``version`` that is not ``taken``: ``1.0.3`` -> ``1.0.4``, ``beta`` ->
+    ``beta.1``."""
+    candidate = version
+    while candidate in taken or candidate == version:
         parts = _SEMVER.match(candidate)
         if parts:
             major, minor, patch = (int(p) for p in parts.groups())
@@ -206,6 +210,9 @@ def _deploy_body(body: Any) -> dict[str, Any]:
             f"Invalid flow_version: {version!r}",
             {"flow_version": "letters, digits, '.', '_' or '-', at most 128"},
         )
+    if body.get("deployment_name") is not None:
+        checks.check_name(body["deployment_name"], field="deployment_name")
+    checks.check_schedule(body.get("schedule"))  # before anything is stored, not half-way
     return body
 
 
