@@ -167,6 +167,11 @@ LOCAL_KEEP_RUNS = Int(
     "DAGY_LOCAL_KEEP_RUNS", 20,
     "runs whose log and artifact files are kept (rows are always kept); `0` keeps all", "engine",
 )  # fmt: skip
+NODE_MEMORY_LIMIT = Text[str](
+    "DAGY_NODE_MEMORY_LIMIT", "1GB",
+    "DuckDB working memory of one builder node call (`512MB`, `2GB`); the rest spills to disk",
+    "engine",
+)  # fmt: skip
 STORE_LOCK_TIMEOUT = Float(
     "DAGY_STORE_LOCK_TIMEOUT", 30.0,
     "seconds to wait for another process's hold on `dagy.duckdb`", "store",

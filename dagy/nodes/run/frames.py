@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import tempfile
 import uuid
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dagy.config import settings
 from dagy.engine.context import current
 
 if TYPE_CHECKING:
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 KEY = "$dataframe"
 # DuckDB's working memory per node call; the rest spills to the call's temp folder.
-MEMORY_LIMIT = os.environ.get("DAGY_NODE_MEMORY_LIMIT", "1GB")
 _scratch: Path | None = None
 
 
@@ -75,7 +74,7 @@ def connect() -> Iterator[duckdb.DuckDBPyConnection]:
     spill = output_dir() / ".duckdb-tmp"
     con = duckdb.connect(":memory:")
     try:
-        con.execute(f"SET memory_limit = {quote(MEMORY_LIMIT)}")
+        con.execute(f"SET memory_limit = {quote(settings.NODE_MEMORY_LIMIT.get())}")
         con.execute(f"SET temp_directory = {quote(str(spill))}")
         yield con
     finally:
