@@ -98,6 +98,12 @@ class ConflictError(RequestError):
     status, error = 409, "conflict"
 
 
+class InsufficientCreditsError(RequestError):
+    """The org's credit balance is below what the request costs (the AI studio's 402)."""
+
+    status, error = 402, "insufficient_credits"
+
+
 class QuotaExceededError(RequestError):
     """A plan's limit is reached; ``fields`` go at the top of the body (the spec's 429 shows
     ``limit``, ``current_usage`` and ``reset_at`` beside ``error``), ``retry_after`` in seconds."""
