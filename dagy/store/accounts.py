@@ -87,6 +87,7 @@ class AuditEntry:
     changes: str | None
     ip_address: str | None
     user_agent: str | None
+    impersonated_by: str | None = None  # the super admin acting in org_id (migration 0014)
 
 
 # Bumped by every write that can change who a credential is (revocation, role change, key deletion,
