@@ -317,6 +317,9 @@ def update(store: DuckDBStore, actor: Actor, org_id: Any, body: Any) -> dict[str
     now = utcnow()
     with store.transaction():
         c = _customer(store, org_id)
+        # Opened (with the current plan's grant) before a plan change, so the balance set below
+        # is reached from what the org had.
+        have = credits.balance(store, c.org_id)
         changes: dict[str, Any] = {}
         columns: dict[str, Any] = {}
         if status is not None and status != c.status:
@@ -345,7 +348,6 @@ def update(store: DuckDBStore, actor: Actor, org_id: Any, body: Any) -> dict[str
         if columns:
             account_sql.update_org(store, c.org_id, updated_at=now, **columns)
         if balance is not None:
-            have = credits.balance(store, c.org_id)
             if round(balance - have, 6) != 0:
                 credits.adjust(store, c.org_id, balance - have, actor, note="PATCH credits_balance")
                 account_sql.update_org(store, c.org_id, updated_at=now)
