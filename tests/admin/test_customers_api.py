@@ -168,12 +168,14 @@ def test_patch_changes_what_it_names_and_audits_it(env):
         ({"plan": "platinum"}, "plan"),
         ({"quota_overrides": {"monthly_runs": -1}}, "monthly_runs"),
         ({"quota_overrides": {"rockets": 1}}, "quota_overrides"),
+        ({"quota_overrides": {"monthly_runs": 2**70}}, "monthly_runs"),
         ({"quota_overrides": []}, "quota_overrides"),
         ({"feature_flags": {"Bad Name": True}}, "feature_flags"),
         ({"feature_flags": {"ok": "yes"}}, "ok"),
         ({"notes": 5}, "notes"),
         ({"credits_balance": -1}, "credits_balance"),
         ({"credits_balance": "lots"}, "credits_balance"),
+        ({"credits_balance": 1e300}, "credits_balance"),
         ({"notes": "fine", "plan": "platinum"}, "plan"),  # nothing written when one field is bad
     ],
 )
@@ -255,7 +257,14 @@ def test_credits_add_and_deduct_and_refuse_bad_amounts(env):
     path = f"/admin/customers/{org_id}/credits"
     assert admin.ok("POST", path, {"amount": 500.0}) == {"org_id": org_id, "credits_balance": 600.0}
     assert admin.ok("POST", path, {"amount": -100}) == {"org_id": org_id, "credits_balance": 500.0}
-    for bad in ({"amount": 0}, {"amount": "500"}, {"amount": True}, {}, {"amount": -10_000}):
+    for bad in (
+        {"amount": 0},
+        {"amount": "500"},
+        {"amount": True},
+        {},
+        {"amount": -10_000},
+        {"amount": 1e300},
+    ):
         status, body = admin.call("POST", path, bad)
         assert_error(body, status, 400, "amount")
     status, _, body = server.request(
