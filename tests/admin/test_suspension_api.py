@@ -90,6 +90,8 @@ def test_a_suspended_org_refuses_its_member_key_webhook_schedule_and_sensor_unti
         assert org_id in body["message"] and "suspended" in body["message"]
     status, body = hook(server, webhook)
     assert status == 403 and body["error"] == "org_suspended", body
+    status, _, body = server.request("POST", f"/webhooks/{webhook}", raw=b"not json")
+    assert status == 403 and body["error"] == "org_suspended", body
 
     # the super admin still reaches it, and sees why the schedule and the sensor did nothing
     acting = impersonating(admin, org_id)
