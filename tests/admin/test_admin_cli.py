@@ -96,12 +96,14 @@ def test_the_cli_through_the_live_server_and_a_remote_api(tmp_path):
         on = dagy(server.home, "users", "set-super-admin", "owner@example.com", "--on")
         assert on.returncode == 0, on.stderr
         assert on.stdout.strip() == "owner@example.com is now a super admin"
-        status, _, me = server.request(
-            "GET", "/users/me", token=server.login("owner@example.com", PASSWORD)
-        )
+        owner_token = server.login("owner@example.com", PASSWORD)
+        status, _, me = server.request("GET", "/users/me", token=owner_token)
         assert status == 200 and me["super_admin"] is True
+        assert server.request("GET", "/admin/customers", token=owner_token)[0] == 200
         off = dagy(server.home, "users", "set-super-admin", "owner@example.com", "--off")
         assert off.returncode == 0, off.stderr
+        # at once, though the server had the identity cached
+        assert server.request("GET", "/admin/customers", token=owner_token)[0] == 403
 
         _, org_id, owner_email = customer(server, unique("Cli"))
         live = dagy(server.home, "admin", "customers", "--search", owner_email, "--json")
