@@ -95,8 +95,10 @@ def build(turn: TurnInput, emit: Emit) -> tuple[Pipeline, str]:
         if m.node_type not in seen:
             seen.append(m.node_type)
             ordered.append(m)
+    # sources first (they take no data), sinks last (they send it out), else as named
     sources = [m for m in ordered if _words.is_source(nodes[m.node_type])]
     rest = [m for m in ordered if not _words.is_source(nodes[m.node_type])]
+    rest.sort(key=lambda m: _words.is_sink(nodes[m.node_type]))
     plan = Plan(bucket=_words.bucket_in(turn.message))
     if not ordered:
         raise UnbuildableError(
@@ -119,7 +121,10 @@ def build(turn: TurnInput, emit: Emit) -> tuple[Pipeline, str]:
         plan.notes.append("You did not say where the data comes from, so I started from S3")
         chain = [_words.Mention("s3_ingest", 0, "")] + chain
     # values the request gives without naming a step: s3 URIs to the S3 steps, in order
-    spare = [u for u in _words.URI.findall(turn.message) if not any(u in m.uris for m in chain)]
+    spare = [u.rstrip(".") for u in _words.URI.findall(turn.message)]
+    for m in chain:
+        m.uris = [u for u in m.uris if _uses(m.node_type, u)]
+        spare = [u for u in spare if u not in m.uris]
     for m in chain:
         wants_s3 = m.node_type in ("s3_ingest", "s3_write") and not s3_uri(m.uris)
         wants_url = m.node_type in ("http_fetch", "webhook_post") and not http_url(m.uris)
@@ -161,6 +166,15 @@ def build(turn: TurnInput, emit: Emit) -> tuple[Pipeline, str]:
     arrow = " → ".join(f"{nodes[s.node or ''].label} ({s.id})" for s in steps)
     text = f"I built a pipeline of {len(steps)} steps: {arrow}."
     return pipeline, _answer(text, plan, unread, problems)
+
+
+def _uses(node_type: str, uri: str) -> bool:
+    """Whether a step of ``node_type`` takes ``uri`` (S3 steps s3:// and file://, HTTP ones URLs)."""
+    if node_type in ("s3_ingest", "s3_write"):
+        return uri.lower().startswith(("s3://", "file://"))
+    if node_type in ("http_fetch", "webhook_post"):
+        return uri.lower().startswith(("http://", "https://"))
+    return False
 
 
 def _connection_problems(steps: list[Step], nodes: dict[str, NodeDef]) -> list[str]:

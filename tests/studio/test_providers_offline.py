@@ -134,6 +134,39 @@ def test_variations_map_onto_registry_nodes(message: str, expected: list[str]) -
     assert nodes_of(pipeline) == expected
 
 
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "Create a pipeline to pull data from https://api.x.com/users and save to "
+            "s3://out/users.json",
+            [("http_fetch", {"url": "https://api.x.com/users"}),
+             ("s3_write", {"uri": "s3://out/users.json", "format": "json"})],
+        ),
+        (
+            "I need to clean up customer records in s3://crm/customers.csv and store the "
+            "unique ones back",
+            [("s3_ingest", {"uri": "s3://crm/customers.csv", "format": "csv"}),
+             ("data_normalizer", {}), ("deduplicator", {}),
+             ("s3_write", {"uri": "${params.output_uri}", "format": "csv"})],
+        ),
+        (
+            "write to s3://a/b.json after you read s3://a/in.json",
+            [("s3_ingest", {"uri": "s3://a/in.json", "format": "json"}),
+             ("s3_write", {"uri": "s3://a/b.json", "format": "json"})],
+        ),
+        (
+            "Build an S3 validation workflow",  # the spec's curl example: one clause, two steps
+            [("s3_ingest", {"uri": "${params.input_uri}"}),
+             ("schema_validator", {"schema": {"type": "object"}})],
+        ),
+    ],
+)  # fmt: skip
+def test_each_value_goes_to_the_step_named_before_it(message: str, expected: list[Any]) -> None:
+    pipeline = assert_valid(turn(message).pipeline)
+    assert [(s.node, s.config) for s in pipeline.steps] == expected
+
+
 def test_urls_and_functions_named_fill_their_steps() -> None:
     pipeline = assert_valid(
         turn(
