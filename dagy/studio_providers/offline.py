@@ -7,6 +7,9 @@ before it, and fills config from what the request writes (s3:// URIs, URLs, buck
 order_id``, ``required fields a, b``, formats). What it does not find becomes a parameter the user
 sets at run time (``${params.input_uri}``) and a question in its answer. Same input, same output.
 
+An attached JSON or YAML document that is a JSON Schema becomes the schema validator's schema;
+other attachments and the turn history are not read.
+
 What it cannot do (an LLM provider does better): branches, loops, joins of two sources, any node
 outside the allowlist, values it is not told in one of those forms, and words it has no synonym for.
 """
@@ -21,6 +24,7 @@ from dagy.pipelines.model import Pipeline, Step
 from dagy.studio_providers import _words
 from dagy.studio_providers._config import (
     Plan,
+    attached_schema,
     configure,
     data_input,
     http_url,
@@ -100,6 +104,9 @@ def build(turn: TurnInput, emit: Emit) -> tuple[Pipeline, str]:
     rest = [m for m in ordered if not _words.is_source(nodes[m.node_type])]
     rest.sort(key=lambda m: _words.is_sink(nodes[m.node_type]))
     plan = Plan(bucket=_words.bucket_in(turn.message))
+    found_schema = attached_schema(turn.attachments)
+    if found_schema is not None:
+        plan.schema, plan.schema_from = found_schema
     if not ordered:
         raise UnbuildableError(
             "I could not map this request onto any step I can build ("

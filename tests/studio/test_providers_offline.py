@@ -315,3 +315,24 @@ def test_a_raising_emit_stops_the_turn() -> None:
 
     with pytest.raises(Gone):
         load("offline").turn(TurnInput(message=SPEC, intent="build", pipeline=None), emit=emit)
+
+
+def test_an_attached_json_schema_becomes_the_validators_schema() -> None:
+    from dagy.studio_providers import Attachment
+
+    schema = '{"type": "object", "required": ["sku"], "properties": {"sku": {"type": "string"}}}'
+    out = load("offline").turn(
+        TurnInput(
+            message="read from S3 and validate against the attached schema",
+            intent="build",
+            pipeline=None,
+            attachments=[
+                Attachment("notes.txt", "text/plain", "hello"),
+                Attachment("schema.json", "application/json", schema),
+            ],
+        ),
+        emit=noop_emit,
+    )
+    pipeline = assert_valid(out.pipeline)
+    assert pipeline.steps[1].config["schema"]["required"] == ["sku"]
+    assert "schema.json" in out.response
