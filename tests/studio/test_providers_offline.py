@@ -46,6 +46,7 @@ def assert_valid(pipeline: Pipeline | None) -> Pipeline:
     assert pipeline is not None
     assert check_pipeline(pipeline) == []
     drawn = canvas.from_pipeline(pipeline)
+    assert canvas.check_shape(drawn) == []
     back, problems = canvas.to_pipeline(pipeline.name, drawn, registry.lookup)
     assert problems == []
     assert check_pipeline(back) == []
@@ -336,3 +337,20 @@ def test_an_attached_json_schema_becomes_the_validators_schema() -> None:
     pipeline = assert_valid(out.pipeline)
     assert pipeline.steps[1].config["schema"]["required"] == ["sku"]
     assert "schema.json" in out.response
+
+
+def test_modify_edits_a_pipeline_read_back_from_a_drawn_canvas(spec_pipeline: Pipeline) -> None:
+    """What STUDIO hands over: the session's canvas as a pipeline, edges keyed by connector."""
+    drawn = canvas.from_pipeline(spec_pipeline)
+    drawn["nodes"][3]["id"] = "node_4"  # a canvas id the planner did not choose
+    for edge in drawn["edges"]:
+        edge["source"] = "node_4" if edge["source"] == "dedupe" else edge["source"]
+        edge["target"] = "node_4" if edge["target"] == "dedupe" else edge["target"]
+    current, problems = canvas.to_pipeline("orders", drawn, registry.lookup)
+    assert problems == []
+    out = turn("remove node_4, then also post the result to https://hooks.example.com/x", current)
+    pipeline = assert_valid(out.pipeline)
+    assert nodes_of(pipeline) == [
+        "s3_ingest", "schema_validator", "data_normalizer", "s3_write", "webhook_post"
+    ]  # fmt: skip
+    assert pipeline.steps[-1].config == {"url": "https://hooks.example.com/x"}
