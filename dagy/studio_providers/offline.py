@@ -51,6 +51,8 @@ _MODIFY_WORDS = re.compile(
     r"replace|instead|rename|switch|update|use|dedupe by|deduplicate by|after|before)\b",
     re.I,
 )
+# "Can you also send it to a webhook?" asks for a change, not for advice
+_POLITE = re.compile(r"^\s*(?:(?:can|could|would|will)\s+you|please)\b", re.I)
 _BUILD_WORDS = re.compile(r"\b(build|create|make|generate|new (?:workflow|pipeline))\b", re.I)
 
 
@@ -71,7 +73,8 @@ def choose_intent(turn: TurnInput) -> str:
             return "build"
         return turn.intent
     text = turn.message.strip()
-    if text.endswith("?") or _QUESTION_START.match(text):
+    polite = _POLITE.match(text) and (_MODIFY_WORDS.search(text) or _BUILD_WORDS.search(text))
+    if (text.endswith("?") or _QUESTION_START.match(text)) and not polite:
         return "advisory"
     if turn.pipeline is None:
         return "build"
@@ -221,7 +224,7 @@ def modify(turn: TurnInput, emit: Emit) -> tuple[Pipeline, str]:
     assert turn.pipeline is not None
     nodes = allowed_nodes(turn)
     emit("progress", {"stage": "editing", "message": "reading the change"})
-    plan = Plan(params=dict(turn.pipeline.params), bucket=_words.bucket_in(turn.message))
+    plan = Plan(bucket=_words.bucket_in(turn.message))  # params: the ones an edit adds
     pipeline, done = apply_edits(turn.pipeline, turn.message, nodes, plan)
     emit("progress", {"stage": "configuring", "steps": [s.id for s in pipeline.steps]})
     if not done:

@@ -354,3 +354,31 @@ def test_modify_edits_a_pipeline_read_back_from_a_drawn_canvas(spec_pipeline: Pi
         "s3_ingest", "schema_validator", "data_normalizer", "s3_write", "webhook_post"
     ]  # fmt: skip
     assert pipeline.steps[-1].config == {"url": "https://hooks.example.com/x"}
+
+
+@pytest.mark.parametrize(
+    ("message", "check"),
+    [
+        ("validate required fields id, email",
+         lambda p: p.step("validate").config["schema"]["required"] == ["id", "email"]),
+        ("Remove validation and normalization",
+         lambda p: [s.id for s in p.steps] == ["read_s3", "dedupe", "write_s3"]
+         and p.step("dedupe").with_ == {"data_in": "${read_s3}"}),
+        ("read from https://api.example.com/x instead",
+         lambda p: p.steps[0].node == "http_fetch" and "input_uri" not in p.params
+         and p.step("validate").with_ == {"data_in": "${fetch_http}"}),
+        ("also write a copy to s3://backup/copy.json",
+         lambda p: p.steps[-1].config["uri"] == "s3://backup/copy.json"
+         and p.steps[-1].with_ == {"data_in": "${dedupe}"}
+         and p.step("write_s3").config["uri"] == "${params.output_uri}"),
+        ("change the output to s3://b/out.json",
+         lambda p: p.step("write_s3").config["uri"] == "s3://b/out.json"
+         and "output_uri" not in p.params),
+        ("Can you also send it to a webhook?", lambda p: p.steps[-1].node == "webhook_post"),
+        ("drop nulls in the normalizer", lambda p: p.step("normalize").config == {"drop_nulls": True}),
+    ],
+)  # fmt: skip
+def test_modify_phrasings(spec_pipeline: Pipeline, message: str, check: Any) -> None:
+    out = turn(message, spec_pipeline)
+    assert out.intent == "modify"
+    assert check(assert_valid(out.pipeline)), out.response
