@@ -116,6 +116,7 @@ def test_configured_pipeline_with_text_params_and_depends_runs_the_same(
 def test_module_names_are_python_identifiers_and_text_params_are_formatted_in() -> None:
     pipeline = Pipeline(
         name="my-flow.v2",
+        description='a "quoted"\\ description\nover lines',
         params={"kind": "x", "day": "2026-03-04"},
         steps=[
             Step(
@@ -128,6 +129,7 @@ def test_module_names_are_python_identifiers_and_text_params_are_formatted_in() 
                 id="post-it",
                 kind="node",
                 node="webhook_post",
+                label='say """hi""" \\',
                 config={"url": "${params.kind}"},
                 with_={"data": "${import}"},
             ),
@@ -138,6 +140,7 @@ def test_module_names_are_python_identifiers_and_text_params_are_formatted_in() 
     exec(compile(module, "gen.py", "exec"), namespace)  # noqa: S102 - our own output
     flow = namespace["my_flow_v2"]
     assert flow.name == "my-flow.v2"
+    assert flow.description == 'a "quoted"\\ description\nover lines'
     spec = flow.build(kind="c")
     fetch = next(t for t in spec.task_runs if t.task_name == "import")
     assert fetch.kwargs["config"]["url"] == "http://h/c?d=2026-03-04&x=${y}"
