@@ -202,3 +202,35 @@ def test_a_parameter_named_like_a_keyword_keeps_the_yaml_form(tmp_path: Path) ->
     namespace: dict[str, Any] = {}
     exec(compile(module, "kw.py", "exec"), namespace)  # noqa: S102
     assert namespace["kw"].build(**{"class": "x"}).parameters == {"class": "x"}
+
+
+def test_python_and_command_steps_run_the_same_from_the_module(
+    tmp_path: Path, run_dagy: Callable[..., Any]
+) -> None:
+    (tmp_path / "steps.py").write_text(
+        "import json, pathlib\n"
+        "def double(rows, out):\n"
+        "    rows = [{**r, 'amount': r['amount'] * 2} for r in rows]\n"
+        "    pathlib.Path(out).write_text(json.dumps(rows))\n"
+        "    return len(rows)\n"
+    )
+    (tmp_path / "orders.json").write_text(json.dumps(ORDERS))
+    pipeline = Pipeline(
+        name="mixed",
+        params={"out": ""},
+        steps=[
+            Step(id="read", kind="node", node="s3_ingest",
+                 config={"uri": f"file://{tmp_path}/orders.json"}),
+            Step(id="double", kind="python", python="steps.py:double",
+                 with_={"rows": "${read}", "out": "${params.out}"}),
+            Step(id="announce", kind="command", command="echo done ${params.out}",
+                 depends=["double"], timeout_seconds=30),
+        ],
+    )  # fmt: skip
+    (tmp_path / "mixed.yaml").write_text(dump_pipeline(pipeline))
+    (tmp_path / "mixed.py").write_text(pipeline_python(pipeline))
+    _run(run_dagy, str(tmp_path / "mixed.yaml"), f"out={tmp_path / 'a.json'}")
+    _run(run_dagy, f"{tmp_path / 'mixed.py'}:mixed", f"out={tmp_path / 'b.json'}")
+    written = json.loads((tmp_path / "a.json").read_text())
+    assert json.loads((tmp_path / "b.json").read_text()) == written
+    assert [r["amount"] for r in written] == [25.0, 6, 25.0, 0]
