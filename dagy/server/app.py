@@ -10,10 +10,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from dagy import __version__
 from dagy.auth import rbac
+from dagy.config import settings
 from dagy.server import errors
 from dagy.server.metering import ApiCallMiddleware
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
+    admin_exceptions,
     alert_rules,
     api_keys,
     artifacts,
@@ -38,6 +40,7 @@ from dagy.server.routes import (
     sensors,
     signin,
     store_local,
+    ui,
     usage,
     users,
     webhooks,
@@ -72,15 +75,17 @@ API_MODULES = [
     usage,
     billing,
     nodes,
+    ui,
+    admin_exceptions,
 ]
 ROOT_MODULES: list[Any] = [signin]
 
 
 def create_app(state: ServerState) -> Litestar:
-    api = Router(
-        path=state.base_path or "/",
-        route_handlers=[h for module in API_MODULES for h in module.ROUTES],
-    )
+    handlers = [h for module in API_MODULES for h in module.ROUTES]
+    if settings.TEST_FAULTS.get():  # a route that fails on purpose, for the trace tests
+        handlers += admin_exceptions.TEST_ROUTES
+    api = Router(path=state.base_path or "/", route_handlers=handlers)
     root = [h for module in ROOT_MODULES for h in module.ROUTES]
     app = Litestar(
         route_handlers=[api, *root],
