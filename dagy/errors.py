@@ -90,6 +90,13 @@ class PermissionDeniedError(RequestError):
     status, error = 403, "forbidden"
 
 
+class OrgSuspendedError(PermissionDeniedError):
+    """The org is suspended by a super admin: its members, keys, webhooks, sensors and schedules
+    are refused until it is activated (dagy/services/admin/customers.py)."""
+
+    status, error = 403, "org_suspended"
+
+
 class NotFoundError(RequestError):
     status, error = 404, "not_found"
 

@@ -17,6 +17,9 @@ class Identity:
     credential_id: str | None = None  # the access token's or API key's id
     super_admin: bool = False
     expires_at: object = None  # datetime of the credential's expiry, when it has one
+    # The super admin's email while they act in org_id through X-Impersonate-Org (as its owner);
+    # audit rows written meanwhile carry it (audit_log.impersonated_by).
+    impersonated_by: str | None = None
 
     def can(self, permission: str) -> bool:
         if permission in (rbac.PUBLIC, rbac.AUTHENTICATED):

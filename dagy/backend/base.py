@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from dagy.backend.accounts import UsersBackend
+    from dagy.backend.admin import AdminBackend
     from dagy.backend.catalog import CatalogBackend
     from dagy.backend.context import HttpContext, LocalContext
     from dagy.backend.environments import EnvironmentsBackend
@@ -99,3 +100,7 @@ class Backend:
     @cached_property
     def users(self) -> UsersBackend:
         return self._pick("accounts", "Users")  # type: ignore[return-value]
+
+    @cached_property
+    def admin(self) -> AdminBackend:
+        return self._pick("admin", "Admin")  # type: ignore[return-value]

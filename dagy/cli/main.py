@@ -57,6 +57,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _register() -> None:
     from dagy.cli import (
+        admin_cmd,
         auth_cmd,
         build_cmd,
         config_cmd,
@@ -96,6 +97,7 @@ def _register() -> None:
     cli.add_command(secrets_cmd.secrets)
     cli.add_command(environments_cmd.environments)
     cli.add_command(users_cmd.users)
+    cli.add_command(admin_cmd.admin)
     cli.add_command(tui_cmd.tui)
 
 

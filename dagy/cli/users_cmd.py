@@ -48,9 +48,19 @@ def users() -> None:
 @click.option("--role", default="developer", show_default=True, type=ROLES)
 @_org
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@click.option(
+    "--super-admin",
+    is_flag=True,
+    help="Make the account a platform super admin (the /admin routes; separate from org roles).",
+)
 @_profile
 def create(
-    email: str, role: str, org_id: str | None, password_stdin: bool, profile: str | None
+    email: str,
+    role: str,
+    org_id: str | None,
+    password_stdin: bool,
+    super_admin: bool,
+    profile: str | None,
 ) -> None:
     """Create an account with a password (or set the password of an invited one).
 
@@ -69,7 +79,28 @@ def create(
     if len(password) < 8:
         raise CLIExit("Error: password must be at least 8 characters", USAGE)
     member = backend.users.create(email, password, role=role, org_id=org_id)
-    click.echo(f"Created {member.email} ({member.role} of {member.org_id})")
+    if super_admin:
+        backend.admin.set_super_admin(member.email, True)
+    extra = ", super admin" if super_admin else ""
+    click.echo(f"Created {member.email} ({member.role} of {member.org_id}{extra})")
+
+
+@users.command("set-super-admin")
+@click.argument("email")
+@click.option("--on/--off", "on", required=True, help="Grant or withdraw the flag.")
+@_profile
+def set_super_admin(email: str, on: bool, profile: str | None) -> None:
+    """Grant (--on) or withdraw (--off) EMAIL's platform-level super-admin flag.
+
+    Only where the store is (the store file, or this home's live server); audited.
+    """
+    backend = _open(profile)
+    if not backend.local:
+        from dagy.backend.admin import REMOTE_SUPER_ADMIN
+
+        raise CLIExit(f"Error: {REMOTE_SUPER_ADMIN}", USAGE)
+    now = backend.admin.set_super_admin(email, on)
+    click.echo(f"{email.strip().lower()} is {'now' if now else 'no longer'} a super admin")
 
 
 @users.command("invite")

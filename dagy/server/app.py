@@ -15,6 +15,7 @@ from dagy.server import errors
 from dagy.server.metering import ApiCallMiddleware
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
+    admin,
     admin_exceptions,
     alert_rules,
     api_keys,
@@ -76,6 +77,7 @@ API_MODULES = [
     billing,
     nodes,
     ui,
+    admin,
     admin_exceptions,
 ]
 ROOT_MODULES: list[Any] = [signin]

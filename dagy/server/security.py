@@ -3,6 +3,15 @@
 Every route declares ``opt={"permission": ...}``: a permission of the RBAC matrix, ``authenticated``,
 ``public`` or ``store.local``. A route without one is refused (fail closed), and a test walks the
 app's routes to make sure there is none.
+
+Platform level (issue 18):
+- ``opt={"permission": rbac.AUTHENTICATED, "super_admin": True}`` (or ``require_super_admin``
+  in a handler) admits only super admins: 403 ``Super admin access required`` otherwise. The
+  machine's own token (server.json, kind ``local``) counts as one: it owns the store file.
+- ``X-Impersonate-Org: <org_id>`` from a super admin makes them owner of that org for the request
+  (``Identity.impersonated_by`` names them, and so does every audit row written); from anyone
+  else it is 403.
+- A suspended org's members and API keys are refused (403 ``org_suspended``); super admins not.
 """
 
 from __future__ import annotations
@@ -19,15 +28,29 @@ from litestar.handlers.base import BaseRouteHandler
 from dagy.auth import rbac
 from dagy.auth.identity import Identity
 from dagy.auth.jwt import looks_like_jwt
-from dagy.errors import AuthenticationError, PermissionDeniedError
+from dagy.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from dagy.server.state import ServerState
 from dagy.services.accounts import users as accounts
 from dagy.services.accounts.audit import Actor, Origin
+from dagy.services.admin import suspension
 from dagy.store import accounts as sql
 from dagy.store.records import utcnow
 
 IDENTITY_TTL = 30.0
 IDENTITY_CACHE_SIZE = 10_000
+SUPER_ADMIN_REQUIRED = "Super admin access required"
+IMPERSONATE_HEADER = "x-impersonate-org"
+
+
+def is_super_admin(identity: Identity) -> bool:
+    """A platform super admin (users.super_admin), or the machine's own token."""
+    return identity.super_admin or identity.kind == "local"
+
+
+def require_super_admin(identity: Identity) -> None:
+    """403 ``Super admin access required`` unless ``identity`` is a super admin."""
+    if not is_super_admin(identity):
+        raise PermissionDeniedError(SUPER_ADMIN_REQUIRED, {"super_admin": "required"})
 
 
 def bearer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -38,14 +61,16 @@ def bearer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return value.strip()
 
 
-def cached_identity(state: ServerState, bearer: str, org_header: str | None) -> Identity | None:
+def cached_identity(
+    state: ServerState, bearer: str, org_header: str | None, impersonate: str | None = None
+) -> Identity | None:
     """A recently resolved identity for this credential, if nothing auth-related changed since.
 
     Resolving costs three store reads under the store's lock; most requests are a client's Nth
     with the same token. Entries die after IDENTITY_TTL, at the credential's expiry, and whenever
     a write bumps the accounts generation (revocation, role change, key deletion, ...).
     """
-    entry = state.identities.get((bearer, org_header))
+    entry = state.identities.get((bearer, org_header, impersonate))
     if entry is None:
         return None
     identity, generation, born = entry
@@ -54,19 +79,46 @@ def cached_identity(state: ServerState, bearer: str, org_header: str | None) -> 
         or time.monotonic() - born > IDENTITY_TTL
         or (isinstance(identity.expires_at, _dt.datetime) and identity.expires_at <= utcnow())
     ):
-        state.identities.pop((bearer, org_header), None)
+        state.identities.pop((bearer, org_header, impersonate), None)
         return None
     return identity
 
 
-def resolve_identity(state: ServerState, bearer: str, org_header: str | None) -> Identity:
-    """Blocking (reads the store): call from a worker thread."""
+def resolve_identity(
+    state: ServerState, bearer: str, org_header: str | None, impersonate: str | None = None
+) -> Identity:
+    """Blocking (reads the store): call from a worker thread.
+
+    Only admitted identities are cached: a suspended org's caller is checked again each request
+    (suspending and activating bump the accounts generation, which drops cached entries)."""
     generation, born = sql.generation(), time.monotonic()
     identity = _resolve(state, bearer, org_header)
+    if impersonate:
+        identity = _impersonating(state, identity, impersonate)
+    elif not is_super_admin(identity):
+        suspension.ensure_active(state.store, identity.org_id)
     if len(state.identities) >= IDENTITY_CACHE_SIZE:
         state.identities.clear()
-    state.identities[(bearer, org_header)] = (identity, generation, born)
+    state.identities[(bearer, org_header, impersonate)] = (identity, generation, born)
     return identity
+
+
+def _impersonating(state: ServerState, identity: Identity, org_id: str) -> Identity:
+    """The super admin as owner of ``org_id``, named in ``impersonated_by``."""
+    require_super_admin(identity)
+    if sql.get_org(state.store, org_id) is None:
+        raise NotFoundError(f"Organization not found: {org_id}", {"org_id": org_id})
+    return Identity(
+        identity.email,
+        org_id,
+        "owner",
+        rbac.permissions_for("owner") | (identity.permissions & {rbac.LOCAL}),
+        identity.kind,
+        identity.credential_id,
+        True,
+        identity.expires_at,
+        identity.email,
+    )
 
 
 def _resolve(state: ServerState, bearer: str, org_header: str | None) -> Identity:
@@ -101,10 +153,15 @@ async def authorize(
     if bearer is None:
         raise AuthenticationError("Invalid or missing token")
     org_header = connection.headers.get("x-dagy-org") or None
-    identity = cached_identity(state, bearer, org_header)
+    impersonate = connection.headers.get(IMPERSONATE_HEADER) or None
+    identity = cached_identity(state, bearer, org_header, impersonate)
     if identity is None:
-        identity = await anyio.to_thread.run_sync(resolve_identity, state, bearer, org_header)
+        identity = await anyio.to_thread.run_sync(
+            resolve_identity, state, bearer, org_header, impersonate
+        )
     connection.state.identity = identity
+    if handler.opt.get("super_admin"):
+        require_super_admin(identity)
     if not identity.can(permission):
         raise PermissionDeniedError(
             f"Insufficient permissions: {permission} required", {"permission": permission}

@@ -12,6 +12,7 @@ import logging
 import threading
 
 from dagy.config.paths import DagyPaths
+from dagy.services.admin import suspension
 from dagy.services.triggers import sensor_runs as sensors
 from dagy.services.triggers.sensors import Wake
 from dagy.store.duckdb_store import DuckDBStore
@@ -60,9 +61,17 @@ class SensorLoop:
         except Exception:  # the store is busy or closing: try again next tick
             log.exception("sensor loop: listing due sensors failed")
             return 0
+        try:
+            suspended = suspension.suspended_orgs(self.store) if due else set()
+        except Exception:
+            log.exception("sensor loop: reading suspended orgs failed")
+            return 0
         for sensor in due:
             if self._stop.is_set():
                 break
+            if sensor.org_id in suspended:  # looked at again one interval later, reason recorded
+                sensors.skip(self.store, sensor, suspension.SKIP_REASON)
+                continue
             try:
                 queued = sensors.evaluate(self.store, self.paths, sensor, self.wake)
             except Exception as exc:  # one sensor's failure is its own (recorded on it)

@@ -36,8 +36,10 @@ class ServerState:
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     started_at: float = field(default_factory=time.time)
     login_codes: CodeBook = field(default_factory=CodeBook)
-    # (bearer, X-Dagy-Org) -> (identity, accounts generation, monotonic time resolved)
-    identities: dict[tuple[str, str | None], tuple[Any, int, float]] = field(default_factory=dict)
+    # (bearer, X-Dagy-Org, X-Impersonate-Org) -> (identity, accounts generation, time resolved)
+    identities: dict[tuple[str, str | None, str | None], tuple[Any, int, float]] = field(
+        default_factory=dict
+    )
     # The rate limiter's token buckets, one set for the whole app: Litestar builds a middleware
     # instance per route, and each making its own would give every route a budget of its own.
     rate_buckets: Any = field(default=None, repr=False)

@@ -87,6 +87,7 @@ class AuditEntry:
     changes: str | None
     ip_address: str | None
     user_agent: str | None
+    impersonated_by: str | None = None  # the super admin acting in org_id (migration 0014)
 
 
 # Bumped by every write that can change who a credential is (revocation, role change, key deletion,
@@ -148,6 +149,12 @@ def insert_user(store: DuckDBStore, user: User) -> None:
 def set_password(store: DuckDBStore, email: str, password_hash: str) -> None:
     with store.connection() as con:
         con.execute("UPDATE users SET password_hash = ? WHERE email = ?", [password_hash, email])
+    _bump()
+
+
+def set_super_admin(store: DuckDBStore, email: str, on: bool) -> None:
+    with store.connection() as con:
+        con.execute("UPDATE users SET super_admin = ? WHERE email = ?", [on, email])
     _bump()
 
 
@@ -274,6 +281,18 @@ def revoke_token(store: DuckDBStore, token_id: str, now: _dt.datetime) -> None:
             [now, token_id],
         )
     _bump()
+
+
+def revoke_tokens_of(store: DuckDBStore, email: str, org_id: str, now: _dt.datetime) -> int:
+    """Revoke every live access token of ``email`` bound to ``org_id``; how many."""
+    with store.connection() as con:
+        rows = con.execute(
+            "UPDATE access_tokens SET revoked_at = ? WHERE email = ? AND org_id = ? "
+            "AND revoked_at IS NULL AND expires_at > ? RETURNING token_id",
+            [now, email, org_id, now],
+        ).fetchall()
+    _bump()
+    return len(rows)
 
 
 def delete_expired_tokens(store: DuckDBStore, before: _dt.datetime) -> int:

@@ -12,39 +12,32 @@ import msgspec
 from litestar import Request, Response, delete, get, post
 
 from dagy.auth import rbac
-from dagy.auth.identity import Identity
 from dagy.config import settings
-from dagy.errors import PermissionDeniedError
-from dagy.server.security import actor_of, identity_of, state_of
+from dagy.server.security import actor_of, identity_of, require_super_admin, state_of
 from dagy.services import traces
 
-SUPER_ADMIN = rbac.AUTHENTICATED  # the route's permission; the super-admin flag is checked below
-
-
-def require_super_admin(identity: Identity) -> None:
-    # TODO(ADMIN): use dagy/server/security.py's require_super_admin once issue18-admin lands.
-    if not identity.super_admin:
-        raise PermissionDeniedError("Super admin access required")
+# Signed in, and a super admin: authorize() answers 403 "Super admin access required" otherwise.
+SUPER_ADMIN = {"permission": rbac.AUTHENTICATED, "super_admin": True}
 
 
 def _checked(request: Request[Any, Any, Any]) -> Any:
-    require_super_admin(identity_of(request))
+    require_super_admin(identity_of(request))  # the guard did; a route moved elsewhere still does
     return state_of(request)
 
 
-@get("/admin/exceptions", sync_to_thread=True, opt={"permission": SUPER_ADMIN})
+@get("/admin/exceptions", sync_to_thread=True, opt={**SUPER_ADMIN})
 def list_exceptions(request: Request[Any, Any, Any], limit: int = 100) -> dict[str, Any]:
     """Exception traces across all organizations, newest first."""
     return traces.list_traces(_checked(request).paths, limit)
 
 
-@get("/admin/exceptions/content", sync_to_thread=True, opt={"permission": SUPER_ADMIN})
+@get("/admin/exceptions/content", sync_to_thread=True, opt={**SUPER_ADMIN})
 def exception_content(request: Request[Any, Any, Any], key: str | None = None) -> dict[str, Any]:
     """The whole trace at ``key``."""
     return traces.content(_checked(request).paths, key)
 
 
-@get("/admin/exceptions/download", sync_to_thread=True, opt={"permission": SUPER_ADMIN})
+@get("/admin/exceptions/download", sync_to_thread=True, opt={**SUPER_ADMIN})
 def exception_download(request: Request[Any, Any, Any], key: str | None = None) -> dict[str, Any]:
     """A short-lived URL that serves the trace without a token."""
     state = _checked(request)
@@ -56,7 +49,7 @@ class DeleteBody(msgspec.Struct):
     keys: list[str]
 
 
-@delete("/admin/exceptions", status_code=200, sync_to_thread=True, opt={"permission": SUPER_ADMIN})
+@delete("/admin/exceptions", status_code=200, sync_to_thread=True, opt={**SUPER_ADMIN})
 def delete_exceptions(request: Request[Any, Any, Any], data: DeleteBody) -> dict[str, Any]:
     """Delete traces; how many there were."""
     state = _checked(request)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, post
+from litestar import Request, post, put
 
 from dagy.auth import rbac
 from dagy.server.security import actor_of, state_of
 from dagy.services.accounts import users as accounts
+from dagy.services.admin import super_admins
 from dagy.store.records import iso_z
 
 
@@ -18,6 +19,11 @@ class UserBody(msgspec.Struct):
     password: str
     role: str = "developer"
     org_id: str = "personal"
+    super_admin: bool = False
+
+
+class SuperAdminBody(msgspec.Struct):
+    super_admin: bool
 
 
 @post(
@@ -37,6 +43,8 @@ def create_user(request: Request[Any, Any, Any], data: UserBody) -> dict[str, An
         org_id=data.org_id,
         actor=actor_of(request),
     )
+    if data.super_admin:
+        super_admins.set_super_admin(state_of(request).store, actor_of(request), user.email, True)
     return {
         "member_id": membership.member_id,
         "email": user.email,
@@ -47,4 +55,19 @@ def create_user(request: Request[Any, Any, Any], data: UserBody) -> dict[str, An
     }
 
 
-ROUTES = [create_user]
+@put(
+    "/_local/users/{email:str}/super-admin",
+    sync_to_thread=True,
+    include_in_schema=False,
+    opt={"permission": rbac.LOCAL},
+)
+def set_super_admin(
+    request: Request[Any, Any, Any], email: str, data: SuperAdminBody
+) -> dict[str, Any]:
+    """`dagy users set-super-admin` while the server owns the store."""
+    return super_admins.set_super_admin(
+        state_of(request).store, actor_of(request), email, data.super_admin
+    )
+
+
+ROUTES = [create_user, set_super_admin]

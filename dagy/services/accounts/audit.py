@@ -121,6 +121,7 @@ def record(
         json.dumps(changes) if changes is not None else None,
         origin.ip_address,
         (origin.user_agent or "")[:500] or None,
+        identity.impersonated_by if identity else None,
     )
     sql.insert_audit(store, entry)
     return entry
@@ -156,6 +157,8 @@ def to_item(entry: AuditEntry, *, brief: bool = False) -> dict[str, Any]:
     item["changes"] = json.loads(entry.changes) if entry.changes else {}
     if not brief:
         item |= {"ip_address": entry.ip_address, "user_agent": entry.user_agent}
+    if entry.impersonated_by:
+        item["impersonated_by"] = entry.impersonated_by  # a super admin acting as the org's owner
     return item
 
 

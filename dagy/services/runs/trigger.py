@@ -20,6 +20,7 @@ from dagy.sdk.params import coerce_with_schema
 from dagy.sdk.spec import FlowSpec
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
+from dagy.services.admin import suspension
 from dagy.services.catalog import deployments, flows
 from dagy.services.usage import quotas
 from dagy.store import flows as flow_sql
@@ -279,6 +280,9 @@ def _enqueue(
     changes: dict[str, Any] | None = None,
 ) -> None:
     with store.transaction():  # the checks, the insert and its audit row: one unit of work
+        # A suspended org queues nothing, whoever asks (a schedule's tick records the refusal in
+        # its last_error, a sensor's in its own, a webhook answers 403 org_suspended).
+        suspension.ensure_active(store, run.org_id)
         quotas.check_trigger(store, run.org_id, execute=execute)
         if singleton:
             busy = queue.active_runs(

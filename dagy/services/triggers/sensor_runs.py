@@ -161,6 +161,20 @@ def evaluate(store: DuckDBStore, paths: DagyPaths, sensor: SensorRow, wake: Wake
     return runs
 
 
+def skip(store: DuckDBStore, sensor: SensorRow, reason: str) -> None:
+    """Not looked at this time (its org is suspended): ``reason`` in ``last_error``, the next
+    look one interval later."""
+    now = utcnow()
+    sql.update_state(
+        store,
+        sensor.sensor_id,
+        last_checked_at=now,
+        next_check_at=now + _interval(sensor.config),
+        updated_at=now,
+        last_error=reason,
+    )
+
+
 def _poll(
     store: DuckDBStore,
     sensor: SensorRow,

@@ -1,0 +1,126 @@
+"""Super Admin: customer orgs across the platform (the spec's section, but /admin/exceptions*, which
+dagy/server/routes/admin_exceptions.py serves). Every route is for super admins only: the guard
+answers 403 ``Super admin access required`` to anyone else (``SUPER_ADMIN`` below)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, delete, get, patch, post
+
+from dagy.auth import rbac
+from dagy.server.security import actor_of, state_of
+from dagy.services.admin import customers
+
+SUPER_ADMIN = {"permission": rbac.AUTHENTICATED, "super_admin": True}
+CUSTOMER = "/admin/customers/{org_id:str}"
+
+
+@get("/admin/customers", sync_to_thread=True, opt=SUPER_ADMIN)
+def list_customers(
+    request: Request[Any, Any, Any],
+    status: str | None = None,
+    plan: str | None = None,
+    search: str | None = None,
+    limit: str | None = None,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    return customers.list_customers(
+        state_of(request).store,
+        status=status,
+        plan=plan,
+        search=search,
+        limit=limit,
+        next_token=next_token,
+    )
+
+
+@get(CUSTOMER, sync_to_thread=True, opt=SUPER_ADMIN)
+def get_customer(request: Request[Any, Any, Any], org_id: str) -> dict[str, Any]:
+    return customers.detail(state_of(request).store, org_id)
+
+
+@patch(CUSTOMER, sync_to_thread=True, opt=SUPER_ADMIN)
+def update_customer(
+    request: Request[Any, Any, Any], org_id: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    return customers.update(state_of(request).store, actor_of(request), org_id, data)
+
+
+@get(f"{CUSTOMER}/members", sync_to_thread=True, opt=SUPER_ADMIN)
+def customer_members(
+    request: Request[Any, Any, Any],
+    org_id: str,
+    limit: str | None = None,
+    next_token: str | None = None,
+) -> dict[str, Any]:
+    return customers.members(state_of(request).store, org_id, limit=limit, next_token=next_token)
+
+
+@get(f"{CUSTOMER}/usage", sync_to_thread=True, opt=SUPER_ADMIN)
+def customer_usage(
+    request: Request[Any, Any, Any], org_id: str, months: str | None = None
+) -> dict[str, Any]:
+    return customers.usage(state_of(request).store, org_id, months=months)
+
+
+@get(f"{CUSTOMER}/audit", sync_to_thread=True, opt=SUPER_ADMIN)
+def customer_audit(
+    request: Request[Any, Any, Any], org_id: str, limit: str | None = None
+) -> dict[str, Any]:
+    return customers.audit_trail(state_of(request).store, org_id, limit=limit)
+
+
+@get(f"{CUSTOMER}/sessions", sync_to_thread=True, opt=SUPER_ADMIN)
+def customer_sessions(request: Request[Any, Any, Any], org_id: str) -> dict[str, Any]:
+    return customers.sessions(state_of(request).store, org_id)
+
+
+@delete(
+    f"{CUSTOMER}/sessions/{{user_email:str}}",
+    status_code=200,
+    sync_to_thread=True,
+    opt=SUPER_ADMIN,
+)
+def revoke_sessions(
+    request: Request[Any, Any, Any], org_id: str, user_email: str
+) -> dict[str, Any]:
+    return customers.revoke_sessions(state_of(request).store, actor_of(request), org_id, user_email)
+
+
+@post(f"{CUSTOMER}/suspend", status_code=200, sync_to_thread=True, opt=SUPER_ADMIN)
+def suspend(request: Request[Any, Any, Any], org_id: str) -> dict[str, Any]:
+    return customers.set_status(state_of(request).store, actor_of(request), org_id, "suspended")
+
+
+@post(f"{CUSTOMER}/activate", status_code=200, sync_to_thread=True, opt=SUPER_ADMIN)
+def activate(request: Request[Any, Any, Any], org_id: str) -> dict[str, Any]:
+    return customers.set_status(state_of(request).store, actor_of(request), org_id, "active")
+
+
+@post(f"{CUSTOMER}/credits", status_code=200, sync_to_thread=True, opt=SUPER_ADMIN)
+def adjust_credits(
+    request: Request[Any, Any, Any], org_id: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    return customers.adjust_credits(state_of(request).store, actor_of(request), org_id, data)
+
+
+@post("/admin/impersonate/{org_id:str}", status_code=200, sync_to_thread=True, opt=SUPER_ADMIN)
+def impersonate(request: Request[Any, Any, Any], org_id: str) -> dict[str, Any]:
+    return customers.impersonate(state_of(request).store, actor_of(request), org_id)
+
+
+ROUTES = [
+    list_customers,
+    get_customer,
+    update_customer,
+    customer_members,
+    customer_usage,
+    customer_audit,
+    customer_sessions,
+    revoke_sessions,
+    suspend,
+    activate,
+    adjust_credits,
+    impersonate,
+]

@@ -1,0 +1,1 @@
+"""Super admin: customer orgs across the platform, their suspension, and impersonation."""
