@@ -5,13 +5,15 @@ signed URL and deletes; bad keys are 400 and everyone else gets 403."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, dagy_cmd
 from tests.ops.support import OWNER, ROOT, assert_error, serve
 
 SECRET = "s3cr3t-Value-9f8e7d"
@@ -181,3 +183,31 @@ def test_without_the_setting_there_is_no_fault_hook(tmp_path: Path):
         assert_error(status, body, 404)
     finally:
         srv.stop()
+
+
+def dagy(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `dagy` against the server's home: through the live server, as its local token."""
+    env = {**os.environ, "DAGY_LOCAL_DIR": str(server.home)}
+    for name in ("DAGY_PROFILE", "DAGY_API_URL", "DAGY_TOKEN", "DAGY_API_KEY"):
+        env.pop(name, None)
+    return subprocess.run([*dagy_cmd(), *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_dagy_admin_exceptions_lists_shows_and_deletes(server, root, owner):
+    fault(server, owner, "seen from the cli")
+    key = newest(server, root)["key"]
+    listed = dagy(server, "admin", "exceptions", "--json", "--limit", "5")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["items"][0]["key"] == key
+    table = dagy(server, "admin", "exceptions")
+    assert table.returncode == 0 and key in table.stdout and "seen from the cli" in table.stdout
+    shown = dagy(server, "admin", "exceptions", "--show", key)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["exception"]["message"] == "seen from the cli"
+    bad = dagy(server, "admin", "exceptions", "--show", "../dagy.duckdb")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "Not an exception trace key" in bad.stderr
+    deleted = dagy(server, "admin", "exceptions", "--delete", key)
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.strip() == "Deleted 1 exception trace"
+    assert not (server.home / key).exists()
