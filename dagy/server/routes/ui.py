@@ -27,7 +27,10 @@ def navigation() -> dict[str, Any]:
 
 @get("/ui/dashboard", sync_to_thread=True, opt={"permission": "runs.read"})
 def dashboard(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return ui.dashboard(state_of(request).store, identity_of(request).org_id)
+    state = state_of(request)
+    if state.api_calls is not None:  # the API calls counted so far, as GET /usage/summary does
+        state.api_calls.flush()
+    return ui.dashboard(state.store, identity_of(request).org_id)
 
 
 @get("/ui/settings", sync_to_thread=True, opt={"permission": rbac.AUTHENTICATED})

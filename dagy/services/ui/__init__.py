@@ -15,6 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from dagy.states import to_api
 from dagy.store.records import iso_z
 
 if TYPE_CHECKING:
@@ -71,16 +72,17 @@ def dashboard(store: DuckDBStore, org_id: str) -> dict[str, Any]:
         runs = store.list_runs(org_id=org_id, limit=RECENT_RUNS)
     stats = {**period, "runs_in_progress": quota["current_usage"]["concurrent_runs"]}
     stats["plan"] = quota["plan"]
-    activity = [
+    activity = [  # the fields of a GET /runs item, and what the run was
         {
             "type": "run",
             "run_id": run.run_id,
             "flow_name": run.flow_name,
+            "flow_version": run.flow_version,
             "deployment_name": run.deployment_name,
-            "status": run.status,
+            "status": to_api(run.status),
             "trigger": run.trigger,
             "created_at": iso_z(run.created_at) if run.created_at else None,
-            "ended_at": iso_z(run.ended_at) if run.ended_at else None,
+            "completed_at": iso_z(run.ended_at) if run.ended_at else None,
             "error": run.error,
         }
         for run in runs
