@@ -62,3 +62,12 @@ def test_admin_adjustments_either_way_with_an_audit_row_and_bad_amounts_refused(
             "SELECT action, resource_type FROM audit_log WHERE resource_type = 'credits'"
         ).fetchall()
     assert rows == [("update", "credits"), ("update", "credits")]
+
+
+def test_every_plan_opens_with_its_own_grant(store):
+    from dagy.services.accounts.users import PLANS
+
+    assert set(credits.PLAN_GRANTS) == set(PLANS)
+    with store.transaction() as con:
+        con.execute("UPDATE orgs SET plan = 'professional' WHERE org_id = 'personal'")
+    assert credits.balance(store, "personal") == 1000.0

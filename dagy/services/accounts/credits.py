@@ -23,7 +23,7 @@ from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import utcnow
 
 # What a new org's balance opens with, by plan.
-PLAN_GRANTS = {"free": 100.0, "pro": 1000.0, "enterprise": 10000.0}
+PLAN_GRANTS = {"free": 100.0, "professional": 1000.0, "enterprise": 10000.0}
 
 
 def amount_of(value: Any, *, field: str = "amount", allow_negative: bool = True) -> float:
