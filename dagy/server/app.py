@@ -12,6 +12,7 @@ from dagy import __version__
 from dagy.auth import rbac
 from dagy.config import settings
 from dagy.server import errors
+from dagy.server.faults import FaultMiddleware
 from dagy.server.metering import ApiCallMiddleware
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
@@ -120,5 +121,7 @@ def create_app(state: ServerState) -> Litestar:
 def create_asgi(state: ServerState) -> Any:
     """The app as the server runs it: the rate limiter wraps the whole app, so requests for unknown
     routes (404) and wrong methods (405) draw from the same bucket as every other request; inside
-    it, API calls are counted per org (a request refused by the limiter is not a call)."""
-    return RateLimitMiddleware(ApiCallMiddleware(create_app(state), state), state)
+    it, API calls are counted per org (a request refused by the limiter is not a call). Outside
+    all, an exception none of them handled is a 500 and an exception trace."""
+    inner = RateLimitMiddleware(ApiCallMiddleware(create_app(state), state), state)
+    return FaultMiddleware(inner, state)
