@@ -96,20 +96,27 @@ class Session:
 
 
 def sessions(store: DuckDBStore, org_id: str, now: _dt.datetime) -> list[Session]:
-    """Each member of the org: their last login into it (the newest token bound to it), and the
-    issue time and number of the tokens still live (not revoked, not expired)."""
+    """Each member of the org: their last login into it (its audit trail's newest ``login``, or
+    the newest token bound to it, which outlive each other), and the issue time and number of
+    the tokens still live (not revoked, not expired)."""
     with store.connection() as con:
         rows = con.execute(
             """
-            SELECT m.email, max(t.created_at),
+            WITH logins AS (
+                SELECT actor_email AS email, max(ts) AS at FROM audit_log
+                WHERE org_id = ? AND action = 'login' AND resource_type = 'session'
+                GROUP BY actor_email
+            )
+            SELECT m.email, greatest(max(t.created_at), any_value(l.at)),
                    max(t.created_at) FILTER (WHERE t.revoked_at IS NULL AND t.expires_at > ?),
                    count(t.token_id) FILTER (WHERE t.revoked_at IS NULL AND t.expires_at > ?)
             FROM memberships m
             LEFT JOIN access_tokens t ON t.email = m.email AND t.org_id = m.org_id
+            LEFT JOIN logins l ON l.email = m.email
             WHERE m.org_id = ?
             GROUP BY m.email
             ORDER BY m.email
             """,
-            [now, now, org_id],
+            [org_id, now, now, org_id],
         ).fetchall()
     return [Session(r[0], r[1], r[2], int(r[3])) for r in rows]

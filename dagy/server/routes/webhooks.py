@@ -18,6 +18,7 @@ from dagy.server.errors import error_response
 from dagy.server.ratelimit import TokenBuckets
 from dagy.server.security import state_of
 from dagy.server.state import ServerState
+from dagy.services.admin import suspension
 from dagy.services.triggers import sensor_runs as sensors
 from dagy.store.records import RunRecord
 
@@ -37,6 +38,7 @@ def _buckets(state: ServerState) -> TokenBuckets | None:
 def _receive(state: ServerState, token: str, raw: bytes) -> RunRecord | int:
     """The queued run, or the seconds to wait when the sensor's bucket is empty."""
     sensor = sensors.find_webhook(state.store, token)
+    suspension.ensure_active(state.store, sensor.org_id)  # 403 org_suspended, whatever the body
     buckets = _buckets(state)
     if buckets is not None:
         allowed, _, wait = buckets.take(sensor.sensor_id)

@@ -40,6 +40,8 @@ STATUSES = (ACTIVE, SUSPENDED)
 PLAN_ALIASES = {"pro": "professional"}
 PATCH_FIELDS = ("status", "plan", "quota_overrides", "feature_flags", "notes", "credits_balance")
 MAX_NOTES = 4000
+MAX_LIMIT = 2**53  # a quota above this is no limit anyone means (and past BIGINT soon after)
+MAX_CREDITS = 1e12  # per adjustment and as a balance: far past any real grant, far from inf
 _FLAG = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -250,10 +252,11 @@ def _check_overrides(raw: Any) -> dict[str, int | None]:
         )
     for key, value in raw.items():
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 0
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LIMIT
         ):
             raise InvalidInputError(
-                f"Invalid quota override {key}", {key: "a non-negative integer or null"}
+                f"Invalid quota override {key}",
+                {key: f"an integer from 0 to {MAX_LIMIT}, or null"},
             )
     return {str(k): v for k, v in raw.items()}
 
@@ -289,9 +292,9 @@ def _check_balance(raw: Any) -> float:
         raise InvalidInputError(
             "credits_balance must be a finite number", {"credits_balance": "a number"}
         )
-    if raw < 0:
+    if not 0 <= raw <= MAX_CREDITS:
         raise InvalidInputError(
-            "credits_balance cannot be negative", {"credits_balance": "zero or more"}
+            "credits_balance out of range", {"credits_balance": f"from 0 to {MAX_CREDITS:g}"}
         )
     return round(float(raw), 6)
 
@@ -317,6 +320,9 @@ def update(store: DuckDBStore, actor: Actor, org_id: Any, body: Any) -> dict[str
     now = utcnow()
     with store.transaction():
         c = _customer(store, org_id)
+        # Opened (with the current plan's grant) before a plan change, so the balance set below
+        # is reached from what the org had.
+        have = credits.balance(store, c.org_id)
         changes: dict[str, Any] = {}
         columns: dict[str, Any] = {}
         if status is not None and status != c.status:
@@ -345,7 +351,6 @@ def update(store: DuckDBStore, actor: Actor, org_id: Any, body: Any) -> dict[str
         if columns:
             account_sql.update_org(store, c.org_id, updated_at=now, **columns)
         if balance is not None:
-            have = credits.balance(store, c.org_id)
             if round(balance - have, 6) != 0:
                 credits.adjust(store, c.org_id, balance - have, actor, note="PATCH credits_balance")
                 account_sql.update_org(store, c.org_id, updated_at=now)
@@ -397,8 +402,17 @@ def adjust_credits(store: DuckDBStore, actor: Actor, org_id: Any, body: Any) -> 
     note = body.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 500):
         raise InvalidInputError("Invalid note", {"note": "a string of at most 500 characters"})
+    amount = body["amount"]
+    if (
+        isinstance(amount, (int, float))
+        and not isinstance(amount, bool)
+        and abs(amount) > MAX_CREDITS
+    ):
+        raise InvalidInputError(
+            "amount out of range", {"amount": f"at most {MAX_CREDITS:g} either way"}
+        )
     _customer(store, org_id)
-    after = credits.adjust(store, org_id, body["amount"], actor, note=note)
+    after = credits.adjust(store, org_id, amount, actor, note=note)
     return {"org_id": org_id, "credits_balance": after}
 
 
