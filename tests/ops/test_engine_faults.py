@@ -4,6 +4,7 @@ an exception trace naming the run and task run; a task's own exception leaves no
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +70,54 @@ def test_a_task_that_raises_leaves_no_trace(server, tmp_path: Path):
     body = wait_status(server, run_id, "failed")
     assert "no marker yet" in body["error"]
     assert traces_of(server, run_id) == []
+
+
+class BrokenExecutor:
+    """An executor plugin that cannot start anything (its submit raises)."""
+
+    name = "broken"
+
+    def __init__(self, completions: object, max_workers: int) -> None:
+        pass
+
+    def submit(self, attempt: object) -> None:
+        raise ConnectionError("cluster unreachable with token=abcd1234efgh")
+
+    def cancel(self, attempt: object) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_an_executor_that_raises_fails_its_task_and_leaves_a_trace(paths, write_flow, monkeypatch):
+    from dagy.engine import executors
+    from dagy.sdk.loader import load_flow
+    from dagy.services import traces
+    from dagy.services.runs.execute import RunSettings, run_flow
+
+    monkeypatch.setitem(executors.BUILTIN, "broken", BrokenExecutor)
+    file = write_flow(
+        """
+        from dagy import flow, task
+
+        @task
+        def one() -> int:
+            return 1
+
+        @flow(name="unlucky", version="1.0.0")
+        def unlucky():
+            return one()
+        """,
+        "unlucky_flows",
+    )
+    run = run_flow(
+        load_flow(f"{file}:unlucky"), {}, settings=RunSettings(executor="broken"), paths=paths
+    )
+    assert run.status == "FAILED"
+    assert "ExecutorError: executor broken could not start the task" in (run.error or "")
+    [item] = traces.list_traces(paths)["items"]
+    assert item["kind"] == "executor" and item["exception_type"] == "ExecutorError"
+    assert item["run"]["run_id"] == run.run_id and item["run"]["task_run_id"] == "one-1"
+    trace = traces.content(paths, item["key"])
+    assert "ConnectionError" in trace["stack"] and "abcd1234efgh" not in json.dumps(trace)
