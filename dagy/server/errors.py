@@ -63,7 +63,9 @@ def error_response(
     )
 
 
-def _request_error(_: Request, exc: RequestError) -> Response[Any]:
+def _request_error(request: Request, exc: RequestError) -> Response[Any]:
+    if exc.status >= 500 and exc.status != 503:  # a store or S3 that failed; 503 is "not set up"
+        _trace(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if isinstance(exc, QuotaExceededError):
         body = {**error_body(exc.status, exc.message, exc.details, exc.error), **exc.fields}

@@ -73,10 +73,11 @@ _ASSIGNED = re.compile(
 
 def _env_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     env = os.environ if environ is None else environ
+    # Numbers (DAGY_TOKEN_TTL_SECONDS=43200) and short words are settings, not credentials.
     return [
         value
         for name, value in env.items()
-        if _SECRET_ENV.search(name) and len(value.strip()) >= MIN_SECRET_CHARS
+        if _SECRET_ENV.search(name) and len(value.strip()) >= 8 and not value.strip().isdigit()
     ]
 
 

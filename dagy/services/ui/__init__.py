@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 RECENT_RUNS = 10
 AI_PROVIDERS_GROUP = "dagy.ai_providers"
 BUILTIN_AI_PROVIDERS = ("offline",)
-CHANNEL_TYPES = ("slack", "email", "webhook", "pagerduty")
 
 
 @cache
@@ -111,6 +110,7 @@ def _ai_providers() -> list[dict[str, Any]]:
 
 
 def _channels(store: DuckDBStore, org_id: str) -> list[dict[str, Any]]:
+    from dagy.notify import TYPES
     from dagy.services.notifications import channels
 
     rows = channels.list_channels(store, org_id)
@@ -123,7 +123,7 @@ def _channels(store: DuckDBStore, org_id: str) -> list[dict[str, Any]]:
             "enabled": any(r.channel_type == kind and r.enabled for r in rows),
             "count": sum(1 for r in rows if r.channel_type == kind),
         }
-        for kind in CHANNEL_TYPES
+        for kind in TYPES
     ]
 
 
