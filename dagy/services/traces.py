@@ -96,14 +96,19 @@ def mask(text: str, extra: Iterable[str] = ()) -> str:
 
 
 def trace_store(paths: DagyPaths) -> ArtifactStore:
-    """The configured artifact store; the local one rooted at the home (``~/.dagy/exceptions``)."""
-    name = settings.ARTIFACT_STORE.get() or "local"
-    if name == "local":
-        from dagy.artifacts.local import LocalArtifactStore
+    """The configured artifact store; the local one rooted at the home (``~/.dagy/exceptions``),
+    also when the configured one is not installed (its faults must still leave a trace)."""
+    from dagy.artifacts import ArtifactStoreNotConfigured
+    from dagy.artifacts.local import LocalArtifactStore
 
-        local: Any = LocalArtifactStore(paths, root=paths.home)
-        return local  # type: ignore[no-any-return]
-    return get_store(name, paths=paths)
+    name = settings.ARTIFACT_STORE.get() or "local"
+    if name != "local":
+        try:
+            return get_store(name, paths=paths)
+        except ArtifactStoreNotConfigured:  # a store that is not installed is itself a fault
+            log.warning("artifact store %r is not installed: exception traces stay local", name)
+    local: Any = LocalArtifactStore(paths, root=paths.home)
+    return local  # type: ignore[no-any-return]
 
 
 def check_key(key: Any) -> str:

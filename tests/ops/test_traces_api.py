@@ -211,3 +211,21 @@ def test_dagy_admin_exceptions_lists_shows_and_deletes(server, root, owner):
     assert deleted.returncode == 0, deleted.stderr
     assert deleted.stdout.strip() == "Deleted 1 exception trace"
     assert not (server.home / key).exists()
+
+
+def test_a_5xx_a_service_raised_is_traced_even_when_the_store_is_missing(tmp_path: Path):
+    """DAGY_ARTIFACT_STORE names no installed store: a deploy's initiate is the spec's 500, and its
+    trace falls back to <home>/exceptions/ (a 503 "not configured" would not be a fault)."""
+    home = tmp_path / "home"
+    srv = serve(home, env={"DAGY_ARTIFACT_STORE": "no-such-store"})
+    try:
+        owner, root = srv.login(OWNER), srv.login(ROOT)
+        body = {"flow_name": "f", "flow_version": "1", "deployment_name": "d", "file_size": 10}
+        status, _, answer = srv.request("POST", "/artifacts/initiate", token=owner, body=body)
+        assert_error(status, answer, 500, "artifact_store_not_configured")
+        item = newest(srv, root)
+        assert item["exception_type"] == "ArtifactStoreNotConfigured"
+        assert item["request"] == {"method": "POST", "path": "/v1/artifacts/initiate"}
+        assert (home / item["key"]).is_file()
+    finally:
+        srv.stop()
