@@ -61,6 +61,7 @@ _PATTERNS = (
     (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), MASK),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), MASK),  # a JWT
     (re.compile(r"://[^/\s:@]+:[^/\s@]+@"), f"://{MASK}@"),  # user:password@ in a URL
+    (re.compile(r"/webhooks/[^/\s?]+"), f"/webhooks/{MASK}"),  # a webhook sensor's token
 )
 _ASSIGNED = re.compile(
     r"(?i)\b([A-Za-z0-9_]*(?:password|passwd|secret|token|api_key|apikey|access_key|"
@@ -341,7 +342,3 @@ def signed_file(paths: DagyPaths, key: Any, expires: str, signature: str) -> byt
     if not store.exists(key):
         raise NotFoundError(f"Exception trace not found: {key}", {"key": key})
     return _read(store, key)
-
-
-def format_stack(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
