@@ -100,7 +100,16 @@ class AdminBackend(Protocol):
     def set_super_admin(self, email: str, on: bool) -> bool:
         """Grant or withdraw the platform-level flag (not against a remote API)."""
 
-    # `dagy admin exceptions` (OPS, issue 18) adds its methods here.
+    # -- exception traces (dagy/services/traces.py) --
+
+    def exceptions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest ``limit`` exception traces, newest first (summaries, as the API lists)."""
+
+    def exception(self, key: str) -> dict[str, Any]:
+        """The whole trace at ``key``."""
+
+    def delete_exceptions(self, keys: list[str]) -> int:
+        """Delete the traces at ``keys``; how many there were."""
 
 
 class LocalAdmin:
@@ -156,6 +165,21 @@ class LocalAdmin:
         answer = super_admins.set_super_admin(self.ctx.store(), self.ctx.actor(), email, on)
         return bool(answer["super_admin"])
 
+    def exceptions(self, limit: int = 100) -> list[dict[str, Any]]:
+        from dagy.services import traces
+
+        return list(traces.list_traces(self.ctx.paths, limit)["items"])
+
+    def exception(self, key: str) -> dict[str, Any]:
+        from dagy.services import traces
+
+        return traces.content(self.ctx.paths, key)
+
+    def delete_exceptions(self, keys: list[str]) -> int:
+        from dagy.services import traces
+
+        return traces.delete(self.ctx.paths, keys, self.ctx.store(), self.ctx.actor())
+
 
 class HttpAdmin:
     def __init__(self, ctx: HttpContext) -> None:
@@ -210,3 +234,19 @@ class HttpAdmin:
         with as_service_errors():
             answer = self.ctx.client.put(path, {"super_admin": on})
         return bool(answer["super_admin"])
+
+    def exceptions(self, limit: int = 100) -> list[dict[str, Any]]:
+        with as_service_errors():
+            return list(self.ctx.client.get("/admin/exceptions", limit=limit)["items"])
+
+    def exception(self, key: str) -> dict[str, Any]:
+        with as_service_errors():
+            answer: dict[str, Any] = self.ctx.client.get("/admin/exceptions/content", key=key)
+        return answer
+
+    def delete_exceptions(self, keys: list[str]) -> int:
+        with as_service_errors():
+            answer = self.ctx.client.request(
+                "DELETE", "/admin/exceptions", json_body={"keys": list(keys)}
+            )
+        return int(answer["deleted"])

@@ -106,5 +106,67 @@ def credits(org_id: str, amount: float, note: str | None, profile: str | None) -
 
 
 # -- exceptions ------------------------------------------------------------------------------------
-# `dagy admin exceptions ...` (OPS, issue 18): add its commands to the `admin` group here, e.g.
-# @admin.group("exceptions") with list/show/download/delete over Backend.admin.
+
+
+@admin.command("exceptions")
+@click.argument("keys", nargs=-1)
+@click.option("--show", "show", default=None, metavar="KEY", help="Print the whole trace at KEY.")
+@click.option("--delete", "delete", is_flag=True, help="Delete the traces named by KEYS.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_profile
+def exceptions(
+    keys: tuple[str, ...],
+    show: str | None,
+    delete: bool,
+    limit: int,
+    as_json: bool,
+    profile: str | None,
+) -> None:
+    """Exception traces (unhandled server errors, engine and executor faults), newest first.
+
+    `--show KEY` prints one trace; `--delete KEY...` removes traces.
+    """
+    if keys and not delete:
+        raise click.UsageError("KEYS are for --delete; use --show KEY to read one trace")
+    if delete and not keys:
+        raise click.UsageError("--delete needs at least one KEY")
+    backend = _open(profile)
+    if show is not None:
+        click.echo(json.dumps(backend.admin.exception(show), indent=2))
+        return
+    if delete:
+        deleted = backend.admin.delete_exceptions(list(keys))
+        click.echo(f"Deleted {deleted} exception trace{'s' if deleted != 1 else ''}")
+        return
+    items = backend.admin.exceptions(limit)
+    if as_json:
+        click.echo(json.dumps({"items": items}, indent=2))
+        return
+    if not items:
+        click.echo("No exception traces.")
+        return
+    from tabulate import tabulate
+
+    rows = [
+        [
+            i.get("time") or "",
+            i.get("kind") or "",
+            i.get("org_id") or "",
+            _where(i),
+            f"{i.get('exception_type') or ''}: {(i.get('message') or '')[:60]}",
+            i["key"],
+        ]
+        for i in items
+    ]
+    headers = ("time", "kind", "org_id", "where", "exception", "key")
+    click.echo(tabulate(rows, headers=headers, tablefmt=backend.table_format))
+
+
+def _where(item: dict[str, Any]) -> str:
+    request, run = item.get("request") or {}, item.get("run") or {}
+    if request:
+        return f"{request.get('method')} {request.get('path')}"
+    if run:
+        return str(run.get("task_run_id") or run.get("run_id") or "")
+    return ""

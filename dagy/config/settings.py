@@ -225,6 +225,15 @@ PUBLIC_API_URL = Text[str | None](
 
 # --- `dagy serve` ----------------------------------------------------------------------------------
 
+EXCEPTION_URL_TTL = Int(
+    "DAGY_EXCEPTION_URL_TTL", 300, "seconds an exception trace's download URL stays valid",
+    "server", minimum=1,
+)  # fmt: skip
+TEST_FAULTS = Flag(
+    "DAGY_TEST_FAULTS", False, "`true`: mount `POST /_test/fault`, a route that fails on purpose "
+    "(tests only)", "server",
+)  # fmt: skip
+
 SERVER_WORKERS = Int(
     "DAGY_SERVER_WORKERS", 4, "runs the server executes at once", "server", minimum=1
 )

@@ -61,6 +61,9 @@ class Outcome:
     artifact_path: str | None = None
     error: str | None = None  # "ValueError: boom"
     retryable: bool = True
+    # Set when the attempt failed through no exception of the task's own (an executor that raised,
+    # a child process gone without a word): what is known of the fault, for an exception trace.
+    fault: str | None = None
 
     @classmethod
     def succeeded(
@@ -72,7 +75,13 @@ class Outcome:
 
     @classmethod
     def failed(
-        cls, attempt: Attempt, started: _dt.datetime, error: str, *, retryable: bool = True
+        cls,
+        attempt: Attempt,
+        started: _dt.datetime,
+        error: str,
+        *,
+        retryable: bool = True,
+        fault: str | None = None,
     ) -> Outcome:
         ended = utcnow()
         return cls(
@@ -83,6 +92,7 @@ class Outcome:
             ended,
             error=error,
             retryable=retryable,
+            fault=fault,
         )
 
 
@@ -118,6 +128,17 @@ def write_task_metadata(attempt: Attempt, outcome: Outcome, status: str) -> None
     }
     with open(attempt.task_dir / "metadata.json", "w", encoding="utf-8") as fh:
         fh.write(json.dumps(data))  # json.dumps uses the C encoder; json.dump does not
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a log, for a fault's trace ("" when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - 16_384))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "Last lines of the task log:\n" + "\n".join(text.splitlines()[-lines:])
 
 
 def task_context(attempt: Attempt) -> TaskContext:
@@ -324,7 +345,11 @@ class ProcessExecutor:
         except (OSError, ValueError, KeyError):
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
             return Outcome.failed(
-                attempt, started, f"ChildProcessError: task process ended with {how}"
+                attempt,
+                started,
+                f"ChildProcessError: task process ended with {how}",
+                fault=f"The task's process ended with {how} without reporting an error.\n"
+                + _tail(attempt.task_dir / "task.log"),
             )
 
     @staticmethod

@@ -11,6 +11,7 @@ import heapq
 import queue
 import random
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,12 +41,18 @@ from dagy.store.records import (
 _TICK = 0.5  # longest wait between checks of timeouts, retries and periodic store flushes
 
 
+# Told of each executor fault (task_run_id, executor, error, what is known of it): a task run
+# that failed through no exception of its own. The caller records it (an exception trace).
+FaultReporter = Callable[[str, str, str, str], None]
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     max_workers: int = 1
     fail_fast: bool = True
     executor: str = "local"
     max_bytes: int = 5 * 1024 * 1024
+    on_fault: FaultReporter | None = None
 
 
 @dataclass
@@ -190,7 +197,12 @@ class _Scheduler(ControlFlow):
             ended_at=None,
         )
         self.recorder.log("INFO", f"task {task_run_id} running attempt={attempt.number}")
-        self._executor(executor_name).submit(attempt)
+        try:
+            self._executor(executor_name).submit(attempt)
+        except Exception as exc:  # noqa: BLE001 - an executor's fault fails the task, not the run
+            error = f"ExecutorError: executor {executor_name} could not start the task: {exc}"
+            fault = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            self.completions.put(Outcome.failed(attempt, now, error, retryable=False, fault=fault))
 
     def _finish(self, outcome: Outcome) -> None:
         task_run_id = outcome.task_run_id
@@ -222,6 +234,8 @@ class _Scheduler(ControlFlow):
             else:
                 self._completed(task_run_id)
             return
+        if outcome.fault is not None:
+            self._report_fault(record, outcome)
         td = self.spec.tasks[record.task_name]
         if outcome.retryable and outcome.number <= td.retries:
             delay = td.retry_delay_seconds
@@ -241,6 +255,18 @@ class _Scheduler(ControlFlow):
         self._fail(
             record, outcome.error or "failed", ended_at=outcome.ended_at, attempt=outcome.number
         )
+
+    def _report_fault(self, record: TaskRunRecord, outcome: Outcome) -> None:
+        report = self.options.on_fault
+        if report is None:
+            return
+        try:
+            executor = record.executor or self.options.executor
+            report(record.task_run_id, executor, outcome.error or "failed", outcome.fault or "")
+        except Exception as exc:  # noqa: BLE001 - recording a fault must not add one
+            self.recorder.log(
+                "WARNING", f"could not record the fault of {record.task_run_id}: {exc}"
+            )
 
     def _fail(
         self,

@@ -10,11 +10,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from dagy import __version__
 from dagy.auth import rbac
+from dagy.config import settings
 from dagy.server import errors
+from dagy.server.faults import FaultMiddleware
 from dagy.server.metering import ApiCallMiddleware
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
     admin,
+    admin_exceptions,
     alert_rules,
     api_keys,
     artifacts,
@@ -39,6 +42,7 @@ from dagy.server.routes import (
     sensors,
     signin,
     store_local,
+    ui,
     usage,
     users,
     webhooks,
@@ -73,16 +77,18 @@ API_MODULES = [
     usage,
     billing,
     nodes,
+    ui,
     admin,
+    admin_exceptions,
 ]
 ROOT_MODULES: list[Any] = [signin]
 
 
 def create_app(state: ServerState) -> Litestar:
-    api = Router(
-        path=state.base_path or "/",
-        route_handlers=[h for module in API_MODULES for h in module.ROUTES],
-    )
+    handlers = [h for module in API_MODULES for h in module.ROUTES]
+    if settings.TEST_FAULTS.get():  # a route that fails on purpose, for the trace tests
+        handlers += admin_exceptions.TEST_ROUTES
+    api = Router(path=state.base_path or "/", route_handlers=handlers)
     root = [h for module in ROOT_MODULES for h in module.ROUTES]
     app = Litestar(
         route_handlers=[api, *root],
@@ -115,5 +121,7 @@ def create_app(state: ServerState) -> Litestar:
 def create_asgi(state: ServerState) -> Any:
     """The app as the server runs it: the rate limiter wraps the whole app, so requests for unknown
     routes (404) and wrong methods (405) draw from the same bucket as every other request; inside
-    it, API calls are counted per org (a request refused by the limiter is not a call)."""
-    return RateLimitMiddleware(ApiCallMiddleware(create_app(state), state), state)
+    it, API calls are counted per org (a request refused by the limiter is not a call). Outside
+    all, an exception none of them handled is a 500 and an exception trace."""
+    inner = RateLimitMiddleware(ApiCallMiddleware(create_app(state), state), state)
+    return FaultMiddleware(inner, state)

@@ -63,7 +63,9 @@ def error_response(
     )
 
 
-def _request_error(_: Request, exc: RequestError) -> Response[Any]:
+def _request_error(request: Request, exc: RequestError) -> Response[Any]:
+    if exc.status >= 500 and exc.status != 503:  # a store or S3 that failed; 503 is "not set up"
+        _trace(request, exc)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if isinstance(exc, QuotaExceededError):
         body = {**error_body(exc.status, exc.message, exc.details, exc.error), **exc.fields}
@@ -98,6 +100,9 @@ def _http(request: Request, exc: HTTPException) -> Response[Any]:
         message = f"Method {request.method} not allowed on {request.url.path}"
     else:
         message = exc.detail or _CODES.get(status, "Error")
+    if status == 500:  # Litestar's own internal errors are unhandled faults too
+        log.error("internal error on %s %s: %s", request.method, request.url.path, exc)
+        _trace(request, exc)
     headers = dict(exc.headers or {})
     return error_response(
         status, message, exc.extra if isinstance(exc.extra, dict) else None, headers=headers or None
@@ -106,7 +111,27 @@ def _http(request: Request, exc: HTTPException) -> Response[Any]:
 
 def _unexpected(request: Request, exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    _trace(request, exc)
     return error_response(500, "Internal server error")
+
+
+def _trace(request: Request, exc: BaseException) -> None:
+    """Leave an exception trace for super admins (dagy/services/traces.py); never raises."""
+    from dagy.server.security import bearer_of
+    from dagy.services import traces
+
+    try:
+        state = request.app.state.dagy
+        identity = getattr(request.state, "identity", None)
+        where = traces.Where(
+            org_id=getattr(identity, "org_id", None),
+            method=request.method,
+            path=request.url.path,
+        )
+        bearer = bearer_of(request)
+        traces.capture(state.paths, "server", where, exc=exc, secrets=[bearer] if bearer else [])
+    except Exception:  # noqa: BLE001 - the 500 is answered whatever happens here
+        log.exception("could not capture an exception trace")
 
 
 def _too_deep(request: Request, exc: RecursionError) -> Response[Any]:

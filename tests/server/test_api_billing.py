@@ -438,13 +438,20 @@ def test_an_event_for_no_known_org_is_received_and_changes_nothing(server):
 # -- Stripe not configured --------------------------------------------------------------------------
 
 
-def test_without_stripe_billing_is_a_503_but_plans_stay_public(tmp_path):
+def test_without_stripe_billing_is_a_503_but_plans_and_the_local_plan_answer(tmp_path):
     srv = start_server(tmp_path / "home", env={"DAGY_RATE_LIMIT_PER_MINUTE": "0"})
     try:
         api = new_org(srv)
         assert srv.request("GET", "/billing/plans")[0] == 200
+        status, answer = api.call("GET", "/billing/subscription")
+        assert status == 200, answer
+        assert (answer["plan"], answer["status"], answer["subscription_id"]) == (
+            "free",
+            "active",
+            None,
+        )
+        assert answer["limits"]["monthly_runs"] == 100
         for method, path, body in (
-            ("GET", "/billing/subscription", None),
             ("POST", "/billing/checkout", {"plan": "professional"}),
             ("POST", "/billing/portal", {"return_url": "https://example.com"}),
         ):

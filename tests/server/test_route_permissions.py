@@ -32,6 +32,11 @@ PUBLIC_API = {
     "/webhooks/{token}",
     # The local artifact store's presigned part URLs: the URL's signature is the credential.
     "/artifacts/uploads/{upload_id}/parts/{part_number}",
+    # UI Config: "Marketing and navigation are public".
+    "/ui/marketing",
+    "/ui/navigation",
+    # An exception trace's short-lived download URL (local store): its signature is the credential.
+    "/admin/exceptions/file",
 }
 # /docs: the spec names it among the public, unlimited paths; only /docs/openapi.json answers.
 PUBLIC_ROOT = {"/sign-in", "/docs", "/docs/openapi.json", "/docs/{path}"}

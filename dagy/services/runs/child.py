@@ -121,6 +121,12 @@ def _run_elsewhere(
         }
     except Exception as exc:  # noqa: BLE001 - the executor's failure is the run's
         answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        from dagy.services import traces  # and a fault of the executor's: a trace
+
+        where = traces.Where(
+            org_id=run.org_id, run_id=run.run_id, flow_name=run.flow_name, executor=run.executor
+        )
+        traces.capture(paths, "executor", where, exc=exc)
     status = SUCCEEDED if answer.get("ok") else CANCELLED if answer.get("cancelled") else FAILED
     changes: dict[str, Any] = {"status": status, "ended_at": utcnow(), "error": answer.get("error")}
     if status == SUCCEEDED:

@@ -218,7 +218,11 @@ def _execute(
             paths,
             resolve,
             EngineOptions(
-                settings.max_workers, settings.fail_fast, settings.executor, artifacts.max_bytes()
+                settings.max_workers,
+                settings.fail_fast,
+                settings.executor,
+                artifacts.max_bytes(),
+                on_fault=_fault_reporter(paths, run),
             ),
             {
                 tid: r.artifact_path
@@ -239,10 +243,51 @@ def _execute(
         with store.connection():  # one open for the last batch and retention
             recorder.flush()
             prune(paths, store)
+    except Exception as exc:
+        # Task failures end as a result; an exception here is the engine's or the store's own.
+        _engine_fault(paths, run, exc)
+        raise
     finally:
         recorder.close()
     _write_metadata(paths, run, list(records.values()))
     return run
+
+
+def _where(run: RunRecord, task_run_id: str | None = None, executor: str | None = None) -> Any:
+    from dagy.services import traces
+
+    return traces.Where(
+        org_id=run.org_id,
+        run_id=run.run_id,
+        task_run_id=task_run_id,
+        flow_name=run.flow_name,
+        executor=executor or run.executor,
+    )
+
+
+def _fault_reporter(paths: DagyPaths, run: RunRecord) -> Callable[[str, str, str, str], None]:
+    """What the engine calls for an executor fault: an exception trace (dagy/services/traces.py)."""
+
+    def report(task_run_id: str, executor: str, error: str, fault: str) -> None:
+        from dagy.services import traces
+
+        kind, _, message = error.partition(": ")
+        traces.capture(
+            paths,
+            "executor",
+            _where(run, task_run_id, executor),
+            error_type=kind,
+            message=message,
+            stack=fault,
+        )
+
+    return report
+
+
+def _engine_fault(paths: DagyPaths, run: RunRecord, exc: BaseException) -> None:
+    from dagy.services import traces
+
+    traces.capture(paths, "engine", _where(run), exc=exc)
 
 
 def _initial_records(

@@ -138,6 +138,8 @@ def close(
                 tasks = _stop_tasks(store, run.run_id, tasks, status, now)
                 event_status = "done" if cancelled else "failed"
                 _log(paths, run.run_id, f"run {run.run_id} finished status={status} error={reason}")
+                if not cancelled:  # the run's process died under it: a fault, not the flow's
+                    _crash_trace(paths, run, reason)
             sql.finish_run(
                 store,
                 run,
@@ -149,6 +151,26 @@ def close(
                 at=now,
             )
         return sql.run_by_id(store, run.run_id)
+
+
+def _crash_trace(paths: DagyPaths, run: RunRecord, reason: str) -> None:
+    """An exception trace for a run whose process ended before it finished (never raises)."""
+    from dagy.services import traces
+
+    log_tail = ""
+    try:
+        with open(paths.run_log(run.run_id), "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - 16_384))
+            lines = fh.read().decode("utf-8", "replace").splitlines()[-40:]
+        log_tail = "Last lines of the run log:\n" + "\n".join(lines)
+    except OSError:
+        pass
+    where = traces.Where(
+        org_id=run.org_id, run_id=run.run_id, flow_name=run.flow_name, executor=run.executor
+    )
+    traces.capture(
+        paths, "engine", where, error_type="RunCrashedError", message=reason, stack=log_tail
+    )
 
 
 def _log(paths: DagyPaths, run_id: str, message: str) -> None:

@@ -1,11 +1,12 @@
 """Billing through Stripe: subscription, checkout and portal sessions, and the webhook that sets an
 org's plan.
 
-Configured from the environment: ``STRIPE_API_KEY`` (without it every billing route but the plans
-is a 503), ``STRIPE_WEBHOOK_SECRET`` (the webhook's), ``DAGY_STRIPE_API_BASE`` (another API base,
+Configured from the environment: ``STRIPE_API_KEY`` (without it checkout and portal are a 503;
+the subscription is then the org's local plan), ``STRIPE_WEBHOOK_SECRET`` (the webhook's), ``DAGY_STRIPE_API_BASE`` (another API base,
 e.g. a local stand-in for tests) and ``DAGY_STRIPE_PRICE_<PLAN>`` (the Stripe price id a plan is
-sold at). The ``stripe`` package (the ``billing`` extra) is imported only here, only when used.
-Keys are never logged nor put in an error.
+sold at). The ``stripe`` package (the ``billing`` extra) is imported only here, only when used,
+and after the configuration check: without it, checkout, portal and webhook are a 503 too. Keys
+are never logged nor put in an error.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,18 +61,27 @@ class StripeSettings:
         return self.api_key
 
     def client(self) -> Any:
-        import stripe
-
         key = self.require_api()
+        stripe = _sdk()
         if self.api_base:
             base: Any = {"api": self.api_base.rstrip("/")}
             return stripe.StripeClient(key, base_addresses=base, max_network_retries=0)
         return stripe.StripeClient(key, max_network_retries=0)
 
 
-def _stripe_call(fn: Any, params: dict[str, Any]) -> Any:
-    import stripe
+def _sdk() -> Any:
+    """The stripe SDK, or a 503 saying how to get it (the server extra alone does not have it)."""
+    try:
+        import stripe
+    except ImportError:
+        raise ServiceUnavailableError(
+            "Billing needs the stripe package on this server: pip install 'dagy[billing]'"
+        ) from None
+    return stripe
 
+
+def _stripe_call(fn: Any, params: dict[str, Any]) -> Any:
+    stripe = _sdk()
     try:
         return fn(params=params)
     except stripe.StripeError as exc:
@@ -91,12 +101,13 @@ def _url(value: Any, name: str) -> str:
 
 
 def subscription(store: DuckDBStore, org_id: str, settings: StripeSettings) -> dict[str, Any]:
-    """GET /billing/subscription: the org's plan and what Stripe last said about it."""
-    settings.require_api()
+    """GET /billing/subscription: the org's plan and limits as this server knows them, and what
+    Stripe last said about its subscription (nothing when this server does not sell plans)."""
     with store.connection():
         org = account_sql.get_org(store, org_id)
         account = sql.get_account(store, org_id) or BillingAccount(org_id)
         plan = quotas.effective_plan(store, org_id)
+        _, limits = quotas.limits_of(store, org_id)
     start, end = quotas.month_of(utcnow())
     card = None
     if account.card_last_four:
@@ -110,12 +121,15 @@ def subscription(store: DuckDBStore, org_id: str, settings: StripeSettings) -> d
     return {
         "subscription_id": account.subscription_id,
         "plan": plan.plan_id,
-        "status": account.status or "none",
+        # No Stripe subscription: the local plan is simply in effect (unless plans are sold).
+        "status": account.status or ("none" if settings.api_key else "active"),
         "billing_cycle_start": iso_z(account.cycle_start or start),
         "billing_cycle_end": iso_z(account.cycle_end or end - _dt.timedelta(seconds=1)),
         "billing_email": account.billing_email or (org.owner_email if org else None),
         "monthly_cost_usd": plan.monthly_cost_usd,
         "payment_method": card,
+        "limits": asdict(limits),
+        "billing_configured": settings.api_key is not None,
     }
 
 
@@ -200,14 +214,14 @@ def verify(payload: bytes, header: str | None, settings: StripeSettings) -> dict
     """The event of a webhook whose ``Stripe-Signature`` checks out.
 
     400 when the header is missing or unreadable, or the body is not an event; 403 when no
-    signature matches or the timestamp is older than five minutes (a replay of a captured call).
+    signature matches or the timestamp is older than five minutes (a replay of a captured call);
+    503 when the webhook secret or the stripe SDK is missing.
     """
-    import stripe
-
     if not settings.webhook_secret:
         raise ServiceUnavailableError(
             "Stripe webhooks are not configured on this server: set STRIPE_WEBHOOK_SECRET"
         )
+    stripe = _sdk()
     items = dict(p.split("=", 1) for p in (header or "").split(",") if "=" in p)
     if not header or not items.get("t", "").isdigit() or "v1" not in items:
         raise InvalidInputError("Invalid signature: a Stripe-Signature header is required")

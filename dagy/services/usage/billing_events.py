@@ -38,7 +38,17 @@ def when(value: Any) -> _dt.datetime | None:
     """A Stripe timestamp (seconds since the epoch) as the store's naive UTC."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return _dt.datetime.fromtimestamp(value, _dt.timezone.utc).replace(tzinfo=None)
+    try:  # a signed event can still carry a year 10^12 or NaN: not a time, not a 500
+        return _dt.datetime.fromtimestamp(value, _dt.timezone.utc).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _small_int(value: Any) -> int | None:
+    """A card's month or year: an int the store's INTEGER column holds."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 100_000:
+        return None
+    return value
 
 
 def _plan_of_price(prices: dict[str, str], price_id: str | None) -> str | None:
@@ -95,8 +105,8 @@ def _card(obj: dict[str, Any]) -> dict[str, Any]:
     return {
         "card_brand": _str(card.get("brand")),
         "card_last_four": _str(card.get("last4")),
-        "card_exp_month": card.get("exp_month") if isinstance(card.get("exp_month"), int) else None,
-        "card_exp_year": card.get("exp_year") if isinstance(card.get("exp_year"), int) else None,
+        "card_exp_month": _small_int(card.get("exp_month")),
+        "card_exp_year": _small_int(card.get("exp_year")),
     }
 
 

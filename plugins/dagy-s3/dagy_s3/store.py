@@ -119,6 +119,14 @@ class S3ArtifactStore:
         self._call("put_object", Bucket=bucket, Key=key, Body=data)
         return uri
 
+    def download_url(self, key: str, expires_in: int) -> str:
+        """A presigned GET of the object at ``key``, valid ``expires_in`` seconds (exception
+        traces' downloads: the bytes go from S3 to the client, not through the server)."""
+        params = {"Bucket": self.bucket, "Key": check_key(key)}
+        return str(
+            self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
+        )
+
     def exists(self, key: str) -> bool:
         try:
             self._call("head_object", Bucket=self.bucket, Key=check_key(key))
