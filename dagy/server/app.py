@@ -14,6 +14,7 @@ from dagy.server import errors
 from dagy.server.metering import ApiCallMiddleware
 from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
+    ai_studio,
     alert_rules,
     api_keys,
     artifacts,
@@ -72,6 +73,7 @@ API_MODULES = [
     usage,
     billing,
     nodes,
+    ai_studio,
 ]
 ROOT_MODULES: list[Any] = [signin]
 
