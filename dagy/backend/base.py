@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dagy.backend.context import HttpContext, LocalContext
     from dagy.backend.environments import EnvironmentsBackend
     from dagy.backend.runs import RunsBackend
+    from dagy.backend.studio import StudioBackend
     from dagy.backend.triggers import SchedulesBackend, SensorsBackend
     from dagy.backend.vault import SecretsBackend
     from dagy.config.paths import DagyPaths
@@ -99,3 +100,7 @@ class Backend:
     @cached_property
     def users(self) -> UsersBackend:
         return self._pick("accounts", "Users")  # type: ignore[return-value]
+
+    @cached_property
+    def studio(self) -> StudioBackend:
+        return self._pick("studio", "Studio")  # type: ignore[return-value]

@@ -162,8 +162,9 @@ async def stream_message(
         task = loop.run_in_executor(None, work)
         try:
             while True:
-                getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                getter: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
+                waiting: set[asyncio.Future[Any]] = {getter, task}
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if getter in done:
                     seq += 1
                     event, payload = getter.result()
@@ -187,13 +188,17 @@ async def stream_message(
         finally:
             gone.set()  # a client that left: the provider's next emit raises and the turn stops
 
-    return ServerSentEvent(events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return ServerSentEvent(
+        events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
 
 
 @patch(SESSION + "/canvas", sync_to_thread=True, opt={"permission": WRITE})
 def patch_canvas(request: Request[Any, Any, Any], session_id: str, data: Any = None) -> Any:
     store = state_of(request).store
-    return sessions.to_detail(store, sessions.set_canvas(store, actor_of(request), session_id, data))
+    return sessions.to_detail(
+        store, sessions.set_canvas(store, actor_of(request), session_id, data)
+    )
 
 
 @patch(SESSION + "/tier", sync_to_thread=True, opt={"permission": WRITE})
@@ -232,7 +237,9 @@ async def upload_attachment(
 ) -> Response[None]:
     """The single-part upload of an initiated attachment, streamed to its file."""
     state = state_of(request)
-    await anyio.to_thread.run_sync(attachments.verify, state.paths, attachment_id, expires, signature)
+    await anyio.to_thread.run_sync(
+        attachments.verify, state.paths, attachment_id, expires, signature
+    )
     row = await anyio.to_thread.run_sync(attachments.pending, state.store, attachment_id)
     if row.status != "pending":
         raise NotFoundError(f"Attachment not found: {attachment_id}")

@@ -94,8 +94,7 @@ def initiate(
         count = sql.attachment_count(store, session_id)
         if count >= tier.max_attachments_per_session:
             raise StudioLimitError(
-                f"This session reached its limit of {tier.max_attachments_per_session} "
-                "attachments",
+                f"This session reached its limit of {tier.max_attachments_per_session} attachments",
                 {"limit": "max_attachments_per_session"},
                 fields={"limit": tier.max_attachments_per_session, "current_usage": count},
             )
@@ -123,7 +122,9 @@ def initiate(
         "upload_url": f"{url}?{query}",
         "method": "PUT",
         "headers": {"Content-Type": ctype},
-        "expires_at": iso_z(_dt.datetime.fromtimestamp(expires, _dt.UTC).replace(tzinfo=None)),
+        "expires_at": iso_z(
+            _dt.datetime.fromtimestamp(expires, _dt.timezone.utc).replace(tzinfo=None)
+        ),
         "max_size_bytes": tiers.MAX_ATTACHMENT_BYTES,
     }
 

@@ -42,7 +42,7 @@ def kind_of(file_name: str, content_type: str | None) -> str:
             "Images are not supported (no OCR): attach " + SUPPORTED,
             {"content_type": "images are refused", "supported": SUPPORTED},
         )
-    for kind, (exts, types) in KINDS.items():
+    for kind, (exts, _types) in KINDS.items():
         if ext in exts:
             return kind
     for kind, (_, types) in KINDS.items():

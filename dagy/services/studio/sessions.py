@@ -156,9 +156,7 @@ def list_page(
 def by_flow(store: DuckDBStore, actor: Actor, flow_name: str) -> SessionRow:
     row = sql.session_by_flow(store, actor.org_id, _user(actor), flow_name)
     if row is None:
-        raise NotFoundError(
-            f"No session is bound to flow {flow_name}", {"flow_name": flow_name}
-        )
+        raise NotFoundError(f"No session is bound to flow {flow_name}", {"flow_name": flow_name})
     return row
 
 
@@ -177,7 +175,9 @@ def archive(store: DuckDBStore, actor: Actor, session_id: str) -> SessionRow:
         row = get(store, actor, session_id)
         if row.status != "archived":
             now = max(utcnow(), row.updated_at)
-            sql.update_session(store, session_id, status="archived", archived_at=now, updated_at=now)
+            sql.update_session(
+                store, session_id, status="archived", archived_at=now, updated_at=now
+            )
             _audit(store, actor, "update", row, {"status": "archived"})
         return get(store, actor, session_id)
 
@@ -211,9 +211,7 @@ def _change(
 ) -> SessionRow:
     with store.transaction():
         row = get(store, actor, session_id)
-        sql.update_session(
-            store, session_id, **changes, updated_at=max(utcnow(), row.updated_at)
-        )
+        sql.update_session(store, session_id, **changes, updated_at=max(utcnow(), row.updated_at))
         _audit(store, actor, "update", row, audited)
         return get(store, actor, session_id)
 
@@ -251,8 +249,7 @@ def bind_flow(
                     "The session has no workflow to save yet", {"canvas_state": "empty"}
                 )
             fields = {"canvas_json": row.canvas, "flow_name": flow_name}
-            existing = row.draft_id and drafts_row(store, row.org_id, row.draft_id)
-            if existing:
+            if row.draft_id and drafts_row(store, row.org_id, row.draft_id):
                 saved = drafts.update(store, row.org_id, actor, row.draft_id, fields)
             else:
                 name = body.get("draft_name") or row.title

@@ -71,8 +71,7 @@ def parse_body(body: Any) -> tuple[str, str, str | None]:
         raise InvalidInputError("message is required", {"message": "a non-empty string"})
     if len(message) > tiers.MAX_MESSAGE_CHARS:
         raise InvalidInputError(
-            f"message is too long ({len(message)} characters; at most "
-            f"{tiers.MAX_MESSAGE_CHARS})",
+            f"message is too long ({len(message)} characters; at most {tiers.MAX_MESSAGE_CHARS})",
             {"message": f"at most {tiers.MAX_MESSAGE_CHARS} characters"},
         )
     intent = body.get("intent") or "auto"
@@ -350,7 +349,7 @@ def _complete(
     out: Any,
     drawn: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    from dagy.studio_providers.base import pipeline_python
+    from dagy.studio_providers import pipeline_python
 
     pipeline: Pipeline | None = out.pipeline if drawn is not None else None
     status = "advisory"
@@ -361,9 +360,7 @@ def _complete(
         after = credits.spend(store, row.org_id, price, ref=turn.turn_key, actor_email=actor.email)
         now = max(utcnow(), row.updated_at)
         if drawn is not None:
-            sql.update_session(
-                store, row.session_id, canvas_json=json.dumps(drawn), updated_at=now
-            )
+            sql.update_session(store, row.session_id, canvas_json=json.dumps(drawn), updated_at=now)
         else:
             sql.update_session(store, row.session_id, updated_at=now)
         fresh = sessions.get(store, actor, row.session_id)

@@ -76,6 +76,9 @@ def page(store: DuckDBStore, org_id: str) -> dict[str, Any]:
                 "images": False,
             },
             {"capability": "tiers", "values": sorted(tiers.tiers())},
-            {"capability": "outputs", "values": ["canvas_state", "pipeline_yaml", "pipeline_python"]},
+            {
+                "capability": "outputs",
+                "values": ["canvas_state", "pipeline_yaml", "pipeline_python"],
+            },
         ],
     }
