@@ -21,6 +21,7 @@ from dagy.studio_providers.base import (
     noop_emit,
     provider_names,
 )
+from dagy.studio_providers.python_code import pipeline_python
 
 __all__ = [
     "ALLOWLIST",
@@ -38,10 +39,3 @@ __all__ = [
     "pipeline_python",
     "provider_names",
 ]
-
-
-def pipeline_python(pipeline):  # type: ignore[no-untyped-def]
-    """The @flow/@task module text of ``pipeline`` (dagy.studio_providers.python_code)."""
-    from dagy.studio_providers.python_code import pipeline_python as _write
-
-    return _write(pipeline)
