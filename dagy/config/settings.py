@@ -298,6 +298,18 @@ NOTIFY_POLL_SECONDS = Float(
 NOTIFY_TIMEOUT_SECONDS = Float(
     "DAGY_NOTIFY_TIMEOUT_SECONDS", 10.0, "seconds one delivery may take", "notify", positive=True
 )
+AI_OPENAI_BASE_URL = Text[str](
+    "DAGY_AI_OPENAI_BASE_URL", "https://api.openai.com/v1",
+    "the AI studio's `openai` provider: an OpenAI-compatible API (Ollama, vLLM, llama.cpp)",
+    "server",
+)  # fmt: skip
+AI_OPENAI_MODEL = Text[str](
+    "DAGY_AI_OPENAI_MODEL", "gpt-4o-mini", "the model the `openai` provider asks", "server"
+)
+AI_OPENAI_API_KEY = Text[str | None](
+    "DAGY_AI_OPENAI_API_KEY", None, "the `openai` provider's API key (sent as a bearer token)",
+    "server", secret=True,
+)  # fmt: skip
 STRIPE_API_BASE = Text[str | None](
     "DAGY_STRIPE_API_BASE", None, "another Stripe API base (a local stand-in)", "billing",
     shown="`https://api.stripe.com`",

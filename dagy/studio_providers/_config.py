@@ -10,6 +10,8 @@ from typing import Any
 from dagy.nodes.model import NodeDef
 from dagy.studio_providers import _words
 
+# A step's data input is keyed by the inbound connector's id, so the canvas draws the edge.
+DATA_IN = "data_in"
 STEP_IDS = {
     "s3_ingest": "read_s3",
     "http_fetch": "fetch_http",
@@ -127,6 +129,11 @@ def configure(node_type: str, text: str, uris: list[str], plan: Plan) -> dict[st
     return config
 
 
+def data_key(step_with: dict[str, Any]) -> str:
+    """The key of a step's data input: ``data_in`` (canvas), or ``data`` (hand-written YAML)."""
+    return "data" if "data" in step_with and DATA_IN not in step_with else DATA_IN
+
+
 def new_step_id(node_type: str, taken: set[str] | list[str]) -> str:
     base = STEP_IDS.get(node_type, node_type)
     sid, n = base, 2
@@ -139,4 +146,4 @@ def data_input(node: NodeDef, upstream: str | None) -> dict[str, Any]:
     """The ``with`` of a step fed by ``upstream``: a source takes none."""
     if upstream is None or _words.is_source(node):
         return {}
-    return {"data": f"${{{upstream}}}"}
+    return {DATA_IN: f"${{{upstream}}}"}

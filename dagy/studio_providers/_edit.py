@@ -16,7 +16,7 @@ from dagy.nodes.model import NodeDef
 from dagy.pipelines import refs
 from dagy.pipelines.model import Pipeline, Step
 from dagy.studio_providers import _words
-from dagy.studio_providers._config import Plan, configure, data_input, new_step_id
+from dagy.studio_providers._config import Plan, configure, data_input, data_key, new_step_id
 
 _REMOVE = re.compile(
     r"\b(remove|delete|get rid of|without|take out|drop (?:the\s+)?\w+\s+(?:step|node))\b", re.I
@@ -69,7 +69,7 @@ def _params_used(pipeline: Pipeline) -> set[str]:
 
 def remove_step(pipeline: Pipeline, step: Step) -> None:
     """Take ``step`` out; what used its result takes its data input instead."""
-    feed = step.with_.get("data")
+    feed = step.with_.get(data_key(step.with_))
     pipeline.steps.remove(step)
     for s in pipeline.steps:
         s.with_ = _replace_ref(s.with_, step.id, feed)
@@ -95,11 +95,11 @@ def add_step(
     sid = new_step_id(node.node_type, [s.id for s in pipeline.steps])
     step = Step(id=sid, kind="node", node=node.node_type, config=config, label=node.label)
     if before is not None:
-        feed = before.with_.get("data")
+        feed = before.with_.get(data_key(before.with_))
         upstream = _ref_name(feed) if feed is not None else None
         step.with_ = data_input(node, upstream)
         if not _words.is_source(node):
-            before.with_["data"] = f"${{{sid}}}"
+            before.with_[data_key(before.with_)] = f"${{{sid}}}"
         pipeline.steps.insert(pipeline.steps.index(before), step)
         return step
     if after is None:
@@ -111,8 +111,9 @@ def add_step(
         pipeline.steps.insert(pipeline.steps.index(after) + 1, step)
         return step
     for s in pipeline.steps:
-        if s is not after and s.with_.get("data") == f"${{{after.id}}}":
-            s.with_["data"] = f"${{{sid}}}"
+        key = data_key(s.with_)
+        if s is not after and s.with_.get(key) == f"${{{after.id}}}":
+            s.with_[key] = f"${{{sid}}}"
     pipeline.steps.insert(pipeline.steps.index(after) + 1, step)
     return step
 

@@ -20,7 +20,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "schema_validator": ("validate", "validation", "verify", "check", "schema", "require"),
     "data_normalizer": ("normalize", "normalise", "standardize", "standardise", "clean", "tidy"),
     "deduplicator": ("dedupe", "dedup", "deduplicate", "duplicate", "unique", "distinct"),
-    "python_function": ("python", "function", "script", "code", "custom", "transform"),
+    "python_function": ("python", "function", "script", "code", "custom"),
     "webhook_post": ("webhook", "notify", "callback", "post", "ping", "hook"),
 }
 STOPWORDS = frozenset(
@@ -137,8 +137,12 @@ _SUFFIXES = (
     "e",
 )
 _WORD = re.compile(r"[a-z0-9]+")
+_TOKEN = re.compile(r"[a-z0-9_]+")
 URI = re.compile(r"(?:s3|file|https?)://[^\s,;'\"<>()\[\]]+", re.IGNORECASE)
-_CLAUSE_BREAK = re.compile(r"(?:[,;:!?\n]|\.(?:\s|$)|->|→|\bthen\b|\band\b|\bplus\b)", re.I)
+_CLAUSE_BREAK = re.compile(
+    r"(?:[,;!?\n]|(?<!\w):|:(?!\w)|\.(?:\s|$)|->|→|\bthen\b|\band\b|\bplus\b)", re.I
+)
+_TARGET = re.compile(r"[A-Za-z_][\w./-]*\.py:[A-Za-z_]\w*|[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 SOURCE_WORDS = ("from", "read", "reads", "fetch", "fetches", "pull", "ingest", "download")
 SINK_WORDS = ("to", "into", "onto", "back", "write", "writes", "save", "upload", "post", "send")
 
@@ -152,7 +156,9 @@ def stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+    """The words that may name a node: not stopwords, and not field names like ``customer_id``
+    (kept whole, so ``customer`` does not read as ``custom``)."""
+    return [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
 
 
 def same(a: str, b: str) -> bool:
@@ -202,6 +208,9 @@ def score(text: str, node: NodeDef, vocab: dict[str, float]) -> float:
     bonus for a direction word that fits (``from`` for a source, ``to`` for a sink)."""
     total = 0.0
     for w in words(text):
+        if "_" in w:
+            total += 6.0 if w == node.node_type else 0.0  # "add an s3_write step"
+            continue
         s = stem(w)
         total += max((weight for v, weight in vocab.items() if same(s, v)), default=0.0)
     if total <= 0:
@@ -237,7 +246,8 @@ THRESHOLD = 3.0
 
 def clauses(message: str) -> list[Clause]:
     """The message cut at commas, ``and``, ``then``, arrows and sentence ends (URIs kept whole)."""
-    protected = URI.sub(lambda m: "u" * len(m.group(0)), message)  # keep URIs whole
+    keep = lambda m: "u" * len(m.group(0))  # noqa: E731
+    protected = _TARGET.sub(keep, URI.sub(keep, message))  # keep URIs and targets whole
     out: list[Clause] = []
     start = 0
     for m in _CLAUSE_BREAK.finditer(protected):
@@ -255,12 +265,47 @@ def best_node(
     """The node ``text`` names best (ties: the first in ``nodes``' order), or None below the bar."""
     best: str | None = None
     best_score = 0.0
-    stripped = URI.sub(" ", text)
+    stripped = _TARGET.sub(" ", URI.sub(" ", text))
+    names_code = bool(_TARGET.search(URI.sub(" ", text)))
     for node_type, node in nodes.items():
         s = score(stripped, node, vocabs[node_type])
+        if names_code and node_type == "python_function":  # "run etl/clean.py:tidy"
+            s += 6.0
         if s > best_score:
             best, best_score = node_type, s
     return (best, best_score) if best_score >= THRESHOLD else (None, best_score)
+
+
+_MORE = frozenset(
+    [
+        "keep",
+        "keeping",
+        "latest",
+        "last",
+        "first",
+        "newest",
+        "oldest",
+        "required",
+        "field",
+        "fields",
+        "column",
+        "columns",
+        "key",
+        "keys",
+        "records",
+        "record",
+        "them",
+        "it",
+    ]
+)
+
+
+def _continues(text: str) -> bool:
+    """Whether a clause that names no node only goes on with the one before ("customer_id
+    keeping the latest", "email"), rather than asking for something not understood."""
+    fields = set(field_list(text))
+    rest = [w for w in _TOKEN.findall(URI.sub(" ", text)) if w not in STOPWORDS]
+    return all(w in fields or w in _MORE for w in rest)
 
 
 def mentions(message: str, nodes: dict[str, NodeDef]) -> tuple[list[Mention], list[str]]:
@@ -274,7 +319,7 @@ def mentions(message: str, nodes: dict[str, NodeDef]) -> tuple[list[Mention], li
         if node_type is None:
             if found:
                 found[-1].text += " " + clause.text  # "by order_id and customer_id" continues
-            elif words(clause.text):
+            if not _continues(clause.text):
                 unread.append(clause.text.strip())
             continue
         found.append(Mention(node_type, clause.start, clause.text))

@@ -96,7 +96,7 @@ def test_configured_pipeline_with_text_params_and_depends_runs_the_same(
             kind="node",
             node="data_normalizer",
             depends=["write_s3"],
-            with_={"data": "${dedupe}"},
+            with_={"data_in": "${dedupe}"},
             retries=1,
             config={"drop_nulls": True},
         )
