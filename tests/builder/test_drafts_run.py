@@ -9,12 +9,8 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,18 +18,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerProcess, start_server
+from tests.moto_support import AWS_ENV, moto_server
 from tests.server.flows_support import Api, add_user
 
 pytest.importorskip("moto", reason="moto is not installed (pip install -e '.[dev]')")
 boto3 = pytest.importorskip("boto3")
 
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_MAX_ATTEMPTS": "1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
 
 ORDERS = [
     {"Order_ID": 1, "Customer": "  Ada ", "amount": 10},
@@ -88,29 +78,8 @@ def orders_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def aws() -> Iterator[dict[str, str]]:
     """``python -m moto.server`` on a free loopback port, and the AWS environment that reaches it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(endpoint + "/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("moto's server did not start") from None
-                time.sleep(0.1)
+    with moto_server() as endpoint:
         yield {**AWS_ENV, "AWS_ENDPOINT_URL": endpoint}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

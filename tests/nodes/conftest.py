@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,14 +17,7 @@ import pytest
 
 from dagy.engine.context import TaskContext, bound
 from tests.conftest import dagy_home  # noqa: F401 - fixture
-
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_MAX_ATTEMPTS": "1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
+from tests.moto_support import AWS_ENV, moto_server
 
 
 @pytest.fixture
@@ -46,37 +35,11 @@ def ctx(tmp_path: Path, dagy_home: Path) -> Iterator[TaskContext]:  # noqa: F811
         yield context
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    """``python -m moto.server`` on a free loopback port, one per test module."""
-    pytest.importorskip("moto", reason="moto is not installed (pip install -e '.[dev]')")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("moto's server did not start") from None
-                time.sleep(0.1)
+    """moto's server, one per test module."""
+    with moto_server() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
