@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from tests.builder.test_drafts_run import aws, s3, wait_done  # noqa: F401 - fixtures
 from tests.conftest import ServerProcess, start_server
+from tests.moto_support import AWS_ENV, moto_server
 from tests.server.flows_support import Api, add_user
 from tests.studio.studio_support import SPEC_MESSAGE, SPEC_TYPES, chain, new_session, send
 
-pytest.importorskip("moto", reason="moto is not installed (pip install -e '.[dev]')")
+boto3 = pytest.importorskip("boto3")
 
 RECORDS = [
     {"ID": 1, "Name": "  Ada "},
@@ -55,12 +55,39 @@ def hook_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def owner(tmp_path_factory: pytest.TempPathFactory, aws: dict[str, str]) -> Iterator[Api]:  # noqa: F811
+def aws() -> Iterator[dict[str, str]]:
+    with moto_server() as endpoint:
+        yield {**AWS_ENV, "AWS_ENDPOINT_URL": endpoint}
+
+
+@pytest.fixture(scope="module")
+def s3(aws: dict[str, str]) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=aws["AWS_ENDPOINT_URL"],
+        aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
+        region_name=aws["AWS_DEFAULT_REGION"],
+    )
+
+
+@pytest.fixture(scope="module")
+def owner(tmp_path_factory: pytest.TempPathFactory, aws: dict[str, str]) -> Iterator[Api]:
     env = {**aws, "DAGY_RATE_LIMIT_PER_MINUTE": "0", "DAGY_LOCAL_KEEP_RUNS": "0"}
     server: ServerProcess = start_server(tmp_path_factory.mktemp("studio-run") / "home", env=env)
     add_user(server, "owner@example.com", "owner")
     yield Api(server, server.login("owner@example.com", "password-123"))
     server.stop()
+
+
+def wait_done(api: Api, run_id: str, timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = api.ok("GET", f"/runs/{run_id}")
+        if run["status"] in ("completed", "failed", "cancelled"):
+            return run  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} did not finish")
 
 
 def _deploy_and_run(owner: Api, sid: str, flow: str, bucket: str) -> dict[str, Any]:
@@ -90,7 +117,7 @@ def _deploy_and_run(owner: Api, sid: str, flow: str, bucket: str) -> dict[str, A
 
 def test_the_spec_request_deploys_and_runs_against_s3_then_a_modify_adds_a_webhook(
     owner: Api,
-    s3: Any,  # noqa: F811
+    s3: Any,
     hook_url: str,
 ):
     bucket = f"studio-{uuid.uuid4().hex[:10]}"
