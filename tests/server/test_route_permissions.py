@@ -32,6 +32,8 @@ PUBLIC_API = {
     "/webhooks/{token}",
     # The local artifact store's presigned part URLs: the URL's signature is the credential.
     "/artifacts/uploads/{upload_id}/parts/{part_number}",
+    # The AI studio's single-part attachment upload URL, signed the same way.
+    "/ai-studio/uploads/{attachment_id}",
 }
 # /docs: the spec names it among the public, unlimited paths; only /docs/openapi.json answers.
 PUBLIC_ROOT = {"/sign-in", "/docs", "/docs/openapi.json", "/docs/{path}"}
