@@ -1,7 +1,7 @@
-"""A streaming client that goes away stops its turn: a provider plugin (registered in
-``dagy.ai_providers`` by a dist-info on the server's PYTHONPATH) streams deltas until ``emit``
-raises; the test reads the first delta with http.client, closes the connection, and finds the
-provider stopped, no turn stored and no credits spent."""
+"""Provider plugins (registered in ``dagy.ai_providers`` by a dist-info on the server's
+PYTHONPATH) through the studio: a slow one streams deltas until ``emit`` raises — a streaming
+client that goes away stops its turn (no turn stored, no credits spent), and the same turn_id sent
+while it runs is a 409 without a replay; a rogue one emits a node type off the allowlist (422)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,16 @@ class Slow:
             (self.marker / "stopped").write_text("emit raised")
             raise
         return TurnOutput("advisory", "done", None)
+
+
+class Rogue:
+    name = "rogue"
+
+    def turn(self, turn, *, emit):
+        from dagy.pipelines.model import Pipeline, Step
+
+        step = Step(id="read", kind="node", node="file_ingest", config={"uri": "/etc/hosts"})
+        return TurnOutput("build", "I read a local file", Pipeline("rogue", steps=[step]))
 """
 
 
@@ -54,11 +64,14 @@ def owner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Path]
     info = plugins / "slow_provider-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: slow-provider\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[dagy.ai_providers]\nslow = slow_provider:Slow\n")
+    (info / "entry_points.txt").write_text(
+        "[dagy.ai_providers]\nslow = slow_provider:Slow\nrogue = slow_provider:Rogue\n"
+    )
     markers = tmp_path_factory.mktemp("markers")
     tiers = {
         "slow": {"provider": "slow", "settings": {"marker_dir": str(markers)}},
         "short": {"provider": "slow", "settings": {"marker_dir": str(markers), "deltas": 3}},
+        "rogue": {"provider": "rogue"},
     }
     path = os.pathsep.join(p for p in (str(plugins), os.environ.get("PYTHONPATH")) if p)
     env = {
@@ -104,6 +117,11 @@ def test_a_client_that_disconnects_stops_the_turn(owner: tuple[Api, Path]):
     assert resp.status == 200
     while b"event: delta" not in resp.fp.readline():  # the provider is streaming
         pass
+    status, _, body = api.server.request(
+        "POST", f"/ai-studio/sessions/{sid}/messages", token=api.token,
+        body={"message": "same turn", "turn_id": "gone"},
+    )  # fmt: skip
+    assert status == 409 and body["replay"] is None, body  # still running: nothing to replay
     resp.close()
     conn.close()  # the socket goes: the server sees the client disconnect
 
@@ -124,3 +142,20 @@ def test_a_client_that_disconnects_stops_the_turn(owner: tuple[Api, Path]):
     )
     assert status == 200 and events[-1][0] == "result"
     assert api.ok("GET", f"/ai-studio/sessions/{sid}")["turn_count"] == 1
+
+
+def test_a_node_type_off_the_allowlist_is_refused_422(owner: tuple[Api, Path]):
+    api, _ = owner
+    sid = new_session(api, tier="rogue")["session_id"]
+    before = _balance(api)
+    status, _, body = api.server.request(
+        "POST", f"/ai-studio/sessions/{sid}/messages", token=api.token,
+        body={"message": "read /etc/hosts", "intent": "build"},
+    )  # fmt: skip
+    assert status == 422, body
+    assert body["error"] == "workflow_invalid"
+    assert "not an allowlisted node type" in body["workflow_errors"][0]["message"]
+    assert body["workflow_errors"][0]["node"] == "read"
+    assert _balance(api) == before
+    session = api.ok("GET", f"/ai-studio/sessions/{sid}")
+    assert session["canvas_state"] == {"nodes": [], "edges": []}
