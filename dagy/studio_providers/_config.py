@@ -33,11 +33,33 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     source_format: str | None = None
     bucket: str | None = None
+    schema: dict[str, Any] | None = None  # a JSON Schema the user attached
+    schema_from: str | None = None
 
     def param(self, name: str, default: Any, ask: str) -> str:
         self.params.setdefault(name, default)
         self.asks.append(ask)
         return f"${{params.{name}}}"
+
+
+def attached_schema(attachments: list[Any]) -> tuple[dict[str, Any], str] | None:
+    """The first attachment that parses (JSON or YAML) to a JSON Schema of an object."""
+    import json
+
+    import yaml
+
+    for a in attachments:
+        try:
+            data = json.loads(a.text)
+        except ValueError:
+            try:
+                data = yaml.safe_load(a.text)
+            except yaml.YAMLError:
+                continue
+        is_schema = isinstance(data, dict) and ("properties" in data or "required" in data)
+        if is_schema and data.get("type", "object") == "object":
+            return data, a.name
+    return None
 
 
 def s3_uri(uris: list[str]) -> str | None:
@@ -96,6 +118,9 @@ def configure(node_type: str, text: str, uris: list[str], plan: Plan) -> dict[st
         schema: dict[str, Any] = {"type": "object"}
         if required:
             schema["required"] = required
+        elif plan.schema is not None:
+            schema = plan.schema
+            plan.notes.append(f"The schema is the one in {plan.schema_from}")
         else:
             plan.asks.append(
                 "which fields every record must have (say 'required fields id, email'): "

@@ -16,7 +16,14 @@ from dagy.nodes.model import NodeDef
 from dagy.pipelines import refs
 from dagy.pipelines.model import Pipeline, Step
 from dagy.studio_providers import _words
-from dagy.studio_providers._config import Plan, configure, data_input, data_key, new_step_id
+from dagy.studio_providers._config import (
+    DATA_IN,
+    Plan,
+    configure,
+    data_input,
+    data_key,
+    new_step_id,
+)
 
 _REMOVE = re.compile(
     r"\b(remove|delete|get rid of|without|take out|drop (?:the\s+)?\w+\s+(?:step|node))\b", re.I
@@ -107,6 +114,11 @@ def add_step(
         pipeline.steps.insert(0, step)
         return step
     step.with_ = data_input(node, after.id)
+    after_node = after.node or ""
+    if node.node_type == "s3_write" and after_node in ("s3_write", "webhook_post"):
+        # a second write takes the data the first one wrote, not its receipt
+        feed = after.with_.get(data_key(after.with_))
+        step.with_ = {DATA_IN: feed} if feed is not None else {}
     if _words.is_sink(node):  # a write or a notification branches off; the data goes on as before
         pipeline.steps.insert(pipeline.steps.index(after) + 1, step)
         return step
@@ -125,6 +137,34 @@ def found_config(node_type: str, text: str, uris: list[str], plan: Plan) -> dict
     return {k: v for k, v in said.items() if nothing.get(k) != v}
 
 
+def _edit_clauses(message: str, nodes: dict[str, NodeDef]) -> list[str]:
+    """The request's clauses, a clause that only goes on with the one before ("..., email")
+    joined to it."""
+    vocabs = {t: _words.vocabulary(n) for t, n in nodes.items()}
+    out: list[str] = []
+    for clause in _words.clauses(message):
+        named, _ = _words.best_node(clause.text, nodes, vocabs)
+        if out and named is None and _words._continues(clause.text):
+            out[-1] += " " + clause.text
+        else:
+            out.append(clause.text)
+    return out
+
+
+def replace_step(pipeline: Pipeline, old: Step, node: NodeDef, config: dict[str, Any]) -> Step:
+    """A step of ``node`` in ``old``'s place: it takes what ``old`` took, and feeds what it fed."""
+    sid = new_step_id(node.node_type, [s.id for s in pipeline.steps])
+    feed = old.with_.get(data_key(old.with_))
+    upstream = _ref_name(feed) if feed is not None else None
+    step = Step(id=sid, kind="node", node=node.node_type, config=config, label=node.label)
+    step.with_ = data_input(node, upstream)
+    pipeline.steps[pipeline.steps.index(old)] = step
+    for s in pipeline.steps:
+        s.with_ = _replace_ref(s.with_, old.id, f"${{{sid}}}")
+        s.depends = [sid if d == old.id else d for d in s.depends]
+    return step
+
+
 def apply_edits(
     original: Pipeline, message: str, nodes: dict[str, NodeDef], plan: Plan
 ) -> tuple[Pipeline, list[str]]:
@@ -133,30 +173,42 @@ def apply_edits(
     done: list[str] = []
     vocabs = {t: _words.vocabulary(n) for t, n in nodes.items()}
     before_params = _params_used(pipeline)
-    for clause in _words.clauses(message):
-        text = clause.text
+    removing = False  # "remove validation and normalization": the verb carries over
+    for text in _edit_clauses(message, nodes):
         uris = [u.rstrip(".") for u in _words.URI.findall(text)]
-        if _REMOVE.search(text):
+        adding = bool(_ADD.search(text))
+        if _REMOVE.search(text) or (removing and not adding):
             target = _step_named(pipeline, _REMOVE.sub(" ", text), nodes)
             if target is not None:
                 remove_step(pipeline, target)
                 done.append(f"removed step {target.id} ({target.node or target.kind})")
-            continue
+                removing = True
+                continue
+        removing = False
         place = _PLACE.search(text)
         head = text[: place.start()] if place else text
         node_type, _ = _words.best_node(head, nodes, vocabs)
         if node_type is None:
             continue
+        node = nodes[node_type]
         present = next((s for s in pipeline.steps if s.node == node_type), None)
         settings = found_config(node_type, text, uris, plan)
-        if present is not None and not (_ADD.search(text) and not settings):
+        # a new write or notification when asked for ("also write a copy to ..."); else the
+        # step there gets the settings named ("dedupe by customer_id")
+        wants_new = adding and (not settings or _words.is_sink(node))
+        if present is not None and not wants_new:
             if settings:
                 present.config.update(settings)
                 said = ", ".join(f"{k}={v!r}" for k, v in settings.items())
                 done.append(f"set {said} on step {present.id}")
             continue
-        node = nodes[node_type]
         config = configure(node_type, text, uris, plan)
+        source = next((s for s in pipeline.steps if s.node and _is_source(s.node, nodes)), None)
+        if _words.is_source(node) and source is not None:
+            # one source feeds the chain: a new one takes the old one's place
+            step = replace_step(pipeline, source, node, config)
+            done.append(f"replaced step {source.id} ({source.node}) with {step.id} ({node_type})")
+            continue
         after: Step | None = pipeline.steps[-1] if pipeline.steps else None
         before: Step | None = None
         if place is not None:
@@ -182,4 +234,10 @@ def apply_edits(
     for name, default in plan.params.items():
         if name in used:
             pipeline.params.setdefault(name, default)
+    for name in [n for n in plan.params if n not in used]:
+        plan.params.pop(name)
     return pipeline, done
+
+
+def _is_source(node_type: str, nodes: dict[str, NodeDef]) -> bool:
+    return node_type in nodes and _words.is_source(nodes[node_type])

@@ -129,8 +129,6 @@ _SUFFIXES = (
     "ions",
     "ion",
     "ing",
-    "ers",
-    "er",
     "es",
     "ed",
     "s",
@@ -143,8 +141,27 @@ _CLAUSE_BREAK = re.compile(
     r"(?:[,;!?\n]|(?<!\w):|:(?!\w)|\.(?:\s|$)|->|→|\bthen\b|\band\b|\bplus\b)", re.I
 )
 _TARGET = re.compile(r"[A-Za-z_][\w./-]*\.py:[A-Za-z_]\w*|[A-Za-z_][\w.]*:[A-Za-z_]\w*")
-SOURCE_WORDS = ("from", "read", "reads", "fetch", "fetches", "pull", "ingest", "download")
-SINK_WORDS = ("to", "into", "onto", "back", "write", "writes", "save", "upload", "post", "send")
+SOURCE_WORDS = ("from", "in", "read", "reads", "fetch", "fetches", "pull", "ingest", "download")
+SINK_WORDS = (
+    "to",
+    "into",
+    "onto",
+    "back",
+    "write",
+    "writes",
+    "save",
+    "store",
+    "upload",
+    "export",
+    "post",
+    "send",
+)
+# "need to", "want to" say nothing about where data goes
+_NOT_A_DIRECTION = re.compile(
+    r"\b(?:need|needs|want|wants|have|has|how|going|used|able|like)\s+to\b"
+)
+# Registry words too common in requests to name a node ("customer" would read as "custom").
+IGNORED = frozenset({"custom"})
 
 
 def stem(word: str) -> str:
@@ -189,7 +206,7 @@ def vocabulary(node: NodeDef) -> dict[str, float]:
     add(node.label, 3.0)
     for tag in (*node.tags, *SYNONYMS.get(node.node_type, ())):
         add(tag, 3.0)
-    return vocab
+    return {k: v for k, v in vocab.items() if k not in IGNORED}
 
 
 def is_source(node: NodeDef) -> bool:
@@ -203,7 +220,7 @@ def is_sink(node: NodeDef) -> bool:
     return not is_source(node) and node.category in ("ingestion", "notification")
 
 
-def score(text: str, node: NodeDef, vocab: dict[str, float]) -> float:
+def score(text: str, node: NodeDef, vocab: dict[str, float], extra: float = 0.0) -> float:
     """How strongly ``text`` names ``node``: the best weight each word finds, summed, plus a
     bonus for a direction word that fits (``from`` for a source, ``to`` for a sink)."""
     total = 0.0
@@ -213,9 +230,10 @@ def score(text: str, node: NodeDef, vocab: dict[str, float]) -> float:
             continue
         s = stem(w)
         total += max((weight for v, weight in vocab.items() if same(s, v)), default=0.0)
+    total += extra
     if total <= 0:
         return 0.0
-    raw = set(_WORD.findall(text.lower()))
+    raw = set(_WORD.findall(_NOT_A_DIRECTION.sub(" ", text.lower())))
     if is_source(node) and raw & set(SOURCE_WORDS):
         total += 2.0
     if is_sink(node) and raw & set(SINK_WORDS):
@@ -267,8 +285,14 @@ def best_node(
     best_score = 0.0
     stripped = _TARGET.sub(" ", URI.sub(" ", text))
     names_code = bool(_TARGET.search(URI.sub(" ", text)))
+    schemes = {u.split(":", 1)[0].lower() for u in URI.findall(text)}
     for node_type, node in nodes.items():
-        s = score(stripped, node, vocabs[node_type])
+        vocab = vocabs[node_type]
+        # "from https://..." is an HTTP fetch, "in s3://..." an S3 step
+        hint = ("s3" in schemes and "s3" in vocab) or bool(
+            schemes & {"http", "https"} and "http" in vocab
+        )
+        s = score(stripped, node, vocab, 4.0 if hint else 0.0)
         if names_code and node_type == "python_function":  # "run etl/clean.py:tidy"
             s += 6.0
         if s > best_score:
@@ -308,6 +332,47 @@ def _continues(text: str) -> bool:
     return all(w in fields or w in _MORE for w in rest)
 
 
+def _also_named(
+    clause: Clause, first: str, nodes: dict[str, NodeDef], vocabs: dict[str, dict[str, float]]
+) -> list[Mention]:
+    """Other nodes one clause names with words the first node does not use ("an S3 validation
+    workflow": s3_ingest, then schema_validator). A clause names at most one source."""
+    text = _TARGET.sub(" ", URI.sub(" ", clause.text))
+    left = [
+        w for w in words(text) if "_" not in w and not any(same(stem(w), v) for v in vocabs[first])
+    ]
+    out: list[Mention] = []
+    taken = [first]
+    while left:
+        scores = {
+            t: sum(max((wt for v, wt in vocabs[t].items() if same(stem(w), v)), default=0.0)
+            for w in left)
+            for t in nodes
+            if t not in taken and not (is_source(nodes[t]) and is_source(nodes[first]))
+        }  # fmt: skip
+        best = max(scores, key=lambda t: scores[t], default=None)
+        if best is None or scores[best] < THRESHOLD:
+            break
+        taken.append(best)
+        left = [w for w in left if not any(same(stem(w), v) for v in vocabs[best])]
+        out.append(Mention(best, _where(clause, vocabs[best]), clause.text))
+    return out
+
+
+def _where(clause: Clause, vocab: dict[str, float]) -> int:
+    """Where in the message the clause first uses a word of ``vocab`` (its start otherwise)."""
+    blank = URI.sub(lambda u: " " * len(u.group(0)), clause.text.lower())
+    for m in _TOKEN.finditer(_TARGET.sub(lambda u: " " * len(u.group(0)), blank)):
+        w = m.group(0)
+        if w not in STOPWORDS and "_" not in w and any(same(stem(w), v) for v in vocab):
+            return clause.start + m.start()
+    return clause.start
+
+
+def _start(m: Mention) -> int:
+    return m.start
+
+
 def mentions(message: str, nodes: dict[str, NodeDef]) -> tuple[list[Mention], list[str]]:
     """The nodes named, in the order named, each with the text up to the next one; and the
     clauses that named nothing (reported back as not understood)."""
@@ -322,9 +387,15 @@ def mentions(message: str, nodes: dict[str, NodeDef]) -> tuple[list[Mention], li
             if not _continues(clause.text):
                 unread.append(clause.text.strip())
             continue
-        found.append(Mention(node_type, clause.start, clause.text))
-    for m in found:
-        m.uris = [u.rstrip(".") for u in URI.findall(m.text)]
+        first = Mention(node_type, _where(clause, vocabs[node_type]), clause.text)
+        found += sorted([first, *_also_named(clause, node_type, nodes, vocabs)], key=_start)
+    # each URI goes to the step named last before it (the first step when none is)
+    for u in URI.finditer(message):
+        owner = next(
+            (m for m in reversed(found) if m.start <= u.start()), found[0] if found else None
+        )
+        if owner is not None:
+            owner.uris.append(u.group(0).rstrip("."))
     return found, unread
 
 

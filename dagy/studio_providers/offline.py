@@ -7,6 +7,9 @@ before it, and fills config from what the request writes (s3:// URIs, URLs, buck
 order_id``, ``required fields a, b``, formats). What it does not find becomes a parameter the user
 sets at run time (``${params.input_uri}``) and a question in its answer. Same input, same output.
 
+An attached JSON or YAML document that is a JSON Schema becomes the schema validator's schema;
+other attachments and the turn history are not read.
+
 What it cannot do (an LLM provider does better): branches, loops, joins of two sources, any node
 outside the allowlist, values it is not told in one of those forms, and words it has no synonym for.
 """
@@ -21,6 +24,7 @@ from dagy.pipelines.model import Pipeline, Step
 from dagy.studio_providers import _words
 from dagy.studio_providers._config import (
     Plan,
+    attached_schema,
     configure,
     data_input,
     http_url,
@@ -47,6 +51,8 @@ _MODIFY_WORDS = re.compile(
     r"replace|instead|rename|switch|update|use|dedupe by|deduplicate by|after|before)\b",
     re.I,
 )
+# "Can you also send it to a webhook?" asks for a change, not for advice
+_POLITE = re.compile(r"^\s*(?:(?:can|could|would|will)\s+you|please)\b", re.I)
 _BUILD_WORDS = re.compile(r"\b(build|create|make|generate|new (?:workflow|pipeline))\b", re.I)
 
 
@@ -67,7 +73,8 @@ def choose_intent(turn: TurnInput) -> str:
             return "build"
         return turn.intent
     text = turn.message.strip()
-    if text.endswith("?") or _QUESTION_START.match(text):
+    polite = _POLITE.match(text) and (_MODIFY_WORDS.search(text) or _BUILD_WORDS.search(text))
+    if (text.endswith("?") or _QUESTION_START.match(text)) and not polite:
         return "advisory"
     if turn.pipeline is None:
         return "build"
@@ -95,9 +102,14 @@ def build(turn: TurnInput, emit: Emit) -> tuple[Pipeline, str]:
         if m.node_type not in seen:
             seen.append(m.node_type)
             ordered.append(m)
+    # sources first (they take no data), sinks last (they send it out), else as named
     sources = [m for m in ordered if _words.is_source(nodes[m.node_type])]
     rest = [m for m in ordered if not _words.is_source(nodes[m.node_type])]
+    rest.sort(key=lambda m: _words.is_sink(nodes[m.node_type]))
     plan = Plan(bucket=_words.bucket_in(turn.message))
+    found_schema = attached_schema(turn.attachments)
+    if found_schema is not None:
+        plan.schema, plan.schema_from = found_schema
     if not ordered:
         raise UnbuildableError(
             "I could not map this request onto any step I can build ("
@@ -119,7 +131,10 @@ def build(turn: TurnInput, emit: Emit) -> tuple[Pipeline, str]:
         plan.notes.append("You did not say where the data comes from, so I started from S3")
         chain = [_words.Mention("s3_ingest", 0, "")] + chain
     # values the request gives without naming a step: s3 URIs to the S3 steps, in order
-    spare = [u for u in _words.URI.findall(turn.message) if not any(u in m.uris for m in chain)]
+    spare = [u.rstrip(".") for u in _words.URI.findall(turn.message)]
+    for m in chain:
+        m.uris = [u for u in m.uris if _uses(m.node_type, u)]
+        spare = [u for u in spare if u not in m.uris]
     for m in chain:
         wants_s3 = m.node_type in ("s3_ingest", "s3_write") and not s3_uri(m.uris)
         wants_url = m.node_type in ("http_fetch", "webhook_post") and not http_url(m.uris)
@@ -163,6 +178,15 @@ def build(turn: TurnInput, emit: Emit) -> tuple[Pipeline, str]:
     return pipeline, _answer(text, plan, unread, problems)
 
 
+def _uses(node_type: str, uri: str) -> bool:
+    """Whether a step of ``node_type`` takes ``uri`` (S3 steps s3:// and file://, HTTP ones URLs)."""
+    if node_type in ("s3_ingest", "s3_write"):
+        return uri.lower().startswith(("s3://", "file://"))
+    if node_type in ("http_fetch", "webhook_post"):
+        return uri.lower().startswith(("http://", "https://"))
+    return False
+
+
 def _connection_problems(steps: list[Step], nodes: dict[str, NodeDef]) -> list[str]:
     from dagy.nodes.connections import validate_connection
 
@@ -200,7 +224,7 @@ def modify(turn: TurnInput, emit: Emit) -> tuple[Pipeline, str]:
     assert turn.pipeline is not None
     nodes = allowed_nodes(turn)
     emit("progress", {"stage": "editing", "message": "reading the change"})
-    plan = Plan(params=dict(turn.pipeline.params), bucket=_words.bucket_in(turn.message))
+    plan = Plan(bucket=_words.bucket_in(turn.message))  # params: the ones an edit adds
     pipeline, done = apply_edits(turn.pipeline, turn.message, nodes, plan)
     emit("progress", {"stage": "configuring", "steps": [s.id for s in pipeline.steps]})
     if not done:

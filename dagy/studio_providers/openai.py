@@ -1,8 +1,8 @@
 """``openai``: any OpenAI-compatible chat-completions endpoint (OpenAI, Ollama, vLLM, llama.cpp).
 
 The model is shown the allowlisted nodes, the pipeline format and the session's pipeline, and asked
-for one JSON object ``{"intent", "response", "pipeline"}`` (``response_format: json_object``; a
-tool call's arguments are read too). The pipeline is checked as STUDIO will check it (shape,
+for one JSON object ``{"intent", "response", "pipeline"}`` (``response_format: json_object``, or
+with ``tools`` the arguments of a call to an ``answer`` function). The pipeline is checked as STUDIO will check it (shape,
 registry, canvas round trip, allowlist); its problems go back to the model, at most ``max_retries``
 times, then the turn gives up with UnbuildableError. ``stream`` passes the model's deltas to
 ``emit("delta", ...)`` as they arrive. The API key is sent, never logged or put in an error.
@@ -44,6 +44,28 @@ comes from the step named in "with": {"data_in": "${step}"} (sources such as s3_
 http_fetch take none). A value the user did not give is a parameter: declare it in "params" with a
 default and use "${params.<name>}" in config. Use only these node types, and only their config
 fields; required fields must be set."""
+
+
+ANSWER_TOOL: dict[str, Any] = {
+    "name": "answer",
+    "description": "Answer the user: the intent, the answer in words, and the pipeline.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "intent": {"type": "string", "enum": list(INTENTS)},
+            "response": {"type": "string"},
+            "pipeline": {"type": ["object", "null"]},
+            "research_sources": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"title": {"type": "string"}, "url": {"type": "string"}},
+                },
+            },
+        },
+        "required": ["intent", "response", "pipeline"],
+    },
+}
 
 
 def _node_text(node: NodeDef) -> dict[str, Any]:
@@ -139,7 +161,9 @@ def _content(body: dict[str, Any]) -> str:
 
 class OpenAIProvider:
     """Settings: ``base_url``, ``model``, ``api_key`` (else the DAGY_AI_OPENAI_* settings),
-    ``timeout_seconds`` (60), ``max_retries`` (2 repairs), ``stream`` (false), ``temperature`` (0)."""
+    ``timeout_seconds`` (60), ``max_retries`` (2 repairs), ``stream`` (false), ``temperature`` (0),
+    ``json_mode`` (true: ``response_format`` json_object), ``tools`` (false: true asks for the
+    answer as a call of an ``answer`` function instead)."""
 
     name = "openai"
 
@@ -154,6 +178,7 @@ class OpenAIProvider:
         stream: bool = False,
         temperature: float = 0.0,
         json_mode: bool = True,
+        tools: bool = False,
     ) -> None:
         from dagy.config import settings
 
@@ -165,6 +190,7 @@ class OpenAIProvider:
         self.stream = bool(stream)
         self.temperature = float(temperature)
         self.json_mode = bool(json_mode)
+        self.tools = bool(tools)
 
     def __repr__(self) -> str:  # never the key
         return f"<OpenAIProvider {self.model} at {self.base_url}>"
@@ -178,7 +204,10 @@ class OpenAIProvider:
             "temperature": self.temperature,
             "stream": self.stream,
         }
-        if self.json_mode:
+        if self.tools:  # the answer as the arguments of a call to one function
+            body["tools"] = [{"type": "function", "function": ANSWER_TOOL}]
+            body["tool_choice"] = {"type": "function", "function": {"name": "answer"}}
+        elif self.json_mode:
             body["response_format"] = {"type": "json_object"}
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:

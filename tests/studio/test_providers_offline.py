@@ -46,6 +46,7 @@ def assert_valid(pipeline: Pipeline | None) -> Pipeline:
     assert pipeline is not None
     assert check_pipeline(pipeline) == []
     drawn = canvas.from_pipeline(pipeline)
+    assert canvas.check_shape(drawn) == []
     back, problems = canvas.to_pipeline(pipeline.name, drawn, registry.lookup)
     assert problems == []
     assert check_pipeline(back) == []
@@ -132,6 +133,39 @@ def test_a_bucket_without_a_key_becomes_a_key_parameter() -> None:
 def test_variations_map_onto_registry_nodes(message: str, expected: list[str]) -> None:
     pipeline = assert_valid(turn(message).pipeline)
     assert nodes_of(pipeline) == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "Create a pipeline to pull data from https://api.x.com/users and save to "
+            "s3://out/users.json",
+            [("http_fetch", {"url": "https://api.x.com/users"}),
+             ("s3_write", {"uri": "s3://out/users.json", "format": "json"})],
+        ),
+        (
+            "I need to clean up customer records in s3://crm/customers.csv and store the "
+            "unique ones back",
+            [("s3_ingest", {"uri": "s3://crm/customers.csv", "format": "csv"}),
+             ("data_normalizer", {}), ("deduplicator", {}),
+             ("s3_write", {"uri": "${params.output_uri}", "format": "csv"})],
+        ),
+        (
+            "write to s3://a/b.json after you read s3://a/in.json",
+            [("s3_ingest", {"uri": "s3://a/in.json", "format": "json"}),
+             ("s3_write", {"uri": "s3://a/b.json", "format": "json"})],
+        ),
+        (
+            "Build an S3 validation workflow",  # the spec's curl example: one clause, two steps
+            [("s3_ingest", {"uri": "${params.input_uri}"}),
+             ("schema_validator", {"schema": {"type": "object"}})],
+        ),
+    ],
+)  # fmt: skip
+def test_each_value_goes_to_the_step_named_before_it(message: str, expected: list[Any]) -> None:
+    pipeline = assert_valid(turn(message).pipeline)
+    assert [(s.node, s.config) for s in pipeline.steps] == expected
 
 
 def test_urls_and_functions_named_fill_their_steps() -> None:
@@ -282,3 +316,69 @@ def test_a_raising_emit_stops_the_turn() -> None:
 
     with pytest.raises(Gone):
         load("offline").turn(TurnInput(message=SPEC, intent="build", pipeline=None), emit=emit)
+
+
+def test_an_attached_json_schema_becomes_the_validators_schema() -> None:
+    from dagy.studio_providers import Attachment
+
+    schema = '{"type": "object", "required": ["sku"], "properties": {"sku": {"type": "string"}}}'
+    out = load("offline").turn(
+        TurnInput(
+            message="read from S3 and validate against the attached schema",
+            intent="build",
+            pipeline=None,
+            attachments=[
+                Attachment("notes.txt", "text/plain", "hello"),
+                Attachment("schema.json", "application/json", schema),
+            ],
+        ),
+        emit=noop_emit,
+    )
+    pipeline = assert_valid(out.pipeline)
+    assert pipeline.steps[1].config["schema"]["required"] == ["sku"]
+    assert "schema.json" in out.response
+
+
+def test_modify_edits_a_pipeline_read_back_from_a_drawn_canvas(spec_pipeline: Pipeline) -> None:
+    """What STUDIO hands over: the session's canvas as a pipeline, edges keyed by connector."""
+    drawn = canvas.from_pipeline(spec_pipeline)
+    drawn["nodes"][3]["id"] = "node_4"  # a canvas id the planner did not choose
+    for edge in drawn["edges"]:
+        edge["source"] = "node_4" if edge["source"] == "dedupe" else edge["source"]
+        edge["target"] = "node_4" if edge["target"] == "dedupe" else edge["target"]
+    current, problems = canvas.to_pipeline("orders", drawn, registry.lookup)
+    assert problems == []
+    out = turn("remove node_4, then also post the result to https://hooks.example.com/x", current)
+    pipeline = assert_valid(out.pipeline)
+    assert nodes_of(pipeline) == [
+        "s3_ingest", "schema_validator", "data_normalizer", "s3_write", "webhook_post"
+    ]  # fmt: skip
+    assert pipeline.steps[-1].config == {"url": "https://hooks.example.com/x"}
+
+
+@pytest.mark.parametrize(
+    ("message", "check"),
+    [
+        ("validate required fields id, email",
+         lambda p: p.step("validate").config["schema"]["required"] == ["id", "email"]),
+        ("Remove validation and normalization",
+         lambda p: [s.id for s in p.steps] == ["read_s3", "dedupe", "write_s3"]
+         and p.step("dedupe").with_ == {"data_in": "${read_s3}"}),
+        ("read from https://api.example.com/x instead",
+         lambda p: p.steps[0].node == "http_fetch" and "input_uri" not in p.params
+         and p.step("validate").with_ == {"data_in": "${fetch_http}"}),
+        ("also write a copy to s3://backup/copy.json",
+         lambda p: p.steps[-1].config["uri"] == "s3://backup/copy.json"
+         and p.steps[-1].with_ == {"data_in": "${dedupe}"}
+         and p.step("write_s3").config["uri"] == "${params.output_uri}"),
+        ("change the output to s3://b/out.json",
+         lambda p: p.step("write_s3").config["uri"] == "s3://b/out.json"
+         and "output_uri" not in p.params),
+        ("Can you also send it to a webhook?", lambda p: p.steps[-1].node == "webhook_post"),
+        ("drop nulls in the normalizer", lambda p: p.step("normalize").config == {"drop_nulls": True}),
+    ],
+)  # fmt: skip
+def test_modify_phrasings(spec_pipeline: Pipeline, message: str, check: Any) -> None:
+    out = turn(message, spec_pipeline)
+    assert out.intent == "modify"
+    assert check(assert_valid(out.pipeline)), out.response

@@ -215,8 +215,12 @@ def test_a_client_gone_mid_stream_stops_the_turn(model: Any) -> None:
 def test_tool_call_arguments_are_read_as_the_answer(model: Any) -> None:
     model.tool_calls = True
     model.script = [answer(GOOD)]
-    out = provider(model).turn(build_turn(), emit=noop_emit)
+    out = provider(model, tools=True).turn(build_turn(), emit=noop_emit)
     assert out.pipeline is not None
+    body = model.requests[0]["body"]
+    assert body["tools"][0]["function"]["name"] == "answer"
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "answer"}}
+    assert "response_format" not in body
 
 
 def test_advisory_modify_history_and_attachments_reach_the_model(model: Any) -> None:
