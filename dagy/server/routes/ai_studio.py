@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,8 +23,8 @@ from dagy.server.errors import error_body
 from dagy.server.security import actor_of, state_of
 from dagy.services.accounts import credits
 from dagy.services.studio import attachments, sessions, tiers, turns, ui
-from dagy.services.studio.errors import TurnInvalidError
 
+log = logging.getLogger("dagy.server")
 READ, WRITE = "flows.read", "flows.write"
 UPLOAD_MAX = tiers.MAX_ATTACHMENT_BYTES + 1  # one byte more: a larger file is refused at complete
 WRITE_BATCH = 1024 * 1024
@@ -160,6 +161,8 @@ async def stream_message(
         seq = 1
         yield _sse("progress", {"stage": "accepted", "session_id": session_id}, seq)
         task = loop.run_in_executor(None, work)
+        # A turn stopped because the client left ends in an exception nobody reads: consume it.
+        task.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             while True:
                 getter: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
@@ -180,10 +183,8 @@ async def stream_message(
             try:
                 yield _sse("result", task.result(), seq)
             except Exception as exc:  # the turn's refusal, as an event
-                if not isinstance(exc, (RequestError, TurnInvalidError)):
-                    import logging
-
-                    logging.getLogger("dagy.server").exception("AI studio turn failed")
+                if not isinstance(exc, RequestError):
+                    log.exception("AI studio turn failed")
                 yield _sse("error", _error_event(exc), seq)
         finally:
             gone.set()  # a client that left: the provider's next emit raises and the turn stops
