@@ -144,7 +144,7 @@ def _edit_clauses(message: str, nodes: dict[str, NodeDef]) -> list[str]:
     out: list[str] = []
     for clause in _words.clauses(message):
         named, _ = _words.best_node(clause.text, nodes, vocabs)
-        if out and named is None and _words._continues(clause.text):
+        if out and named is None and _words.continues(clause.text):
             out[-1] += " " + clause.text
         else:
             out.append(clause.text)

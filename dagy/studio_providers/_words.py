@@ -24,115 +24,15 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "webhook_post": ("webhook", "notify", "callback", "post", "ping", "hook"),
 }
 STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "then",
-        "to",
-        "from",
-        "into",
-        "onto",
-        "of",
-        "in",
-        "on",
-        "at",
-        "it",
-        "its",
-        "them",
-        "this",
-        "that",
-        "these",
-        "those",
-        "with",
-        "for",
-        "by",
-        "as",
-        "is",
-        "are",
-        "be",
-        "do",
-        "does",
-        "please",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "build",
-        "create",
-        "make",
-        "set",
-        "up",
-        "workflow",
-        "pipeline",
-        "flow",
-        "dag",
-        "each",
-        "all",
-        "every",
-        "some",
-        "data",
-        "back",
-        "also",
-        "which",
-        "what",
-        "how",
-        "why",
-        "when",
-        "where",
-        "who",
-        "step",
-        "steps",
-        "node",
-        "nodes",
-        "after",
-        "before",
-        "first",
-        "last",
-        "next",
-        "finally",
-        "using",
-        "use",
-        "via",
-        "over",
-        "new",
-    ]
+    """a an the and or then to from into onto of in on at it its them this that these those
+    with for by as is are be do does please i me my we our you your can could would should
+    will build create make set up workflow pipeline flow dag each all every some data back
+    also which what how why when where who step steps node nodes after before first last
+    next finally using use via over new""".split()  # noqa: SIM905
 )
-_SUFFIXES = (
-    "ations",
-    "ation",
-    "izers",
-    "izer",
-    "ators",
-    "ator",
-    "ating",
-    "ates",
-    "ated",
-    "ate",
-    "izing",
-    "izes",
-    "ized",
-    "ize",
-    "ises",
-    "ised",
-    "ise",
-    "ions",
-    "ion",
-    "ing",
-    "es",
-    "ed",
-    "s",
-    "e",
+_SUFFIXES = tuple(
+    """ations ation izers izer ators ator ating ates ated ate izing izes ized ize ises ised ise
+    ions ion ing es ed s e""".split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[a-z0-9]+")
 _TOKEN = re.compile(r"[a-z0-9_]+")
@@ -142,19 +42,8 @@ _CLAUSE_BREAK = re.compile(
 )
 _TARGET = re.compile(r"[A-Za-z_][\w./-]*\.py:[A-Za-z_]\w*|[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 SOURCE_WORDS = ("from", "in", "read", "reads", "fetch", "fetches", "pull", "ingest", "download")
-SINK_WORDS = (
-    "to",
-    "into",
-    "onto",
-    "back",
-    "write",
-    "writes",
-    "save",
-    "store",
-    "upload",
-    "export",
-    "post",
-    "send",
+SINK_WORDS = tuple(
+    """to into onto back write writes save store upload export post send""".split()  # noqa: SIM905
 )
 # "need to", "want to" say nothing about where data goes
 _NOT_A_DIRECTION = re.compile(
@@ -245,8 +134,6 @@ def score(text: str, node: NodeDef, vocab: dict[str, float], extra: float = 0.0)
 class Clause:
     start: int
     text: str
-    node: str | None = None  # the node type it names
-    score: float = 0.0
 
 
 @dataclass
@@ -324,7 +211,7 @@ _MORE = frozenset(
 )
 
 
-def _continues(text: str) -> bool:
+def continues(text: str) -> bool:
     """Whether a clause that names no node only goes on with the one before ("customer_id
     keeping the latest", "email"), rather than asking for something not understood."""
     fields = set(field_list(text))
@@ -384,7 +271,7 @@ def mentions(message: str, nodes: dict[str, NodeDef]) -> tuple[list[Mention], li
         if node_type is None:
             if found:
                 found[-1].text += " " + clause.text  # "by order_id and customer_id" continues
-            if not _continues(clause.text):
+            if not continues(clause.text):
                 unread.append(clause.text.strip())
             continue
         first = Mention(node_type, _where(clause, vocabs[node_type]), clause.text)
@@ -403,29 +290,8 @@ def mentions(message: str, nodes: dict[str, NodeDef]) -> tuple[list[Mention], li
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 _LIST_STOP = frozenset(
-    [
-        "then",
-        "and",
-        "or",
-        "the",
-        "a",
-        "an",
-        "to",
-        "into",
-        "from",
-        "with",
-        "keep",
-        "keeping",
-        "write",
-        "writes",
-        "save",
-        "post",
-        "send",
-        "normalize",
-        "validate",
-        "dedupe",
-        "deduplicate",
-    ]
+    """then and or the a an to into from with keep keeping write writes save post send
+    normalize validate dedupe deduplicate""".split()  # noqa: SIM905
 )
 
 

@@ -207,9 +207,9 @@ def _answer(text: str, plan: Plan, unread: list[str], problems: list[str]) -> st
     if problems:
         parts.append("These connections may not fit: " + "; ".join(problems) + ".")
     if unread:
-        parts.append(
-            "I did not understand: " + "; ".join(f"'{u}'" for u in unread) + " (I left it out)."
-        )
+        shown = "; ".join(f"'{u[:80]}'" for u in unread[:5])
+        more = f" and {len(unread) - 5} more" if len(unread) > 5 else ""
+        parts.append(f"I did not understand: {shown}{more} (I left it out).")
     if plan.params:
         parts.append(
             "Set these parameters when you run it: "

@@ -231,6 +231,8 @@ class OpenAIProvider:
                 body = json.loads(resp.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
             detail = exc.read(500).decode("utf-8", "replace").strip()
+            if self._api_key:  # some servers echo the key they refused
+                detail = detail.replace(self._api_key, "***")
             raise ProviderError(
                 f"{where} answered {exc.code}: {detail or exc.reason}", {"status": exc.code}
             ) from None

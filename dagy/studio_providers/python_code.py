@@ -125,7 +125,7 @@ class _Writer:
         return [
             f"@task(name={step.id!r}{''.join(', ' + o for o in options)})",
             f"def {self.fns[step.id]}(config: dict[str, Any], inputs: dict[str, Any]{after}) -> Any:",
-            f'    """{what}."""',
+            f'    """{_doc(what)}."""',
             f"    return {call}.fn(config=config, inputs=inputs)",
             "",
             "",
@@ -186,7 +186,9 @@ class _Writer:
 
 
 def _doc(text: str) -> str:
-    return text.replace('"""', "'''").replace("\\", "\\\\")
+    """``text`` safe inside a one-line docstring."""
+    one_line = " ".join(text.split())
+    return one_line.replace("\\", "\\\\").replace('"', "'")
 
 
 def _needs_yaml(pipeline: Pipeline) -> bool:

@@ -116,6 +116,7 @@ def test_configured_pipeline_with_text_params_and_depends_runs_the_same(
 def test_module_names_are_python_identifiers_and_text_params_are_formatted_in() -> None:
     pipeline = Pipeline(
         name="my-flow.v2",
+        description='a "quoted"\\ description\nover lines',
         params={"kind": "x", "day": "2026-03-04"},
         steps=[
             Step(
@@ -128,6 +129,7 @@ def test_module_names_are_python_identifiers_and_text_params_are_formatted_in() 
                 id="post-it",
                 kind="node",
                 node="webhook_post",
+                label='say """hi""" \\',
                 config={"url": "${params.kind}"},
                 with_={"data": "${import}"},
             ),
@@ -138,6 +140,7 @@ def test_module_names_are_python_identifiers_and_text_params_are_formatted_in() 
     exec(compile(module, "gen.py", "exec"), namespace)  # noqa: S102 - our own output
     flow = namespace["my_flow_v2"]
     assert flow.name == "my-flow.v2"
+    assert flow.description == 'a "quoted"\\ description\nover lines'
     spec = flow.build(kind="c")
     fetch = next(t for t in spec.task_runs if t.task_name == "import")
     assert fetch.kwargs["config"]["url"] == "http://h/c?d=2026-03-04&x=${y}"
@@ -199,3 +202,35 @@ def test_a_parameter_named_like_a_keyword_keeps_the_yaml_form(tmp_path: Path) ->
     namespace: dict[str, Any] = {}
     exec(compile(module, "kw.py", "exec"), namespace)  # noqa: S102
     assert namespace["kw"].build(**{"class": "x"}).parameters == {"class": "x"}
+
+
+def test_python_and_command_steps_run_the_same_from_the_module(
+    tmp_path: Path, run_dagy: Callable[..., Any]
+) -> None:
+    (tmp_path / "steps.py").write_text(
+        "import json, pathlib\n"
+        "def double(rows, out):\n"
+        "    rows = [{**r, 'amount': r['amount'] * 2} for r in rows]\n"
+        "    pathlib.Path(out).write_text(json.dumps(rows))\n"
+        "    return len(rows)\n"
+    )
+    (tmp_path / "orders.json").write_text(json.dumps(ORDERS))
+    pipeline = Pipeline(
+        name="mixed",
+        params={"out": ""},
+        steps=[
+            Step(id="read", kind="node", node="s3_ingest",
+                 config={"uri": f"file://{tmp_path}/orders.json"}),
+            Step(id="double", kind="python", python="steps.py:double",
+                 with_={"rows": "${read}", "out": "${params.out}"}),
+            Step(id="announce", kind="command", command="echo done ${params.out}",
+                 depends=["double"], timeout_seconds=30),
+        ],
+    )  # fmt: skip
+    (tmp_path / "mixed.yaml").write_text(dump_pipeline(pipeline))
+    (tmp_path / "mixed.py").write_text(pipeline_python(pipeline))
+    _run(run_dagy, str(tmp_path / "mixed.yaml"), f"out={tmp_path / 'a.json'}")
+    _run(run_dagy, f"{tmp_path / 'mixed.py'}:mixed", f"out={tmp_path / 'b.json'}")
+    written = json.loads((tmp_path / "a.json").read_text())
+    assert json.loads((tmp_path / "b.json").read_text()) == written
+    assert [r["amount"] for r in written] == [25.0, 6, 25.0, 0]

@@ -262,10 +262,11 @@ def test_an_advisory_answer_to_a_build_request_is_sent_back(model: Any) -> None:
 
 
 def test_endpoint_errors_are_provider_errors_without_the_key(model: Any) -> None:
-    model.script = [{"status": 401, "body": '{"error": "bad key"}'}]
+    model.script = [{"status": 401, "body": f'{{"error": "Incorrect API key provided: {KEY}"}}'}]
     with pytest.raises(ProviderError) as caught:
         provider(model).turn(build_turn(), emit=noop_emit)
     assert caught.value.status == 502 and "answered 401" in caught.value.message
+    assert "Incorrect API key provided: ***" in caught.value.message
     assert KEY not in caught.value.message and KEY not in repr(provider(model))
     unreachable = load("openai", {"base_url": "http://127.0.0.1:9/v1", "api_key": KEY})
     with pytest.raises(ProviderError, match="cannot reach"):
