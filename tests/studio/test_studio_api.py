@@ -469,6 +469,20 @@ def test_attachments_refuse_images_large_files_bad_content_and_bad_signatures(
     assert_error(body, status, 400, "attachment_id")  # nothing was uploaded
 
 
+def test_an_attached_json_schema_reaches_the_planner(owner: Api):
+    sid = new_session(owner)["session_id"]
+    schema = {"type": "object", "required": ["order_id"],
+              "properties": {"order_id": {"type": "integer"}}}  # fmt: skip
+    status, body, _ = _attach(
+        owner, sid, "orders.schema.json", "application/json", json.dumps(schema).encode()
+    )
+    assert status == 200, body
+    status, turn = send(owner, sid, {"message": SPEC_MESSAGE, "intent": "build"})
+    assert status == 200, turn
+    validator = next(n for n in turn["canvas_state"]["nodes"] if n["type"] == "schema_validator")
+    assert validator["data"]["schema"] == schema
+
+
 # -- bind a flow ------------------------------------------------------------------------------------
 
 
