@@ -114,6 +114,9 @@ def test_a_session_is_created_listed_renamed_archived_and_deleted(owner: Api, de
     rest = owner.ok("GET", f"/ai-studio/sessions?limit=100&next_token={page['next_token']}")
     assert sid in [s["session_id"] for s in rest["items"]]
     assert sid not in [s["session_id"] for s in dev.ok("GET", "/ai-studio/sessions")["items"]]
+    for query in ("limit=0", "limit=many", "next_token=garbage", "status=deleted"):
+        status, body = owner.call("GET", f"/ai-studio/sessions?{query}")
+        assert_error(body, status, 400)
     status, body = dev.call("GET", f"/ai-studio/sessions/{sid}")  # another user's: not found
     assert_error(body, status, 404)
 
