@@ -85,6 +85,19 @@ def test_tiers_come_from_the_defaults_and_dagy_studio_tiers(
     assert tiers.tier("team").credits_per_turn == 2.0 and tiers.tier("team").provider == "offline"
     with pytest.raises(InvalidInputError):
         tiers.tier("nope")
+    monkeypatch.setenv("DAGY_STUDIO_TIERS", json.dumps({"team": {"credits_per_turn": -1}}))
+    with pytest.raises(ConfigError, match=">= 0"):
+        tiers.tiers()
     monkeypatch.setenv("DAGY_STUDIO_TIERS", "{not json")
     with pytest.raises(ConfigError, match="DAGY_STUDIO_TIERS"):
         tiers.tiers()
+
+
+def test_a_free_tier_spends_no_credits(store: DuckDBStore, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DAGY_STUDIO_TIERS", json.dumps({"free": {"credits_per_turn": 0}}))
+    actor = local_actor()
+    sid = sessions.create(store, actor, {"tier": "free"}).session_id
+    before = credits.balance(store, actor.org_id)
+    done = turns.run_turn(store, actor, sid, {"message": SPEC_MESSAGE})
+    assert done["credits_used"] == 0.0 and done["credits_balance"] == before
+    assert credits.balance(store, actor.org_id) == before

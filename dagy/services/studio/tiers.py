@@ -102,6 +102,11 @@ def tiers() -> dict[str, Tier]:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{settings.STUDIO_TIERS.name}: tier {name!r}: {exc}") from None
+        bad = out[name].credits_per_turn < 0 or out[name].max_turns_per_session < 0
+        if bad or out[name].max_attachments_per_session < 0:
+            raise ConfigError(
+                f"{settings.STUDIO_TIERS.name}: tier {name!r}: credits and limits must be >= 0"
+            )
     return out
 
 

@@ -357,7 +357,12 @@ def _complete(
         status = "modified" if out.intent == "modify" else "generated"
     price = tier.credits_per_turn
     with store.transaction():
-        after = credits.spend(store, row.org_id, price, ref=turn.turn_key, actor_email=actor.email)
+        if price > 0:
+            after = credits.spend(
+                store, row.org_id, price, ref=turn.turn_key, actor_email=actor.email
+            )
+        else:  # a free tier spends nothing (credits.spend refuses a zero amount)
+            after = credits.balance(store, row.org_id)
         now = max(utcnow(), row.updated_at)
         if drawn is not None:
             sql.update_session(store, row.session_id, canvas_json=json.dumps(drawn), updated_at=now)
