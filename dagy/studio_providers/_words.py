@@ -14,7 +14,7 @@ from dagy.nodes.model import NodeDef
 
 # Words people use for a node that its registry text does not hold.
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "s3_ingest": ("read", "load", "download", "pull", "ingest", "bucket", "source", "input"),
+    "s3_ingest": ("read", "download", "pull", "ingest", "bucket", "source", "input"),
     "s3_write": ("write", "save", "upload", "store", "put", "export", "persist", "dump", "output"),
     "http_fetch": ("url", "endpoint", "api", "get", "call", "download", "rest", "http", "https"),
     "schema_validator": ("validate", "validation", "verify", "check", "schema", "require"),
@@ -61,6 +61,28 @@ def stem(word: str) -> str:
     return word
 
 
+# Verbs many nodes could do weigh less than what names one ("read from an API" is HTTP Fetch).
+GENERIC = frozenset(
+    stem(w)
+    for w in [
+        "read",
+        "write",
+        "save",
+        "get",
+        "call",
+        "post",
+        "put",
+        "store",
+        "input",
+        "output",
+        "source",
+        "download",
+        "pull",
+        "export",
+    ]
+)
+
+
 def words(text: str) -> list[str]:
     """The words that may name a node: not stopwords, and not field names like ``customer_id``
     (kept whole, so ``customer`` does not read as ``custom``)."""
@@ -95,7 +117,7 @@ def vocabulary(node: NodeDef) -> dict[str, float]:
     add(node.label, 3.0)
     for tag in (*node.tags, *SYNONYMS.get(node.node_type, ())):
         add(tag, 3.0)
-    return {k: v for k, v in vocab.items() if k not in IGNORED}
+    return {k: min(v, 2.0) if k in GENERIC else v for k, v in vocab.items() if k not in IGNORED}
 
 
 def is_source(node: NodeDef) -> bool:
@@ -237,6 +259,11 @@ def _also_named(
             for t in nodes
             if t not in taken and not (is_source(nodes[t]) and is_source(nodes[first]))
         }  # fmt: skip
+        for t in scores:  # "write ... after you read ...": the verb says which way
+            if (is_sink(nodes[t]) and set(left) & set(SINK_WORDS)) or (
+                is_source(nodes[t]) and set(left) & set(SOURCE_WORDS)
+            ):
+                scores[t] += 2.0 if scores[t] > 0 else 0.0
         best = max(scores, key=lambda t: scores[t], default=None)
         if best is None or scores[best] < THRESHOLD:
             break

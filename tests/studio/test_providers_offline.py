@@ -157,6 +157,12 @@ def test_variations_map_onto_registry_nodes(message: str, expected: list[str]) -
              ("s3_write", {"uri": "s3://a/b.json", "format": "json"})],
         ),
         (
+            "load the orders from s3://a/b.json, dedupe by id and load into s3://c/d.json",
+            [("s3_ingest", {"uri": "s3://a/b.json", "format": "json"}),
+             ("deduplicator", {"keys": ["id"]}),
+             ("s3_write", {"uri": "s3://c/d.json", "format": "json"})],
+        ),
+        (
             "Build an S3 validation workflow",  # the spec's curl example: one clause, two steps
             [("s3_ingest", {"uri": "${params.input_uri}"}),
              ("schema_validator", {"schema": {"type": "object"}})],
@@ -294,6 +300,8 @@ def test_advisory_answers_in_words_without_a_pipeline(spec_pipeline: Pipeline) -
     assert "Drop duplicate records by key" in out.response
     assert "read_s3" in out.response and "POST /runs" in out.response
     assert "LLM provider" in out.response
+    # a verb many nodes share weighs less than the noun that names one
+    assert "HTTP Fetch (http_fetch)" in turn("How do I read from an API?").response
 
 
 def test_events_are_progress_then_deltas_that_make_the_answer() -> None:
