@@ -28,7 +28,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Engine, executor, store, start-up, API, usage, TUI and builder benchmarks: ``-- --quick`` or ``-- --check``."""
+    """Engine, executor, store, start-up, API, usage, TUI, builder and AI studio benchmarks: ``-- --quick`` or ``-- --check``."""
     session.install(".[server,tui]", *PLUGINS)
     session.run("python", "benchmarks/engine.py", *session.posargs)
     session.run("python", "benchmarks/executors.py", *session.posargs)
@@ -38,3 +38,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/usage.py", *session.posargs)
     session.run("python", "benchmarks/tui.py", *session.posargs)
     session.run("python", "benchmarks/builder.py", *session.posargs)
+    session.run("python", "benchmarks/ai_studio.py", *session.posargs)

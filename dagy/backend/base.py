@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from dagy.backend.context import HttpContext, LocalContext
     from dagy.backend.environments import EnvironmentsBackend
     from dagy.backend.runs import RunsBackend
+    from dagy.backend.studio import StudioBackend
     from dagy.backend.triggers import SchedulesBackend, SensorsBackend
     from dagy.backend.vault import SecretsBackend
     from dagy.config.paths import DagyPaths
@@ -104,3 +105,7 @@ class Backend:
     @cached_property
     def admin(self) -> AdminBackend:
         return self._pick("admin", "Admin")  # type: ignore[return-value]
+
+    @cached_property
+    def studio(self) -> StudioBackend:
+        return self._pick("studio", "Studio")  # type: ignore[return-value]

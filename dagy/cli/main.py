@@ -73,6 +73,7 @@ def _register() -> None:
         secrets_cmd,
         sensors_cmd,
         serve_cmd,
+        studio_cmd,
         tui_cmd,
         users_cmd,
         validate_cmd,
@@ -99,6 +100,7 @@ def _register() -> None:
     cli.add_command(users_cmd.users)
     cli.add_command(admin_cmd.admin)
     cli.add_command(tui_cmd.tui)
+    cli.add_command(studio_cmd.studio)
 
 
 _register()

@@ -330,6 +330,12 @@ STRIPE_PRICE_ENTERPRISE = Text[str | None](
     "DAGY_STRIPE_PRICE_ENTERPRISE", None, "Stripe price id of the Enterprise plan", "billing"
 )
 
+STUDIO_TIERS = Text[str | None](
+    "DAGY_STUDIO_TIERS", None,
+    "JSON (or `@file`) changing the AI studio's tiers: provider, settings, credits, limits "
+    "(docs/ai-studio.md)", "server",
+)  # fmt: skip
+
 # --- plugins --------------------------------------------------------------------------------------
 
 DASK_SCHEDULER = Text[str | None](

@@ -18,6 +18,7 @@ from dagy.server.ratelimit import RateLimitMiddleware
 from dagy.server.routes import (
     admin,
     admin_exceptions,
+    ai_studio,
     alert_rules,
     api_keys,
     artifacts,
@@ -80,6 +81,7 @@ API_MODULES = [
     ui,
     admin,
     admin_exceptions,
+    ai_studio,
 ]
 ROOT_MODULES: list[Any] = [signin]
 

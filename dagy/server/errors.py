@@ -71,6 +71,10 @@ def _request_error(request: Request, exc: RequestError) -> Response[Any]:
         body = {**error_body(exc.status, exc.message, exc.details, exc.error), **exc.fields}
         retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         return Response(body, status_code=429, media_type=MediaType.JSON, headers=retry)
+    extra = getattr(exc, "fields", None)  # top-level fields beside the error (AI studio 409/422)
+    if isinstance(extra, dict) and extra:
+        body = {**error_body(exc.status, exc.message, exc.details, exc.error), **extra}
+        return Response(body, status_code=exc.status, media_type=MediaType.JSON, headers=headers)
     return error_response(exc.status, exc.message, exc.details, exc.error, headers)
 
 

@@ -37,6 +37,8 @@ PUBLIC_API = {
     "/ui/navigation",
     # An exception trace's short-lived download URL (local store): its signature is the credential.
     "/admin/exceptions/file",
+    # The AI studio's single-part attachment upload URL, signed the same way.
+    "/ai-studio/uploads/{attachment_id}",
 }
 # /docs: the spec names it among the public, unlimited paths; only /docs/openapi.json answers.
 PUBLIC_ROOT = {"/sign-in", "/docs", "/docs/openapi.json", "/docs/{path}"}
