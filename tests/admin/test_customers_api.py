@@ -377,3 +377,24 @@ def test_a_quota_override_turns_a_429_into_a_202(env):
     cleared = admin.ok("PATCH", f"/admin/customers/{org_id}", {"quota_overrides": {}})
     assert cleared["quota_overrides"] == {}
     assert owner.ok("GET", "/usage/quota")["limits"]["monthly_runs"] == 100  # the plan's
+
+
+def test_the_ai_studio_flag_a_super_admin_turns_off_refuses_the_orgs_turns_until_on_again(env):
+    from tests.studio.studio_support import SPEC_MESSAGE, new_session, send
+
+    server, admin, _ = env
+    owner, org_id, _ = customer(server, unique("Flags"))
+    session = new_session(owner, title="flagged")["session_id"]
+    status, answer = send(owner, session, {"message": SPEC_MESSAGE, "intent": "build"})
+    assert status == 200, answer
+    before = len(owner.ok("GET", f"/ai-studio/sessions/{session}")["history"])
+
+    admin.ok("PATCH", f"/admin/customers/{org_id}", {"feature_flags": {"ai_studio": False}})
+    status, answer = send(owner, session, {"message": SPEC_MESSAGE, "intent": "build"})
+    assert_error(answer, status, 403)
+    assert answer["error"] == "feature_disabled"
+    assert len(owner.ok("GET", f"/ai-studio/sessions/{session}")["history"]) == before
+    admin.ok("PATCH", f"/admin/customers/{org_id}", {"feature_flags": {"ai_studio": None}})
+    status, answer = send(owner, session, {"message": SPEC_MESSAGE, "intent": "build"})
+    assert status == 200, answer
+    assert len(owner.ok("GET", f"/ai-studio/sessions/{session}")["history"]) > before
