@@ -6,10 +6,8 @@ condition and a map (a SKIPPED branch, one task run per item); an org's custom n
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +16,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerProcess, start_server
-from tests.moto_support import AWS_ENV, moto_server
+from tests.http_support import JsonHandler, serving, url_of
+from tests.moto_support import AWS_ENV, moto_server, s3_client
 from tests.server.flows_support import Api, add_user
 
 pytest.importorskip("moto", reason="moto is not installed (pip install -e '.[dev]')")
@@ -43,7 +42,7 @@ SCHEMA = {
 }
 
 
-class Orders(http.server.BaseHTTPRequestHandler):
+class Orders(JsonHandler):
     """Answers GET /orders with ORDERS as JSON; remembers each query string it was asked."""
 
     queries: list[str] = []
@@ -54,25 +53,13 @@ class Orders(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         Orders.queries.append(query)
-        data = json.dumps(ORDERS).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send_json(ORDERS)
 
 
 @pytest.fixture(scope="module")
 def orders_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Orders)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/orders"
-    server.shutdown()
-    server.server_close()
+    with serving(Orders) as server:
+        yield url_of(server, "/orders")
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +71,7 @@ def aws() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def s3(aws: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=aws["AWS_ENDPOINT_URL"],
-        aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
-        region_name=aws["AWS_DEFAULT_REGION"],
-    )
+    return s3_client(aws)
 
 
 @pytest.fixture(scope="module")

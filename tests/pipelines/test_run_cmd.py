@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import shutil
 import textwrap
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import REPO
+from tests.http_support import JsonHandler, serving, url_of
 
 ORDERS = [
     {"order_id": 1, "customer": " Ada ", "amount": "12.5"},
@@ -26,7 +26,7 @@ ORDERS = [
 ]
 
 
-class _Orders(BaseHTTPRequestHandler):
+class _Orders(JsonHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         url = urllib.parse.urlsplit(self.path)
         day = urllib.parse.parse_qs(url.query).get("day", [""])[0]
@@ -34,30 +34,18 @@ class _Orders(BaseHTTPRequestHandler):
         if url.path != "/orders":
             self.send_error(404)
             return
-        body = json.dumps(ORDERS if day != "2026-01-01" else []).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send_json(ORDERS if day != "2026-01-01" else [])
 
 
 @pytest.fixture(scope="module")
 def orders_api() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Orders)
-    server.seen = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(_Orders) as server:
+        server.seen = []  # type: ignore[attr-defined]
+        yield server
 
 
 def base_url(server: ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}"
+    return url_of(server)
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ webhook") the redeployed flow also posts them to a receiver in the test."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +14,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServerProcess, start_server
-from tests.moto_support import AWS_ENV, moto_server
+from tests.http_support import JsonHandler, serving, url_of
+from tests.moto_support import AWS_ENV, moto_server, s3_client
 from tests.server.flows_support import Api, add_user
 from tests.studio.studio_support import SPEC_MESSAGE, SPEC_TYPES, chain, new_session, send
 
@@ -30,28 +29,19 @@ RECORDS = [
 UNIQUE = [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Bob"}]
 
 
-class Hook(http.server.BaseHTTPRequestHandler):
+class Hook(JsonHandler):
     received: list[Any] = []
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         size = int(self.headers.get("Content-Length") or 0)
         Hook.received.append(json.loads(self.rfile.read(size) or b"null"))
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.send_json({})
 
 
 @pytest.fixture(scope="module")
 def hook_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
+    with serving(Hook) as server:
+        yield url_of(server, "/hook")
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +52,7 @@ def aws() -> Iterator[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def s3(aws: dict[str, str]) -> Any:
-    return boto3.client(
-        "s3",
-        endpoint_url=aws["AWS_ENDPOINT_URL"],
-        aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"],
-        region_name=aws["AWS_DEFAULT_REGION"],
-    )
+    return s3_client(aws)
 
 
 @pytest.fixture(scope="module")
