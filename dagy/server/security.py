@@ -34,6 +34,7 @@ from dagy.services.accounts import users as accounts
 from dagy.services.accounts.audit import Actor, Origin
 from dagy.services.admin import suspension
 from dagy.store import accounts as sql
+from dagy.store import admin as admin_sql
 from dagy.store.records import utcnow
 
 IDENTITY_TTL = 30.0
@@ -108,6 +109,12 @@ def _impersonating(state: ServerState, identity: Identity, org_id: str) -> Ident
     require_super_admin(identity)
     if sql.get_org(state.store, org_id) is None:
         raise NotFoundError(f"Organization not found: {org_id}", {"org_id": org_id})
+    expires = admin_sql.impersonation_expires(state.store, identity.email, org_id)
+    if expires is None or expires <= utcnow():
+        raise PermissionDeniedError(
+            f"No open impersonation of {org_id}: start one with POST /admin/impersonate/{org_id}",
+            {"org_id": org_id, "impersonation": "not started or expired"},
+        )
     return Identity(
         identity.email,
         org_id,
@@ -116,7 +123,10 @@ def _impersonating(state: ServerState, identity: Identity, org_id: str) -> Ident
         identity.kind,
         identity.credential_id,
         True,
-        identity.expires_at,
+        # the cache drops it when the impersonation ends, if the credential lasts longer
+        min(expires, identity.expires_at)
+        if isinstance(identity.expires_at, _dt.datetime)
+        else expires,
         identity.email,
     )
 

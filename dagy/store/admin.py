@@ -120,3 +120,26 @@ def sessions(store: DuckDBStore, org_id: str, now: _dt.datetime) -> list[Session
             [org_id, now, now, org_id],
         ).fetchall()
     return [Session(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+
+# -- impersonation ----------------------------------------------------------------------------------
+
+
+def start_impersonation(
+    store: DuckDBStore, email: str, org_id: str, started: _dt.datetime, expires: _dt.datetime
+) -> None:
+    with store.transaction() as con:
+        con.execute(
+            "INSERT OR REPLACE INTO impersonations VALUES (?, ?, ?, ?)",
+            [email, org_id, started, expires],
+        )
+
+
+def impersonation_expires(store: DuckDBStore, email: str, org_id: str) -> _dt.datetime | None:
+    """When ``email``'s open impersonation of ``org_id`` ends; None when none was started."""
+    with store.connection() as con:
+        row = con.execute(
+            "SELECT expires_at FROM impersonations WHERE email = ? AND org_id = ?",
+            [email, org_id],
+        ).fetchone()
+    return row[0] if row else None

@@ -87,6 +87,9 @@ def register_flow(api: Api, flows_file: Path, name: str = "etl") -> None:
 
 
 def impersonating(admin: Api, org_id: str) -> Api:
+    """The super admin acting in ``org_id``: the impersonation started (POST, answered 200, or
+    404 for an unknown org), then the header on every request."""
+    admin.call("POST", f"/admin/impersonate/{org_id}")
     return Api(admin.server, admin.token, {"X-Impersonate-Org": org_id})
 
 

@@ -317,7 +317,12 @@ def test_revoking_a_users_sessions_makes_their_next_request_401(env):
 def test_impersonation_gives_owner_access_and_every_audit_row_names_both(env):
     server, admin, flows_file = env
     owner, org_id, _ = customer(server, unique("Imp"))
+    # the header alone, before an impersonation is started, is refused
+    status, body = Api(server, admin.token, {"X-Impersonate-Org": org_id}).call("GET", "/flows")
+    assert_error(body, status, 403)
+    assert "POST /admin/impersonate" in body["message"]
     started = admin.ok("POST", f"/admin/impersonate/{org_id}")
+    assert started["expires_at"].endswith("Z")
     assert started["org_id"] == org_id and started["impersonating"] is True
     assert started["org_name"].startswith("Imp-")
     status, body = admin.call("POST", "/admin/impersonate/org_nope")

@@ -36,6 +36,9 @@ from dagy.store.admin import Customer
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import iso_z, utcnow
 
+# How long an impersonation started by POST /admin/impersonate/{org_id} lets the header act.
+IMPERSONATION_TTL = _dt.timedelta(hours=8)
+
 STATUSES = (ACTIVE, SUSPENDED)
 PLAN_ALIASES = {"pro": "professional"}
 PATCH_FIELDS = ("status", "plan", "quota_overrides", "feature_flags", "notes", "credits_balance")
@@ -436,10 +439,14 @@ def revoke_sessions(store: DuckDBStore, actor: Actor, org_id: Any, email: Any) -
 
 
 def impersonate(store: DuckDBStore, actor: Actor, org_id: Any) -> dict[str, Any]:
-    """POST /admin/impersonate/{org_id}: audited in the customer's trail; the super admin then
-    sends ``X-Impersonate-Org: <org_id>`` (dagy/server/security.py) to act as its owner."""
+    """POST /admin/impersonate/{org_id}: opens an impersonation for IMPERSONATION_TTL (again:
+    renews it), audited in the customer's trail; the super admin then sends
+    ``X-Impersonate-Org: <org_id>`` (dagy/server/security.py) to act as its owner."""
+    now = utcnow()
+    expires = now + IMPERSONATION_TTL
     with store.transaction():
         c = _customer(store, org_id)
+        sql.start_impersonation(store, str(actor.email), c.org_id, now, expires)
         audit.write(
             store,
             actor,
@@ -450,4 +457,9 @@ def impersonate(store: DuckDBStore, actor: Actor, org_id: Any) -> dict[str, Any]
             changes={"super_admin": actor.email, "impersonating": True},
             org_id=c.org_id,
         )
-    return {"org_id": c.org_id, "org_name": c.org_name, "impersonating": True}
+    return {
+        "org_id": c.org_id,
+        "org_name": c.org_name,
+        "impersonating": True,
+        "expires_at": iso_z(expires),
+    }
