@@ -4,6 +4,7 @@ the event. ``POST /webhooks/{token}`` is public: the token is the credential."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from typing import Any
 
@@ -29,10 +30,45 @@ def hint(token: str) -> str:
     return token[: len(PREFIX) + HINT_CHARS] + "***"
 
 
+KEYS = frozenset({"mapping", "secret"})
+_PATH = re.compile(r"^[^.\s]+(\.[^.\s]+)*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MAX_MAPPING = 100
+
+
 def check_config(config: dict[str, Any]) -> dict[str, Any]:
-    _config.known_keys(config, frozenset())
+    _config.known_keys(config, KEYS)
     _config.payload_param(config)
+    mapping = config.get("mapping")
+    if mapping is not None:
+        if not isinstance(mapping, dict) or not mapping or len(mapping) > MAX_MAPPING:
+            raise _config.invalid(
+                "mapping", f"must map 1-{MAX_MAPPING} parameter names to paths (data.file)"
+            )
+        for name, path in mapping.items():
+            if not _IDENT.match(name):
+                raise _config.invalid(f"mapping.{name}", "must be a parameter name")
+            if not isinstance(path, str) or len(path) > 512 or not _PATH.match(path):
+                raise _config.invalid(f"mapping.{name}", "must be a dotted path (data.file)")
     return config
+
+
+def value_at(event: Any, path: str) -> tuple[bool, Any]:
+    """(found, value) at the dotted ``path`` of ``event``; list items by index (items.0.id)."""
+    value = event
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return False, None
+    return True, value
+
+
+def is_envelope(event: dict[str, Any]) -> bool:
+    """The spec's webhook body: ``{"event": ..., "data": {...}}`` and nothing else."""
+    return isinstance(event.get("data"), dict) and set(event) <= {"event", "data"}
 
 
 def parse_payload(raw: bytes) -> dict[str, Any]:

@@ -143,6 +143,7 @@ def _resolve(state: ServerState, bearer: str, org_header: str | None) -> Identit
             raise AuthenticationError("A JWT is required (DAGY_JWT_REQUIRED=true)")
         identity = accounts.jwt_identity(state.store, verifier.claims(bearer))
         if org_header and org_header != identity.org_id:
+            accounts.switch_check(state.store, identity.email, org_header)
             identity = accounts.member_identity(state.store, identity.email, org_header, kind="jwt")
         return identity
     return accounts.identify(state.store, bearer, org_override=org_header)

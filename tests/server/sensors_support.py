@@ -35,6 +35,11 @@ FLOWS = """
         return echo({"event": event, "data": data, "label": label})
 
 
+    @flow(name="filed", version="1.0.0")
+    def filed(file: str = "", event: str = "none", size: int = 0, label: str = "x"):
+        return echo({"file": file, "event": event, "size": size, "label": label})
+
+
     @task
     def environment(names: list, secret_name: str) -> dict:
         found = {name: os.environ.get(name) for name in names}
@@ -73,7 +78,7 @@ def register(home: Path, folder: Path) -> Path:
     path = folder / "sensor_flows.py"
     path.write_text(textwrap.dedent(FLOWS), encoding="utf-8")
     store = DuckDBStore(DagyPaths(home))
-    for name in ("hooked", "merged", "envy"):
+    for name in ("hooked", "merged", "envy", "filed"):
         flows.register_version(store, "personal", load_flow(f"{path}:{name}").build())
     # The free plan's 2 concurrent runs would refuse these tests' bursts of webhook runs.
     quotas.set_override(

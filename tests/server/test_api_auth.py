@@ -221,10 +221,12 @@ def test_me_without_a_valid_credential_is_401(srv, path, headers):
     assert response_headers["www-authenticate"] == "Bearer"
 
 
-def test_x_dagy_org_of_an_org_the_user_is_not_in_is_401(srv):
+def test_x_dagy_org_of_an_org_the_user_is_not_in_is_403_in_the_error_shape(srv):
     token = srv.login("dev@example.com")
     status, _, body = srv.request("GET", "/me", token=token, headers={"X-Dagy-Org": "org_other"})
-    assert status == 401, body
+    assert status == 403, body  # the caller is known (not 401), just not a member there
+    assert_error(body, "forbidden")
+    assert body["details"] == {"org_id": "not a member"}
 
 
 # -- expiry -----------------------------------------------------------------------------------------

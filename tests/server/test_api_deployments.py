@@ -83,7 +83,8 @@ def test_creating_is_201_updating_is_200_and_each_writes_an_audit_row(owner, flo
         tags=["production", "critical"],  # the spec's POST example sends labels
         environment="production",
     )
-    assert set(created) == DEPLOYMENT_KEYS
+    assert set(created) == DEPLOYMENT_KEYS | {"name"}  # the spec's 201 has `name`
+    assert created["name"] == created["deployment_name"]
     assert created["deployment_id"].startswith("deploy_") and created["status"] == "active"
     assert created["flow_name"] == flow and created["flow_version"] == "1.0.0"
     assert created["tags"] == {"production": "", "critical": ""}
@@ -195,7 +196,7 @@ def test_an_invalid_limit_or_token_is_a_400(owner, query):
 def test_get_and_404(owner, flow):
     created = deploy(owner, flow, dep_package_slugs=["pandas-layer"])
     got = owner.ok("GET", f"/deployments/{created['deployment_name']}")
-    assert got == created
+    assert {**got, "name": got["deployment_name"]} == created  # POST adds the spec's `name`
     status, answer = owner.call("GET", "/deployments/no-such-deployment")
     assert_error(answer, status, 404)
 

@@ -148,7 +148,8 @@ def test_a_member_of_org_b_cannot_switch_into_org_a(world):
     status, _, body = world.srv.request(
         "GET", "/orgs/personal/members", token=world.carol, headers={"X-Dagy-Org": "personal"}
     )
-    assert status == 401, body
+    assert status == 403, body
+    assert body["error"] == "forbidden" and body["details"] == {"org_id": "not a member"}
 
 
 def test_org_b_sees_only_its_own_keys_and_cannot_delete_org_as(world):

@@ -286,3 +286,58 @@ def test_deleting_a_flow_or_a_deployment_deletes_its_schedules(server):
     for schedule_id in ("of-fragile", "deployment:gone-soon"):
         status, body = call(server, "GET", f"/schedules/{schedule_id}")
         assert_error(body, status, 404)
+
+
+SPEC_FLOW = """
+from dagy import flow
+
+
+@flow(name="my-flow", version="5")
+def my_flow(force_refresh: bool = False):
+    return {"force_refresh": force_refresh}
+"""
+
+
+def test_the_specs_post_schedules_example_creates_a_schedule_in_its_environment(server, tmp_path):
+    """The reference's body sends `environment` among `parameters`: for a flow that declares no
+    such parameter it is the schedule's environment (it must exist), not a run parameter."""
+    from tests.server.flows_support import build_spec
+
+    path = tmp_path / "spec_flow.py"
+    path.write_text(SPEC_FLOW, encoding="utf-8")
+    status, body = call(server, "POST", "/flows", {"flow_spec": build_spec(path, "my_flow")})
+    assert status == 201, body
+    example = {
+        "schedule_id": "daily-etl",
+        "flow_name": "my-flow",
+        "flow_version": 5,
+        "mode": "cron",
+        "enabled": True,
+        "timezone": "America/New_York",
+        "catchup_policy": "skip",
+        "cron_expression": "0 9 * * *",
+        "parameters": {"environment": "prod", "force_refresh": False},
+    }
+    status, body = call(server, "POST", "/schedules", example)
+    assert_error(body, status, 400, "environment")  # no environment named prod yet
+    assert call(server, "GET", "/schedules/daily-etl")[0] == 404
+
+    status, body = call(server, "POST", "/environments", {"env_name": "prod"})
+    assert status == 201, body
+    made = create(server, **example)
+    assert made["schedule_id"] == "daily-etl" and made["environment"] == "prod"
+    assert made["parameters"] == {"force_refresh": False}
+    assert made["timezone"] == "America/New_York" and made["next_run_at"] is not None
+
+    status, body = call(
+        server,
+        "POST",
+        "/schedules",
+        {
+            **example,
+            "schedule_id": "x",
+            "environment": "prod",
+            "parameters": {"environment": "dev"},
+        },
+    )
+    assert_error(body, status, 400, "parameters.environment")  # the two disagree

@@ -113,6 +113,56 @@ def test_a_webhook_body_is_merged_over_flow_params_when_the_flow_has_no_payload_
     assert len(runs_labelled(owner, "merged", tag)) == 1  # the refused event queued nothing
 
 
+def test_the_specs_webhook_example_maps_its_data_fields_to_the_flows_parameters(env, owner):
+    """`{"event": ..., "data": {...}}` (the reference's example) reaches a flow that takes the
+    data's fields, not `event`/`data` themselves: each field of `data` is a parameter, and
+    `event` too when the flow declares it."""
+    server, _ = env
+    tag = label()
+    token = create(
+        owner, sensor_type="webhook", flow_name="filed", flow_params_json={"label": tag}
+    )["webhook_token"]
+    status, _, body = hook(server, token, EVENT)
+    assert status == 202, body
+    done = wait_done(owner, body["run_id"])
+    assert done["status"] == "completed", done["error"]
+    assert done["output"] == {"file": "data.csv", "event": "data_ready", "size": 0, "label": tag}
+
+    status, _, body = hook(server, token, {"event": "x", "data": {"nope": 1}})
+    assert_error(body, status, 400)
+    assert "Unknown parameter 'nope'" in body["message"]
+    assert len(runs_labelled(owner, "filed", tag)) == 1
+
+
+def test_a_webhook_sensors_mapping_picks_parameters_from_the_event(env, owner):
+    server, _ = env
+    tag = label()
+    created = create(
+        owner,
+        sensor_type="webhook",
+        flow_name="filed",
+        config_json={"mapping": {"file": "data.object.key", "size": "data.object.size"}},
+        flow_params_json={"label": tag},
+    )
+    event = {"event": "put", "data": {"object": {"key": "in/a.csv", "size": 12}, "x": 1}}
+    status, _, body = hook(server, created["webhook_token"], event)
+    assert status == 202, body
+    done = wait_done(owner, body["run_id"])
+    assert done["output"] == {"file": "in/a.csv", "event": "none", "size": 12, "label": tag}
+    assert owner.ok("GET", f"/sensors/{created['sensor_id']}")["config_json"] == {
+        "mapping": {"file": "data.object.key", "size": "data.object.size"}
+    }
+    for mapping, field in (([1], "config_json.mapping"), ({"a b": "x"}, "config_json.mapping.a b"),
+                           ({"file": "a..b"}, "config_json.mapping.file")):  # fmt: skip
+        status, answer = owner.call(
+            "POST",
+            "/sensors",
+            {"name": "m", "sensor_type": "webhook", "flow_name": "filed",
+             "config_json": {"mapping": mapping}},
+        )  # fmt: skip
+        assert_error(answer, status, 400, field)
+
+
 def test_unknown_tokens_and_disabled_sensors_are_404_and_bad_bodies_400(env, owner):
     server, _ = env
     for token in ("wh_nothing-like-a-real-token", "nope"):

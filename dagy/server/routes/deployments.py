@@ -58,7 +58,10 @@ def upsert(request: Request[Any, Any, Any], data: DeploymentBody) -> Response[di
     deployment, created = deployments.save(
         state_of(request).store, actor.org_id, actor, name=data.name, **fields
     )
-    return Response(deployments.to_body(deployment), status_code=201 if created else 200)
+    # The spec's 201 names the deployment ``name`` (the field it was created with); the other
+    # routes' ``deployment_name`` is kept beside it.
+    body = {**deployments.to_body(deployment), "name": deployment.name}
+    return Response(body, status_code=201 if created else 200)
 
 
 @get("/deployments", sync_to_thread=True, opt={"permission": "flows.read"})

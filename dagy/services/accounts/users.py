@@ -24,6 +24,7 @@ from dagy.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
 )
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor, Origin
@@ -264,6 +265,8 @@ def identify(store: DuckDBStore, bearer: str, *, org_override: str | None = None
         if token.expires_at <= now:
             raise AuthenticationError("Token expired")
         org_id = org_override or token.org_id
+        if org_id != token.org_id:
+            switch_check(store, token.email, org_id)
         identity = member_identity(store, token.email, org_id, kind="token")
         return Identity(
             identity.email,
@@ -274,6 +277,15 @@ def identify(store: DuckDBStore, bearer: str, *, org_override: str | None = None
             token.token_id,
             identity.super_admin,
             token.expires_at,
+        )
+
+
+def switch_check(store: DuckDBStore, email: str, org_id: str) -> None:
+    """A valid credential naming (``X-Dagy-Org``) an org its user is not a member of: 403, the
+    caller is known but not allowed there (the overview's RBAC), not 401."""
+    if sql.get_membership(store, org_id, email) is None:
+        raise PermissionDeniedError(
+            f"Not a member of organization {org_id}", {"org_id": "not a member"}
         )
 
 

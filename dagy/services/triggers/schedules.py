@@ -83,6 +83,28 @@ def _check_parameters(
     return parameters
 
 
+def _lift_environment(store: DuckDBStore, schedule: Schedule, parameters: Any) -> Any:
+    """The spec's POST /schedules example sends ``environment`` among ``parameters``. When the
+    flow declares no parameter of that name (nor ``**kwargs``), it is the schedule's
+    ``environment`` (checked like the top-level field, which it must not contradict), not a
+    run parameter; ``parameters`` without it."""
+    if not isinstance(parameters, dict) or "environment" not in parameters:
+        return parameters
+    from dagy.sdk.spec import FlowSpec
+
+    version, _ = _resolve(store, schedule)
+    schema = FlowSpec.from_json(version.flow_spec).parameter_schema
+    if schema is None or "environment" in schema:
+        return parameters
+    if any(isinstance(p, dict) and p.get("kind") == "var_keyword" for p in schema.values()):
+        return parameters
+    value = parameters["environment"]
+    if schedule.environment is not None and value != schedule.environment:
+        raise _bad("parameters.environment", f"differs from environment {schedule.environment!r}")
+    schedule.environment = _check_environment(store, schedule.org_id, value)
+    return {k: v for k, v in parameters.items() if k != "environment"}
+
+
 def _resolve(store: DuckDBStore, schedule: Schedule) -> tuple[Any, Deployment | None]:
     return execution.resolve(
         store,
@@ -162,7 +184,8 @@ def create(store: DuckDBStore, org_id: str, data: Any, *, actor: Actor | None = 
                 environment=_check_environment(store, org_id, data.get("environment")),
             )
         )
-        schedule.parameters = json.dumps(_check_parameters(store, schedule, data.get("parameters")))
+        parameters = _lift_environment(store, schedule, data.get("parameters"))
+        schedule.parameters = json.dumps(_check_parameters(store, schedule, parameters))
         schedule.next_run_at = _next_from(schedule, now)
         if mode == "one_time" and schedule.enabled and schedule.next_run_at is None:
             raise _bad("one_time_at", "is in the past")
@@ -259,7 +282,8 @@ def update(
                 changes[field] = parse_time(data[field], field, tz)
         after = _check_timing(replace(before, **changes))
         if "parameters" in data:
-            after.parameters = json.dumps(_check_parameters(store, after, data["parameters"]))
+            parameters = _lift_environment(store, after, data["parameters"])
+            after.parameters = json.dumps(_check_parameters(store, after, parameters))
         now = utcnow()
         after.updated_at = now
         after.next_run_at = _next_from(after, now)

@@ -26,14 +26,32 @@ _UNKNOWN = re.compile(r"Unknown parameter '([^']+)'")
 def parameters_for(
     sensor: SensorRow, spec: FlowSpec, event: dict[str, Any], *, merge: bool
 ) -> dict[str, Any]:
-    """``flow_params_json`` with the event: whole in the flow's payload parameter when it has
-    one, else (``merge``, a webhook's body) its keys over ``flow_params_json``."""
+    """``flow_params_json`` with the event (docs/sensors.md, "The event and the flow's
+    parameters"): whole in the flow's payload parameter when it has one; else, for a webhook's
+    body (``merge``), the values ``config_json.mapping`` names, or without a mapping the fields of
+    the spec's ``{"event", "data"}`` envelope's ``data`` (and ``event`` when the flow takes it),
+    or any other object's keys, over ``flow_params_json``."""
     params = sensor.flow_params
     name = _config.payload_param(sensor.config)
     schema = spec.parameter_schema or {}
     if name in schema and schema[name].get("kind") != "var_keyword":
         return {**params, name: event}
-    return {**params, **event} if merge else params
+    if not merge:
+        return params
+    mapping = sensor.config.get("mapping")
+    if isinstance(mapping, dict):
+        mapped = {}
+        for param, path in mapping.items():
+            found, value = webhook.value_at(event, str(path))
+            if found:
+                mapped[param] = value
+        return {**params, **mapped}
+    if webhook.is_envelope(event) and "data" not in schema:
+        fields = dict(event["data"])
+        if "event" in event and "event" in schema:
+            fields.setdefault("event", event["event"])
+        return {**params, **fields}
+    return {**params, **event}
 
 
 def fire(
