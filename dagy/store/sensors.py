@@ -131,6 +131,7 @@ def set_enabled(store: DuckDBStore, sensor_id: str, enabled: bool, now: _dt.date
 def delete(store: DuckDBStore, sensor_id: str) -> None:
     with store.connection() as con:
         con.execute("DELETE FROM sensor_seen_keys WHERE sensor_id = ?", [sensor_id])
+        con.execute("DELETE FROM webhook_deliveries WHERE sensor_id = ?", [sensor_id])
         con.execute("DELETE FROM sensors WHERE sensor_id = ?", [sensor_id])
 
 
@@ -159,4 +160,28 @@ def add_seen_keys(store: DuckDBStore, sensor_id: str, keys: list[str], now: _dt.
             "INSERT OR IGNORE INTO sensor_seen_keys (sensor_id, key, seen_at) "
             "SELECT ?, unnest(?::VARCHAR[]), ?",
             [sensor_id, keys, now],
+        )
+
+
+# -- webhooks: deliveries ---------------------------------------------------------------------------
+
+
+def delivery_run(store: DuckDBStore, sensor_id: str, delivery_id: str) -> str | None:
+    """The run a delivery id already queued for this sensor, if any."""
+    with store.connection() as con:
+        row = con.execute(
+            "SELECT run_id FROM webhook_deliveries WHERE sensor_id = ? AND delivery_id = ?",
+            [sensor_id, delivery_id],
+        ).fetchone()
+    return str(row[0]) if row else None
+
+
+def add_delivery(
+    store: DuckDBStore, sensor_id: str, delivery_id: str, run_id: str, now: _dt.datetime
+) -> None:
+    with store.connection() as con:
+        con.execute(
+            "INSERT OR IGNORE INTO webhook_deliveries (sensor_id, delivery_id, run_id, received_at)"
+            " VALUES (?, ?, ?, ?)",
+            [sensor_id, delivery_id, run_id, now],
         )

@@ -163,6 +163,102 @@ def test_a_webhook_sensors_mapping_picks_parameters_from_the_event(env, owner):
         assert_error(answer, status, 400, field)
 
 
+SECRET = "s3cret-of-at-least-16"
+
+
+def signed(body: dict, secret: str = SECRET, at: float | None = None, **extra: str) -> tuple:
+    """The raw body and the headers a sender signing with ``secret`` sends."""
+    import json as _json
+
+    from dagy.sensors.webhook import sign
+
+    raw = _json.dumps(body).encode()
+    stamp = str(int(time.time() if at is None else at))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Dagy-Timestamp": stamp,
+        "X-Dagy-Signature": sign(secret, stamp, raw),
+        **extra,
+    }
+    return raw, headers
+
+
+def test_a_webhook_with_a_secret_needs_a_fresh_right_signature(env, owner):
+    server, _ = env
+    tag = label()
+    created = create(
+        owner,
+        sensor_type="webhook",
+        flow_name="hooked",
+        config_json={"secret": SECRET},
+        flow_params_json={"label": tag},
+    )
+    token = created["webhook_token"]
+    shown = owner.ok("GET", f"/sensors/{created['sensor_id']}")
+    assert shown["config_json"] == {"secret": "***"}  # never shown again
+
+    path = f"/webhooks/{token}"
+    raw, headers = signed(EVENT)
+    status, _, body = server.request("POST", path, raw=raw, headers=headers)
+    assert status == 202, body
+    refused = [
+        signed(EVENT, secret="another-secret-0123456"),  # wrong secret
+        signed(EVENT, at=time.time() - 301),  # stale: past the 5 minutes
+        signed(EVENT, at=time.time() + 301),  # from the future
+        (raw, {"Content-Type": "application/json"}),  # unsigned
+        (raw + b" ", headers),  # the body changed after signing
+    ]
+    for data, hdrs in refused:
+        status, _, body = server.request("POST", path, raw=data, headers=hdrs)
+        assert_error(body, status, 401)
+    assert len(runs_labelled(owner, "hooked", tag)) == 1
+
+    status, answer = owner.call(
+        "POST",
+        "/sensors",
+        {"name": "x", "sensor_type": "webhook", "flow_name": "hooked",
+         "config_json": {"secret": "short"}},
+    )  # fmt: skip
+    assert_error(answer, status, 400, "config_json.secret")
+
+
+def test_a_replayed_delivery_answers_200_with_the_first_run_and_queues_no_other(env, owner):
+    server, _ = env
+    tag = label()
+    token = create(
+        owner,
+        sensor_type="webhook",
+        flow_name="hooked",
+        config_json={"secret": SECRET},
+        flow_params_json={"label": tag},
+    )["webhook_token"]
+    raw, headers = signed(EVENT, **{"X-Dagy-Delivery": "delivery-1"})
+    status, _, first = server.request("POST", f"/webhooks/{token}", raw=raw, headers=headers)
+    assert status == 202, first
+    status, _, again = server.request("POST", f"/webhooks/{token}", raw=raw, headers=headers)
+    assert status == 200, again
+    assert again["run_id"] == first["run_id"] and again["status"] == "duplicate"
+    raw, headers = signed(EVENT, **{"X-Dagy-Delivery": "delivery-2"})
+    status, _, other = server.request("POST", f"/webhooks/{token}", raw=raw, headers=headers)
+    assert status == 202 and other["run_id"] != first["run_id"]
+    assert len(runs_labelled(owner, "hooked", tag)) == 2
+
+    # Without a secret the token URL works as before, and a delivery id dedupes there too.
+    plain = create(
+        owner, sensor_type="webhook", flow_name="hooked", flow_params_json={"label": tag}
+    )
+    hdrs = {"X-Dagy-Delivery": "d-1"}
+    status, _, one = server.request(
+        "POST", f"/webhooks/{plain['webhook_token']}", body=EVENT, headers=hdrs
+    )
+    assert status == 202, one
+    status, _, two = server.request(
+        "POST", f"/webhooks/{plain['webhook_token']}", body=EVENT, headers=hdrs
+    )
+    assert (status, two["run_id"]) == (200, one["run_id"])
+    assert len(runs_labelled(owner, "hooked", tag)) == 3
+
+
 def test_unknown_tokens_and_disabled_sensors_are_404_and_bad_bodies_400(env, owner):
     server, _ = env
     for token in ("wh_nothing-like-a-real-token", "nope"):

@@ -35,22 +35,43 @@ def _buckets(state: ServerState) -> TokenBuckets | None:
         return state.webhook_buckets or None
 
 
-def _receive(state: ServerState, token: str, raw: bytes) -> RunRecord | int:
-    """The queued run, or the seconds to wait when the sensor's bucket is empty."""
+_DELIVERIES = threading.Lock()  # one delivery id is looked up and recorded at a time
+
+
+def _receive(state: ServerState, token: str, raw: bytes, headers: Any) -> RunRecord | str | int:
+    """The queued run, the run id of an earlier delivery with the same id (a replay), or the
+    seconds to wait when the sensor's bucket is empty."""
     sensor = sensors.find_webhook(state.store, token)
     suspension.ensure_active(state.store, sensor.org_id)  # 403 org_suspended, whatever the body
+    delivery = sensors.check_delivery(sensor, raw, headers)  # 401 for a bad signature
+    if delivery is not None:
+        with _DELIVERIES:
+            earlier = sensors.replayed(state.store, sensor, delivery)
+            if earlier is not None:
+                return earlier
+            return _queue(state, sensor, raw, delivery)
+    return _queue(state, sensor, raw, None)
+
+
+def _queue(state: ServerState, sensor: Any, raw: bytes, delivery: str | None) -> RunRecord | int:
     buckets = _buckets(state)
     if buckets is not None:
         allowed, _, wait = buckets.take(sensor.sensor_id)
         if not allowed:
             return max(1, math.ceil(wait))
-    return sensors.receive_webhook(state.store, sensor, raw, state.wake)
+    return sensors.receive_webhook(state.store, sensor, raw, state.wake, delivery)
 
 
 @post("/webhooks/{token:str}", status_code=202, opt={"permission": rbac.PUBLIC})
 async def receive(request: Request[Any, Any, Any], token: str) -> Response[Any]:
     raw = await request.body()
-    result = await anyio.to_thread.run_sync(_receive, state_of(request), token, raw)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    result = await anyio.to_thread.run_sync(_receive, state_of(request), token, raw, headers)
+    if isinstance(result, str):  # a replayed delivery: its first run, nothing queued again
+        return Response(
+            {"run_id": result, "status": "duplicate", "message": "Delivery already received"},
+            status_code=200,
+        )
     if isinstance(result, int):
         return error_response(
             429,

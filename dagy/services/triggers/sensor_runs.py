@@ -116,10 +116,34 @@ def find_webhook(store: DuckDBStore, token: str) -> SensorRow:
     return row
 
 
-def receive_webhook(store: DuckDBStore, sensor: SensorRow, raw: bytes, wake: Wake) -> RunRecord:
-    """``POST /webhooks/{token}``: the body (a JSON object, else 400) becomes a run's event."""
+def check_delivery(sensor: SensorRow, raw: bytes, headers: Any) -> str | None:
+    """Before anything is queued: a sensor with ``config_json.secret`` needs a fresh, right
+    ``X-Dagy-Signature`` (401 otherwise); the delivery id (``X-Dagy-Delivery``), if sent."""
+    secret = sensor.config.get("secret")
+    if isinstance(secret, str):
+        webhook.verify(secret, headers, raw)
+    return webhook.delivery_id(headers)
+
+
+def replayed(store: DuckDBStore, sensor: SensorRow, delivery: str | None) -> str | None:
+    """The run an earlier delivery with this id queued (a replay), else None."""
+    return sql.delivery_run(store, sensor.sensor_id, delivery) if delivery else None
+
+
+def receive_webhook(
+    store: DuckDBStore,
+    sensor: SensorRow,
+    raw: bytes,
+    wake: Wake,
+    delivery: str | None = None,
+) -> RunRecord:
+    """``POST /webhooks/{token}``: the body (a JSON object, else 400) becomes a run's event; a
+    delivery id is remembered with the run it queued."""
     payload = webhook.parse_payload(raw)
-    return fire(store, sensor, payload, trigger="webhook", merge=True, wake=wake)
+    run = fire(store, sensor, payload, trigger="webhook", merge=True, wake=wake)
+    if delivery:
+        sql.add_delivery(store, sensor.sensor_id, delivery, run.run_id, utcnow())
+    return run
 
 
 # -- looking: test and the loop ---------------------------------------------------------------------

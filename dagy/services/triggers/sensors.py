@@ -262,7 +262,7 @@ def to_detail(row: SensorRow) -> dict[str, Any]:
     created = summary.pop("created_at")
     return {
         **summary,
-        "config_json": row.config,
+        "config_json": webhook.masked_config(row.config),
         "flow_params_json": row.flow_params,
         "webhook_token": row.webhook_token_hint,
         "created_at": created,
