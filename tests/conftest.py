@@ -17,6 +17,13 @@ from dagy.config.paths import DagyPaths
 REPO = Path(__file__).resolve().parent.parent
 DAGY = shutil.which("dagy") or ""
 
+# The tests' receivers (webhooks, polled URLs, http_fetch targets) listen on loopback, which the
+# egress policy refuses by default: allowed here, in one place, for this process and every
+# `dagy serve` / `dagy` child it starts (they inherit os.environ). tests/test_egress.py checks
+# the default without it.
+TEST_EGRESS_ALLOW = "127.0.0.1,::1"
+os.environ["DAGY_EGRESS_ALLOW"] = TEST_EGRESS_ALLOW
+
 
 @pytest.fixture
 def dagy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

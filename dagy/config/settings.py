@@ -257,6 +257,16 @@ WEBHOOK_RATE_PER_MINUTE = Int(
 WEBHOOK_BURST = Int(
     "DAGY_WEBHOOK_BURST", 20, "webhook calls a token may burst (at least 1 is used)", "server"
 )
+EGRESS_ALLOW = Text[str](
+    "DAGY_EGRESS_ALLOW", "",
+    "addresses or CIDR ranges server-side HTTP may reach though private, loopback or link-local "
+    "(comma-separated: `127.0.0.1,10.0.0.0/8`; docs/security.md)", "server",
+)  # fmt: skip
+RETENTION_DAYS = Float(
+    "DAGY_RETENTION_DAYS", 30.0,
+    "days `dagy serve` keeps sensor seen keys, webhook deliveries and notification jobs and "
+    "deliveries (`0`: kept forever)", "server",
+)  # fmt: skip
 API_CALLS_FLUSH_SECONDS = Float(
     "DAGY_API_CALLS_FLUSH_SECONDS", 10.0,
     "seconds between writes of the API call counts (at least 0.1 is used)", "server",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+from dagy import egress
 from dagy.notify.base import Outcome
 
 USER_AGENT = "dagy-notify/1"
@@ -19,7 +20,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Outc
         headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only
+        with egress.urlopen(request, timeout=timeout) as response:
             response.read(65536)
             return Outcome(200 <= response.status < 300, response.status)
     except urllib.error.HTTPError as exc:

@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from dagy import egress
 from dagy.sensors import _config
 
 KEYS = frozenset(
@@ -84,7 +85,7 @@ def fingerprint(observation: Any) -> str:
 def _observe_url(config: dict[str, Any], timeout: float) -> Any:
     request = urllib.request.Request(str(config["url"]), headers={"User-Agent": "dagy-sensor"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - http(s) only
+        with egress.urlopen(request, timeout=timeout) as resp:
             status, body = resp.status, resp.read(MAX_BODY)
     except urllib.error.HTTPError as exc:
         status, body = exc.code, b""

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from dagy import egress
 from dagy.engine.context import current
 from dagy.nodes.run import frames
 from dagy.nodes.run.frames import NodeError, ident, quote
@@ -356,7 +357,7 @@ def http_fetch(config: dict[str, Any], inputs: dict[str, Any] | None = None) -> 
         headers.setdefault("Content-Type", "application/json")
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked
+        with egress.urlopen(request, timeout=timeout) as response:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise NodeError(
