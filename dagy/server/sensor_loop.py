@@ -9,9 +9,12 @@ no sensor's check can stop the others. Started and stopped with the run workers.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+import time
 
 from dagy.config.paths import DagyPaths
+from dagy.services import retention
 from dagy.services.admin import suspension
 from dagy.services.triggers import sensor_runs as sensors
 from dagy.services.triggers.sensors import Wake
@@ -50,9 +53,26 @@ class SensorLoop:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
+        pruned_at: float | None = None
         while not self._stop.is_set():
+            if pruned_at is None or time.monotonic() - pruned_at >= retention.PRUNE_INTERVAL:
+                pruned_at = time.monotonic()
+                self.prune()
             self.run_once()
             self._stop.wait(self.tick)
+
+    def prune(self) -> dict[str, int]:
+        """Retention (DAGY_RETENTION_DAYS): old seen keys, webhook deliveries, notification jobs
+        and deliveries; at start-up, then every hour."""
+        try:
+            counts = retention.prune(self.store)
+        except Exception:  # the store is busy or closing: the next prune tries again
+            log.exception("retention: pruning failed")
+            return {}
+        if any(counts.values()):  # one line for the operator, like the server's other notices
+            listed = ", ".join(f"{n} {table}" for table, n in counts.items() if n)
+            print(f"Retention: pruned {listed} (older than DAGY_RETENTION_DAYS)", file=sys.stderr)
+        return counts
 
     def run_once(self) -> int:
         """Evaluate the sensors due now; how many were looked at."""

@@ -185,3 +185,14 @@ def add_delivery(
             " VALUES (?, ?, ?, ?)",
             [sensor_id, delivery_id, run_id, now],
         )
+
+
+def touch_seen_keys(store: DuckDBStore, sensor_id: str, keys: list[str], now: _dt.datetime) -> None:
+    """The seen keys a look listed again are still there: retention keeps them (services/retention)."""
+    if not keys:
+        return
+    with store.connection() as con:
+        con.execute(
+            "UPDATE sensor_seen_keys SET seen_at = ? WHERE sensor_id = ? AND list_contains(?, key)",
+            [now, sensor_id, keys],
+        )

@@ -254,6 +254,7 @@ def _watch(
     store: DuckDBStore, paths: DagyPaths, sensor: SensorRow, config: dict[str, Any], wake: Wake
 ) -> list[str]:
     keys = s3.list_keys(paths, config)
+    sql.touch_seen_keys(store, sensor.sensor_id, keys, utcnow())  # still there: kept (retention)
     new = sql.unseen_keys(store, sensor.sensor_id, keys)[: s3.MAX_KEYS_PER_CHECK]
     runs = []
     for key in new:
