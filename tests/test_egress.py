@@ -127,3 +127,33 @@ def test_a_redirect_into_a_refused_address_is_refused(monkeypatch, site):
     finally:
         inner.shutdown()
         inner.server_close()
+
+
+def test_dagy_serve_refuses_a_polling_sensor_on_loopback_by_default(tmp_path):
+    """A real server without the tests' allow-list: the look fails, recorded on the sensor, and
+    the receiver is never reached."""
+    from tests.server.flows_support import Api
+    from tests.server.runs_support import wait_until
+    from tests.server.sensors_support import Endpoint, create, start
+
+    endpoint = Endpoint()
+    endpoint.status, endpoint.body = 200, {"version": 1}
+    server = start(tmp_path / "home", tmp_path, {"DAGY_EGRESS_ALLOW": ""})
+    try:
+        owner = Api(server, server.login("owner@example.com", "password-123"))
+        sensor = create(
+            owner,
+            sensor_type="polling",
+            flow_name="hooked",
+            config_json={"url": endpoint.url, "json_field": "version", "interval_seconds": 0.2},
+        )
+        shown = wait_until(
+            lambda: (s := owner.ok("GET", f"/sensors/{sensor['sensor_id']}"))["last_error"] and s,
+            20,
+            "the refused look",
+        )
+        assert "egress policy" in shown["last_error"] and shown["last_run_id"] is None
+        assert endpoint.hits == 0
+    finally:
+        server.stop()
+        endpoint.close()
