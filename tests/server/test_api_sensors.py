@@ -129,7 +129,7 @@ def test_the_specs_webhook_example_maps_its_data_fields_to_the_flows_parameters(
     assert done["output"] == {"file": "data.csv", "event": "data_ready", "size": 0, "label": tag}
 
     status, _, body = hook(server, token, {"event": "x", "data": {"nope": 1}})
-    assert_error(body, status, 400)
+    assert_error(body, status, 400, "body.data.nope")
     assert "Unknown parameter 'nope'" in body["message"]
     assert len(runs_labelled(owner, "filed", tag)) == 1
 

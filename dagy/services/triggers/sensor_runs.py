@@ -84,8 +84,13 @@ def fire(
         except InvalidInputError as exc:
             unknown = _UNKNOWN.search(exc.message)
             if merge and unknown:  # a key of the body the flow does not take
+                key = unknown.group(1)
+                data = event.get("data")
+                where = (
+                    f"body.data.{key}" if isinstance(data, dict) and key in data else f"body.{key}"
+                )
                 raise InvalidInputError(
-                    f"Invalid payload: {exc.message}", {f"body.{unknown.group(1)}": exc.message}
+                    f"Invalid payload: {exc.message}", {where: exc.message}
                 ) from None
             raise
         now = utcnow()
