@@ -7,9 +7,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dagy.config import settings
+from dagy.errors import InvalidInputError
 
 DEFAULT_ARTIFACT_MAX_BYTES = settings.LOCAL_ARTIFACT_MAX_BYTES.default
 DEFAULT_KEEP_RUNS = settings.LOCAL_KEEP_RUNS.default
+MAX_ID_LENGTH = 200
+
+
+def check_path_id(value: str, field: str = "task_run_id") -> str:
+    """``value`` if it can name one folder under the home (a run id, a task run id); else
+    InvalidInputError (400 / exit 2) naming ``field``. Every path made from an id goes through here,
+    so ``../../outside`` never leaves the run's folder, whichever door (CLI, API, TUI) it came in by."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > MAX_ID_LENGTH
+        or value in (".", "..")
+        or any(c in value for c in "/\\")
+        or any(ord(c) < 32 or ord(c) == 127 for c in value)
+    ):
+        shown = value[:MAX_ID_LENGTH] if isinstance(value, str) else value
+        raise InvalidInputError(f"Invalid {field.replace('_', ' ')}: {shown!r}", {"field": field})
+    return value
 
 
 @dataclass(frozen=True)
@@ -52,19 +71,19 @@ class DagyPaths:
         return self.home / "builds"
 
     def run_dir(self, run_id: str) -> Path:
-        return self.runs / run_id
+        return self.runs / check_path_id(run_id, "run_id")
 
     def run_log(self, run_id: str) -> Path:
-        return self.runs / run_id / "run.log"
+        return self.run_dir(run_id) / "run.log"
 
     def task_run_dir(self, run_id: str, task_run_id: str) -> Path:
-        return self.runs / run_id / "task_runs" / task_run_id
+        return self.run_dir(run_id) / "task_runs" / check_path_id(task_run_id)
 
     def task_log(self, run_id: str, task_run_id: str) -> Path:
         return self.task_run_dir(run_id, task_run_id) / "task.log"
 
     def artifact_dir(self, run_id: str, task_run_id: str) -> Path:
-        return self.artifacts / run_id / task_run_id
+        return self.artifacts / check_path_id(run_id, "run_id") / check_path_id(task_run_id)
 
     def ensure_home(self) -> None:
         """Create the home folder private to its owner (0700): it holds run history and credentials."""

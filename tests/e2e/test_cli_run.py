@@ -193,6 +193,17 @@ def test_an_unknown_task_run_is_not_found(run_dagy, dagy_home):
     assert result.stderr.strip() == "Error: Task run not found: nope-1"
 
 
+def test_a_task_run_id_that_would_leave_the_run_folder_is_refused(run_dagy, dagy_home):
+    run_id = _run_id(run_dagy("run", EXAMPLE).stdout)
+    (dagy_home.parent / "outside").write_text("SECRET\n")
+    for bad in ("../../../../outside", "..", "a/b", "a\x00b"):
+        result = run_dagy("logs", run_id, "--task", bad.replace("\x00", "\x01"))
+        assert result.returncode == 2, result.stderr
+        assert result.stdout == "" and "SECRET" not in result.stderr
+        assert result.stderr.startswith("Error: Invalid task run id: ")
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_verbose_echoes_the_run_log(run_dagy):
     result = run_dagy("run", EXAMPLE, env={"DAGY_LOCAL_VERBOSE": "yes"})
     assert "task extract-1 running attempt=1" in result.stderr
