@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +88,33 @@ class DagyPaths:
         return self.artifacts / check_path_id(run_id, "run_id") / check_path_id(task_run_id)
 
     def ensure_home(self) -> None:
-        """Create the home folder private to its owner (0700): it holds run history and credentials."""
+        """Create the home folder private to its owner (0700): it holds run history and credentials.
+
+        An existing home open to group or others (made by an older Dagy, or under umask 022) is
+        tightened to 0700, and its top-level files to 0600, with one notice line on stderr."""
         if not self.home.is_dir():
             self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return
+        _tighten(self.home)
+
+
+_tightened: set[Path] = set()
+
+
+def _tighten(home: Path) -> None:
+    """Once per process and home: a home open to others becomes 0700 (one notice line on stderr);
+    files at its top (the store, its .wal, server.json, credentials) become 0600 silently."""
+    if home in _tightened:
+        return
+    _tightened.add(home)
+    try:
+        mode = home.stat().st_mode & 0o777
+        if mode & 0o077:
+            os.chmod(home, 0o700)
+        for path in home.iterdir():
+            if path.is_file() and path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)
+    except OSError:  # not ours to change (another owner): leave it, the store's errors will tell
+        return
+    if mode & 0o077:
+        sys.stderr.write(f"Notice: {home} was mode {mode:o}; tightened to 0700 (files 0600)\n")
