@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -101,20 +103,39 @@ class DagyPaths:
 _tightened: set[Path] = set()
 
 
+_OWN_FILES = (
+    "dagy.duckdb",
+    "dagy.duckdb.wal",
+    "server.json",
+    "credentials",
+    "master.key",
+    "config.yaml",
+)
+
+
 def _tighten(home: Path) -> None:
-    """Once per process and home: a home open to others becomes 0700 (one notice line on stderr);
-    files at its top (the store, its .wal, server.json, credentials) become 0600 silently."""
+    """Once per process and home: a home open to others loses its group/other bits (one notice line
+    on stderr), and so do Dagy's own files at its top (the store, its .wal, server.json, ...).
+    A folder that is not ours, or a shared sticky one like /tmp, is left alone."""
     if home in _tightened:
         return
     _tightened.add(home)
     try:
-        mode = home.stat().st_mode & 0o777
+        st = home.stat()
+        if st.st_uid != os.getuid() or st.st_mode & stat.S_ISVTX:
+            return
+        mode = stat.S_IMODE(st.st_mode)
         if mode & 0o077:
-            os.chmod(home, 0o700)
-        for path in home.iterdir():
-            if path.is_file() and path.stat().st_mode & 0o077:
-                os.chmod(path, 0o600)
-    except OSError:  # not ours to change (another owner): leave it, the store's errors will tell
+            os.chmod(home, mode & ~0o077)
+        for name in _OWN_FILES:
+            path = home / name
+            with contextlib.suppress(FileNotFoundError):
+                file_mode = stat.S_IMODE(path.lstat().st_mode)
+                if file_mode & 0o077 and path.is_file() and not path.is_symlink():
+                    os.chmod(path, file_mode & ~0o077)
+    except OSError:  # not ours to change: leave it, the store's own errors will tell
         return
     if mode & 0o077:
-        sys.stderr.write(f"Notice: {home} was mode {mode:o}; tightened to 0700 (files 0600)\n")
+        sys.stderr.write(
+            f"Notice: {home} was mode {mode:o}; tightened to {mode & ~0o077:o} (owner only)\n"
+        )

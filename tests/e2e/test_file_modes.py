@@ -82,7 +82,18 @@ def test_a_home_open_to_others_is_tightened_with_one_notice(umask_022, tmp_path)
     os.chmod(home / "config.yaml", 0o644)
     done = dagy(home, "runs", "list")
     assert done.returncode == 0, done.stderr
-    assert done.stderr == f"Notice: {home} was mode 755; tightened to 0700 (files 0600)\n"
+    assert done.stderr == f"Notice: {home} was mode 755; tightened to 700 (owner only)\n"
     assert loose(home) == []
     again = dagy(home, "runs", "list")
     assert again.returncode == 0 and again.stderr == ""
+
+
+def test_a_shared_sticky_folder_is_never_changed(umask_022, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp
+    done = dagy(shared, "runs", "list")
+    assert done.returncode == 0, done.stderr
+    assert "Notice" not in done.stderr
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert stat.S_IMODE((shared / "dagy.duckdb").stat().st_mode) == 0o600  # the umask still holds
