@@ -22,9 +22,9 @@ def test_a_killed_server_leaves_no_task_process_of_its_runs(tmp_path):
     task_pid = int(wait_until(lambda: tally(counts), what="the task process")[0].split()[1])
     assert task_pid != server.proc.pid
 
-    server.stop(signal.SIGKILL)
-    gate.touch()  # a surviving task would now finish
+    server.stop(signal.SIGKILL)  # the task waits at its gate: only a kill ends it now
     wait_until(lambda: not pid_alive(task_pid), 10, "the task process to die with its server")
+    gate.touch()
 
     server = start(home, tmp_path, workers=1)
     try:
