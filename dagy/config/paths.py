@@ -92,8 +92,8 @@ class DagyPaths:
     def ensure_home(self) -> None:
         """Create the home folder private to its owner (0700): it holds run history and credentials.
 
-        An existing home open to group or others (made by an older Dagy, or under umask 022) is
-        tightened to 0700, and its top-level files to 0600, with one notice line on stderr."""
+        An existing home open to group or others (made by an older Dagy, or by hand under umask
+        022) loses those bits, and so do Dagy's own files at its top, with one notice on stderr."""
         if not self.home.is_dir():
             self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
             return
