@@ -96,3 +96,58 @@ def test_crash_recovery_kills_a_recorded_survivor_group(tmp_path: Path):
     finally:
         if survivor.poll() is None:
             survivor.kill()
+
+
+STUBBORN_FLOW = """
+import ctypes
+import os
+import time
+from pathlib import Path
+
+from dagy import flow, task
+
+
+@task
+def stubborn(folder: str) -> int:
+    ctypes.CDLL(None).prctl(1, 0, 0, 0, 0)  # PR_SET_PDEATHSIG 0: as on a platform without it
+    here = Path(folder)
+    (here / "started").write_text(str(os.getpid()))
+    deadline = time.monotonic() + 120
+    while not (here / "gate").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (here / "effect").write_text("done")
+    return 1
+
+
+@flow(name="stubborn", version="1.0.0")
+def stubborn_flow(folder: str):
+    return stubborn(folder)
+"""
+
+
+def test_the_next_command_kills_a_surviving_task_before_failing_it(run_dagy, write_flow, tmp_path):
+    flows = write_flow(STUBBORN_FLOW, "stubborn")
+    folder = tmp_path / "side"
+    folder.mkdir()
+    proc = popen_dagy(
+        "run", f"{flows}:stubborn_flow", "--param", f"folder={folder}", "--executor", "process"
+    )
+    try:
+        _wait(lambda: (folder / "started").exists(), 60, "the task process")
+    except AssertionError:
+        proc.kill()
+        raise
+    pid = int((folder / "started").read_text())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert pid_alive(pid)  # it outlived dagy, waiting at its gate
+    try:
+        listed = run_dagy("runs", "list")  # crash recovery: kill the survivor, then fail the run
+        assert listed.returncode == 0, listed.stderr
+        assert " FAILED " in listed.stdout.splitlines()[0]
+        _wait(lambda: not pid_alive(pid), 10, "the surviving task process to be killed")
+        (folder / "gate").write_text("open")
+        assert not (folder / "effect").exists()
+    finally:
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
