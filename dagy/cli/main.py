@@ -107,6 +107,9 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> None:
+    from dagy.config.files import private_umask
+
+    private_umask()  # once, for this process and every child it starts (docs/security.md)
     cli.main(args=argv, prog_name="dagy")
 
 

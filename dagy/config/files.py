@@ -6,6 +6,17 @@ import contextlib
 import os
 from pathlib import Path
 
+PRIVATE_UMASK = 0o077  # folders 0700, files 0600
+
+
+def private_umask() -> None:
+    """Make every file and folder this process (and its children) creates private to its owner.
+
+    Called once at start-up by `dagy` (so also `dagy serve`) and by the run and task child entry
+    points: the store, its .wal, run logs, artifacts and server.json are then 0600 without each
+    writer having to remember it."""
+    os.umask(PRIVATE_UMASK)
+
 
 def write_private(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` with mode 0600: a 0600 temp file in the same folder, fsync'd,

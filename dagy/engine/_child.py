@@ -89,6 +89,9 @@ def run_payload(payload: dict[str, Any]) -> ChildResult:
 
 
 def main() -> int:
+    from dagy.config.files import private_umask
+
+    private_umask()  # what this child writes (logs, artifacts, results) is private, whoever started it
     payload = json.loads(sys.stdin.buffer.read())
     from dagy.engine import artifacts
     from dagy.engine._capture import LOG_FORMATTER, Redacting, Stamping, redact

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from dagy.config.processes import die_with_parent, record_process
 from dagy.engine import _capture, artifacts
 from dagy.engine.context import TaskContext, bound
 from dagy.errors import ArtifactSerializationError
@@ -307,10 +308,12 @@ class ProcessExecutor:
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True,  # its own group: a kill reaches what it started too
+                preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl: dies with this thread
             )
         finally:
             log.close()
+        record_process(attempt.task_dir, proc.pid)
         with self._lock:
             self._procs[id(attempt)] = proc
             if attempt.abandoned:

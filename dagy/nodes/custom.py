@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from dagy.errors import InvalidInputError
+from dagy.names import check_display_name
 from dagy.nodes.model import (
     CARDINALITIES,
     DATA_TYPES,
@@ -198,6 +199,11 @@ def check(body: Any, categories: tuple[str, ...]) -> tuple[str, str, dict[str, A
     if body.get("official") not in (None, False):
         p.add("official", "a custom node is never official")
     label = _text(p, body, "label", required=True)
+    if label:
+        try:
+            label = check_display_name(label, "label", max_length=MAX_TEXT)
+        except InvalidInputError as exc:
+            p.add("label", str(exc.details["label"]))
     description = _text(p, body, "description", required=False)
     category = body.get("category")
     if category not in categories:

@@ -16,7 +16,6 @@ child process (``python -m dagy.services.runs.child``), so user code cannot take
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -26,9 +25,9 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from dagy.config.paths import DagyPaths
+from dagy.config.processes import die_with_parent
 from dagy.services.runs import env as run_env
 from dagy.services.runs import queue
 from dagy.store.duckdb_store import DuckDBStore
@@ -39,29 +38,6 @@ log = logging.getLogger("dagy.server")
 DEFAULT_WORKERS = 4
 DEFAULT_GRACE = 10.0
 POLL = 0.5
-_PR_SET_PDEATHSIG = 1
-
-
-def _pdeathsig() -> Any:
-    """prctl from libc, resolved in the parent: the pre-exec hook must do nothing but call it."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-_PRCTL = _pdeathsig()
-
-
-def _die_with_parent(parent: int) -> Any:
-    def hook() -> None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the server died before the call: do not outlive it
-            os._exit(1)
-
-    return hook if _PRCTL is not None else None
 
 
 @dataclass(eq=False)
@@ -254,7 +230,7 @@ class Workers:
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent(os.getpid()),  # noqa: PLW1509 - only prctl
+                    preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl
                     env={**env, "DAGY_LOCAL_DIR": str(self.paths.home)},
                 )
             child.proc = proc

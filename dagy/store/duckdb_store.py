@@ -20,7 +20,7 @@ import duckdb
 
 from dagy.config import settings
 from dagy.config.paths import DagyPaths
-from dagy.config.processes import process_alive
+from dagy.config.processes import kill_survivors, process_alive
 from dagy.errors import StoreBusyError
 from dagy.store import events, migrations
 from dagy.store.records import (
@@ -410,6 +410,9 @@ class DuckDBStore:
             changes["events_offset"] = new_offset
             now = utcnow()
             if changes.get("status") not in FINAL_STATUSES:
+                # a task process that outlived its run (no PR_SET_PDEATHSIG here, or a grandchild
+                # in its group) must not finish its side effects after its task is marked FAILED
+                kill_survivors(self.paths.run_dir(run_id))
                 changes.update(
                     status=FAILED,
                     ended_at=now,

@@ -193,6 +193,17 @@ def test_an_unknown_task_run_is_not_found(run_dagy, dagy_home):
     assert result.stderr.strip() == "Error: Task run not found: nope-1"
 
 
+def test_a_task_run_id_that_would_leave_the_run_folder_is_refused(run_dagy, dagy_home):
+    run_id = _run_id(run_dagy("run", EXAMPLE).stdout)
+    (dagy_home.parent / "outside").write_text("SECRET\n")
+    for bad in ("../../../../outside", "..", "a/b", "a\x00b"):
+        result = run_dagy("logs", run_id, "--task", bad.replace("\x00", "\x01"))
+        assert result.returncode == 2, result.stderr
+        assert result.stdout == "" and "SECRET" not in result.stderr
+        assert result.stderr.startswith("Error: Invalid task run id: ")
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_verbose_echoes_the_run_log(run_dagy):
     result = run_dagy("run", EXAMPLE, env={"DAGY_LOCAL_VERBOSE": "yes"})
     assert "task extract-1 running attempt=1" in result.stderr
@@ -284,23 +295,54 @@ def test_killed_run_is_marked_crashed_by_the_next_command(run_dagy, write_flow):
     assert "Error: crashed: process" in run_dagy("runs", "show", run_id).stdout
 
 
-def test_two_long_runs_and_a_list_at_once_all_succeed(run_dagy, write_flow):
-    flows = write_flow(FLOWS)
-    procs = [popen_dagy("run", f"{flows}:long_flow", "--param", "seconds=2.5") for _ in range(2)]
-    seen_running = 0
-    deadline = time.monotonic() + 20
-    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
-        listed = run_dagy("runs", "list")
+BARRIER_FLOW = """
+import time
+from pathlib import Path
+from dagy import flow, task
+
+@task
+def meet(folder: str, me: str) -> str:
+    here = Path(folder)
+    (here / f"arrived-{me}").write_text("here")
+    deadline = time.monotonic() + 120
+    while not (here / "release").exists():  # the test opens it once both runs are here
+        if time.monotonic() > deadline:
+            raise TimeoutError("never released")
+        time.sleep(0.02)
+    return me
+
+@flow
+def long_flow(folder: str, me: str):
+    return meet(folder, me)
+"""
+
+
+def test_two_long_runs_and_a_list_at_once_all_succeed(run_dagy, write_flow, tmp_path):
+    flows = write_flow(BARRIER_FLOW)
+    folder = tmp_path / "barrier"
+    folder.mkdir()
+    procs = [
+        popen_dagy("run", f"{flows}:long_flow", "--param", f"folder={folder}", "--param", f"me={i}")
+        for i in range(2)
+    ]
+    deadline = time.monotonic() + 60
+    while len(list(folder.glob("arrived-*"))) < 2:  # both runs are inside their task: overlap
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+        assert time.monotonic() < deadline, "the two runs never both reached their task"
+        listed = run_dagy("runs", "list")  # listing while they run never hits the store's lock
+        assert listed.returncode == 0 and "lock" not in listed.stderr.lower(), listed.stderr
+        time.sleep(0.05)
+    deadline = time.monotonic() + 30
+    while (listed := run_dagy("runs", "list")).stdout.count(" RUNNING ") != 2:
         assert listed.returncode == 0, listed.stderr
-        assert "lock" not in listed.stderr.lower()
-        seen_running = max(seen_running, listed.stdout.count(" RUNNING "))
-        time.sleep(0.1)
+        assert time.monotonic() < deadline, listed.stdout  # both are held at the barrier
+        time.sleep(0.05)
+    (folder / "release").write_text("go")
     for p in procs:
-        out, err = p.communicate(timeout=20)
+        out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
         assert "status=SUCCEEDED" in out
-    assert seen_running == 2
-    assert run_dagy("runs", "list", "--status", "SUCCEEDED").stdout.count(" long_flow:0.1.0") == 2
+    assert run_dagy("runs", "list", "--status", "SUCCEEDED").stdout.count(" long_flow:") == 2
 
 
 def test_help_and_version_do_not_import_heavy_modules():

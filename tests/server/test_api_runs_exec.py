@@ -173,6 +173,13 @@ def test_logs_page_by_byte_offset_and_read_a_task_run(shared):
         (f"/runs/{run_id}/logs?limit=0", 400),
     ]:
         assert server.request("GET", path, token=server.local_token)[0] == code, path
+    status, _, body = server.request(
+        "GET",
+        f"/runs/{run_id}/logs?task_run_id=..%2F..%2F..%2F..%2Foutside",
+        token=server.local_token,
+    )
+    assert status == 400 and body["error"] == "validation_error"
+    assert body["details"] == {"field": "task_run_id"}
 
 
 def test_events_log_the_trigger_and_the_end_of_a_run(shared):

@@ -12,6 +12,7 @@ from dagy.auth import rbac
 from dagy.auth import secrets as hashing
 from dagy.auth.identity import Identity
 from dagy.errors import InvalidInputError, NotFoundError
+from dagy.names import check_display_name
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
 from dagy.services.accounts.orgs import identity_of
@@ -50,8 +51,7 @@ def create_api_key(
     expires_in_days: Any = None,
 ) -> CreatedKey:
     identity = identity_of(actor)
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise InvalidInputError("Invalid key name", {"name": "1 to 200 characters"})
+    name = check_display_name(name, "name", message="Invalid key name")
     if not isinstance(scopes, list) or not scopes or not all(isinstance(s, str) for s in scopes):
         raise InvalidInputError("Invalid scopes", {"scopes": "a non-empty list of permissions"})
     unknown = sorted(set(scopes) - rbac.ALL_PERMISSIONS)

@@ -4,12 +4,12 @@ Every change writes its audit row as the ``Actor``, in the change's transaction.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from dagy.auth import secrets as hashing
 from dagy.auth.identity import Identity
 from dagy.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
+from dagy.names import check_display_name
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
 from dagy.services.accounts.users import PLANS, check_role, normalize_email
@@ -17,8 +17,6 @@ from dagy.store import accounts as sql
 from dagy.store.accounts import Membership, Org, User
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import utcnow
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def identity_of(actor: Actor) -> Identity:
@@ -30,15 +28,7 @@ def identity_of(actor: Actor) -> Identity:
 
 def create_org(store: DuckDBStore, actor: Actor, name: Any, plan: Any) -> Org:
     identity = identity_of(actor)
-    if (
-        not isinstance(name, str)
-        or not name.strip()
-        or len(name.strip()) > 100
-        or _CONTROL.search(name)
-    ):
-        raise InvalidInputError(
-            "Invalid org name", {"org_name": "1 to 100 characters, no control characters"}
-        )
+    name = check_display_name(name, "org_name", max_length=100, message="Invalid org name")
     plan = plan or "free"
     if plan not in PLANS:
         raise InvalidInputError(f"Invalid plan: {plan!r}", {"plan": f"one of {', '.join(PLANS)}"})

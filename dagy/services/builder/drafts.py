@@ -16,6 +16,7 @@ from typing import Any
 
 from dagy.auth import secrets as ids
 from dagy.errors import InvalidInputError, NotFoundError
+from dagy.names import check_display_name
 from dagy.pipelines import canvas, yaml_format
 from dagy.pipelines.problems import PipelineError
 from dagy.services import pagination
@@ -39,11 +40,7 @@ EMPTY_CANVAS: dict[str, Any] = {"nodes": [], "edges": []}
 
 
 def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
-        raise InvalidInputError(
-            "Missing or invalid name", {"name": f"a non-empty string of at most {MAX_NAME}"}
-        )
-    return value
+    return check_display_name(value, "name", max_length=MAX_NAME, message="Missing or invalid name")
 
 
 def _description(value: Any) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from dagy.auth import secrets as ids
 from dagy.errors import InvalidInputError, NotFoundError
+from dagy.names import check_display_name
 from dagy.notify import TYPES, config
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
@@ -52,11 +53,7 @@ class OpenChannel:
 
 
 def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
-        raise InvalidInputError(
-            "Invalid name", {"name": f"a non-empty string of at most {MAX_NAME}"}
-        )
-    return value.strip()
+    return check_display_name(value, "name", max_length=MAX_NAME, message="Invalid name")
 
 
 def _flag(value: Any, field: str) -> bool:

@@ -138,6 +138,9 @@ def _run_elsewhere(
 
 
 def main() -> int:
+    from dagy.config.files import private_umask
+
+    private_umask()  # what this child writes (logs, artifacts, results) is private, whoever started it
     for stream in (sys.stdout, sys.stderr):  # the run log: lines in the order they happen
         stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     signal.signal(signal.SIGTERM, _cancel_on_sigterm)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dagy.config.paths import DagyPaths
+from dagy.config.paths import DagyPaths, check_path_id
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.services import pagination
 from dagy.store.duckdb_store import DuckDBStore
@@ -112,6 +112,8 @@ def read(
 ) -> LogPage:
     """A page of the run's (or task run's) log; 404 for an unknown run or task run, or a log that
     retention removed."""
+    if task_run_id:
+        check_path_id(task_run_id)  # before any lookup: a path is made from it below
     size = pagination.clamp_limit(limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
     offset = _offset(next_token)
     with store.connection():

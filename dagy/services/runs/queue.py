@@ -17,7 +17,7 @@ import socket
 from typing import Any
 
 from dagy.config.paths import DagyPaths
-from dagy.config.processes import process_alive
+from dagy.config.processes import kill_survivors, process_alive
 from dagy.store import events as event_log
 from dagy.store import queue as sql
 from dagy.store.duckdb_store import DuckDBStore
@@ -130,6 +130,7 @@ def close(
             changes["events_offset"] = offset
             event_status, reason = "done", None
             if changes.get("status") not in FINAL_STATUSES:
+                kill_survivors(paths.run_dir(run.run_id))  # before its task runs are closed
                 status = CANCELLED if cancelled else FAILED
                 reason = cancelled or error or _exit_text(pid, exit_code)
                 changes.update(status=status, ended_at=now, error=reason)

@@ -21,6 +21,7 @@ from typing import Any
 from dagy.auth import secrets as ids
 from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError
+from dagy.names import check_display_name
 from dagy.nodes import registry
 from dagy.pipelines import canvas as canvas_mod
 from dagy.pipelines import check, yaml_format
@@ -56,11 +57,9 @@ def _object(body: Any, allowed: frozenset[str]) -> dict[str, Any]:
 
 
 def _title(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TITLE:
-        raise InvalidInputError(
-            "Missing or invalid title", {"title": f"a non-empty string of at most {MAX_TITLE}"}
-        )
-    return value.strip()
+    return check_display_name(
+        value, "title", max_length=MAX_TITLE, message="Missing or invalid title"
+    )
 
 
 def _canvas_text(value: Any) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 from dagy.auth import secrets as ids
 from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError
+from dagy.names import check_display_name
 from dagy.sdk.spec import FlowSpec
 from dagy.sensors import polling, s3, webhook
 from dagy.services import pagination
@@ -74,11 +75,7 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 
 def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
-        raise InvalidInputError(
-            "Missing or invalid name", {"name": f"a non-empty string of at most {MAX_NAME}"}
-        )
-    return value
+    return check_display_name(value, "name", max_length=MAX_NAME, message="Missing or invalid name")
 
 
 def _type(value: Any) -> str:
