@@ -1,0 +1,75 @@
+// Environments: list, create, delete, and each one's variables (set, delete) (docs/environments.md).
+import { api, get } from "../api.js";
+import { href, registerPage } from "../app.js";
+import { action, can, fmtTime, h, link, table } from "../ui.js";
+import { Page, confirmButton, form, pre, section } from "./kit.js";
+
+class EnvironmentsPage extends Page {
+  async load() {
+    const writable = can("environments.write");
+    const { items } = await get("/environments");
+    const columns = [
+      { title: "Environment", cell: (e) => link(href(`/environments/${encodeURIComponent(e.env_name)}`), e.env_name) },
+      { title: "Executor", cell: (e) => e.default_executor || "—" },
+      { title: "Protected", cell: (e) => (e.is_protected ? "yes" : "no") },
+      { title: "Order", cell: (e) => e.promotion_order ?? "—" },
+      { title: "Created", cell: (e) => fmtTime(e.created_at) },
+      {
+        title: "", class: "row-actions",
+        cell: (e) => writable ? confirmButton("Delete", () => action(
+          () => api("DELETE", `/environments/${encodeURIComponent(e.env_name)}`), `Deleted ${e.env_name}`,
+        ).then(() => this.reload())) : null,
+      },
+    ];
+    return [
+      h("h1", {}, "Environments"),
+      table(columns, items || [], { empty: "No environments." }),
+      writable ? section("New environment", form([
+        { name: "env_name", label: "Name", required: true },
+        { name: "default_executor", label: "Default executor", placeholder: "local" },
+        { name: "config_json", label: "Config (JSON)", type: "json", placeholder: "{}" },
+        { name: "is_protected", label: "Protected", type: "checkbox", value: false },
+      ], async (v) => { await api("POST", "/environments", v); this.reload(); }, { submit: "Create environment", id: "new-environment", ok: "Environment created" })) : null,
+    ];
+  }
+}
+
+class EnvironmentPage extends Page {
+  async load() {
+    const name = this.params.name;
+    const path = `/environments/${encodeURIComponent(name)}`;
+    const writable = can("environments.write");
+    const [env, vars] = await Promise.all([get(path), get(`${path}/variables`)]);
+    const rows = Object.entries(vars.variables || {}).map(([key, value]) => ({ key, value }));
+    const columns = [
+      { title: "Variable", cell: (r) => h("span", { class: "mono" }, r.key) },
+      { title: "Value", cell: (r) => h("span", { class: "mono" }, String(r.value)) },
+      {
+        title: "", class: "row-actions",
+        cell: (r) => writable ? confirmButton("Delete", () => action(
+          () => api("DELETE", `${path}/variables/${encodeURIComponent(r.key)}`), `Deleted ${r.key}`,
+        ).then(() => this.reload())) : null,
+      },
+    ];
+    return [
+      h("p", {}, link(href("/environments"), "← Environments")),
+      h("h1", {}, env.env_name),
+      h("p", { class: "muted" }, `Executor ${env.default_executor || "—"} · ${env.is_protected ? "protected" : "not protected"}`),
+      section("Config", pre(env.config_json || {})),
+      section("Variables",
+        table(columns, rows, { empty: "No variables." }),
+        writable ? form([
+          { name: "key", label: "Key", required: true },
+          { name: "value", label: "Value", required: true },
+        ], async (v) => {
+          await api("PATCH", `${path}/variables`, { variables: { [v.key]: v.value } });
+          this.reload();
+        }, { submit: "Set variable", id: "set-variable", ok: "Variable set" }) : null),
+    ];
+  }
+}
+
+customElements.define("dagy-environments-page", EnvironmentsPage);
+customElements.define("dagy-environment-page", EnvironmentPage);
+registerPage("/environments", "dagy-environments-page", { title: "Environments", nav: "Environments", order: 42, permission: "environments.read" });
+registerPage("/environments/:name", "dagy-environment-page", { title: "Environment", permission: "environments.read" });
