@@ -8,7 +8,7 @@ from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-from dagy import __version__
+from dagy import __version__, web
 from dagy.auth import rbac
 from dagy.config import settings
 from dagy.server import errors
@@ -83,7 +83,7 @@ API_MODULES = [
     admin_exceptions,
     ai_studio,
 ]
-ROOT_MODULES: list[Any] = [signin]
+ROOT_MODULES: list[Any] = [signin, web]
 
 
 def create_app(state: ServerState) -> Litestar:
