@@ -82,4 +82,4 @@ class AccessPage extends Page {
 }
 
 customElements.define("dagy-access-page", AccessPage);
-registerPage("/access", "dagy-access-page", { title: "API keys and members", nav: "Access", order: 45, permission: "admin.members" });
+registerPage("/access", "dagy-access-page", { title: "API keys and members", nav: "Access", order: 80, permission: "admin.members" });

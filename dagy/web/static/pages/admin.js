@@ -94,6 +94,6 @@ class ExceptionsPage extends Page {
 customElements.define("dagy-admin-customers-page", CustomersPage);
 customElements.define("dagy-admin-customer-page", CustomerPage);
 customElements.define("dagy-admin-exceptions-page", ExceptionsPage);
-registerPage("/admin", "dagy-admin-customers-page", { title: "Customers", nav: "Admin", order: 90, superAdmin: true });
+registerPage("/admin", "dagy-admin-customers-page", { title: "Customers", nav: "Admin", order: 95, superAdmin: true });
 registerPage("/admin/customers/:id", "dagy-admin-customer-page", { title: "Customer", superAdmin: true });
 registerPage("/admin/exceptions", "dagy-admin-exceptions-page", { title: "Exception traces", superAdmin: true });

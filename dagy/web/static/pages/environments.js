@@ -71,5 +71,5 @@ class EnvironmentPage extends Page {
 
 customElements.define("dagy-environments-page", EnvironmentsPage);
 customElements.define("dagy-environment-page", EnvironmentPage);
-registerPage("/environments", "dagy-environments-page", { title: "Environments", nav: "Environments", order: 42, permission: "environments.read" });
+registerPage("/environments", "dagy-environments-page", { title: "Environments", nav: "Environments", order: 70, permission: "environments.read" });
 registerPage("/environments/:name", "dagy-environment-page", { title: "Environment", permission: "environments.read" });

@@ -3,6 +3,11 @@
 // Every value goes through ui.js's h(): text nodes only.
 import { action, errorText, field, h, mount, table, toast } from "../ui.js";
 
+// This module's stylesheet, linked once (the CSP allows same-origin stylesheets, no inline styles).
+if (!document.querySelector('link[data-dagy="pages"]')) {
+  document.head.append(h("link", { rel: "stylesheet", href: new URL("./pages.css", import.meta.url).pathname, "data-dagy": "pages" }));
+}
+
 // A page element: subclasses implement async load() -> node(s); reload() re-renders in place.
 export class Page extends HTMLElement {
   connectedCallback() { this.reload(); }

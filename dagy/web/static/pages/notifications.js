@@ -60,4 +60,4 @@ class NotificationsPage extends Page {
 }
 
 customElements.define("dagy-notifications-page", NotificationsPage);
-registerPage("/notifications", "dagy-notifications-page", { title: "Notifications", nav: "Alerts", order: 44, permission: "notifications.read" });
+registerPage("/notifications", "dagy-notifications-page", { title: "Notifications", nav: "Alerts", order: 74, permission: "notifications.read" });

@@ -79,4 +79,4 @@ function createForm(done) {
 }
 
 customElements.define("dagy-schedules-page", SchedulesPage);
-registerPage("/schedules", "dagy-schedules-page", { title: "Schedules", nav: "Schedules", order: 40, permission: "schedules.read" });
+registerPage("/schedules", "dagy-schedules-page", { title: "Schedules", nav: "Schedules", order: 60, permission: "schedules.read" });

@@ -42,4 +42,4 @@ class SecretsPage extends Page {
 }
 
 customElements.define("dagy-secrets-page", SecretsPage);
-registerPage("/secrets", "dagy-secrets-page", { title: "Secrets", nav: "Secrets", order: 43, permission: "secrets.read" });
+registerPage("/secrets", "dagy-secrets-page", { title: "Secrets", nav: "Secrets", order: 72, permission: "secrets.read" });

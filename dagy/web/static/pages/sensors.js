@@ -54,4 +54,4 @@ function createForm(done) {
 }
 
 customElements.define("dagy-sensors-page", SensorsPage);
-registerPage("/sensors", "dagy-sensors-page", { title: "Sensors", nav: "Sensors", order: 41, permission: "sensors.read" });
+registerPage("/sensors", "dagy-sensors-page", { title: "Sensors", nav: "Sensors", order: 62, permission: "sensors.read" });

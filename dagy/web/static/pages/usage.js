@@ -67,4 +67,4 @@ class UsagePage extends Page {
 }
 
 customElements.define("dagy-usage-page", UsagePage);
-registerPage("/usage", "dagy-usage-page", { title: "Usage and billing", nav: "Usage", order: 46, permission: "billing.read" });
+registerPage("/usage", "dagy-usage-page", { title: "Usage and billing", nav: "Usage", order: 85, permission: "billing.read" });

@@ -1,0 +1,252 @@
+"""The settings-like pages (schedules, sensors, environments, secrets, notifications, access, usage,
+admin) in a real Chromium against one real `dagy serve`: what a user sees, and what the store holds
+after they click."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ServerProcess, start_server
+from tests.server.flows_support import PASSWORD, add_user, build_spec, write_flows
+
+XSS = "<img src=x onerror=alert(1)>"
+CHROMIUM = Path("/usr/bin/chromium")
+# Every button on a page but the filters' and paging's: a viewer must see none of them.
+WRITE_BUTTONS = "#page button:not(form[id$='-filters'] button):not(.more)"
+WAIT = 30_000  # ms: generous waits on conditions, never sleeps
+
+
+def _need_browser() -> Any:
+    """Playwright's sync API, or a skip naming what is missing (a failure under CI)."""
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed: pip install 'playwright>=1.40'"
+    if missing is None and not CHROMIUM.exists():
+        missing = "Chromium is missing: `apt-get install chromium` (.ci/run does it)"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One multi-user server: owner, viewer and a super admin in the personal org; flow `etl`."""
+    home = tmp_path_factory.mktemp("web-pages") / "home"
+    srv = start_server(home, env={"DAGY_RATE_LIMIT_PER_MINUTE": "0"})
+    try:
+        add_user(srv, "owner@example.com", "owner")
+        add_user(srv, "viewer@example.com", "viewer")
+        status, _, body = srv.request(
+            "POST",
+            "/_local/users",
+            token=srv.local_token,
+            body={
+                "email": "root@example.com",
+                "password": PASSWORD,
+                "role": "owner",
+                "org_id": "personal",
+                "super_admin": True,
+            },
+        )
+        assert status == 201, body
+        spec = build_spec(write_flows(home.parent / "code"))
+        owner = srv.login("owner@example.com", PASSWORD)
+        status, _, body = srv.request("POST", "/flows", token=owner, body={"flow_spec": spec})
+        assert status == 201, body
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    sync_playwright = _need_browser()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+
+
+class User:
+    """One signed-in browser tab, with the dialogs it raised (there must be none)."""
+
+    def __init__(self, chromium: Any, server: ServerProcess, email: str) -> None:
+        self.server = server
+        self.context = chromium.new_context(viewport={"width": 1400, "height": 900})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(WAIT)
+        self.dialogs: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.page.goto(server.url + "/#/sign-in")
+        self.page.fill("#sign-in input[name=email]", email)
+        self.page.fill("#sign-in input[name=password]", PASSWORD)
+        self.page.click("#sign-in button[type=submit]")
+        self.page.wait_for_selector("#sign-out")
+        self.token = server.login(email, PASSWORD)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def open(self, path: str, ready: str) -> Any:
+        """Go to ``#path`` and wait until ``ready`` (a selector) shows."""
+        self.page.goto(f"{self.server.url}/#{path}")
+        self.page.wait_for_selector(ready)
+        return self.page
+
+    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        status, _, answer = self.server.request(method, path, token=self.token, body=body)
+        return status, answer
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def owner(chromium: Any, server: ServerProcess) -> Iterator[User]:
+    user = User(chromium, server, "owner@example.com")
+    yield user
+    user.close()
+
+
+def test_a_schedule_created_and_paused_in_the_ui_is_changed_in_the_store(owner: User) -> None:
+    page = owner.open("/schedules", "#new-schedule")
+    form = page.locator("#new-schedule")
+    form.locator("input[name=schedule_id]").fill("nightly")
+    form.locator("input[name=flow_name]").fill("etl")
+    form.locator("select[name=mode]").select_option("cron")
+    form.locator("input[name=cron_expression]").fill("0 2 * * *")
+    form.locator("input[name=timezone]").fill("Europe/Berlin")
+    form.locator("input[name=description]").fill(XSS)
+    form.locator("button[type=submit]").click()
+
+    row = page.locator("tr", has_text="nightly")
+    row.locator("button.pause").wait_for()
+    status, stored = owner.api("GET", "/schedules/nightly")
+    assert status == 200, stored
+    assert stored["enabled"] is True
+    assert (stored["flow_name"], stored["cron_expression"]) == ("etl", "0 2 * * *")
+    assert stored["timezone"] == "Europe/Berlin"
+
+    row.locator("button.pause").click()
+    row.locator("button.resume").wait_for()
+    status, stored = owner.api("GET", "/schedules/nightly")
+    assert (status, stored["enabled"]) == (200, False)
+
+    # The description went in as typed and comes back as those characters, never as an element.
+    assert stored["description"] == XSS
+    assert row.locator(".description").inner_text() == XSS
+    assert page.locator("#page img").count() == 0
+    assert owner.dialogs == []
+
+
+def test_names_with_markup_render_as_text_and_no_script_runs(owner: User) -> None:
+    status, body = owner.api(
+        "POST", "/sensors", {"name": XSS, "sensor_type": "webhook", "flow_name": "etl"}
+    )
+    assert status == 201, body
+    status, body = owner.api(
+        "POST",
+        "/channels",
+        {
+            "name": XSS,
+            "channel_type": "webhook",
+            "config_json": {
+                "url": "https://example.com/hook",
+                "secret": "a-long-enough-secret-1234567890",
+            },
+        },
+    )
+    assert status == 201, body
+
+    for path, selector in (("/sensors", "#new-sensor"), ("/notifications", "#new-channel")):
+        page = owner.open(path, selector)
+        cell = page.locator("td .name", has_text="<img").first
+        assert cell.inner_text() == XSS
+        assert page.locator("#page img").count() == 0
+    assert owner.dialogs == []
+
+
+def test_a_viewer_sees_no_write_actions_and_a_forced_write_gets_the_apis_403(
+    chromium: Any, server: ServerProcess, owner: User
+) -> None:
+    status, body = owner.api(
+        "POST",
+        "/schedules",
+        {
+            "schedule_id": "viewer-sees",
+            "flow_name": "etl",
+            "mode": "interval",
+            "interval_seconds": 3600,
+        },
+    )
+    assert status == 201, body
+    viewer = User(chromium, server, "viewer@example.com")
+    try:
+        page = viewer.open("/schedules", "tr:has-text('viewer-sees')")
+        for path, ready in (
+            ("/schedules", "tr:has-text('viewer-sees')"),
+            ("/environments", "h1:has-text('Environments')"),
+            ("/usage", "h1:has-text('Usage and billing')"),
+            ("/secrets", ".not-allowed"),
+            ("/access", ".not-allowed"),
+        ):
+            page = viewer.open(path, ready)
+            assert page.locator(WRITE_BUTTONS).count() == 0, path
+            assert page.locator("#page form[id^=new-]").count() == 0, path
+        nav = page.locator("#nav").inner_text()
+        assert "Schedules" in nav and "Sensors" not in nav and "Admin" not in nav
+
+        # The write the page would not offer, sent anyway from the page with the viewer's token:
+        # the API's 403, shown as the API's message.
+        page = viewer.open("/schedules", "tr:has-text('viewer-sees')")
+        answer = page.evaluate(
+            """async () => {
+                const { api } = await import("/static/api.js");
+                const { action } = await import("/static/ui.js");
+                try { await action(() => api("PATCH", "/schedules/viewer-sees", {enabled: false})); }
+                catch (e) { return {status: e.status, error: e.error, message: e.message}; }
+                return null;
+            }"""
+        )
+        assert answer is not None and answer["status"] == 403, answer
+        assert answer["error"] == "forbidden"
+        page.locator(".toast.error", has_text=answer["message"]).wait_for()
+        status, stored = owner.api("GET", "/schedules/viewer-sees")
+        assert (status, stored["enabled"]) == (200, True)
+        assert viewer.dialogs == []
+    finally:
+        viewer.close()
+
+
+def test_a_super_admin_suspends_and_activates_an_org_from_the_admin_page(
+    chromium: Any, server: ServerProcess
+) -> None:
+    root = User(chromium, server, "root@example.com")
+    try:
+        status, org = root.api("POST", "/orgs", {"org_name": "Acme Suspendable"})
+        assert status == 201, org
+        org_id = org["org_id"]
+        page = root.open("/admin?search=Suspendable", "tr:has-text('Acme Suspendable')")
+        assert page.locator("tbody tr").count() == 1  # the search filter went to the API
+        page.locator("tr", has_text="Acme Suspendable").locator("button.pause").click()
+        page.locator("tr", has_text="Acme Suspendable").locator("button.resume").wait_for()
+        status, body = root.api("GET", f"/admin/customers/{org_id}")
+        assert (status, body["status"]) == (200, "suspended")
+        page.locator("tr", has_text="Acme Suspendable").locator("button.resume").click()
+        page.locator("tr", has_text="Acme Suspendable").locator("button.pause").wait_for()
+        status, body = root.api("GET", f"/admin/customers/{org_id}")
+        assert (status, body["status"]) == (200, "active")
+    finally:
+        root.close()
