@@ -13,7 +13,7 @@ function bars(items) {
   if (!items.length) return h("p", { class: "muted" }, "No usage this period.");
   const max = Math.max(1, ...items.map((d) => d.run_count || 0));
   const w = 12;
-  return s("svg", { class: "bars", viewBox: `0 0 ${items.length * w} 100`, preserveAspectRatio: "none", role: "img", "aria-label": "Runs per day" },
+  return s("svg", { class: "bars", viewBox: `0 0 ${Math.max(items.length, 31) * w} 100`, preserveAspectRatio: "none", role: "img", "aria-label": "Runs per day" },
     items.map((d, i) => {
       const hgt = Math.max(1, ((d.run_count || 0) / max) * 96);
       return s("rect", { x: i * w + 1, y: 100 - hgt, width: w - 2, height: hgt, class: "bar" }, s("title", {}, `${d.date}: ${d.run_count} runs`));
