@@ -67,28 +67,74 @@ def _fill(server: ServerProcess, code: Path) -> dict[str, str]:
     )
     token = server.login("root@example.com", PASSWORD)
     call = lambda method, path, body=None: _call(server, token, method, path, body)  # noqa: E731
-    call("POST", "/flows", {"flow_spec": build_spec(write_flows(code)), "deployment_name": "etl-prod"})
-    run = call("POST", "/runs", {"flow_name": "etl", "flow_version": "1.0.0", "parameters": {"n": 4}})
+    call(
+        "POST",
+        "/flows",
+        {"flow_spec": build_spec(write_flows(code)), "deployment_name": "etl-prod"},
+    )
+    run = call(
+        "POST", "/runs", {"flow_name": "etl", "flow_version": "1.0.0", "parameters": {"n": 4}}
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if call("GET", f"/runs/{run['run_id']}")["status"] not in ("queued", "running", "pending"):
             break
         time.sleep(0.5)
-    call("POST", "/schedules", {"schedule_id": "nightly-etl", "flow_name": "etl", "mode": "cron",
-                                "cron_expression": "0 2 * * *", "timezone": "Europe/Berlin",
-                                "description": "Loads yesterday's orders"})
-    call("POST", "/schedules", {"schedule_id": "hourly-check", "flow_name": "etl", "mode": "interval",
-                                "interval_seconds": 3600, "enabled": False})
-    call("POST", "/sensors", {"name": "Orders webhook", "sensor_type": "webhook", "flow_name": "etl"})
+    call(
+        "POST",
+        "/schedules",
+        {
+            "schedule_id": "nightly-etl",
+            "flow_name": "etl",
+            "mode": "cron",
+            "cron_expression": "0 2 * * *",
+            "timezone": "Europe/Berlin",
+            "description": "Loads yesterday's orders",
+        },
+    )
+    call(
+        "POST",
+        "/schedules",
+        {
+            "schedule_id": "hourly-check",
+            "flow_name": "etl",
+            "mode": "interval",
+            "interval_seconds": 3600,
+            "enabled": False,
+        },
+    )
+    call(
+        "POST", "/sensors", {"name": "Orders webhook", "sensor_type": "webhook", "flow_name": "etl"}
+    )
     call("POST", "/environments", {"env_name": "staging", "default_executor": "local"})
-    call("PATCH", "/environments/staging/variables", {"variables": {"LOG_LEVEL": "debug", "REGION": "eu"}})
+    call(
+        "PATCH",
+        "/environments/staging/variables",
+        {"variables": {"LOG_LEVEL": "debug", "REGION": "eu"}},
+    )
     call("POST", "/secrets", {"secret_name": "warehouse-password", "value": "not-shown-anywhere"})
-    channel = call("POST", "/channels", {
-        "name": "Ops webhook", "channel_type": "webhook",
-        "config_json": {"url": "https://example.com/hook", "secret": "a-long-enough-secret-1234567890"},
-    })
-    call("POST", "/alert-rules", {"name": "ETL failures", "trigger": "on_failure",
-                                  "channel_ids": [channel["channel_id"]], "flow_name": "etl"})
+    channel = call(
+        "POST",
+        "/channels",
+        {
+            "name": "Ops webhook",
+            "channel_type": "webhook",
+            "config_json": {
+                "url": "https://example.com/hook",
+                "secret": "a-long-enough-secret-1234567890",
+            },
+        },
+    )
+    call(
+        "POST",
+        "/alert-rules",
+        {
+            "name": "ETL failures",
+            "trigger": "on_failure",
+            "channel_ids": [channel["channel_id"]],
+            "flow_name": "etl",
+        },
+    )
     call("POST", "/api-keys", {"name": "CI deploys", "scopes": ["flows.read", "flows.write"]})
     return {"run_id": run["run_id"]}
 
@@ -130,7 +176,11 @@ def main() -> int:
         finally:
             server.stop()
     if skipped:
-        print("not photographed (no such page, or it never drew):", ", ".join(skipped), file=sys.stderr)
+        print(
+            "not photographed (no such page, or it never drew):",
+            ", ".join(skipped),
+            file=sys.stderr,
+        )
     return 0
 
 
