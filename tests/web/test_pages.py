@@ -250,3 +250,35 @@ def test_a_super_admin_suspends_and_activates_an_org_from_the_admin_page(
         assert (status, body["status"]) == (200, "active")
     finally:
         root.close()
+
+
+def test_a_secret_value_never_reaches_the_page_and_a_new_api_key_shows_once(owner: User) -> None:
+    requested: list[str] = []
+    owner.page.on("request", lambda request: requested.append(request.url))
+    page = owner.open("/secrets", "#new-secret")
+    form = page.locator("#new-secret")
+    form.locator("input[name=secret_name]").fill("warehouse-password")
+    form.locator("input[name=value]").fill("hunter2-not-for-eyes")
+    form.locator("button[type=submit]").click()
+    page.locator("tr", has_text="warehouse-password").wait_for()
+    status, body = owner.api("GET", "/secrets/warehouse-password/value")
+    assert (status, body["value"]) == (200, "hunter2-not-for-eyes")
+    assert "hunter2-not-for-eyes" not in page.content()
+    assert not [url for url in requested if url.endswith("/value")]
+
+    page = owner.open("/access", "#new-api-key")
+    page.locator("#new-api-key input[name=name]").fill("CI deploys")
+    page.locator("#new-api-key label.scope", has_text="flows.read").locator("input").check()
+    page.locator("#new-api-key button[type=submit]").click()
+    key = page.locator(".secret-once").inner_text()
+    status, body = owner.api("GET", "/api-keys")
+    assert status == 200, body
+    made = [k for k in body["items"] if k["name"] == "CI deploys"]
+    assert len(made) == 1 and made[0]["scopes"] == ["flows.read"]
+    assert key.startswith(made[0]["key_prefix"].rstrip("*"))
+    status, _, me = owner.server.request("GET", "/users/me", token=key)
+    assert (status, me["user_email"]) == (200, "owner@example.com")
+    page.reload()  # gone once the page is left
+    page.locator("tr", has_text="CI deploys").wait_for()
+    assert page.locator(".secret-once").count() == 0
+    assert key not in page.content()
