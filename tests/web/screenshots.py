@@ -136,6 +136,7 @@ def _fill(server: ServerProcess, code: Path) -> dict[str, str]:
         },
     )
     call("POST", "/api-keys", {"name": "CI deploys", "scopes": ["flows.read", "flows.write"]})
+    server.request("POST", "/_test/fault", token=token, body={"message": "deliberate fault"})
     return {"run_id": run["run_id"]}
 
 
@@ -145,7 +146,9 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     skipped: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        server = start_server(Path(tmp) / "home", env={"DAGY_RATE_LIMIT_PER_MINUTE": "0"})
+        server = start_server(
+            Path(tmp) / "home", env={"DAGY_RATE_LIMIT_PER_MINUTE": "0", "DAGY_TEST_FAULTS": "1"}
+        )
         try:
             ids = _fill(server, Path(tmp) / "code")
             with sync_playwright() as pw:
@@ -167,6 +170,9 @@ def main() -> int:
                     except Exception:  # noqa: BLE001 - a page not there yet is named, not fatal
                         skipped.append(name)
                         continue
+                    if name == "admin-exceptions" and page.locator("#page tbody button").count():
+                        page.locator("#page tbody button").first.click()
+                        page.wait_for_selector("#trace pre")
                     if page.locator("h1", has_text="Not found").count():
                         skipped.append(name)
                         continue

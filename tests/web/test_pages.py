@@ -41,7 +41,7 @@ def _need_browser() -> Any:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One multi-user server: owner, viewer and a super admin in the personal org; flow `etl`."""
     home = tmp_path_factory.mktemp("web-pages") / "home"
-    srv = start_server(home, env={"DAGY_RATE_LIMIT_PER_MINUTE": "0"})
+    srv = start_server(home, env={"DAGY_RATE_LIMIT_PER_MINUTE": "0", "DAGY_TEST_FAULTS": "1"})
     try:
         add_user(srv, "owner@example.com", "owner")
         add_user(srv, "viewer@example.com", "viewer")
@@ -248,6 +248,16 @@ def test_a_super_admin_suspends_and_activates_an_org_from_the_admin_page(
         page.locator("tr", has_text="Acme Suspendable").locator("button.pause").wait_for()
         status, body = root.api("GET", f"/admin/customers/{org_id}")
         assert (status, body["status"]) == (200, "active")
+
+        # A server fault's trace is listed, and its content opens, markup and all as text.
+        status, body = root.api("POST", "/_test/fault", {"message": XSS})
+        assert status == 500, body
+        page = root.open("/admin/exceptions", "tr:has-text('RuntimeError')")
+        page.locator("tr", has_text="RuntimeError").first.locator("button").click()
+        page.locator("#trace pre", has_text="RuntimeError").wait_for()
+        assert XSS in page.locator("#trace pre").inner_text()
+        assert page.locator("#page img").count() == 0
+        assert root.dialogs == []
     finally:
         root.close()
 
