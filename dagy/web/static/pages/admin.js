@@ -75,7 +75,10 @@ class ExceptionsPage extends Page {
     if (!isSuperAdmin()) return onlySuper();
     const { items, total } = await get("/admin/exceptions", { limit: 100 });
     const view = h("div", { class: "trace", id: "trace" });
-    const show = (t) => action(async () => mount(view, h("h2", {}, t.key), pre(await get("/admin/exceptions/content", { key: t.key }))));
+    const show = (t) => action(async () => {
+      const { stack, ...rest } = await get("/admin/exceptions/content", { key: t.key });
+      mount(view, h("h2", {}, t.key), pre(rest), typeof stack === "string" ? h("pre", { class: "stack" }, stack) : null);
+    });
     return [
       h("h1", {}, "Exception traces"), adminNav(),
       h("p", { class: "muted" }, `${total ?? items.length} traces, newest first.`),
