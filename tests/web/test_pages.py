@@ -254,8 +254,8 @@ def test_a_super_admin_suspends_and_activates_an_org_from_the_admin_page(
         assert status == 500, body
         page = root.open("/admin/exceptions", "tr:has-text('RuntimeError')")
         page.locator("tr", has_text="RuntimeError").first.locator("button").click()
-        page.locator("#trace pre", has_text="RuntimeError").wait_for()
-        assert XSS in page.locator("#trace pre").inner_text()
+        page.locator("#trace pre.json", has_text="RuntimeError").wait_for()
+        assert XSS in page.locator("#trace pre.json").inner_text()
         assert page.locator("#page img").count() == 0
         assert root.dialogs == []
     finally:
