@@ -107,6 +107,7 @@ def _fill(server: ServerProcess, code: Path) -> dict[str, str]:
         "POST", "/sensors", {"name": "Orders webhook", "sensor_type": "webhook", "flow_name": "etl"}
     )
     call("POST", "/environments", {"env_name": "staging", "default_executor": "local"})
+    call("POST", "/environments", {"env_name": "production", "is_protected": True})
     call(
         "PATCH",
         "/environments/staging/variables",

@@ -34,7 +34,7 @@ class CustomersPage extends Page {
         { name: "search", label: "Search", value: filters.search || "", placeholder: "name or owner email" },
         { name: "status", label: "Status", type: "select", options: [["", "any"], "active", "suspended"], value: filters.status || "" },
         { name: "plan", label: "Plan", value: filters.plan || "", placeholder: "free, pro, ..." },
-      ], async (v) => { location.hash = href("/admin", v); }, { submit: "Filter", id: "customer-filters" }),
+      ], async (v) => { location.hash = href("/admin", v); }, { submit: "Filter", id: "customer-filters", read: true }),
       list,
     ];
   }

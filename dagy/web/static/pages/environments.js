@@ -1,7 +1,7 @@
 // Environments: list, create, delete, and each one's variables (set, delete) (docs/environments.md).
 import { api, get } from "../api.js";
 import { href, registerPage } from "../app.js";
-import { action, can, fmtTime, h, link, table } from "../ui.js";
+import { action, can, fmtTime, h, link, mount, table } from "../ui.js";
 import { Page, confirmButton, form, pre, section } from "./kit.js";
 
 class EnvironmentsPage extends Page {
@@ -21,9 +21,23 @@ class EnvironmentsPage extends Page {
         ).then(() => this.reload())) : null,
       },
     ];
+    const names = (items || []).map((e) => e.env_name);
+    const diffBox = h("div", { id: "env-diff" });
     return [
       h("h1", {}, "Environments"),
       table(columns, items || [], { empty: "No environments." }),
+      names.length > 1 ? section("Compare deployments",
+        form([
+          { name: "source", label: "From", type: "select", options: names },
+          { name: "target", label: "To", type: "select", options: names, value: names[1] },
+        ], async (v) => mount(diffBox, diffView(await get(`/environments/${encodeURIComponent(v.source)}/diff/${encodeURIComponent(v.target)}`))),
+        { submit: "Compare", id: "env-compare", read: true }),
+        diffBox,
+        writable ? form([
+          { name: "source_deployment", label: "Promote deployment", required: true },
+          { name: "target_environment", label: "To", type: "select", options: names },
+          { name: "new_deployment_name", label: "As (optional)" },
+        ], async (v) => { await api("POST", "/environments/promote", v); }, { submit: "Promote", id: "new-promotion", ok: "Deployment promoted" }) : null) : null,
       writable ? section("New environment", form([
         { name: "env_name", label: "Name", required: true },
         { name: "default_executor", label: "Default executor", placeholder: "local" },
@@ -32,6 +46,21 @@ class EnvironmentsPage extends Page {
       ], async (v) => { await api("POST", "/environments", v); this.reload(); }, { submit: "Create environment", id: "new-environment", ok: "Environment created" })) : null,
     ];
   }
+}
+
+// GET /environments/{a}/diff/{b}: deployments only on one side, and versions that differ.
+function diffView(d) {
+  const dep = (x) => (x ? `${x.deployment_name} (${x.flow_name} v${x.flow_version})` : "—");
+  const rows = [
+    ...(d.only_in_source || []).map((x) => ({ flow: x.flow_name, source: x, target: null })),
+    ...(d.only_in_target || []).map((x) => ({ flow: x.flow_name, source: null, target: x })),
+    ...(d.version_differs || []).map((x) => ({ flow: x.flow_name, source: x.source, target: x.target })),
+  ];
+  return table([
+    { title: "Flow", cell: (r) => r.flow },
+    { title: d.source_environment, cell: (r) => dep(r.source) },
+    { title: d.target_environment, cell: (r) => dep(r.target) },
+  ], rows, { empty: "No differences." });
 }
 
 class EnvironmentPage extends Page {

@@ -27,7 +27,8 @@ export const section = (title, ...children) => h("section", { class: "card" }, h
 export const notAllowed = (what, permission) =>
   h("p", { class: "muted not-allowed" }, `Your role cannot see ${what} (needs ${permission}).`);
 
-// form(fields, onSubmit, {submit, id}): fields = [{name, label, type, options, value, required,
+// form(fields, onSubmit, {submit, id, ok, read}): read marks a form that changes nothing (filters,
+// compare), which every role sees. fields = [{name, label, type, options, value, required,
 // hint, placeholder}] with type text|password|number|select|textarea|json|checkbox|datetime.
 // onSubmit(values) runs through ui.js's action() (its error toasted); the form resets after it.
 export function form(fields, onSubmit, opts = {}) {
@@ -54,7 +55,7 @@ export function form(fields, onSubmit, opts = {}) {
     return field(f.label || f.name, input, f.hint);
   });
   const button = h("button", { type: "submit", class: "primary" }, opts.submit || "Create");
-  const el = h("form", { class: "inline-form", id: opts.id }, rows, button);
+  const el = h("form", { class: opts.read ? "inline-form read-form" : "inline-form", id: opts.id }, rows, button);
   el.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     let values;

@@ -47,7 +47,7 @@ class SchedulesPage extends Page {
       { name: "flow_name", label: "Flow", value: filters.flow_name || "" },
       { name: "mode", label: "Mode", type: "select", options: [["", "any"], ...MODES.map((m) => [m, m])], value: filters.mode || "" },
       { name: "enabled", label: "State", type: "select", options: [["", "any"], ["true", "enabled"], ["false", "paused"]], value: filters.enabled || "" },
-    ], async (v) => { location.hash = href("/schedules", v); }, { submit: "Filter", id: "schedule-filters" });
+    ], async (v) => { location.hash = href("/schedules", v); }, { submit: "Filter", id: "schedule-filters", read: true });
     return [
       h("h1", {}, "Schedules"),
       filterForm,
