@@ -16,7 +16,7 @@ class EnvironmentsPage extends Page {
       { title: "Created", cell: (e) => fmtTime(e.created_at) },
       {
         title: "", class: "row-actions",
-        cell: (e) => writable ? confirmButton("Delete", () => action(
+        cell: (e) => writable && !e.is_protected ? confirmButton("Delete", () => action(
           () => api("DELETE", `/environments/${encodeURIComponent(e.env_name)}`), `Deleted ${e.env_name}`,
         ).then(() => this.reload())) : null,
       },
