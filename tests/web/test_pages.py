@@ -4,43 +4,25 @@ after they click."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ServerProcess, start_server
 from tests.server.flows_support import PASSWORD, add_user, build_spec, write_flows
+from tests.web.conftest import WAIT_MS, need_browser
 
 XSS = "<img src=x onerror=alert(1)>"
-CHROMIUM = Path("/usr/bin/chromium")
 # Every button on a page but those of forms that change nothing (filters) and paging: a viewer
 # must see none of them.
 WRITE_BUTTONS = "#page button:not(form.read-form button):not(.more)"
-WAIT = 30_000  # ms: generous waits on conditions, never sleeps
-
-
-def _need_browser() -> Any:
-    """Playwright's sync API, or a skip naming what is missing (a failure under CI)."""
-    missing = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing = "playwright is not installed: pip install 'playwright>=1.40'"
-    if missing is None and not CHROMIUM.exists():
-        missing = "Chromium is missing: `apt-get install chromium` (.ci/run does it)"
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    return sync_playwright
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One multi-user server: owner, viewer and a super admin in the personal org; flow `etl`."""
+    need_browser()
     home = tmp_path_factory.mktemp("web-pages") / "home"
     srv = start_server(home, env={"DAGY_RATE_LIMIT_PER_MINUTE": "0", "DAGY_TEST_FAULTS": "1"})
     try:
@@ -68,17 +50,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    sync_playwright = _need_browser()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
-
-
 class User:
     """One signed-in browser tab, with the dialogs it raised (there must be none)."""
 
@@ -86,9 +57,19 @@ class User:
         self.server = server
         self.context = chromium.new_context(viewport={"width": 1400, "height": 900})
         self.page = self.context.new_page()
-        self.page.set_default_timeout(WAIT)
+        self.page.set_default_timeout(WAIT_MS)
         self.dialogs: list[str] = []
+        self.errors: list[str] = []  # uncaught script errors and CSP violations
         self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on(
+            "console",
+            lambda msg: (
+                self.errors.append(msg.text)
+                if msg.type == "error" and "Content Security Policy" in msg.text
+                else None
+            ),
+        )
         self.page.goto(server.url + "/#/sign-in")
         self.page.fill("#sign-in input[name=email]", email)
         self.page.fill("#sign-in input[name=password]", PASSWORD)
@@ -111,7 +92,9 @@ class User:
         return status, answer
 
     def close(self) -> None:
+        """Close the tab; it must have raised no dialog, script error or CSP violation."""
         self.context.close()
+        assert (self.dialogs, self.errors) == ([], [])
 
 
 @pytest.fixture
