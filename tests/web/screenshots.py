@@ -26,7 +26,7 @@ PAGES = [
     ("run", "/runs/{run_id}", "h1"),
     ("flows", "/flows", "h1"),
     ("deployments", "/deployments", "h1"),
-    ("designer", "/designer", "#page > *"),
+    ("designer", "/designer", ".dz-palette-item"),
     ("studio", "/studio", "#page > *"),
     ("schedules", "/schedules", "#new-schedule"),
     ("sensors", "/sensors", "#new-sensor"),
