@@ -141,6 +141,18 @@ def _fill(server: ServerProcess, code: Path) -> dict[str, str]:
     return {"run_id": run["run_id"]}
 
 
+def _shrink(path: Path) -> None:
+    """Down to a 256-colour palette when Pillow is there (the UI's flat colours survive it):
+    each image stays well under 80 KB in the repository."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256)
+    small.save(path, optimize=True)
+
+
 def main() -> int:
     from playwright.sync_api import sync_playwright
 
@@ -159,6 +171,7 @@ def main() -> int:
                 page.goto(server.url + "/#/sign-in")
                 page.wait_for_selector("#sign-in")
                 page.screenshot(path=str(OUT / "web-sign-in.png"))
+                _shrink(OUT / "web-sign-in.png")
                 page.fill("#sign-in input[name=email]", "root@example.com")
                 page.fill("#sign-in input[name=password]", PASSWORD)
                 page.click("#sign-in button[type=submit]")
@@ -178,6 +191,7 @@ def main() -> int:
                         skipped.append(name)
                         continue
                     page.screenshot(path=str(OUT / f"web-{name}.png"))
+                    _shrink(OUT / f"web-{name}.png")
                     print(f"docs/images/web-{name}.png")
                 browser.close()
         finally:
