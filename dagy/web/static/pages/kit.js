@@ -36,9 +36,11 @@ export function form(fields, onSubmit, opts = {}) {
   const rows = fields.map((f) => {
     let input;
     if (f.type === "select") {
-      input = h("select", { name: f.name }, f.options.map((o) =>
-        Array.isArray(o) ? h("option", { value: o[0] }, o[1]) : h("option", { value: o }, o)));
-      if (f.value !== undefined) input.value = f.value;
+      // The chosen option is marked selected, so a reset after a submit keeps it.
+      input = h("select", { name: f.name }, f.options.map((o) => {
+        const [value, label] = Array.isArray(o) ? o : [o, o];
+        return h("option", { value, selected: f.value !== undefined && value === f.value }, label);
+      }));
     } else if (f.type === "textarea" || f.type === "json") {
       input = h("textarea", { name: f.name, rows: 3, placeholder: f.placeholder }, f.value ?? "");
     } else if (f.type === "checkbox") {
