@@ -133,3 +133,35 @@ def test_cancel_and_retry_from_the_run_page_change_the_store(
     assert stored["status"] == "completed" and stored["retry_of"] == run_id
     assert page.locator(f"dagy-run a:text-is('{run_id}')").count() == 1
     assert page.errors == []
+
+
+def test_runs_filters_by_id_prefix_and_creation_time_in_the_page_and_the_api(
+    web_server: ServerProcess, page: Any, tmp_path: Path
+):
+    run_id = api(
+        web_server,
+        "POST",
+        "/runs",
+        {
+            "flow_name": "webdemo",
+            "flow_version": "1.0.0",
+            "parameters": {"n": 2, "marker": str(tmp_path / "m")},
+        },
+    )["run_id"]
+    sign_in(page, web_server)
+    page.goto(web_server.url.rstrip("/") + "/#/runs")
+    page.wait_for_selector(f"a.run-link:text-is('{run_id}')")
+    page.fill("dagy-runs input[name=prefix]", run_id[:-2])
+    page.press("dagy-runs input[name=prefix]", "Enter")
+    rows = page.locator("dagy-runs a.run-link")
+    wait_until(lambda: rows.count() == 1, timeout=30, what="one row for the prefix")
+    assert rows.inner_text() == run_id
+    assert f"prefix={run_id[:-2]}" in page.url  # the filter is in the URL
+
+    listed = api(web_server, "GET", f"/runs?run_id_prefix={run_id[:-2]}")["items"]
+    assert [r["run_id"] for r in listed] == [run_id]
+    assert api(web_server, "GET", "/runs?created_after=2999-01-01")["items"] == []
+    token = web_server.login(OWNER, PASSWORD)
+    status, _, body = web_server.request("GET", "/runs?created_before=yesterday", token=token)
+    assert status == 400 and body["error"] == "validation_error"  # type: ignore[index]
+    assert page.errors == []

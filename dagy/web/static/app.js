@@ -71,7 +71,7 @@ async function renderWho() {
   const select = h("select", {
     "aria-label": "Organization", class: "org-switch",
     onchange: async () => { session.org = select.value; forgetMe(); await start(true); },
-  }, orgs.map((o) => h("option", { value: o.org_id || o.id }, o.name || o.org_id || o.id)));
+  }, orgs.map((o) => h("option", { value: o.org_id }, o.org_name || o.org_id)));
   select.value = user.org_id;
   mount(who,
     orgs.length > 1 ? select : h("span", { class: "muted" }, user.org_name || user.org_id), " ",
