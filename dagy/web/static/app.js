@@ -128,6 +128,8 @@ onUnauthorized(() => { session.clear(); forgetMe(); renderNav(); renderWho(); na
 window.addEventListener("hashchange", () => render());
 document.addEventListener("dagy:signed-in", () => start(true));
 
+// Who is signed in loads while the page modules do (render() awaits the same request).
+if (session.token) me().catch(() => {});
 // No top-level await: page modules import this one, so it must finish evaluating first.
 Promise.allSettled(PAGES.map((p) => import(`./pages/${p}.js`))).then(() => {
   started = true;
