@@ -1,0 +1,257 @@
+"""The flow designer and the AI studio in a real browser (Playwright driving Debian's Chromium)
+against a real `dagy serve`: a three-node pipeline (file_ingest -> deduplicator -> file_write on
+files of the test) is built by drag and drop, shows its validation errors on the nodes, refuses a
+wrong connection with the rule's message, is saved, deployed and run, and the run succeeds (the run
+row and the written file); an AI studio turn streams its answer, shows its validation and YAML, and
+its canvas opens in the designer with its nodes."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ServerProcess, start_server
+from tests.server.flows_support import PASSWORD, add_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+WAIT = 60_000  # ms: generous, on conditions, never a sleep
+
+
+def _chromium_or_skip() -> None:
+    if CHROMIUM.exists():
+        return
+    message = (
+        "Chromium is missing at /usr/bin/chromium: `apt-get install chromium` (.ci/run does it)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    home = tmp_path_factory.mktemp("builder-web") / "home"
+    env = {
+        "DAGY_RATE_LIMIT_PER_MINUTE": "0",
+        "DAGY_ARTIFACT_STORE": "local",
+        "DAGY_LOCAL_KEEP_RUNS": "0",
+    }
+    server = start_server(home, env=env)
+    add_user(server, "builder@example.com", "owner")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def page(served: ServerProcess) -> Iterator[Any]:
+    """One headless Chromium for the module, signed in as an owner through the sign-in page."""
+    _chromium_or_skip()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install 'playwright>=1.40'")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        pg = context.new_page()
+        pg.set_default_timeout(WAIT)
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.goto(served.url.rstrip("/") + "/#/sign-in")
+        pg.fill("#sign-in input[name=email]", "builder@example.com")
+        pg.fill("#sign-in input[name=password]", PASSWORD)
+        pg.click("#sign-in button[type=submit]")
+        pg.wait_for_selector("#sign-out")
+        pg.errors = errors  # type: ignore[attr-defined]
+        yield pg
+        browser.close()
+
+
+def api_get(server: ServerProcess, token: str, path: str) -> Any:
+    status, _, body = server.request("GET", path, token=token)
+    assert status == 200, (path, body)
+    return body
+
+
+def drag(page: Any, source: Any, to: tuple[float, float]) -> None:
+    """Press on ``source``'s centre, move in steps to the page point ``to``, release."""
+    box = source.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(to[0], to[1], steps=8)
+    page.mouse.up()
+
+
+def centre(locator: Any) -> tuple[float, float]:
+    box = locator.bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def node(page: Any, node_id: str) -> Any:
+    return page.locator(f'.dz-node[data-node-id="{node_id}"]')
+
+
+def port(page: Any, node_id: str, connector: str) -> Any:
+    return page.locator(
+        f'.dz-node[data-node-id="{node_id}"] .dz-port[data-connector="{connector}"]'
+    )
+
+
+def select_node(page: Any, node_id: str) -> None:
+    node(page, node_id).locator(".dz-node-id").click()
+    page.wait_for_selector(f'form.dz-form[data-node-id="{node_id}"]')
+
+
+def test_a_dragged_three_node_pipeline_is_saved_deployed_run_and_succeeds(
+    served: ServerProcess, page: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "orders.json"
+    source.write_text(
+        json.dumps([{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 1, "v": "a"}]),
+        encoding="utf-8",
+    )
+    target = tmp_path / "out" / "unique.json"
+
+    page.goto(served.url.rstrip("/") + "/#/designer")
+    page.wait_for_selector('.dz-category[data-category="ingestion"] [data-node-type="file_ingest"]')
+    assert page.locator('.dz-category[data-category="transform"]').count() == 1
+    # search narrows the palette
+    page.fill(".dz-search", "dedupe")
+    page.wait_for_selector('.dz-palette-item[data-node-type="file_ingest"]', state="detached")
+    assert page.locator(".dz-palette-item").count() >= 1
+    page.fill(".dz-search", "")
+
+    canvas = page.locator(".dz-canvas").bounding_box()
+    left, top = canvas["x"], canvas["y"]
+    for node_type, x in (("file_ingest", 140), ("deduplicator", 420), ("file_write", 700)):
+        item = page.locator(f'.dz-palette-item[data-node-type="{node_type}"]')
+        drag(page, item, (left + x, top + 120))
+        page.wait_for_selector(f'.dz-node[data-node-id="{node_type}_1"]')
+
+    # a refused connection shows the rule's message (inbound -> inbound)
+    drag(
+        page, port(page, "file_write_1", "data_in"), centre(port(page, "deduplicator_1", "data_in"))
+    )
+    status = page.locator(".dz-status")
+    page.wait_for_function(
+        "() => document.querySelector('.dz-status').textContent.includes('Connection refused')"
+    )
+    assert "direction:" in status.text_content()
+    assert page.locator(".dz-edge").count() == 0
+
+    drag(
+        page,
+        port(page, "file_ingest_1", "data_out"),
+        centre(port(page, "deduplicator_1", "data_in")),
+    )
+    page.wait_for_selector(
+        '.dz-edge[data-source="file_ingest_1"][data-target="deduplicator_1"]', state="attached"
+    )
+    drag(
+        page,
+        port(page, "deduplicator_1", "data_out"),
+        centre(port(page, "file_write_1", "data_in")),
+    )
+    page.wait_for_selector(
+        '.dz-edge[data-source="deduplicator_1"][data-target="file_write_1"]', state="attached"
+    )
+
+    page.fill(".dz-name", "Drawn dedupe")
+    page.fill(".dz-flow", "drawn-dedupe")
+    # saved before it is configured: the missing required paths show on their nodes
+    page.click(".dz-save")
+    page.wait_for_selector('.dz-node.dz-invalid[data-node-id="file_ingest_1"]')
+    assert "required field 'uri'" in page.locator(".dz-problems").text_content()
+    assert page.locator('.dz-node.dz-invalid[data-node-id="file_write_1"]').count() == 1
+
+    select_node(page, "file_ingest_1")
+    page.fill('form.dz-form input[name="uri"]', source.as_uri())
+    select_node(page, "deduplicator_1")
+    page.fill('form.dz-form input[name="keys"]', "id")
+    select_node(page, "file_write_1")
+    page.fill('form.dz-form input[name="uri"]', target.as_uri())
+    page.select_option('form.dz-form select[name="format"]', "json")
+
+    page.click(".dz-save")
+    page.wait_for_function(
+        "() => /Saved draft \\S+: valid/.test(document.querySelector('.dz-status').textContent)"
+    )
+    assert page.locator(".dz-node.dz-invalid").count() == 0
+
+    page.click(".dz-deploy")
+    page.wait_for_function(
+        "() => document.querySelector('.dz-status').textContent.includes('Deployed drawn-dedupe')"
+    )
+    page.click(".dz-run-btn")
+    page.wait_for_selector(".dz-run-link")
+    run_id = page.locator(".dz-run-link").get_attribute("data-run-id")
+    token = served.login("builder@example.com")
+    page.wait_for_function(
+        "() => ['completed', 'failed', 'cancelled']"
+        ".includes(document.querySelector('.dz-run-state')?.dataset.status)"
+    )
+    assert page.locator(".dz-run-state").get_attribute("data-status") == "completed", api_get(
+        served, token, f"/runs/{run_id}"
+    )
+    assert page.locator(".dz-run-link").get_attribute("href") == f"#/runs/{run_id}"
+
+    run = api_get(served, token, f"/runs/{run_id}")
+    assert run["status"] == "completed"
+    assert run["output"]["file_write_1"]["rows"] == 2
+    assert json.loads(target.read_text()) == [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
+    drafts = api_get(served, token, "/dag-drafts")["items"]
+    draft = next(d for d in drafts if d["name"] == "Drawn dedupe")
+    stored = api_get(served, token, f"/dag-drafts/{draft['draft_id']}")
+    assert stored["deployed_flow_version"] == "1.0.0"
+    assert [n["type"] for n in stored["canvas_json"]["nodes"]] == [
+        "file_ingest",
+        "deduplicator",
+        "file_write",
+    ]
+    assert stored["canvas_json"]["nodes"][1]["data"]["keys"] == ["id"]
+    assert not page.errors  # type: ignore[attr-defined]
+
+
+def test_an_ai_studio_turn_streams_a_pipeline_that_opens_in_the_designer(
+    served: ServerProcess, page: Any
+) -> None:
+    page.goto(served.url.rstrip("/") + "/#/studio")
+    page.click(".st-new")
+    page.wait_for_selector(".st-session[aria-current=true]")
+    page.fill(
+        ".st-input",
+        "Build a workflow that reads JSON from s3://acme-raw/in.json, deduplicates by order_id, "
+        "and writes to s3://acme-clean/out.json",
+    )
+    page.click(".st-send")
+    page.wait_for_selector(".st-valid")
+    answer = page.locator(".st-msg.st-assistant").last.text_content()
+    assert answer.strip()
+    assert "<" not in page.locator(".st-msg.st-user").last.inner_html()
+    yaml = page.locator(".st-yaml").text_content()
+    assert "node: s3_ingest" in yaml and "node: deduplicator" in yaml and "node: s3_write" in yaml
+
+    page.click(".st-open")
+    page.wait_for_selector('.dz-node[data-node-type="s3_ingest"]')
+    types = page.locator(".dz-node").evaluate_all("els => els.map(e => e.dataset.nodeType)")
+    assert {"s3_ingest", "deduplicator", "s3_write"} <= set(types)
+    assert page.locator(".dz-edge").count() == len(types) - 1
+
+    # the opened canvas saves as a draft of its own
+    page.fill(".dz-name", "From the studio")
+    page.click(".dz-save")
+    page.wait_for_function(
+        "() => document.querySelector('.dz-status').textContent.includes('Saved draft')"
+    )
+    token = served.login("builder@example.com")
+    drafts = api_get(served, token, "/dag-drafts")["items"]
+    draft = next(d for d in drafts if d["name"] == "From the studio")
+    stored = api_get(served, token, f"/dag-drafts/{draft['draft_id']}")
+    assert {n["type"] for n in stored["canvas_json"]["nodes"]} == set(types)
+    assert not page.errors  # type: ignore[attr-defined]
