@@ -7,6 +7,7 @@ opening retries while another process holds the lock; a user never sees DuckDB's
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import random
 import re
 import socket
@@ -356,12 +357,24 @@ class DuckDBStore:
         before: tuple[str, str] | None,
         limit: int,
         deployment_name: str | None = None,
+        created_after: _dt.datetime | None = None,
+        created_before: _dt.datetime | None = None,
+        id_prefix: str | None = None,
     ) -> list[RunRecord]:
         """Newest first, keyset-paged by (created_at, run_id) going backwards; no FlowSpec."""
         where, params = self._run_filters(org_id, status, flow_name)
         if deployment_name:
             where += " AND deployment_name = ?"
             params.append(deployment_name)
+        if created_after is not None:
+            where += " AND created_at >= ?"
+            params.append(created_after)
+        if created_before is not None:
+            where += " AND created_at < ?"
+            params.append(created_before)
+        if id_prefix:
+            where += " AND starts_with(run_id, ?)"
+            params.append(id_prefix)
         if before is not None:
             where += " AND (created_at, run_id) < (?::TIMESTAMP, ?)"
             params += list(before)

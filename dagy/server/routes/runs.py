@@ -84,6 +84,9 @@ def list_runs(
     deployment_name: str | None = None,
     limit: str | None = None,
     next_token: str | None = None,
+    created_after: str | None = None,
+    created_before: str | None = None,
+    run_id_prefix: str | None = None,
 ) -> dict[str, Any]:
     page = reads.list_page(
         state_of(request).store,
@@ -93,6 +96,9 @@ def list_runs(
         deployment_name=deployment_name,
         limit=limit,
         next_token=next_token,
+        created_after=created_after,
+        created_before=created_before,
+        run_id_prefix=run_id_prefix,
     )
     return shapes.to_page(page)
 

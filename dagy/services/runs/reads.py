@@ -6,6 +6,7 @@ Records only (dagy.store.records); the server shapes the API's JSON from them at
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -65,8 +66,13 @@ def list_page(
     limit: Any = None,
     next_token: str | None = None,
     default_limit: int = 20,
+    created_after: str | None = None,
+    created_before: str | None = None,
+    run_id_prefix: str | None = None,
 ) -> RunsPage:
-    """One page of the org's runs, newest first; ``status`` in dagy.states' words."""
+    """One page of the org's runs, newest first; ``status`` in dagy.states' words. Optional
+    filters: created in [created_after, created_before) (ISO 8601, UTC without an offset) and a
+    run id prefix."""
     size = pagination.clamp_limit(limit, default=default_limit, maximum=100)
     position = pagination.decode_keyset(next_token)
     rows = store.runs_page(
@@ -76,9 +82,29 @@ def list_page(
         before=position,
         limit=size + 1,
         deployment_name=deployment_name or None,
+        created_after=_moment(created_after, "created_after"),
+        created_before=_moment(created_before, "created_before"),
+        id_prefix=run_id_prefix or None,
     )
     items, token = pagination.page(rows, size, lambda r: [r.created_at.isoformat(), r.run_id])
     return RunsPage(items, token)
+
+
+def _moment(value: str | None, field: str) -> _dt.datetime | None:
+    """An ISO 8601 date or time as naive UTC (the store's timestamps); 400 when unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        moment = _dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise InvalidInputError(
+            f"{field} must be an ISO 8601 date or time such as 2026-03-03T09:00:00Z",
+            {"field": field},
+        ) from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return moment
 
 
 def count(
