@@ -128,10 +128,10 @@ def test_a_dragged_three_node_pipeline_is_saved_deployed_run_and_succeeds(
     page.fill(".dz-search", "")
 
     canvas = page.locator(".dz-canvas").bounding_box()
-    left, top = canvas["x"], canvas["y"]
-    for node_type, x in (("file_ingest", 140), ("deduplicator", 420), ("file_write", 700)):
+    left, top, width = canvas["x"], canvas["y"], canvas["width"]
+    for node_type, x in (("file_ingest", 0.15), ("deduplicator", 0.5), ("file_write", 0.85)):
         item = page.locator(f'.dz-palette-item[data-node-type="{node_type}"]')
-        drag(page, item, (left + x, top + 120))
+        drag(page, item, (left + x * width, top + 120))
         page.wait_for_selector(f'.dz-node[data-node-id="{node_type}_1"]')
 
     # a refused connection shows the rule's message (inbound -> inbound)
@@ -215,6 +215,13 @@ def test_a_dragged_three_node_pipeline_is_saved_deployed_run_and_succeeds(
         "file_write",
     ]
     assert stored["canvas_json"]["nodes"][1]["data"]["keys"] == ["id"]
+
+    # the run's link opens CORE's run page with the run's task runs
+    page.click(".dz-run-link")
+    page.wait_for_function(
+        "() => (document.querySelector('dagy-run')?.textContent || '').includes('deduplicator_1')"
+    )
+    assert page.url.endswith(f"#/runs/{run_id}")
     assert not page.errors  # type: ignore[attr-defined]
 
 
