@@ -236,10 +236,23 @@ def test_an_ai_studio_turn_streams_a_pipeline_that_opens_in_the_designer(
         "Build a workflow that reads JSON from s3://acme-raw/in.json, deduplicates by order_id, "
         "and writes to s3://acme-clean/out.json",
     )
+    # remember what the answer's bubble showed while the stream was still open
+    page.evaluate(
+        """() => {
+        window.__streamed = [];
+        new MutationObserver(() => {
+          const live = document.querySelector('.st-msg.st-streaming');
+          if (live && live.textContent) window.__streamed.push(live.textContent);
+        }).observe(document.querySelector('.st-history'),
+                   {subtree: true, childList: true, characterData: true});
+      }"""
+    )
     page.click(".st-send")
     page.wait_for_selector(".st-valid")
     answer = page.locator(".st-msg.st-assistant").last.text_content()
     assert answer.strip()
+    streamed = page.evaluate("window.__streamed")
+    assert streamed and answer.startswith(streamed[0].strip())  # text shown before the result
     assert "<" not in page.locator(".st-msg.st-user").last.inner_html()
     yaml = page.locator(".st-yaml").text_content()
     assert "node: s3_ingest" in yaml and "node: deduplicator" in yaml and "node: s3_write" in yaml
