@@ -274,4 +274,12 @@ def test_an_ai_studio_turn_streams_a_pipeline_that_opens_in_the_designer(
     draft = next(d for d in drafts if d["name"] == "From the studio")
     stored = api_get(served, token, f"/dag-drafts/{draft['draft_id']}")
     assert {n["type"] for n in stored["canvas_json"]["nodes"]} == set(types)
+
+    # a new canvas is empty; the saved draft opens again from the drafts list
+    page.click(".dz-new")
+    page.wait_for_selector(".dz-node", state="detached")
+    page.select_option(".dz-drafts", label="From the studio")
+    page.wait_for_selector('.dz-node[data-node-type="deduplicator"]')
+    assert page.locator(".dz-node").count() == len(types)
+    assert page.input_value(".dz-name") == "From the studio"
     assert not page.errors  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@
 // Every string from data is rendered with textContent or as an attribute value, never as HTML.
 
 import { api } from "../api.js";
-import { href, registerPage, setQuery } from "../app.js";
+import { href, navigate, registerPage, setQuery } from "../app.js";
 import { can } from "../ui.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -177,7 +177,31 @@ export class DesignerPage extends HTMLElement {
     const { draft, session } = this.routeParams();
     if (draft) await this.openDraft(draft);
     else if (session) await this.openSession(session);
+    await this.listDrafts().catch(() => {});
     this.renderAll();
+  }
+
+  async listDrafts() {
+    const answer = await api("GET", "/dag-drafts", undefined, { query: { limit: 100 } });
+    const current = this.draft.draft_id || "";
+    this.draftSelect.textContent = "";
+    this.draftSelect.append(el("option", { value: "" }, "Open a draft…"));
+    for (const item of answer.items || []) {
+      this.draftSelect.append(el("option", { value: item.draft_id }, item.name || item.draft_id));
+    }
+    this.draftSelect.value = current;
+  }
+
+  reset() {
+    this.draft = { draft_id: null, name: "Untitled pipeline", flow_name: "", description: "" };
+    this.loadCanvas({});
+    this.problems = [];
+    this.selected = null;
+    this.deployment = null;
+    this.runLink.textContent = "";
+    setQuery({ draft: null, session: null });
+    this.renderAll();
+    this.say("New pipeline");
   }
 
   async openDraft(draftId) {
@@ -266,9 +290,15 @@ export class DesignerPage extends HTMLElement {
       },
     });
     this.runLink = el("span", { class: "dz-run" });
+    this.draftSelect = el("select", { class: "dz-drafts", "aria-label": "Open a draft" });
+    this.draftSelect.addEventListener("change", () => {
+      if (this.draftSelect.value) navigate("/designer", { draft: this.draftSelect.value });
+    });
     const toolbar = el(
       "div",
       { class: "dz-toolbar" },
+      this.draftSelect,
+      el("button", { type: "button", class: "dz-new", onclick: () => this.reset() }, "New"),
       el("label", {}, "Name ", this.nameInput),
       el("label", {}, "Flow ", this.flowInput),
       can("flows.write") ? el("button", { type: "button", class: "dz-save", onclick: () => this.save() }, "Save") : null,
@@ -622,6 +652,7 @@ export class DesignerPage extends HTMLElement {
       this.startConnect(ev, port);
       return;
     }
+    this.focus({ preventScroll: true });
     this.selected = { kind: "node", id: nodeId };
     const node = this.nodes.get(nodeId);
     const start = { x: ev.clientX, y: ev.clientY, px: node.position[0], py: node.position[1] };
@@ -938,6 +969,7 @@ export class DesignerPage extends HTMLElement {
         const created = await api("POST", "/dag-drafts", body);
         this.draft.draft_id = created.draft_id;
         setQuery({ draft: created.draft_id, session: null });
+        this.listDrafts().catch(() => {});
       }
       const fresh = await api("GET", `/dag-drafts/${encodeURIComponent(this.draft.draft_id)}`);
       this.problems = (fresh.validation && fresh.validation.errors) || [];
