@@ -283,3 +283,71 @@ def test_an_ai_studio_turn_streams_a_pipeline_that_opens_in_the_designer(
     assert page.locator(".dz-node").count() == len(types)
     assert page.input_value(".dz-name") == "From the studio"
     assert not page.errors  # type: ignore[attr-defined]
+
+
+def test_config_forms_follow_each_fields_type_and_labels_render_as_text(
+    served: ServerProcess, page: Any
+) -> None:
+    page.goto(served.url.rstrip("/") + "/#/designer")
+    page.wait_for_selector('.dz-palette-item[data-node-type="http_fetch"]')
+    page.click(".dz-new")
+    canvas = page.locator(".dz-canvas").bounding_box()
+    for node_type, x in (("http_fetch", 0.2), ("data_normalizer", 0.6)):
+        item = page.locator(f'.dz-palette-item[data-node-type="{node_type}"]')
+        drag(page, item, (canvas["x"] + x * canvas["width"], canvas["y"] + 150))
+        page.wait_for_selector(f'.dz-node[data-node-id="{node_type}_1"]')
+
+    select_node(page, "http_fetch_1")
+    form = page.locator('form.dz-form[data-node-id="http_fetch_1"]')
+    xss = "<img src=x onerror=alert(1)>"
+    form.locator('input[name="__label"]').fill(xss)
+    form.locator('input[name="url"]').fill("https://example.invalid/${params.day}")
+    form.locator('textarea[name="headers"]').fill("{not json")
+    assert "must be valid JSON" in form.text_content()
+    form.locator('textarea[name="headers"]').fill('{"X-Team": "data"}')
+    form.locator('textarea[name="body"]').fill('[1, {"a": true}]')
+    form.locator('input[name="timeout_seconds"]').fill("12.5")
+    form.locator('input[name="max_bytes"]').fill("1.5")
+    assert "must be an integer" in form.text_content()
+    form.locator('input[name="max_bytes"]').fill("1000")
+    form.locator('select[name="method"]').select_option("POST")
+
+    select_node(page, "data_normalizer_1")
+    form = page.locator('form.dz-form[data-node-id="data_normalizer_1"]')
+    form.locator('input[name="lowercase_keys"]').uncheck()
+    form.locator('input[name="drop_nulls"]').check()
+    drag(
+        page,
+        port(page, "http_fetch_1", "data_out"),
+        centre(port(page, "data_normalizer_1", "data_in")),
+    )
+    page.wait_for_selector(".dz-edge", state="attached")
+
+    page.fill(".dz-name", xss)
+    page.click(".dz-save")
+    page.wait_for_function(
+        "() => document.querySelector('.dz-status').textContent.includes('Saved draft')"
+    )
+    title = node(page, "http_fetch_1").locator(".dz-node-title")
+    assert title.text_content() == xss
+    assert page.locator("img").count() == 0
+    token = served.login("builder@example.com")
+    drafts = api_get(served, token, "/dag-drafts")["items"]
+    draft = next(d for d in drafts if d["name"] == xss)
+    nodes = {
+        n["id"]: n
+        for n in api_get(served, token, f"/dag-drafts/{draft['draft_id']}")["canvas_json"]["nodes"]
+    }
+    assert nodes["http_fetch_1"]["label"] == xss
+    assert nodes["http_fetch_1"]["data"] == {
+        "url": "https://example.invalid/${params.day}",
+        "method": "POST",
+        "headers": {"X-Team": "data"},
+        "body": [1, {"a": True}],
+        "timeout_seconds": 12.5,
+        "max_bytes": 1000,
+        "output": "json",
+    }
+    normalizer = nodes["data_normalizer_1"]["data"]
+    assert normalizer["lowercase_keys"] is False and normalizer["drop_nulls"] is True
+    assert not page.errors  # type: ignore[attr-defined]
