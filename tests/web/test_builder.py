@@ -311,6 +311,7 @@ def test_config_forms_follow_each_fields_type_and_labels_render_as_text(
     assert "must be an integer" in form.text_content()
     form.locator('input[name="max_bytes"]').fill("1000")
     form.locator('select[name="method"]').select_option("POST")
+    form.locator('input[name="settings.retries"]').fill("2")
 
     select_node(page, "data_normalizer_1")
     form = page.locator('form.dz-form[data-node-id="data_normalizer_1"]')
@@ -348,6 +349,8 @@ def test_config_forms_follow_each_fields_type_and_labels_render_as_text(
         "max_bytes": 1000,
         "output": "json",
     }
+    assert nodes["http_fetch_1"]["settings"] == {"retries": 2}
+    assert "settings" not in nodes["data_normalizer_1"]
     normalizer = nodes["data_normalizer_1"]["data"]
     assert normalizer["lowercase_keys"] is False and normalizer["drop_nulls"] is True
     assert not page.errors  # type: ignore[attr-defined]

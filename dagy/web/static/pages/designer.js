@@ -874,6 +874,7 @@ export class DesignerPage extends HTMLElement {
     });
     form.append(el("label", {}, "Label", labelInput));
     for (const field of (def && def.config_schema) || []) form.append(this.fieldInput(node, field));
+    form.append(this.settingsInputs(node));
     const problems = this.problemsOf(node.id);
     if (problems.length) {
       form.append(
@@ -884,9 +885,29 @@ export class DesignerPage extends HTMLElement {
     return form;
   }
 
-  fieldInput(node, field) {
+  settingsInputs(node) {
+    // The step's settings (retries, delays, timeout), kept apart from its config in `settings`.
+    const box = el("fieldset", { class: "dz-settings" }, el("legend", {}, "Step settings"));
+    const holder = { data: node.settings || {} };
+    const fields = [
+      { name: "retries", label: "Retries", type: "integer" },
+      { name: "retry_delay_seconds", label: "Retry delay (s)", type: "number" },
+      { name: "timeout_seconds", label: "Timeout (s)", type: "number" },
+    ];
+    for (const field of fields) {
+      const row = this.fieldInput(holder, field, node.id);
+      row.addEventListener("input", () => {
+        if (Object.keys(holder.data).length) node.settings = holder.data;
+        else delete node.settings;
+      });
+      box.append(row);
+    }
+    return box;
+  }
+
+  fieldInput(node, field, settingsOf) {
     const value = node.data[field.name];
-    const id = `dz-f-${node.id}-${field.name}`;
+    const id = settingsOf ? `dz-s-${settingsOf}-${field.name}` : `dz-f-${node.id}-${field.name}`;
     let input;
     const type = field.type || "string";
     if (type === "boolean") {
@@ -905,7 +926,7 @@ export class DesignerPage extends HTMLElement {
       if (type === "array") input.placeholder = "a, b, c or a JSON array";
     }
     input.id = id;
-    input.name = field.name;
+    input.name = settingsOf ? `settings.${field.name}` : field.name;
     input.dataset.fieldType = type;
     if (field.required) input.required = true;
     const error = el("div", { class: "dz-field-error" });
@@ -922,7 +943,10 @@ export class DesignerPage extends HTMLElement {
       }
     };
     input.addEventListener(type === "boolean" || type === "select" ? "change" : "input", update);
-    const problems = this.problems.filter((p) => p.path === `nodes.${node.id}.data.${field.name}`);
+    const path = settingsOf
+      ? `nodes.${settingsOf}.settings.${field.name}`
+      : `nodes.${node.id}.data.${field.name}`;
+    const problems = this.problems.filter((p) => p.path === path);
     if (problems.length) error.textContent = problems.map((p) => p.message).join("; ");
     return el(
       "div",
