@@ -1,0 +1,137 @@
+"""The web UI's core stories in a real browser against a real `dagy serve`: sign in, a run started
+from the CLI appears live on the runs page, its page shows the graph, the timeline (retries as
+separate bars) and a followed log; cancel and retry from the run page change the store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ServerProcess, dagy_cmd
+from tests.web.conftest import OWNER, PASSWORD, sign_in
+
+
+def api(server: ServerProcess, method: str, path: str, body: object = None) -> Any:
+    token = server.login(OWNER, PASSWORD)
+    status, _, answer = server.request(method, path, token=token, body=body)
+    assert status < 300, (status, answer)
+    return answer
+
+
+def test_served_with_a_strict_csp_and_signs_in_and_out(web_server: ServerProcess, page: Any):
+    response = page.goto(web_server.url.rstrip("/") + "/")
+    assert response.status == 200, (response.url, response.status)
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+    page.fill("#sign-in input[name=email]", OWNER)
+    page.fill("#sign-in input[name=password]", "wrong-password")
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_selector("#sign-in .error:not(:empty)")
+    assert page.evaluate("sessionStorage.getItem('dagy.token')") is None
+
+    page.fill("#sign-in input[name=password]", PASSWORD)
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_selector("#sign-out")
+    assert OWNER in page.inner_text("#who")
+    token = page.evaluate("sessionStorage.getItem('dagy.token')")
+    assert token and token not in page.url
+
+    page.click("#sign-out")
+    page.wait_for_selector("#sign-in")
+    assert page.evaluate("sessionStorage.getItem('dagy.token')") is None
+    # the token was revoked on the server, not only forgotten by the page
+    status, _, _ = web_server.request("GET", "/users/me", token=token)
+    assert status == 401
+    assert page.errors == []
+
+
+def test_a_cli_run_appears_live_and_its_page_shows_graph_timeline_and_followed_log(
+    web_server: ServerProcess, web_flows: Path, page: Any, tmp_path: Path
+):
+    sign_in(page, web_server)
+    page.goto(web_server.url.rstrip("/") + "/#/runs")
+    page.wait_for_selector("dagy-runs .live:not(:empty)")
+    assert "webdemo" not in page.inner_text("dagy-runs")
+
+    marker = tmp_path / "flaky.count"
+    done = subprocess.run(
+        [*dagy_cmd(), "run", f"{web_flows}:webdemo", "--param", f"marker={marker}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DAGY_LOCAL_DIR": str(web_server.home)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split("Run completed: ")[1].split()[0]
+
+    # the page was open before the run existed: it shows up by the page's own polling
+    link = page.wait_for_selector(f"a.run-link:text-is('{run_id}')")
+    link.click()
+    page.wait_for_selector("dagy-run[data-loaded='true']")
+    assert page.get_attribute("dagy-run", "data-status") == "completed"
+
+    # the graph: one node per task run (12 fetches, flaky, report), coloured by state
+    nodes = page.locator("dagy-run-graph .node")
+    assert nodes.count() == 14
+    assert page.locator("dagy-run-graph .node rect.f-succeeded").count() == 14
+    assert page.locator("dagy-run-graph path.edge").count() == 1
+
+    # the timeline: the 12 fetches are one group that expands; flaky's three attempts are 3 bars
+    group = page.locator("dagy-run-gantt .grp[data-group='fetch']")
+    assert "fetch ×12" in (group.text_content() or "")
+    assert page.locator("dagy-run-gantt .task[data-id='fetch-1']").count() == 0
+    group.click()
+    page.wait_for_selector("dagy-run-gantt .task[data-id='fetch-1']")
+    page.wait_for_function(
+        "document.querySelectorAll(\"dagy-run-gantt .task[data-id='flaky-1'] .bar.attempt\").length === 3"
+    )
+    failed = page.locator("dagy-run-gantt .task[data-id='flaky-1'] .bar.attempt.f-failed")
+    assert failed.count() == 2
+
+    # the log follows the whole run; search narrows it; a node click opens that task's log
+    page.wait_for_selector("dagy-log-view .logline:has-text('finished status=SUCCEEDED')")
+    page.fill("dagy-log-view input[name=search]", "RETRYING IN")
+    page.wait_for_selector("dagy-log-view .log-count:has-text('2 matching lines')")
+    page.fill("dagy-log-view input[name=search]", "")
+    page.locator("dagy-run-graph .node[data-id='report-1']").click()
+    page.wait_for_selector("dagy-log-view .logline:has-text('the total is 66')")
+    assert page.input_value("dagy-log-view select[name=task]") == "report-1"
+
+    # parameters and result as text
+    assert '"total": 66' in page.inner_text("dagy-run")
+    assert page.errors == []
+
+
+def test_cancel_and_retry_from_the_run_page_change_the_store(
+    web_server: ServerProcess, page: Any, tmp_path: Path
+):
+    gate = tmp_path / "gate"
+    queued = api(
+        web_server,
+        "POST",
+        "/runs",
+        {"flow_name": "webgated", "flow_version": "1.0.0", "parameters": {"gate": str(gate)}},
+    )
+    run_id = queued["run_id"]
+    sign_in(page, web_server)
+    page.goto(web_server.url.rstrip("/") + f"/#/runs/{run_id}")
+    page.wait_for_selector("dagy-run[data-status='running']")
+    page.wait_for_selector("dagy-run-graph .node rect.f-running")
+    page.click("#cancel-run")
+    page.wait_for_selector("dagy-run[data-status='cancelled']")
+    assert api(web_server, "GET", f"/runs/{run_id}")["status"] == "cancelled"
+
+    gate.write_text("open")
+    page.click("#retry-run")
+    page.wait_for_function(
+        f"location.hash.startsWith('#/runs/') && !location.hash.includes('{run_id}')"
+    )
+    retried = page.evaluate("location.hash").split("/runs/")[1]
+    page.wait_for_selector("dagy-run[data-status='completed']")
+    stored = api(web_server, "GET", f"/runs/{retried}")
+    assert stored["status"] == "completed" and stored["retry_of"] == run_id
+    assert page.locator(f"dagy-run a:text-is('{run_id}')").count() == 1
+    assert page.errors == []
