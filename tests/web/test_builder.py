@@ -8,7 +8,6 @@ its canvas opens in the designer with its nodes."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,24 +16,15 @@ import pytest
 
 from tests.conftest import ServerProcess, start_server
 from tests.server.flows_support import PASSWORD, add_user
+from tests.web.conftest import need_browser, sign_in
 
-CHROMIUM = Path("/usr/bin/chromium")
 WAIT = 60_000  # ms: generous, on conditions, never a sleep
-
-
-def _chromium_or_skip() -> None:
-    if CHROMIUM.exists():
-        return
-    message = (
-        "Chromium is missing at /usr/bin/chromium: `apt-get install chromium` (.ci/run does it)"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+EMAIL = "builder@example.com"
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    need_browser()
     home = tmp_path_factory.mktemp("builder-web") / "home"
     env = {
         "DAGY_RATE_LIMIT_PER_MINUTE": "0",
@@ -42,35 +32,31 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "DAGY_LOCAL_KEEP_RUNS": "0",
     }
     server = start_server(home, env=env)
-    add_user(server, "builder@example.com", "owner")
+    add_user(server, EMAIL, "owner")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def page(served: ServerProcess) -> Iterator[Any]:
-    """One headless Chromium for the module, signed in as an owner through the sign-in page."""
-    _chromium_or_skip()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install 'playwright>=1.40'")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-        )
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        pg = context.new_page()
-        pg.set_default_timeout(WAIT)
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.goto(served.url.rstrip("/") + "/#/sign-in")
-        pg.fill("#sign-in input[name=email]", "builder@example.com")
-        pg.fill("#sign-in input[name=password]", PASSWORD)
-        pg.click("#sign-in button[type=submit]")
-        pg.wait_for_selector("#sign-out")
-        pg.errors = errors  # type: ignore[attr-defined]
-        yield pg
-        browser.close()
+def page(served: ServerProcess, chromium: Any) -> Iterator[Any]:
+    """One page for the module (the tests follow one user's session), signed in as an owner;
+    uncaught script errors and CSP violations are collected in ``page.errors``."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(WAIT)
+    pg = context.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+    pg.on(
+        "console",
+        lambda msg: (
+            pg.errors.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
+    )
+    sign_in(pg, served, EMAIL, PASSWORD)
+    yield pg
+    context.close()
 
 
 def api_get(server: ServerProcess, token: str, path: str) -> Any:
@@ -191,7 +177,7 @@ def test_a_dragged_three_node_pipeline_is_saved_deployed_run_and_succeeds(
     page.click(".dz-run-btn")
     page.wait_for_selector(".dz-run-link")
     run_id = page.locator(".dz-run-link").get_attribute("data-run-id")
-    token = served.login("builder@example.com")
+    token = served.login(EMAIL)
     page.wait_for_function(
         "() => ['completed', 'failed', 'cancelled']"
         ".includes(document.querySelector('.dz-run-state')?.dataset.status)"
@@ -269,7 +255,7 @@ def test_an_ai_studio_turn_streams_a_pipeline_that_opens_in_the_designer(
     page.wait_for_function(
         "() => document.querySelector('.dz-status').textContent.includes('Saved draft')"
     )
-    token = served.login("builder@example.com")
+    token = served.login(EMAIL)
     drafts = api_get(served, token, "/dag-drafts")["items"]
     draft = next(d for d in drafts if d["name"] == "From the studio")
     stored = api_get(served, token, f"/dag-drafts/{draft['draft_id']}")
@@ -332,7 +318,7 @@ def test_config_forms_follow_each_fields_type_and_labels_render_as_text(
     title = node(page, "http_fetch_1").locator(".dz-node-title")
     assert title.text_content() == xss
     assert page.locator("img").count() == 0
-    token = served.login("builder@example.com")
+    token = served.login(EMAIL)
     drafts = api_get(served, token, "/dag-drafts")["items"]
     draft = next(d for d in drafts if d["name"] == xss)
     nodes = {
