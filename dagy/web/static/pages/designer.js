@@ -179,6 +179,7 @@ export class DesignerPage extends HTMLElement {
     else if (session) await this.openSession(session);
     await this.listDrafts().catch(() => {});
     this.renderAll();
+    if (this.nodes.size) this.fit();
   }
 
   async listDrafts() {
@@ -638,7 +639,8 @@ export class DesignerPage extends HTMLElement {
       maxX = Math.max(maxX, n.position[0] + NODE_W);
       maxY = Math.max(maxY, n.position[1] + this.nodeHeight(n));
     }
-    const k = Math.min(1.5, Math.max(0.2, Math.min((rect.width - 60) / (maxX - minX), (rect.height - 60) / (maxY - minY))));
+    if (!rect.width || !rect.height) return;
+    const k = Math.min(1.2, Math.max(0.2, Math.min((rect.width - 60) / (maxX - minX), (rect.height - 60) / (maxY - minY))));
     this.view = { k, x: 30 - minX * k, y: 30 - minY * k };
     this.renderCanvas();
   }
