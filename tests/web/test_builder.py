@@ -340,3 +340,32 @@ def test_config_forms_follow_each_fields_type_and_labels_render_as_text(
     normalizer = nodes["data_normalizer_1"]["data"]
     assert normalizer["lowercase_keys"] is False and normalizer["drop_nulls"] is True
     assert not page.errors  # type: ignore[attr-defined]
+
+
+def test_a_viewer_sees_no_save_deploy_run_or_send_and_a_forced_save_is_refused(
+    served: ServerProcess, chromium: Any
+) -> None:
+    add_user(served, "viewer@example.com", "viewer")
+    context = chromium.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(WAIT)
+    pg = context.new_page()
+    try:
+        sign_in(pg, served, "viewer@example.com", PASSWORD)
+        pg.goto(served.url.rstrip("/") + "/#/designer")
+        pg.wait_for_selector('.dz-palette-item[data-node-type="file_ingest"]')
+        assert pg.locator(".dz-toolbar .dz-fit").count() == 1
+        for button in (".dz-save", ".dz-deploy", ".dz-run-btn"):
+            assert pg.locator(button).count() == 0
+        status = pg.evaluate(
+            """async () => (await fetch('/v1/dag-drafts', {method: 'POST',
+                 headers: {'Content-Type': 'application/json',
+                           Authorization: 'Bearer ' + sessionStorage.getItem('dagy.token')},
+                 body: JSON.stringify({name: 'forced'})})).status"""
+        )
+        assert status == 403
+        pg.goto(served.url.rstrip("/") + "/#/studio")
+        pg.wait_for_selector(".st-history")
+        assert pg.locator(".st-new").count() == 0
+        assert pg.locator(".st-send").count() == 0
+    finally:
+        context.close()
