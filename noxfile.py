@@ -28,8 +28,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Engine, executor, store, start-up, API, usage, TUI, builder and AI studio benchmarks: ``-- --quick`` or ``-- --check``."""
-    session.install(".[server,tui]", *PLUGINS)
+    """Engine, executor, store, start-up, API, usage, TUI, builder, AI studio and web UI benchmarks: ``-- --quick`` or ``-- --check``."""
+    session.install(".[server,tui]", "playwright>=1.40", *PLUGINS)
     session.run("python", "benchmarks/engine.py", *session.posargs)
     session.run("python", "benchmarks/executors.py", *session.posargs)
     session.run("python", "benchmarks/api.py", *session.posargs)
@@ -39,3 +39,4 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/tui.py", *session.posargs)
     session.run("python", "benchmarks/builder.py", *session.posargs)
     session.run("python", "benchmarks/ai_studio.py", *session.posargs)
+    session.run("python", "benchmarks/web.py", *session.posargs)

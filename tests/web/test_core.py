@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import ServerProcess, dagy_cmd
+from tests.server.runs_support import wait_until
 from tests.web.conftest import OWNER, PASSWORD, sign_in
 
 
@@ -85,9 +86,8 @@ def test_a_cli_run_appears_live_and_its_page_shows_graph_timeline_and_followed_l
     assert page.locator("dagy-run-gantt .task[data-id='fetch-1']").count() == 0
     group.click()
     page.wait_for_selector("dagy-run-gantt .task[data-id='fetch-1']")
-    page.wait_for_function(
-        "document.querySelectorAll(\"dagy-run-gantt .task[data-id='flaky-1'] .bar.attempt\").length === 3"
-    )
+    attempts = page.locator("dagy-run-gantt .task[data-id='flaky-1'] .bar.attempt")
+    wait_until(lambda: attempts.count() == 3, timeout=30, what="flaky's three attempt bars")
     failed = page.locator("dagy-run-gantt .task[data-id='flaky-1'] .bar.attempt.f-failed")
     assert failed.count() == 2
 
@@ -126,9 +126,7 @@ def test_cancel_and_retry_from_the_run_page_change_the_store(
 
     gate.write_text("open")
     page.click("#retry-run")
-    page.wait_for_function(
-        f"location.hash.startsWith('#/runs/') && !location.hash.includes('{run_id}')"
-    )
+    page.wait_for_url(lambda url: "/runs/" in url and run_id not in url)
     retried = page.evaluate("location.hash").split("/runs/")[1]
     page.wait_for_selector("dagy-run[data-status='completed']")
     stored = api(web_server, "GET", f"/runs/{retried}")

@@ -115,7 +115,8 @@ async function render() {
 
 async function start(refreshWho = false) {
   if (refreshWho || session.token) {
-    try { await renderWho(); } catch (e) { if (e.status !== 401) toast(errorText(e), "error"); }
+    // the header (orgs) loads beside the page, not before it
+    renderWho().catch((e) => { if (e.status !== 401) toast(errorText(e), "error"); });
   }
   await render();
 }

@@ -146,14 +146,18 @@ const ROLES = (() => {
   try { return JSON.parse(document.querySelector('meta[name="dagy-roles"]')?.content || "{}"); } catch { return {}; }
 })();
 let _me = null;
+let _pending = null;
 
 // me(): GET /users/me, cached until signOut/switchOrg. {user_email, super_admin, org_id, org_name, role}
 export async function me(refresh = false) {
   if (!session.token) return null;
-  if (!_me || refresh) _me = await api("GET", "/users/me");
-  return _me;
+  if (_me && !refresh) return _me;
+  if (!_pending || refresh) {
+    const p = (_pending = api("GET", "/users/me").then((r) => { if (_pending === p) _me = r; return r; }).finally(() => { if (_pending === p) _pending = null; }));
+  }
+  return _pending;
 }
-export const forgetMe = () => { _me = null; };
+export const forgetMe = () => { _me = null; _pending = null; };
 
 // can("runs.trigger"): from the signed-in role (the server's role matrix). The API still checks.
 export function can(permission) {

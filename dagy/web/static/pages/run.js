@@ -139,8 +139,8 @@ class RunPage extends HTMLElement {
     } else {
       this.graph.update(items);
     }
-    await this.loadAttempts(items);
     this.gantt.render(items, this.attempts, Date.now());
+    if (await this.loadAttempts(items)) this.gantt.render(items, this.attempts, Date.now());
     this.logs.setTasks(this.runId, items);
     if (changed || first) this.renderData();
     this.dataset.status = run.status;
@@ -150,6 +150,7 @@ class RunPage extends HTMLElement {
   // Retried task runs: one bar per attempt, from the "attempt N of … started" lines of their logs.
   async loadAttempts(items) {
     const want = items.filter((t) => t.attempt > 1 && (this.attempts.get(t.task_run_id)?.length || 0) < t.attempt).slice(0, MAX_ATTEMPT_LOGS);
+    if (!want.length) return false;
     await Promise.all(want.map(async (t) => {
       try {
         const page = await get(`/runs/${encodeURIComponent(this.runId)}/logs`, { task_run_id: t.task_run_id, limit: 10000 });
@@ -163,6 +164,7 @@ class RunPage extends HTMLElement {
         if (tries.length) this.attempts.set(t.task_run_id, tries);
       } catch { /* the bar stays single */ }
     }));
+    return true;
   }
 
   renderHead() {
