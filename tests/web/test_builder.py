@@ -59,6 +59,13 @@ def page(served: ServerProcess, chromium: Any) -> Iterator[Any]:
     context.close()
 
 
+# the studio page has loaded the session its list marks as current
+OPENED = (
+    "() => document.querySelector('dagy-studio').dataset.sessionId === "
+    "document.querySelector('.st-session[aria-current=true]')?.dataset.sessionId"
+)
+
+
 def api_get(server: ServerProcess, token: str, path: str) -> Any:
     status, _, body = server.request("GET", path, token=token)
     assert status == 200, (path, body)
@@ -216,7 +223,7 @@ def test_an_ai_studio_turn_streams_a_pipeline_that_opens_in_the_designer(
 ) -> None:
     page.goto(served.url.rstrip("/") + "/#/studio")
     page.click(".st-new")
-    page.wait_for_selector(".st-session[aria-current=true]")
+    page.wait_for_function(OPENED)
     page.fill(
         ".st-input",
         "Build a workflow that reads JSON from s3://acme-raw/in.json, deduplicates by order_id, "
@@ -235,6 +242,7 @@ def test_an_ai_studio_turn_streams_a_pipeline_that_opens_in_the_designer(
     )
     page.click(".st-send")
     page.wait_for_selector(".st-valid")
+    page.wait_for_selector(".st-streaming", state="detached")
     answer = page.locator(".st-msg.st-assistant").last.text_content()
     assert answer.strip()
     streamed = page.evaluate("window.__streamed")
@@ -369,3 +377,19 @@ def test_a_viewer_sees_no_save_deploy_run_or_send_and_a_forced_save_is_refused(
         assert pg.locator(".st-send").count() == 0
     finally:
         context.close()
+
+
+def test_a_refused_studio_turn_shows_its_problems_and_offers_no_canvas(
+    served: ServerProcess, page: Any
+) -> None:
+    page.goto(served.url.rstrip("/") + "/#/studio")
+    page.click(".st-new")
+    page.wait_for_function(OPENED + " && !document.querySelector('.st-msg')")
+    page.fill(".st-input", "frobnicate the quux")
+    page.click(".st-send")
+    page.wait_for_function("() => document.querySelector('.st-status').textContent")
+    assert "Turn refused" in page.locator(".st-status").text_content()
+    assert page.locator(".st-invalid").count() == 1
+    assert page.locator(".st-msg.st-assistant").last.text_content().strip()
+    assert page.locator(".st-open").is_hidden()
+    assert not page.errors  # type: ignore[attr-defined]

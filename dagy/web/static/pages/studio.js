@@ -39,7 +39,7 @@ export class StudioPage extends HTMLElement {
     this.textContent = "";
     this.list = el("ul", { class: "st-list" });
     this.status = el("div", { class: "st-status", role: "status" });
-    this.title = el("h2", { class: "st-title" }, "AI studio");
+    this.heading = el("h2", { class: "st-title" }, "AI studio");
     this.history = el("div", { class: "st-history", "aria-live": "polite" });
     this.input = el("textarea", {
       class: "st-input",
@@ -65,7 +65,7 @@ export class StudioPage extends HTMLElement {
       el(
         "div",
         { class: "st-main" },
-        this.title,
+        this.heading,
         this.status,
         this.history,
         can("flows.write") ? el("div", { class: "st-compose" }, this.input, this.sendButton) : null,
@@ -103,23 +103,26 @@ export class StudioPage extends HTMLElement {
     try {
       const created = await api("POST", "/ai-studio/sessions", {});
       this.session = created;
-      await this.refresh();
       await this.open(created.session_id);
+      await this.refresh();
     } catch (err) {
       this.say(errorText(err));
     }
   }
 
   async open(sessionId) {
+    const seq = (this.openSeq = (this.openSeq || 0) + 1);
     const body = await api("GET", `/ai-studio/sessions/${encodeURIComponent(sessionId)}`);
+    if (seq !== this.openSeq) return; // another session was opened (or a turn sent) meanwhile
+    this.dataset.sessionId = body.session_id;
     this.session = body;
-    this.title.textContent = body.title || body.session_id;
+    this.heading.textContent = body.title || body.session_id;
     for (const li of this.list.querySelectorAll(".st-session")) {
       li.setAttribute("aria-current", li.dataset.sessionId === sessionId ? "true" : "false");
     }
     this.history.textContent = "";
     for (const msg of body.history || []) this.addMessage(msg.role, msg.content);
-    this.showResult(body.validation, body.pipeline_yaml);
+    this.showResult(body.pipeline_yaml ? body.validation : null, body.pipeline_yaml);
     this.showOpen(body);
   }
 
@@ -172,6 +175,7 @@ export class StudioPage extends HTMLElement {
       }
     }
     const sessionId = this.session.session_id;
+    this.openSeq = (this.openSeq || 0) + 1; // a session still loading must not wipe this turn
     this.busy = true;
     this.sendButton.disabled = true;
     this.addMessage("user", message);
