@@ -41,7 +41,15 @@ PUBLIC_API = {
     "/ai-studio/uploads/{attachment_id}",
 }
 # /docs: the spec names it among the public, unlimited paths; only /docs/openapi.json answers.
-PUBLIC_ROOT = {"/sign-in", "/docs", "/docs/openapi.json", "/docs/{path}"}
+# The web UI (dagy/web): its page and static files are public; every API call it makes is not.
+PUBLIC_ROOT = {
+    "/sign-in",
+    "/docs",
+    "/docs/openapi.json",
+    "/docs/{path}",
+    "/",
+    "/static/{path}",
+}
 MARKERS = {rbac.AUTHENTICATED, rbac.LOCAL}
 
 

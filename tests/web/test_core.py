@@ -133,3 +133,60 @@ def test_cancel_and_retry_from_the_run_page_change_the_store(
     assert stored["status"] == "completed" and stored["retry_of"] == run_id
     assert page.locator(f"dagy-run a:text-is('{run_id}')").count() == 1
     assert page.errors == []
+
+
+def test_runs_filters_by_id_prefix_and_creation_time_in_the_page_and_the_api(
+    web_server: ServerProcess, page: Any, tmp_path: Path
+):
+    run_id = api(
+        web_server,
+        "POST",
+        "/runs",
+        {
+            "flow_name": "webdemo",
+            "flow_version": "1.0.0",
+            "parameters": {"n": 2, "marker": str(tmp_path / "m")},
+        },
+    )["run_id"]
+    sign_in(page, web_server)
+    page.goto(web_server.url.rstrip("/") + "/#/runs")
+    page.wait_for_selector(f"a.run-link:text-is('{run_id}')")
+    page.fill("dagy-runs input[name=prefix]", run_id[:-2])
+    page.press("dagy-runs input[name=prefix]", "Enter")
+    rows = page.locator("dagy-runs a.run-link")
+    wait_until(lambda: rows.count() == 1, timeout=30, what="one row for the prefix")
+    assert rows.inner_text() == run_id
+    assert f"prefix={run_id[:-2]}" in page.url  # the filter is in the URL
+
+    listed = api(web_server, "GET", f"/runs?run_id_prefix={run_id[:-2]}")["items"]
+    assert [r["run_id"] for r in listed] == [run_id]
+    assert api(web_server, "GET", "/runs?created_after=2999-01-01")["items"] == []
+    token = web_server.login(OWNER, PASSWORD)
+    status, _, body = web_server.request("GET", "/runs?created_before=yesterday", token=token)
+    assert status == 400 and body["error"] == "validation_error"  # type: ignore[index]
+    assert page.errors == []
+
+
+def test_a_viewer_sees_no_cancel_or_retry_and_a_forced_retry_is_refused(
+    web_server: ServerProcess, page: Any, tmp_path: Path
+):
+    gate = tmp_path / "gate"
+    run_id = api(
+        web_server,
+        "POST",
+        "/runs",
+        {"flow_name": "webgated", "flow_version": "1.0.0", "parameters": {"gate": str(gate)}},
+    )["run_id"]
+    web_server.create_user("viewer@example.com", "viewer", PASSWORD)
+    sign_in(page, web_server, "viewer@example.com", PASSWORD)
+    page.goto(web_server.url.rstrip("/") + f"/#/runs/{run_id}")
+    page.wait_for_selector("dagy-run[data-status='running']")
+    assert page.locator("#cancel-run").count() == 0
+    api(web_server, "POST", f"/runs/{run_id}/cancel")
+    page.wait_for_selector("dagy-run[data-status='cancelled']")
+    assert page.locator("#retry-run").count() == 0
+    token = page.evaluate("sessionStorage.getItem('dagy.token')")
+    status, _, _ = web_server.request("POST", f"/runs/{run_id}/retry", token=token)
+    assert status == 403
+    assert api(web_server, "GET", f"/runs/{run_id}")["status"] == "cancelled"
+    assert page.errors == []

@@ -71,7 +71,7 @@ async function renderWho() {
   const select = h("select", {
     "aria-label": "Organization", class: "org-switch",
     onchange: async () => { session.org = select.value; forgetMe(); await start(true); },
-  }, orgs.map((o) => h("option", { value: o.org_id || o.id }, o.name || o.org_id || o.id)));
+  }, orgs.map((o) => h("option", { value: o.org_id }, o.org_name || o.org_id)));
   select.value = user.org_id;
   mount(who,
     orgs.length > 1 ? select : h("span", { class: "muted" }, user.org_name || user.org_id), " ",
@@ -128,6 +128,8 @@ onUnauthorized(() => { session.clear(); forgetMe(); renderNav(); renderWho(); na
 window.addEventListener("hashchange", () => render());
 document.addEventListener("dagy:signed-in", () => start(true));
 
+// Who is signed in loads while the page modules do (render() awaits the same request).
+if (session.token) me().catch(() => {});
 // No top-level await: page modules import this one, so it must finish evaluating first.
 Promise.allSettled(PAGES.map((p) => import(`./pages/${p}.js`))).then(() => {
   started = true;
