@@ -1,0 +1,216 @@
+// The AI studio: the caller's sessions, a chat whose answers stream in over SSE (the text shown as
+// it arrives), the turn's validation and YAML, and "Open in designer" for the session's canvas.
+// Every string from data is rendered as text.
+
+import { api, stream } from "../api.js";
+import { href, registerPage } from "../app.js";
+import { can } from "../ui.js";
+import { el, ensureStyles, errorText } from "./designer.js";
+
+export const designerHref = (sessionId) => href("/designer", { session: sessionId });
+
+function eventOf(a, b) {
+  let name = a;
+  let data = b;
+  if (a && typeof a === "object") {
+    name = a.event || a.type || a.name;
+    data = a.data;
+  }
+  if (typeof data === "string") {
+    try {
+      data = JSON.parse(data);
+    } catch {
+      data = { text: data };
+    }
+  }
+  return [name, data || {}];
+}
+
+export class StudioPage extends HTMLElement {
+  connectedCallback() {
+    ensureStyles(new URL("./designer.css", import.meta.url).pathname);
+    this.classList.add("st");
+    this.session = null;
+    this.render();
+    this.refresh().catch((err) => this.say(errorText(err)));
+  }
+
+  render() {
+    this.textContent = "";
+    this.list = el("ul", { class: "st-list" });
+    this.status = el("div", { class: "st-status", role: "status" });
+    this.heading = el("h2", { class: "st-title" }, "AI studio");
+    this.history = el("div", { class: "st-history", "aria-live": "polite" });
+    this.input = el("textarea", {
+      class: "st-input",
+      rows: 3,
+      "aria-label": "Message",
+      placeholder: "Describe the workflow to build, e.g. read JSON from s3://bucket/in.json, dedupe by id, write to s3://bucket/out.json",
+    });
+    this.input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) this.send();
+    });
+    this.sendButton = el("button", { type: "button", class: "st-send", onclick: () => this.send() }, "Send");
+    this.result = el("section", { class: "st-result" });
+    this.openButton = el("a", { class: "st-open button", href: "#", hidden: true }, "Open in designer");
+    this.append(
+      el(
+        "aside",
+        { class: "st-sessions" },
+        can("flows.write")
+          ? el("button", { type: "button", class: "st-new", onclick: () => this.create() }, "New session")
+          : null,
+        this.list,
+      ),
+      el(
+        "div",
+        { class: "st-main" },
+        this.heading,
+        this.status,
+        this.history,
+        can("flows.write") ? el("div", { class: "st-compose" }, this.input, this.sendButton) : null,
+        this.openButton,
+        this.result,
+      ),
+    );
+  }
+
+  say(text) {
+    this.status.textContent = text;
+  }
+
+  async refresh() {
+    const answer = await api("GET", "/ai-studio/sessions?limit=50");
+    this.list.textContent = "";
+    for (const item of answer.items || []) {
+      const li = el(
+        "li",
+        {
+          class: "st-session",
+          "data-session-id": item.session_id,
+          "aria-current": this.session && this.session.session_id === item.session_id ? "true" : "false",
+          tabindex: "0",
+        },
+        item.title || item.session_id,
+      );
+      li.addEventListener("click", () => this.open(item.session_id));
+      this.list.append(li);
+    }
+    if (!this.session && (answer.items || []).length) await this.open(answer.items[0].session_id);
+  }
+
+  async create() {
+    try {
+      const created = await api("POST", "/ai-studio/sessions", {});
+      this.session = created;
+      await this.open(created.session_id);
+      await this.refresh();
+    } catch (err) {
+      this.say(errorText(err));
+    }
+  }
+
+  async open(sessionId) {
+    const seq = (this.openSeq = (this.openSeq || 0) + 1);
+    const body = await api("GET", `/ai-studio/sessions/${encodeURIComponent(sessionId)}`);
+    if (seq !== this.openSeq) return; // another session was opened (or a turn sent) meanwhile
+    this.dataset.sessionId = body.session_id;
+    this.session = body;
+    this.heading.textContent = body.title || body.session_id;
+    for (const li of this.list.querySelectorAll(".st-session")) {
+      li.setAttribute("aria-current", li.dataset.sessionId === sessionId ? "true" : "false");
+    }
+    this.history.textContent = "";
+    for (const msg of body.history || []) this.addMessage(msg.role, msg.content);
+    this.showResult(body.pipeline_yaml ? body.validation : null, body.pipeline_yaml);
+    this.showOpen(body);
+  }
+
+  showOpen(body) {
+    const hasCanvas = body && body.canvas_state && (body.canvas_state.nodes || []).length > 0;
+    this.openButton.hidden = !hasCanvas;
+    this.openButton.setAttribute("href", designerHref(body.session_id));
+  }
+
+  addMessage(role, text) {
+    const node = el("div", { class: `st-msg st-${role === "user" ? "user" : "assistant"}`, "data-role": role }, text || "");
+    this.history.append(node);
+    this.history.scrollTop = this.history.scrollHeight;
+    return node;
+  }
+
+  showResult(validation, yaml, errors) {
+    this.result.textContent = "";
+    if (validation) {
+      const problems = [...(validation.errors || []), ...(errors || [])];
+      this.result.append(
+        el(
+          "p",
+          { class: validation.valid && !problems.length ? "st-valid" : "st-invalid" },
+          validation.valid && !problems.length ? "Validation: valid" : "Validation: has problems",
+        ),
+      );
+      if (problems.length) {
+        this.result.append(
+          el(
+            "ul",
+            { class: "st-problems" },
+            problems.map((p) => el("li", {}, typeof p === "string" ? p : `${p.path || ""}: ${p.message || ""}`)),
+          ),
+        );
+      }
+    }
+    if (yaml) this.result.append(el("h3", {}, "Pipeline YAML"), el("pre", { class: "st-yaml" }, yaml));
+  }
+
+  async send() {
+    const message = this.input.value.trim();
+    if (!message || this.busy) return;
+    if (!this.session) {
+      try {
+        this.session = await api("POST", "/ai-studio/sessions", {});
+      } catch (err) {
+        this.say(errorText(err));
+        return;
+      }
+    }
+    const sessionId = this.session.session_id;
+    this.openSeq = (this.openSeq || 0) + 1; // a session still loading must not wipe this turn
+    this.busy = true;
+    this.sendButton.disabled = true;
+    this.addMessage("user", message);
+    const answer = this.addMessage("assistant", "");
+    answer.classList.add("st-streaming");
+    const progress = el("div", { class: "st-progress" });
+    this.history.append(progress);
+    this.input.value = "";
+    let final = null;
+    const onEvent = (a, b) => {
+      const [name, data] = eventOf(a, b);
+      if (name === "progress") progress.textContent = data.message || data.stage || "";
+      else if (name === "delta") answer.textContent += data.text || "";
+      else if (name === "result" || name === "error") final = { name, data };
+    };
+    try {
+      await stream(`/ai-studio/sessions/${encodeURIComponent(sessionId)}/messages/stream`, { message }, onEvent);
+    } catch (err) {
+      final = { name: "error", data: (err && (err.body || err.data)) || { message: errorText(err) } };
+    }
+    progress.remove();
+    answer.classList.remove("st-streaming");
+    this.busy = false;
+    this.sendButton.disabled = false;
+    if (final && final.data) {
+      const data = final.data;
+      if (data.response && answer.textContent !== data.response) answer.textContent = data.response;
+      if (!answer.textContent) answer.textContent = data.message || "";
+      this.showResult(data.validation, data.pipeline_yaml, data.workflow_errors);
+      this.say(final.name === "error" ? `Turn refused: ${data.message || data.error || ""}` : `Turn ${data.workflow_status || "done"}`);
+      if (data.canvas_state) this.showOpen({ session_id: sessionId, canvas_state: data.canvas_state });
+    }
+    await this.refresh().catch(() => {});
+  }
+}
+
+if (!customElements.get("dagy-studio")) customElements.define("dagy-studio", StudioPage);
+registerPage("/studio", "dagy-studio", { title: "AI studio", nav: "AI studio", order: 55, permission: "flows.read" });
