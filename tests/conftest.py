@@ -87,6 +87,15 @@ def run_dagy(dagy_home: Path) -> Callable[..., subprocess.CompletedProcess[str]]
     return run
 
 
+def _default_sigint() -> None:
+    """In the child: Ctrl+C's default, whatever the suite inherited. A suite started as a
+    background job of a non-interactive shell has SIGINT ignored, and an ignored signal stays
+    ignored across exec, so a test's SIGINT would never reach the command."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen_dagy(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*dagy_cmd(), *args],
@@ -95,6 +104,7 @@ def popen_dagy(*args: str, env: dict[str, str] | None = None) -> subprocess.Pope
         text=True,
         env={**os.environ, **(env or {})},
         cwd=str(REPO),
+        preexec_fn=_default_sigint,  # noqa: PLW1509 - one call, no locks taken
     )
 
 

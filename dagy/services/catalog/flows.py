@@ -259,7 +259,8 @@ def _remove_files(
     from dagy.services.runs.code import code_dir
 
     for run_id in deletion.run_ids:
-        _remove_inside(paths.runs, paths.run_dir(run_id))
+        # A stored id that cannot name a folder (``../x``) has no files of its own to remove.
+        _remove_inside(paths.runs, paths.runs / run_id)
         _remove_inside(paths.artifacts, paths.artifacts / run_id)
     for version in deletion.versions:
         folder = code_dir(paths, org_id, flow_name, version)
