@@ -171,17 +171,18 @@ class ControlFlow:
     stopped: bool
     _artifact_root: Path
 
-    def _fail(
-        self,
-        record: TaskRunRecord,
-        error: str,
-        *,
-        ended_at: Any = None,
-        attempt: int | None = None,
-        run_error: str | None = None,
-        timed: bool = True,
-    ) -> None:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # the scheduler's own (dagy/engine/runner.py), which this part calls
+
+        def _fail(
+            self,
+            record: TaskRunRecord,
+            error: str,
+            *,
+            ended_at: Any = None,
+            attempt: int | None = None,
+            run_error: str | None = None,
+            timed: bool = True,
+        ) -> None: ...
 
     def _value(self, task_run_id: str) -> Any:
         """A task run's result as consumers see it: a condition's ``value``, None when SKIPPED."""
