@@ -110,6 +110,8 @@ def show(run_id: str, as_json: bool, profile: str | None) -> None:
     ]
     if run.retry_of:
         lines.append(f"Retry of: {run.retry_of}")
+    if run.replay_of:
+        lines.append(f"Replay of: {run.replay_of}")
     if run.error:
         lines.append(f"Error: {run.error}")
     for t in detail.task_runs:
