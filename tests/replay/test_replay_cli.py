@@ -145,7 +145,7 @@ def test_replay_refusals(run_dagy, tmp_path):
 
     (folder / "etl.py").unlink()
     gone = run_dagy("runs", "replay", source)
-    assert gone.returncode != 0
+    assert gone.returncode == 3
     assert f"its flow file {folder / 'etl.py'} no longer exists" in gone.stderr
 
     missing = run_dagy("runs", "diff", source, "etl-nope")
