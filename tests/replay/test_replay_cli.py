@@ -175,3 +175,45 @@ def test_pipeline_replay_reuses_the_map_and_diff_names_the_edited_step(run_dagy,
     assert items["bump"]["result"] == "equal"
     children = [i for i in body["items"] if i["parent"] == "bump"]
     assert [c["task_run_id"] for c in children] == ["bump.0", "bump.1", "bump.2"]
+
+
+def _deploy(home: Path, flow: Path, tally_path: Path) -> None:
+    from dagy.config.paths import DagyPaths
+    from dagy.sdk.loader import load_flow
+    from dagy.services.catalog import deployments, flows
+    from dagy.store.duckdb_store import DuckDBStore
+
+    store = DuckDBStore(DagyPaths(home))
+    flows.register_version(store, "personal", load_flow(f"{flow}:etl").build(tally=str(tally_path)))
+    deployments.upsert(
+        store, "personal", None, name="etl-dep", flow_name="etl", flow_version="1.0.0"
+    )
+
+
+def test_a_deployments_run_replays_its_current_code_and_says_when_it_is_gone(
+    run_dagy, tmp_path, dagy_home
+):
+    folder = tmp_path / "code"
+    flow = write_flow(folder)
+    _deploy(dagy_home, flow, folder / "tally.txt")
+    first = run_dagy("run", "etl-dep", "--param", f"tally={folder / 'tally.txt'}")
+    assert first.returncode == 0, first.stderr
+    source = run_id_of(first)
+    write_flow(folder, factor=3)
+    forbid_extract(folder)
+
+    done = run_dagy("runs", "replay", source)
+
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert tally(folder)[3:] == ["transform", "load"]
+    shown = as_json(run_dagy("runs", "show", run_id_of(done), "--json"))
+    assert shown["deployment_name"] == "etl-dep" and shown["replay_of"] == source
+
+    from dagy.config.paths import DagyPaths
+    from dagy.services.catalog import deployments
+    from dagy.store.duckdb_store import DuckDBStore
+
+    deployments.delete(DuckDBStore(DagyPaths(dagy_home)), "personal", "etl-dep")
+    gone = run_dagy("runs", "replay", source)
+    assert gone.returncode == 3
+    assert f"Cannot replay {source}: its deployment etl-dep no longer exists" in gone.stderr
