@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagy.config.paths import DagyPaths
-from dagy.engine import control
+from dagy.engine import artifacts, control
 from dagy.engine.control import ControlFlow, MapState
 from dagy.engine.executors import Attempt, Executor, Outcome, executor_class, write_task_metadata
 from dagy.engine.recorder import Recorder
@@ -348,6 +348,7 @@ class _Scheduler(ControlFlow):
             )
             ended = outcome.ended_at
             try:
+                artifacts.make_dir(attempt.task_dir)  # a silent task has no folder yet
                 write_task_metadata(attempt, outcome, "FAILED")
                 with open(attempt.task_dir / "task.log", "a", encoding="utf-8") as log:
                     log.write(
