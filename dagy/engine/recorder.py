@@ -31,9 +31,13 @@ class Recorder:
         verbose: bool = False,
         flush_interval: float = FLUSH_INTERVAL,
         observer: Callable[[str, str], None] | None = None,
+        after_first_flush: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.observer = observer  # told (task_run_id, status) of each change, e.g. a progress line
+        # Called once, after the first mid-run flush: the run lets go of a store it held open since
+        # it started (dagy/services/runs/execute.py), so a short run opens the store file once.
+        self._after_first_flush = after_first_flush
         self.run_id = run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         self.events = EventLog(run_dir / "events.jsonl")
@@ -75,6 +79,9 @@ class Recorder:
                 self.flush(timeout=OPPORTUNISTIC_TIMEOUT)
             except StoreBusyError:
                 self._last_flush = time.monotonic()
+            release, self._after_first_flush = self._after_first_flush, None
+            if release is not None:
+                release()
 
     def flush(self, *, timeout: float | None = None) -> None:
         """Apply the pending batch to the store in one transaction."""

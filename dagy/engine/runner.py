@@ -143,7 +143,7 @@ class _Scheduler(ControlFlow):
         self.stopped = False
         self._task_root = paths.task_run_dir(self.run_id, "x").parent
         self._artifact_root = paths.artifact_dir(self.run_id, "x").parent
-        self._task_root.mkdir(parents=True, exist_ok=True)
+        # task_runs/ comes with the first task that writes a log (artifacts.make_dir makes it).
         self._artifact_root.mkdir(parents=True, exist_ok=True)
 
     # -- helpers ----------------------------------------------------------------------------------
