@@ -65,10 +65,11 @@ class Recorder:
         self.events.run(**changes)
         self._run_changes.update(changes)
 
-    def sync_files(self) -> None:
-        """Push buffered log and event lines to the OS, at most every SYNC_INTERVAL seconds."""
+    def sync_files(self, *, force: bool = False) -> None:
+        """Push buffered log and event lines to the OS, at most every SYNC_INTERVAL seconds
+        (``force``: now, when the scheduler is about to wait)."""
         now = time.monotonic()
-        if now - self._last_sync >= SYNC_INTERVAL:
+        if force or now - self._last_sync >= SYNC_INTERVAL:
             self._last_sync = now
             self._log.flush()
             self.events.flush()

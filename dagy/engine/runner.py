@@ -406,9 +406,15 @@ class _Scheduler(ControlFlow):
             self.recorder.sync_files()
             self.recorder.maybe_flush()
             try:
-                outcome: Outcome | None = self.completions.get(timeout=self._wait_time())
+                outcome: Outcome | None = self.completions.get_nowait()
             except queue.Empty:
-                outcome = None
+                # About to wait: what happened so far reaches the OS first, so a kill -9 while the
+                # run waits on a long task loses none of it.
+                self.recorder.sync_files(force=True)
+                try:
+                    outcome = self.completions.get(timeout=self._wait_time())
+                except queue.Empty:
+                    outcome = None
             while outcome is not None:
                 self._finish(outcome)
                 try:
