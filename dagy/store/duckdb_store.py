@@ -73,6 +73,12 @@ _UPSERT_TASK_RUNS = "INSERT OR REPLACE INTO task_runs ({cols}) SELECT {unnests}"
     unnests=", ".join(f"unnest(?::{_TASK_TYPES[c]}[])" for c in TASK_RUN_COLUMNS),
 )
 
+# Every open of the file asks this: the statuses as literals (our own constants), which DuckDB
+# answers in ~0.5 ms where ``IN (SELECT unnest(?::VARCHAR[]))`` took 3-30 ms.
+_ACTIVE_HERE = (
+    "SELECT run_id, pid, pid_started, events_offset FROM runs WHERE status IN ({}) AND host = ?"
+).format(", ".join(f"'{status}'" for status in ACTIVE_STATUSES))
+
 
 @contextlib.contextmanager
 def _interrupts_as_keyboard_interrupt() -> Iterator[None]:
@@ -416,11 +422,7 @@ class DuckDBStore:
     def _recover(self, con: duckdb.DuckDBPyConnection) -> None:
         """Finish the runs of processes on this host that died: replay their events, then fail them."""
         host = socket.gethostname()
-        rows = con.execute(
-            "SELECT run_id, pid, pid_started, events_offset FROM runs "
-            "WHERE status IN (SELECT unnest(?::VARCHAR[])) AND host = ?",
-            [list(ACTIVE_STATUSES), host],
-        ).fetchall()
+        rows = con.execute(_ACTIVE_HERE, [host]).fetchall()
         for run_id, pid, pid_started, offset in rows:
             if process_alive(pid, pid_started):
                 continue
