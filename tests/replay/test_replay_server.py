@@ -168,3 +168,16 @@ def test_another_orgs_run_is_404(setup, source):
         status, _, answer = setup.server.request(method, path, token=stranger, body=body)
         assert status == 404, answer
         assert answer["message"] == f"Run not found: {source}"
+
+
+def test_cli_replay_in_api_mode(setup, source):
+    before = len(tally(setup.folder))
+    api = {"DAGY_API_URL": setup.server.api_url, "DAGY_TOKEN": setup.server.local_token}
+
+    done = setup.dagy("runs", "replay", source, "--from", "transform-1", env=api)
+
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert tally(setup.folder)[before:] == ["transform", "load"]
+    assert _replay_of(setup, run_id_of(done)) == source
+    unknown = setup.dagy("runs", "replay", "etl-nope", env=api)
+    assert unknown.returncode == 3 and unknown.stderr.strip() == "Run not found: etl-nope"
