@@ -60,9 +60,13 @@ class TaskDiff:
 
     @property
     def same(self) -> bool:
+        """Nothing to tell apart: equal (or no) results, equal source and status; or a map child
+        the other run did not re-record because it reused the whole map."""
+        if self.result == "reused":
+            return True
         return (
-            self.result in ("equal", "none", "reused")
-            and self.source in ("equal", None)
+            self.result in ("equal", "none")
+            and self.source != "changed"  # unknown (no hash recorded) is no difference seen
             and self.status_a == self.status_b
         )
 
