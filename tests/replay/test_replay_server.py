@@ -20,6 +20,7 @@ from tests.replay.replay_support import (
     run_id_of,
     tally,
     write_flow,
+    write_pipeline,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,3 +182,22 @@ def test_cli_replay_in_api_mode(setup, source):
     assert _replay_of(setup, run_id_of(done)) == source
     unknown = setup.dagy("runs", "replay", "etl-nope", env=api)
     assert unknown.returncode == 3 and unknown.stderr.strip() == "Run not found: etl-nope"
+
+
+def test_a_pipeline_replays_through_the_live_server(setup):
+    folder = setup.folder.parent / "pipe"
+    pipeline = write_pipeline(folder)
+    first = setup.dagy("run", str(pipeline), "--param", f"tally={folder / 'tally.txt'}")
+    assert first.returncode == 0, first.stderr
+    source = run_id_of(first)
+    write_pipeline(folder, factor=5)
+    forbid_extract(folder)
+
+    done = setup.dagy("runs", "replay", source)
+
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert tally(folder)[5:] == ["scale"]
+    status, _, body = setup.call("GET", f"/runs/{source}/diff/{run_id_of(done)}")
+    assert [i["task_run_id"] for i in body["items"] if i["result"] not in ("equal", "reused")] == [
+        "scale"
+    ]
