@@ -42,6 +42,7 @@ from dagy.server.routes import (
     secrets,
     sensors,
     signin,
+    sql,
     store_local,
     ui,
     usage,
@@ -82,6 +83,7 @@ API_MODULES = [
     admin,
     admin_exceptions,
     ai_studio,
+    sql,
 ]
 ROOT_MODULES: list[Any] = [signin, web]
 
