@@ -14,7 +14,9 @@ from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.history import query, saved
 
 _READ = {"permission": "runs.read"}
-_WRITE = {"permission": "runs.write"}
+# No runs.write in the matrix: saving a shared query is for those who may trigger runs
+# (developer and above), not viewers.
+_WRITE = {"permission": "runs.trigger"}
 
 
 class QueryBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
