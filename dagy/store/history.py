@@ -30,7 +30,8 @@ import duckdb
 from dagy.errors import StoreBusyError
 from dagy.store.duckdb_store import DuckDBStore
 
-# What the sandbox may not change: set when it opens, locked before a user's query runs.
+# What the sandbox may not do, set when it opens; ``lock_configuration`` follows once its views
+# are in place, before a user's query runs.
 SANDBOX_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "enable_external_access": False,
     "autoload_known_extensions": False,
@@ -38,7 +39,6 @@ SANDBOX_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "allow_community_extensions": False,
     "allow_unsigned_extensions": False,
     "python_enable_replacements": False,
-    "lock_configuration": True,
 }
 
 # Each view: its SELECT over the store's raw tables ({db}: the store's catalog, {org}: the org
@@ -47,14 +47,14 @@ VIEWS: dict[str, str] = {
     "runs": """
         SELECT run_id, flow_name, flow_version, deployment_name, lower(status) AS status,
                trigger, executor, execution_mode, parameters, tags, output, error, retry_of,
-               host, created_at, started_at, ended_at,
+               replay_of, host, created_at, started_at, ended_at,
                date_diff('microsecond', started_at, ended_at) / 1e6 AS duration_seconds
         FROM {db}.main.runs WHERE org_id = {org}
     """,
     "task_runs": """
         SELECT run_id, task_run_id, task_name, seq, lower(status) AS status,
                attempt AS attempts, max_attempts, executor, started_at, ended_at,
-               duration_seconds, error, reused_from
+               duration_seconds, error, reused_from, source_hash
         FROM {db}.main.task_runs WHERE org_id = {org}
     """,
     # One row per attempt a task run made. The store keeps a task run's last attempt only: an
@@ -160,6 +160,7 @@ def sandbox(store: DuckDBStore, org_id: str, sql: str) -> Iterator[duckdb.DuckDB
         with _snapshot(store, org_id, named_views(sql)) as path:
             con = _connect_read_only(path, store.lock_timeout)
             try:
+                con.execute("SET lock_configuration = true")
                 yield con
             finally:
                 con.close()
@@ -168,9 +169,12 @@ def sandbox(store: DuckDBStore, org_id: str, sql: str) -> Iterator[duckdb.DuckDB
         pass
     con = _connect_read_only(store.paths.db, store.lock_timeout)
     try:
-        db = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        db = con.execute("SELECT current_database()").fetchall()[0][0]
         for name in VIEW_NAMES:
             con.execute(f"CREATE TEMP VIEW {name} AS {view_sql(name, db, org_id)}")
+        # bare names find the views only; the raw tables stay reachable as dagy.main.<table>
+        con.execute("SET search_path = 'temp.main'")
+        con.execute("SET lock_configuration = true")
         yield con
     finally:
         con.close()
@@ -183,7 +187,7 @@ def _snapshot(store: DuckDBStore, org_id: str, names: list[str]) -> Iterator[Pat
     path = folder / "history.duckdb"
     try:
         with store.connection() as con:
-            db = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+            db = con.execute("SELECT current_database()").fetchall()[0][0]
             con.execute(f"ATTACH {_quote_text(str(path))} AS {_SNAPSHOT}")
             try:
                 for name in names:

@@ -153,7 +153,7 @@ def check_statement(con: duckdb.DuckDBPyConnection, sql: str) -> None:
 def validate(sql: Any) -> str:
     """``sql`` as a saved query may hold it: one query DuckDB can parse."""
     text = check_sql(sql)
-    con = duckdb.connect(":memory:", config=dict(history.SANDBOX_CONFIG))
+    con = duckdb.connect(":memory:", config={**history.SANDBOX_CONFIG, "lock_configuration": True})
     try:
         check_statement(con, text)
     finally:
