@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from dagy.errors import StoreBusyError
+from dagy.store import migrations
 from dagy.store.duckdb_store import DuckDBStore
 
 # What the sandbox may not do, set when it opens; ``lock_configuration`` follows once its views
@@ -165,9 +166,7 @@ def sandbox(store: DuckDBStore, org_id: str, sql: str) -> Iterator[duckdb.DuckDB
             finally:
                 con.close()
         return
-    with store.connection():  # migrations and crash recovery, as any open does; then closed
-        pass
-    con = _connect_read_only(store.paths.db, store.lock_timeout)
+    con = _open_file(store)
     try:
         db = con.execute("SELECT current_database()").fetchall()[0][0]
         for name in VIEW_NAMES:
@@ -178,6 +177,23 @@ def sandbox(store: DuckDBStore, org_id: str, sql: str) -> Iterator[duckdb.DuckDB
         yield con
     finally:
         con.close()
+
+
+def _open_file(store: DuckDBStore) -> duckdb.DuckDBPyConnection:
+    """The store file, read-only; migrated first (by a brief read-write open) only when it is
+    missing a migration. Read-only opens do not exclude each other: queries run side by side."""
+    if store.paths.db.exists():
+        con = _connect_read_only(store.paths.db, store.lock_timeout)
+        try:
+            done = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
+        except duckdb.CatalogException:
+            done = set()
+        if done >= {number for number, _ in migrations.available()}:
+            return con
+        con.close()
+    with store.connection():  # creates or migrates the file (and recovers crashed runs)
+        pass
+    return _connect_read_only(store.paths.db, store.lock_timeout)
 
 
 @contextlib.contextmanager
