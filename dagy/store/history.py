@@ -21,6 +21,7 @@ import random
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,17 +152,20 @@ def _connect_read_only(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
 
 
 @contextlib.contextmanager
-def sandbox(store: DuckDBStore, org_id: str, sql: str) -> Iterator[duckdb.DuckDBPyConnection]:
+def sandbox(
+    store: DuckDBStore, org_id: str, sql: str, *, timeout: float | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A locked-down, read-only connection where the six views show ``org_id``'s rows only.
 
     Call it outside any ``store.connection()`` block of this store object: on the file, the
-    sandbox opens the file itself.
+    sandbox opens the file itself. On a held store, copying the snapshot is stopped after
+    ``timeout`` seconds (TimeoutError): the server's connection is not held longer than that.
     """
     if store.held:
-        with _snapshot(store, org_id, named_views(sql)) as path:
+        with _snapshot(store, org_id, named_views(sql), timeout) as path:
             con = _connect_read_only(path, store.lock_timeout)
             try:
-                con.execute("SET lock_configuration = true")
+                _lock(con)
                 yield con
             finally:
                 con.close()
@@ -173,10 +177,16 @@ def sandbox(store: DuckDBStore, org_id: str, sql: str) -> Iterator[duckdb.DuckDB
             con.execute(f"CREATE TEMP VIEW {name} AS {view_sql(name, db, org_id)}")
         # bare names find the views only; the raw tables stay reachable as dagy.main.<table>
         con.execute("SET search_path = 'temp.main'")
-        con.execute("SET lock_configuration = true")
+        _lock(con)
         yield con
     finally:
         con.close()
+
+
+def _lock(con: duckdb.DuckDBPyConnection) -> None:
+    """No progress bar on the server's stderr (a connection setting), then no setting changes."""
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET lock_configuration = true")
 
 
 def _open_file(store: DuckDBStore) -> duckdb.DuckDBPyConnection:
@@ -197,7 +207,44 @@ def _open_file(store: DuckDBStore) -> duckdb.DuckDBPyConnection:
 
 
 @contextlib.contextmanager
-def _snapshot(store: DuckDBStore, org_id: str, names: list[str]) -> Iterator[Path]:
+def interrupt_after(
+    con: duckdb.DuckDBPyConnection, seconds: float | None
+) -> Iterator[threading.Event]:
+    """Interrupt what ``con`` runs once ``seconds`` have passed (None: never); the event says
+    whether it fired. An interrupt reaches only a running query, so the timer keeps interrupting
+    until the block ends: a query that starts just after the deadline is stopped too."""
+    fired, done = threading.Event(), threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        while True:
+            con.interrupt()
+            if done.wait(0.02):
+                return
+
+    timer = threading.Timer(seconds or 0, stop)
+    timer.daemon = True
+    if seconds is not None:
+        timer.start()
+    try:
+        yield fired
+    finally:
+        done.set()
+        timer.cancel()
+
+
+def _detach(con: duckdb.DuckDBPyConnection) -> None:
+    """Detach the snapshot; once more if the timer's interrupt landed on the first try."""
+    try:
+        con.execute(f"DETACH {_SNAPSHOT}")
+    except duckdb.Error:
+        con.execute(f"DETACH IF EXISTS {_SNAPSHOT}")
+
+
+@contextlib.contextmanager
+def _snapshot(
+    store: DuckDBStore, org_id: str, names: list[str], timeout: float | None
+) -> Iterator[Path]:
     """A private temporary DuckDB file holding ``org_id``'s rows of the views ``names``."""
     folder = Path(tempfile.mkdtemp(prefix="dagy-sql-"))  # mode 0700
     path = folder / "history.duckdb"
@@ -206,12 +253,20 @@ def _snapshot(store: DuckDBStore, org_id: str, names: list[str]) -> Iterator[Pat
             db = con.execute("SELECT current_database()").fetchall()[0][0]
             con.execute(f"ATTACH {_quote_text(str(path))} AS {_SNAPSHOT}")
             try:
-                for name in names:
-                    con.execute(
-                        f"CREATE TABLE {_SNAPSHOT}.main.{name} AS {view_sql(name, db, org_id)}"
-                    )
+                with interrupt_after(con, timeout) as fired:
+                    for name in names:
+                        con.execute(
+                            f"CREATE TABLE {_SNAPSHOT}.main.{name} AS {view_sql(name, db, org_id)}"
+                        )
+            except duckdb.Error:
+                # caught here, inside the block: store.connection() would make an interrupt
+                # the KeyboardInterrupt of a Ctrl+C
+                if not fired.is_set():
+                    raise
             finally:
-                con.execute(f"DETACH {_SNAPSHOT}")
+                _detach(con)
+            if fired.is_set():
+                raise TimeoutError(f"copying the history took longer than {timeout:g}s")
         yield path
     finally:
         shutil.rmtree(folder, ignore_errors=True)

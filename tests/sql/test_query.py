@@ -197,9 +197,29 @@ def test_time_limit_interrupts_a_long_query(store: DuckDBStore) -> None:
     assert query.run(store, "personal", "SELECT 1").rows == [[1]]  # nothing left stuck
 
 
-def test_snapshot_files_are_removed_after_a_held_query(store: DuckDBStore) -> None:
+def test_snapshot_files_are_removed_after_a_held_query(
+    store: DuckDBStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import tempfile
 
-    before = set(Path(tempfile.gettempdir()).glob("dagy-sql-*"))
-    rows(store, "SELECT count(*) FROM runs")
-    assert set(Path(tempfile.gettempdir()).glob("dagy-sql-*")) <= before
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert rows(store, "SELECT count(*) FROM runs") == [[4]]
+    with pytest.raises(query.SQLRefusedError):
+        query.run(store, "personal", "SELECT * FROM read_csv('x.csv') JOIN runs ON true")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_snapshot_past_the_time_limit_is_stopped_and_leaves_the_store_usable(
+    home: Path,
+) -> None:
+    held = DuckDBStore(DagyPaths(home))
+    held.hold()
+    try:
+        with pytest.raises(TimeoutError), history.sandbox(held, "personal", "runs", timeout=1e-9):
+            pass
+        with pytest.raises(query.QueryTimeoutError):
+            query.run(held, "personal", "SELECT count(*) FROM runs", timeout=1e-9)
+        assert query.run(held, "personal", "SELECT count(*) FROM runs").rows == [[4]]
+        assert held.get_run("p-1") is not None
+    finally:
+        held.release()

@@ -13,7 +13,6 @@ import base64
 import datetime as _dt
 import decimal
 import math
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -174,9 +173,13 @@ def run(
     text, rows_max = check_sql(sql), check_limit(limit)
     seconds = settings.SQL_TIMEOUT.get() if timeout is None else timeout
     started = time.perf_counter()
-    with history.sandbox(store, org_id, text) as con:
-        check_statement(con, text)
-        columns, rows = execute(con, text, rows_max, seconds)
+    try:
+        with history.sandbox(store, org_id, text, timeout=seconds) as con:
+            check_statement(con, text)
+            left = max(0.001, seconds - (time.perf_counter() - started))
+            columns, rows = execute(con, text, rows_max, left)
+    except TimeoutError:
+        raise _timeout(seconds) from None
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     return QueryResult(columns, [_row(r) for r in rows[:rows_max]], len(rows) > rows_max, elapsed)
 
@@ -186,31 +189,27 @@ def execute(
 ) -> tuple[list[Column], list[tuple[Any, ...]]]:
     """Up to ``limit + 1`` rows of ``sql`` on the sandbox ``con``, interrupted after ``timeout``
     seconds from a timer thread (DuckDB's ``interrupt()``); DuckDB's refusals as ours."""
-    fired = threading.Event()
-
-    def stop() -> None:
-        fired.set()
-        con.interrupt()
-
-    timer = threading.Timer(timeout, stop)
-    timer.daemon = True
-    timer.start()
-    try:
-        relation = con.sql(sql)
-        if relation is None:  # not a query (check_statement lets none through)
-            raise SQLRefusedError(f"Refused: {_WHY['statement']}", {"reason": "statement"})
-        columns = [Column(n, str(t)) for n, t in zip(relation.columns, relation.types, strict=True)]
-        rows = relation.limit(limit + 1).fetchall()
-    except duckdb.Error as exc:
-        if fired.is_set():
-            raise QueryTimeoutError(
-                f"The query ran longer than {timeout:g}s and was stopped",
-                {"reason": "timeout", "timeout_seconds": timeout},
-            ) from None
-        raise _refusal(exc) or _invalid(exc) from None
-    finally:
-        timer.cancel()
+    with history.interrupt_after(con, timeout) as fired:
+        try:
+            relation = con.sql(sql)
+            if relation is None:  # not a query (check_statement lets none through)
+                raise SQLRefusedError(f"Refused: {_WHY['statement']}", {"reason": "statement"})
+            columns = [
+                Column(n, str(t)) for n, t in zip(relation.columns, relation.types, strict=True)
+            ]
+            rows = relation.limit(limit + 1).fetchall()
+        except duckdb.Error as exc:
+            if fired.is_set():
+                raise TimeoutError from None
+            raise _refusal(exc) or _invalid(exc) from None
     return columns, rows
+
+
+def _timeout(seconds: float) -> QueryTimeoutError:
+    return QueryTimeoutError(
+        f"The query ran longer than {seconds:g}s and was stopped",
+        {"reason": "timeout", "timeout_seconds": seconds},
+    )
 
 
 def _message(exc: BaseException) -> str:
