@@ -11,7 +11,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from dagy import __version__, web
 from dagy.auth import rbac
 from dagy.config import settings
-from dagy.server import errors
+from dagy.server import errors, openapi
 from dagy.server.faults import FaultMiddleware
 from dagy.server.metering import ApiCallMiddleware
 from dagy.server.ratelimit import RateLimitMiddleware
@@ -120,6 +120,7 @@ def create_app(state: ServerState) -> Litestar:
         ),
         debug=False,
     )
+    openapi.install(app)  # the document says what the routes really answer (dagy/server/openapi.py)
     app.state.dagy = state
     return app
 
