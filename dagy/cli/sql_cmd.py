@@ -67,7 +67,7 @@ def _output_options(fn: Any) -> Any:
     )(fn)
 
 
-@click.group(cls=SqlGroup, invoke_without_command=False)
+@click.group(cls=SqlGroup, subcommand_metavar='"SQL" | COMMAND [ARGS]...')
 def sql() -> None:
     """Read-only SQL over the run history: views runs, task_runs, attempts, events, schedules
     and usage (see docs/sql.md).
@@ -77,6 +77,9 @@ def sql() -> None:
       dagy sql --format csv -o runs.csv "SELECT * FROM runs"
       dagy sql save failures "SELECT * FROM runs WHERE status = 'failed'"
       dagy sql run failures
+
+    A query (and `run`) takes --format table|csv|json|parquet, --output FILE (mode 0600;
+    parquet needs it), --limit N (default 1000) and --profile NAME.
 
     Exit codes: 2 for SQL that is invalid, refused (writes, ATTACH, COPY, files, SET,
     INSTALL/LOAD) or over the time limit; 3 for an unknown saved query.
