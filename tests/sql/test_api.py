@@ -91,6 +91,9 @@ def test_aggregates_over_the_api_match_the_hand_counted_runs(world: World) -> No
     assert body["rows"] == [["etl", 3, 6, 29.5], ["report", 1, 1, 0.5]]
     status, body = sql(world.other, "SELECT sum(runs), sum(failed_runs) FROM usage")
     assert body["rows"] == [[2, 1]]
+    # this test's own calls are counted, and written before the query reads them
+    status, body = sql(world.owner, "SELECT sum(api_calls) > 0 FROM usage")
+    assert body["rows"] == [[True]]
 
 
 def test_no_query_reaches_another_orgs_rows_or_the_raw_tables(world: World) -> None:
