@@ -147,22 +147,24 @@ def main() -> int:
         counted = sum(int(r[2]) for r in first.rows)
         assert counted == args.tasks // 50 * 50, (counted, args.tasks)
         group_by = timed(lambda: query.run(store, "personal", GROUP_BY), args.reps)
-        few = max(3, args.reps // 3)
-        p95 = timed(lambda: query.run(store, "personal", P95), few)
-        join = timed(lambda: query.run(store, "personal", JOIN), few)
-        with history.sandbox(store, "personal", GROUP_BY) as con:
-            bare = timed(lambda: query.execute(con, GROUP_BY, 1000, 60.0), args.reps)
-        store.hold()
-        try:
-            served = timed(lambda: query.run(store, "personal", GROUP_BY), args.served_reps)
-        finally:
-            store.release()
         p50 = statistics.median(group_by)
         verdict = "met" if p50 < GOAL_MS else "MISSED"
         print(line("group by (store file, end to end)", group_by, f"   goal < 300 ms: {verdict}"))
+        few = max(3, args.reps // 3)
+        p95 = timed(lambda: query.run(store, "personal", P95), few)
         print(line("group by with an exact p95", p95))
+        join = timed(lambda: query.run(store, "personal", JOIN), few)
         print(line("join runs x task_runs, by flow", join))
+        with history.sandbox(store, "personal", GROUP_BY) as con:
+            bare = timed(lambda: query.execute(con, GROUP_BY, 1000, 600.0), args.reps)
         print(line("group by on an open sandbox", bare))
+        store.hold()
+        try:  # DAGY_SQL_TIMEOUT (30 s) would stop a large snapshot: measure it whole
+            served = timed(
+                lambda: query.run(store, "personal", GROUP_BY, timeout=600), args.served_reps
+            )
+        finally:
+            store.release()
         print(line("group by as dagy serve (snapshot)", served))
         print(f"load after: {os.getloadavg()[0]:.2f}")
     finally:
