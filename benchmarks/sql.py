@@ -19,7 +19,9 @@ the locked-down sandbox, create the org's views, check the statement, run, fetch
 
 At the end it runs benchmarks/run_diff.py's ``main()`` when that file exists, so ``nox -s bench``
 prints issue 22's figures together. The machine's load (``os.getloadavg``) is printed beside
-the figures: other work on the machine makes them pessimistic.
+the figures: other work on the machine makes them pessimistic. ``cpu p50`` is the CPU time the
+process spent (all DuckDB threads): on an idle machine with N cores the wall time of a parallel
+query approaches cpu / N.
 """
 
 from __future__ import annotations
@@ -83,21 +85,29 @@ def seed(home: Path, tasks: int, per_run: int = 50) -> float:
     return time.perf_counter() - started
 
 
+CPU: dict[int, list[float]] = {}  # id(samples) -> CPU ms of each sample (all threads)
+
+
 def timed(fn: object, reps: int) -> list[float]:
-    out = []
+    """Wall-clock ms of each call; the process's CPU ms (DuckDB's threads included) beside it,
+    which other work on a busy machine does not inflate."""
+    out, cpu = [], []
     for _ in range(reps):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         fn()  # type: ignore[operator]
         out.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
+    CPU[id(out)] = cpu
     return out
 
 
 def line(name: str, samples: list[float], extra: str = "") -> str:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    cpu = statistics.median(CPU.get(id(samples), [0.0]))
     return (
         f"{name:<34} p50 {statistics.median(samples):8.1f} ms   p99 {p99:8.1f} ms"
-        f"   ({len(samples)} runs){extra}"
+        f"   cpu p50 {cpu:8.1f} ms   ({len(samples)} runs){extra}"
     )
 
 
