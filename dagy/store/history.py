@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from dagy.config import settings
 from dagy.errors import StoreBusyError
 from dagy.store import migrations
 from dagy.store.duckdb_store import DuckDBStore
@@ -136,7 +137,8 @@ def _connect_read_only(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
     delay = 0.005
     while True:
         try:
-            return duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+            config = {**SANDBOX_CONFIG, "memory_limit": settings.SQL_MEMORY_LIMIT.get()}
+            return duckdb.connect(str(path), read_only=True, config=config)
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" not in text.lower():
