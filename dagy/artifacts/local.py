@@ -252,7 +252,8 @@ class LocalArtifactStore:
     ) -> None:
         """403 unless the query was signed here for this part and has not expired."""
         wanted = self.signature(upload_id, part_number, expires)
-        if not hmac.compare_digest(wanted, str(signature or "")):
+        # bytes: compare_digest refuses a str with non-ASCII characters (a 500, not the 403)
+        if not hmac.compare_digest(wanted.encode(), str(signature or "").encode()):
             raise PermissionDeniedError("Invalid upload URL signature")
         if not expires.isdigit() or int(expires) < time.time():
             raise PermissionDeniedError("Upload URL expired")

@@ -11,7 +11,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from dagy import __version__, web
 from dagy.auth import rbac
 from dagy.config import settings
-from dagy.server import errors
+from dagy.server import errors, openapi
 from dagy.server.faults import FaultMiddleware
 from dagy.server.metering import ApiCallMiddleware
 from dagy.server.ratelimit import RateLimitMiddleware
@@ -43,6 +43,7 @@ from dagy.server.routes import (
     secrets,
     sensors,
     signin,
+    sql,
     store_local,
     ui,
     usage,
@@ -84,6 +85,7 @@ API_MODULES = [
     admin,
     admin_exceptions,
     ai_studio,
+    sql,
 ]
 ROOT_MODULES: list[Any] = [signin, web]
 
@@ -118,6 +120,7 @@ def create_app(state: ServerState) -> Litestar:
         ),
         debug=False,
     )
+    openapi.install(app)  # the document says what the routes really answer (dagy/server/openapi.py)
     app.state.dagy = state
     return app
 

@@ -23,6 +23,7 @@ from dagy.errors import QuotaExceededError, RequestError
 
 log = logging.getLogger("dagy.server")
 _MISSING = re.compile(r"missing required field `([^`]+)`")
+_UNKNOWN = re.compile(r"unknown field `([^`]+)`")
 
 _CODES = {
     400: "bad_request",
@@ -84,12 +85,19 @@ def _validation(_: Request, exc: ValidationException) -> Response[Any]:
         if isinstance(item, dict):
             text = str(item.get("message") or "invalid")
             key = str(item.get("key") or item.get("source") or "body")
+            unknown = _UNKNOWN.search(text)
+            if unknown:  # one answer for every body: "Unknown field: x", {"x": "unknown field"}
+                at = key if key not in ("data", "body") else ""
+                details[f"{at}.{unknown.group(1)}" if at else unknown.group(1)] = "unknown field"
+                continue
             if key == "data":  # msgspec: "Object missing required field `email`" names it
                 named = _MISSING.search(text)
                 key = named.group(1) if named else "body"
             details[key] = text
     message = exc.detail or "Validation failed"
-    if details:
+    if details and set(details.values()) == {"unknown field"}:
+        message = f"Unknown field: {next(iter(details))}"
+    elif details:
         message = "Invalid request: " + "; ".join(
             f"{k}: {v}" if k != "body" else str(v) for k, v in details.items()
         )

@@ -334,7 +334,8 @@ def signed_file(paths: DagyPaths, key: Any, expires: str, signature: str) -> byt
     the URL expired."""
     key = check_key(key)
     wanted = _signature(paths, key, expires)
-    if not hmac.compare_digest(wanted, str(signature or "")):
+    # bytes: compare_digest refuses a str with non-ASCII characters (a 500, not the 403)
+    if not hmac.compare_digest(wanted.encode(), str(signature or "").encode()):
         raise PermissionDeniedError("Invalid download URL signature")
     if not str(expires).isdigit() or int(expires) < time.time():
         raise PermissionDeniedError("Download URL expired")

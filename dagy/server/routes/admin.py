@@ -6,23 +6,68 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, delete, get, patch, post
 
 from dagy.auth import rbac
+from dagy.server.openapi import EMAIL, Body, given, required
 from dagy.server.security import actor_of, state_of
 from dagy.services.admin import customers
 
 SUPER_ADMIN = {"permission": rbac.AUTHENTICATED, "super_admin": True}
 CUSTOMER = "/admin/customers/{org_id:str}"
+_PLANS = sorted({*customers.quotas.PLANS, *customers.PLAN_ALIASES})
+_CUSTOMER = {**SUPER_ADMIN, "params": {"user_email": EMAIL, "months": {"minimum": 1}}}
+_LIST = {
+    **SUPER_ADMIN,
+    "params": {"status": {"enum": list(customers.STATUSES)}, "plan": {"enum": _PLANS}},
+}
 
 
-@get("/admin/customers", sync_to_thread=True, opt=SUPER_ADMIN)
+class CustomerPatch(Body):
+    status: str | msgspec.UnsetType = msgspec.UNSET
+    plan: str | msgspec.UnsetType = msgspec.UNSET
+    quota_overrides: dict[str, int | None] | msgspec.UnsetType = msgspec.UNSET
+    feature_flags: dict[str, bool | None] | msgspec.UnsetType = msgspec.UNSET
+    notes: str | None | msgspec.UnsetType = msgspec.UNSET
+    credits_balance: float | msgspec.UnsetType = msgspec.UNSET
+    doc = {
+        "*": {"minProperties": 1},
+        "status": {"enum": list(customers.STATUSES)},
+        "plan": {"enum": _PLANS},
+        "quota_overrides": {
+            "propertyNames": {"enum": list(customers.quotas.LIMIT_NAMES)},
+            "additionalProperties": {
+                "oneOf": [
+                    {"type": "integer", "minimum": 0, "maximum": customers.MAX_LIMIT},
+                    {"type": "null"},
+                ]
+            },
+        },
+        "feature_flags": {"propertyNames": {"pattern": customers._FLAG.pattern}},
+        "notes": {"maxLength": customers.MAX_NOTES},
+        "credits_balance": {"minimum": 0, "maximum": customers.MAX_CREDITS},
+    }
+
+
+class CreditsBody(Body):
+    amount: float | None = None
+    note: str | None = None
+    doc = {
+        "amount": required(
+            {"not": {"const": 0}}, minimum=-customers.MAX_CREDITS, maximum=customers.MAX_CREDITS
+        ),
+        "note": {"maxLength": 500},
+    }
+
+
+@get("/admin/customers", sync_to_thread=True, opt=_LIST)
 def list_customers(
     request: Request[Any, Any, Any],
     status: str | None = None,
     plan: str | None = None,
     search: str | None = None,
-    limit: str | None = None,
+    limit: int | None = None,
     next_token: str | None = None,
 ) -> dict[str, Any]:
     return customers.list_customers(
@@ -42,31 +87,31 @@ def get_customer(request: Request[Any, Any, Any], org_id: str) -> dict[str, Any]
 
 @patch(CUSTOMER, sync_to_thread=True, opt=SUPER_ADMIN)
 def update_customer(
-    request: Request[Any, Any, Any], org_id: str, data: dict[str, Any]
+    request: Request[Any, Any, Any], org_id: str, data: CustomerPatch
 ) -> dict[str, Any]:
-    return customers.update(state_of(request).store, actor_of(request), org_id, data)
+    return customers.update(state_of(request).store, actor_of(request), org_id, given(data))
 
 
 @get(f"{CUSTOMER}/members", sync_to_thread=True, opt=SUPER_ADMIN)
 def customer_members(
     request: Request[Any, Any, Any],
     org_id: str,
-    limit: str | None = None,
+    limit: int | None = None,
     next_token: str | None = None,
 ) -> dict[str, Any]:
     return customers.members(state_of(request).store, org_id, limit=limit, next_token=next_token)
 
 
-@get(f"{CUSTOMER}/usage", sync_to_thread=True, opt=SUPER_ADMIN)
+@get(f"{CUSTOMER}/usage", sync_to_thread=True, opt=_CUSTOMER)
 def customer_usage(
-    request: Request[Any, Any, Any], org_id: str, months: str | None = None
+    request: Request[Any, Any, Any], org_id: str, months: int | None = None
 ) -> dict[str, Any]:
     return customers.usage(state_of(request).store, org_id, months=months)
 
 
 @get(f"{CUSTOMER}/audit", sync_to_thread=True, opt=SUPER_ADMIN)
 def customer_audit(
-    request: Request[Any, Any, Any], org_id: str, limit: str | None = None
+    request: Request[Any, Any, Any], org_id: str, limit: int | None = None
 ) -> dict[str, Any]:
     return customers.audit_trail(state_of(request).store, org_id, limit=limit)
 
@@ -80,7 +125,7 @@ def customer_sessions(request: Request[Any, Any, Any], org_id: str) -> dict[str,
     f"{CUSTOMER}/sessions/{{user_email:str}}",
     status_code=200,
     sync_to_thread=True,
-    opt=SUPER_ADMIN,
+    opt=_CUSTOMER,
 )
 def revoke_sessions(
     request: Request[Any, Any, Any], org_id: str, user_email: str
@@ -100,9 +145,10 @@ def activate(request: Request[Any, Any, Any], org_id: str) -> dict[str, Any]:
 
 @post(f"{CUSTOMER}/credits", status_code=200, sync_to_thread=True, opt=SUPER_ADMIN)
 def adjust_credits(
-    request: Request[Any, Any, Any], org_id: str, data: dict[str, Any]
+    request: Request[Any, Any, Any], org_id: str, data: CreditsBody
 ) -> dict[str, Any]:
-    return customers.adjust_credits(state_of(request).store, actor_of(request), org_id, data)
+    body = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+    return customers.adjust_credits(state_of(request).store, actor_of(request), org_id, body)
 
 
 @post("/admin/impersonate/{org_id:str}", status_code=200, sync_to_thread=True, opt=SUPER_ADMIN)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, delete, get, post
 
 from dagy.auth import rbac
 from dagy.config import settings
+from dagy.server.openapi import Body
 from dagy.server.security import actor_of, identity_of, require_super_admin, state_of
 from dagy.services import traces
 
 # Signed in, and a super admin: authorize() answers 403 "Super admin access required" otherwise.
 SUPER_ADMIN = {"permission": rbac.AUTHENTICATED, "super_admin": True}
+_KEY = {"pattern": traces._KEY.pattern}
+_BY_KEY = {**SUPER_ADMIN, "params": {"key": {**_KEY, "required": True}}, "errors": [404]}
 
 
 def _checked(request: Request[Any, Any, Any]) -> Any:
@@ -25,19 +27,23 @@ def _checked(request: Request[Any, Any, Any]) -> Any:
     return state_of(request)
 
 
-@get("/admin/exceptions", sync_to_thread=True, opt={**SUPER_ADMIN})
+@get(
+    "/admin/exceptions",
+    sync_to_thread=True,
+    opt={**SUPER_ADMIN, "params": {"limit": {"minimum": 1, "maximum": 1000}}},
+)
 def list_exceptions(request: Request[Any, Any, Any], limit: int = 100) -> dict[str, Any]:
     """Exception traces across all organizations, newest first."""
     return traces.list_traces(_checked(request).paths, limit)
 
 
-@get("/admin/exceptions/content", sync_to_thread=True, opt={**SUPER_ADMIN})
+@get("/admin/exceptions/content", sync_to_thread=True, opt=_BY_KEY)
 def exception_content(request: Request[Any, Any, Any], key: str | None = None) -> dict[str, Any]:
     """The whole trace at ``key``."""
     return traces.content(_checked(request).paths, key)
 
 
-@get("/admin/exceptions/download", sync_to_thread=True, opt={**SUPER_ADMIN})
+@get("/admin/exceptions/download", sync_to_thread=True, opt=_BY_KEY)
 def exception_download(request: Request[Any, Any, Any], key: str | None = None) -> dict[str, Any]:
     """A short-lived URL that serves the trace without a token."""
     state = _checked(request)
@@ -45,8 +51,9 @@ def exception_download(request: Request[Any, Any, Any], key: str | None = None) 
     return traces.download_url(state.paths, key, api_url)
 
 
-class DeleteBody(msgspec.Struct):
+class DeleteBody(Body):
     keys: list[str]
+    doc = {"keys": {"minItems": 1, "items": {"type": "string", **_KEY}}}
 
 
 @delete("/admin/exceptions", status_code=200, sync_to_thread=True, opt={**SUPER_ADMIN})
@@ -74,7 +81,7 @@ def exception_file(
     )
 
 
-class FaultBody(msgspec.Struct):
+class FaultBody(Body):
     message: str = "deliberate fault"
 
 

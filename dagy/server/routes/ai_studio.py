@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio.to_thread
+import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
@@ -19,7 +20,9 @@ from litestar.response.sse import ServerSentEventMessage
 from dagy.auth import rbac
 from dagy.config import settings
 from dagy.errors import NotFoundError, RequestError
+from dagy.pipelines import yaml_format
 from dagy.server.errors import error_body
+from dagy.server.openapi import Body, display_name, given, required
 from dagy.server.security import actor_of, state_of
 from dagy.services.accounts import credits
 from dagy.services.studio import attachments, sessions, tiers, turns, ui
@@ -29,6 +32,99 @@ READ, WRITE = "flows.read", "flows.write"
 UPLOAD_MAX = tiers.MAX_ATTACHMENT_BYTES + 1  # one byte more: a larger file is refused at complete
 WRITE_BATCH = 1024 * 1024
 SESSION = "/ai-studio/sessions/{session_id:str}"
+
+
+_U: Any = msgspec.UNSET
+_TURN = {"permission": WRITE, "errors": [402, 409, 422]}
+_CANVAS = {"type": "object", "description": "{nodes: [...], edges: [...]} (docs/builder.md)"}
+_FLOW_NAME = {"type": "string", "pattern": yaml_format.NAME.pattern}
+
+
+def _tier(required_: bool = False) -> Any:
+    def schema() -> dict[str, Any]:  # the tiers of this server's settings (DAGY_STUDIO_TIERS)
+        found = {"type": "string", "enum": sorted(tiers.tiers())}
+        return required(found) if required_ else found
+
+    return schema
+
+
+_TITLE = display_name(sessions.MAX_TITLE)
+
+
+class SessionBody(Body):
+    title: Any = _U
+    tier: Any = _U
+    flow_name: Any = _U
+    canvas_state: Any = _U
+    doc = {
+        "title": {"oneOf": [{"type": "string", **_TITLE}, {"type": "null"}]},
+        "tier": _tier(),
+        "flow_name": _FLOW_NAME,
+        "canvas_state": _CANVAS,
+    }
+
+
+class BindBody(Body):
+    """sessions.BIND_FIELDS."""
+
+    flow_name: Any = _U
+    save: Any = _U
+    deploy: Any = _U
+    draft_name: Any = _U
+    doc = {
+        "flow_name": required(_FLOW_NAME),
+        "save": {"type": "boolean"},
+        "deploy": {"type": "boolean"},
+        "draft_name": {"type": "string"},
+    }
+
+
+class MessageBody(Body):
+    """turns.BODY_FIELDS."""
+
+    message: Any = _U
+    intent: Any = _U
+    turn_id: Any = _U
+    doc = {
+        "message": required(type="string", minLength=1, maxLength=8000),
+        "intent": {"enum": list(turns.INTENTS)},
+        "turn_id": {"type": "string", "minLength": 1},
+    }
+
+
+class CanvasBody(Body):
+    canvas_state: Any = _U
+    doc = {"canvas_state": required(_CANVAS)}
+
+
+class TierBody(Body):
+    tier: Any = _U
+    doc = {"tier": _tier(required_=True)}
+
+
+class TitleBody(Body):
+    title: Any = _U
+    doc = {"title": required(type="string", **_TITLE)}
+
+
+class InitiateBody(Body):
+    file_name: Any = _U
+    content_type: Any = _U
+    size_bytes: Any = _U
+    doc = {
+        "file_name": required(type="string", pattern="^[^/]*\\S[^/]*$", maxLength=255),
+        "content_type": {"type": "string"},
+        "size_bytes": {"type": "integer", "minimum": 0, "maximum": tiers.MAX_ATTACHMENT_BYTES},
+    }
+
+
+class CompleteBody(Body):
+    attachment_id: Any = _U
+    doc = {"attachment_id": required(type="string")}
+
+
+def _body(data: Body | None) -> dict[str, Any]:
+    return given(data) if data is not None else {}
 
 
 def _api_url(request: Request[Any, Any, Any]) -> str:
@@ -51,15 +147,21 @@ def list_tiers(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 @post("/ai-studio/sessions", status_code=201, sync_to_thread=True, opt={"permission": WRITE})
-def create_session(request: Request[Any, Any, Any], data: Any = None) -> dict[str, Any]:
+def create_session(
+    request: Request[Any, Any, Any], data: SessionBody | None = None
+) -> dict[str, Any]:
     store = state_of(request).store
-    return sessions.to_detail(store, sessions.create(store, actor_of(request), data))
+    return sessions.to_detail(store, sessions.create(store, actor_of(request), _body(data)))
 
 
-@get("/ai-studio/sessions", sync_to_thread=True, opt={"permission": READ})
+@get(
+    "/ai-studio/sessions",
+    sync_to_thread=True,
+    opt={"permission": READ, "params": {"status": {"enum": ["active", "archived"]}}},
+)
 def list_sessions(
     request: Request[Any, Any, Any],
-    limit: str | None = None,
+    limit: int | None = None,
     next_token: str | None = None,
     status: str | None = None,
 ) -> dict[str, Any]:
@@ -77,9 +179,12 @@ def session_by_flow(request: Request[Any, Any, Any], flow_name: str) -> dict[str
 
 
 @post(SESSION + "/bind-flow", status_code=200, sync_to_thread=True, opt={"permission": WRITE})
-def bind_flow(request: Request[Any, Any, Any], session_id: str, data: Any = None) -> dict[str, Any]:
+def bind_flow(
+    request: Request[Any, Any, Any], session_id: str, data: BindBody | None = None
+) -> dict[str, Any]:
     state = state_of(request)
-    return sessions.bind_flow(state.store, state.paths, actor_of(request), session_id, data)
+    body = _body(data)
+    return sessions.bind_flow(state.store, state.paths, actor_of(request), session_id, body)
 
 
 @get(SESSION, sync_to_thread=True, opt={"permission": READ})
@@ -101,14 +206,16 @@ def archive_session(request: Request[Any, Any, Any], session_id: str) -> dict[st
     return sessions.to_summary(store, sessions.archive(store, actor_of(request), session_id))
 
 
-@post(SESSION + "/messages", status_code=200, sync_to_thread=True, opt={"permission": WRITE})
-def send_message(request: Request[Any, Any, Any], session_id: str, data: Any = None) -> Any:
+@post(SESSION + "/messages", status_code=200, sync_to_thread=True, opt=_TURN)
+def send_message(
+    request: Request[Any, Any, Any], session_id: str, data: MessageBody | None = None
+) -> Any:
     """One turn, answered when it is done (200; 422 when a build/modify did not validate)."""
     return turns.run_turn(
         state_of(request).store,
         actor_of(request),
         session_id,
-        data,
+        _body(data),
         idempotency_key=request.headers.get("x-idempotency-key"),
     )
 
@@ -129,19 +236,23 @@ def _error_event(exc: BaseException) -> dict[str, Any]:
     return {**error_body(500, "Internal server error"), "status_code": 500}
 
 
-@post(SESSION + "/messages/stream", status_code=200, opt={"permission": WRITE})
+@post(
+    SESSION + "/messages/stream",
+    status_code=200,
+    opt={**_TURN, "produces": "text/event-stream"},
+)
 async def stream_message(
-    request: Request[Any, Any, Any], session_id: str, data: Any = None
+    request: Request[Any, Any, Any], session_id: str, data: MessageBody | None = None
 ) -> ServerSentEvent:
     """The same turn as SSE: ``progress`` and ``delta`` events as it goes, then ``result`` (the
     synchronous 200 body) or ``error`` (the error body with ``status_code``: a 422 carries the
     turn's answer too). Refusals found before the turn starts (400/402/403/404/409/429) are plain
     JSON errors with their status; a client that disconnects stops the turn (nothing is stored
     and no credits are spent unless it had already finished)."""
-    store, actor = state_of(request).store, actor_of(request)
+    store, actor, body = state_of(request).store, actor_of(request), _body(data)
     key = request.headers.get("x-idempotency-key")
     checked = await anyio.to_thread.run_sync(
-        lambda: turns.preflight(store, actor, session_id, data, key)
+        lambda: turns.preflight(store, actor, session_id, body, key)
     )
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
@@ -154,7 +265,7 @@ async def stream_message(
 
     def work() -> dict[str, Any]:
         return turns.run_turn(
-            store, actor, session_id, data, idempotency_key=key, emit=emit, checked=checked
+            store, actor, session_id, body, idempotency_key=key, emit=emit, checked=checked
         )
 
     async def events() -> AsyncIterator[ServerSentEventMessage]:
@@ -195,23 +306,29 @@ async def stream_message(
 
 
 @patch(SESSION + "/canvas", sync_to_thread=True, opt={"permission": WRITE})
-def patch_canvas(request: Request[Any, Any, Any], session_id: str, data: Any = None) -> Any:
+def patch_canvas(
+    request: Request[Any, Any, Any], session_id: str, data: CanvasBody | None = None
+) -> Any:
     store = state_of(request).store
     return sessions.to_detail(
-        store, sessions.set_canvas(store, actor_of(request), session_id, data)
+        store, sessions.set_canvas(store, actor_of(request), session_id, _body(data))
     )
 
 
 @patch(SESSION + "/tier", sync_to_thread=True, opt={"permission": WRITE})
-def patch_tier(request: Request[Any, Any, Any], session_id: str, data: Any = None) -> Any:
-    store = state_of(request).store
-    return sessions.to_summary(store, sessions.set_tier(store, actor_of(request), session_id, data))
+def patch_tier(
+    request: Request[Any, Any, Any], session_id: str, data: TierBody | None = None
+) -> Any:
+    store, body = state_of(request).store, _body(data)
+    return sessions.to_summary(store, sessions.set_tier(store, actor_of(request), session_id, body))
 
 
 @patch(SESSION + "/title", sync_to_thread=True, opt={"permission": WRITE})
-def patch_title(request: Request[Any, Any, Any], session_id: str, data: Any = None) -> Any:
-    store = state_of(request).store
-    return sessions.to_summary(store, sessions.rename(store, actor_of(request), session_id, data))
+def patch_title(
+    request: Request[Any, Any, Any], session_id: str, data: TitleBody | None = None
+) -> Any:
+    store, body = state_of(request).store, _body(data)
+    return sessions.to_summary(store, sessions.rename(store, actor_of(request), session_id, body))
 
 
 @post(
@@ -219,11 +336,11 @@ def patch_title(request: Request[Any, Any, Any], session_id: str, data: Any = No
     opt={"permission": WRITE},
 )  # fmt: skip
 def initiate_attachment(
-    request: Request[Any, Any, Any], session_id: str, data: Any = None
+    request: Request[Any, Any, Any], session_id: str, data: InitiateBody | None = None
 ) -> dict[str, Any]:
     state = state_of(request)
     return attachments.initiate(
-        state.store, state.paths, actor_of(request), session_id, data, _api_url(request)
+        state.store, state.paths, actor_of(request), session_id, _body(data), _api_url(request)
     )
 
 
@@ -231,7 +348,7 @@ def initiate_attachment(
     "/ai-studio/uploads/{attachment_id:str}",
     status_code=200,
     request_max_body_size=UPLOAD_MAX,
-    opt={"permission": rbac.PUBLIC},  # the signed URL is the credential
+    opt={"permission": rbac.PUBLIC, "errors": [403, 413]},  # the signed URL is the credential
 )
 async def upload_attachment(
     request: Request[Any, Any, Any], attachment_id: str, expires: str = "", signature: str = ""
@@ -265,10 +382,11 @@ async def upload_attachment(
     opt={"permission": WRITE},
 )  # fmt: skip
 def complete_attachment(
-    request: Request[Any, Any, Any], session_id: str, data: Any = None
+    request: Request[Any, Any, Any], session_id: str, data: CompleteBody | None = None
 ) -> dict[str, Any]:
     state = state_of(request)
-    return attachments.complete(state.store, state.paths, actor_of(request), session_id, data)
+    body = _body(data)
+    return attachments.complete(state.store, state.paths, actor_of(request), session_id, body)
 
 
 @delete(

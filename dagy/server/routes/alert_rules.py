@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, post
 
+from dagy.server.openapi import Body, display_name, required
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.notifications import alerts
 from dagy.services.notifications import channels as notifications
@@ -14,6 +15,21 @@ from dagy.store.records import iso_z
 
 _READ = {"permission": "notifications.read"}
 _WRITE = {"permission": "notifications.write"}
+
+
+class RuleBody(Body):
+    name: str | None = None
+    trigger: str | None = None
+    channel_ids: list[str] | None = None
+    flow_name: str | None = None
+    sla_seconds: float | None = None
+    enabled: bool | None = None
+    doc = {
+        "name": required(display_name(notifications.MAX_NAME)),
+        "trigger": required(enum=list(notifications.TRIGGERS)),
+        "channel_ids": required(minItems=1),
+        "flow_name": display_name(notifications.MAX_NAME),
+    }
 
 
 def _item(row: RuleRow) -> dict[str, Any]:
@@ -30,16 +46,16 @@ def _item(row: RuleRow) -> dict[str, Any]:
 
 
 @post("/alert-rules", status_code=201, sync_to_thread=True, opt=_WRITE)
-def create_rule(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+def create_rule(request: Request[Any, Any, Any], data: RuleBody) -> dict[str, Any]:
     row = notifications.create_rule(
         state_of(request).store,
         actor_of(request),
-        name=data.get("name"),
-        trigger=data.get("trigger"),
-        channel_ids=data.get("channel_ids"),
-        flow_name=data.get("flow_name"),
-        sla_seconds=data.get("sla_seconds"),
-        enabled=data.get("enabled"),
+        name=data.name,
+        trigger=data.trigger,
+        channel_ids=data.channel_ids,
+        flow_name=data.flow_name,
+        sla_seconds=data.sla_seconds,
+        enabled=data.enabled,
     )
     return _item(row)
 

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, delete, get, post
 
+from dagy.auth import rbac
+from dagy.server.openapi import Body, display_name
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import pagination
 from dagy.services.accounts import api_keys as accounts
 from dagy.store.records import iso_z
 
 
-class KeyBody(msgspec.Struct):
+class KeyBody(Body):
     name: str
     scopes: list[str]
     expires_in_days: int | None = None
+    doc = {
+        "name": display_name(200),
+        "scopes": {
+            "minItems": 1,
+            "items": {"enum": sorted(rbac.ALL_PERMISSIONS)},
+            "description": "Permissions the caller holds",
+        },
+        "expires_in_days": {"minimum": 1, "maximum": 3650},
+    }
 
 
 @post("/api-keys", status_code=201, sync_to_thread=True, opt={"permission": "admin.api_keys"})

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.to_thread
-import msgspec
 from litestar import Request, Response, post, put
 
 from dagy.artifacts import ArtifactStore, get_store
@@ -19,6 +18,7 @@ from dagy.artifacts.local import LocalArtifactStore
 from dagy.auth import rbac
 from dagy.config import settings
 from dagy.errors import InvalidInputError, NotFoundError
+from dagy.server.openapi import Body
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.catalog import deploy, uploads
 from dagy.store.records import iso_z
@@ -27,7 +27,7 @@ from dagy.store.records import iso_z
 WRITE_BATCH = 1024 * 1024
 
 
-class InitiateBody(msgspec.Struct):
+class InitiateBody(Body):
     flow_name: str
     flow_version: str | int
     deployment_name: str
@@ -36,12 +36,12 @@ class InitiateBody(msgspec.Struct):
     prefix: str | None = None  # the key's first segments; `dagy deploy --prefix`
 
 
-class PartETag(msgspec.Struct):
+class PartETag(Body):
     part_number: int
     etag: str
 
 
-class CompleteBody(msgspec.Struct):
+class CompleteBody(Body):
     upload_id: str
     artifact_key: str
     parts: list[PartETag]
@@ -76,7 +76,7 @@ OPTIONAL = (
 )
 
 
-class AbortBody(msgspec.Struct):
+class AbortBody(Body):
     upload_id: str
     artifact_key: str
 
@@ -142,7 +142,7 @@ def initiate(request: Request[Any, Any, Any], data: InitiateBody) -> dict[str, A
     "/artifacts/uploads/{upload_id:str}/parts/{part_number:int}",
     status_code=200,
     request_max_body_size=MAX_PART_SIZE,
-    opt={"permission": rbac.PUBLIC},  # the signed URL is the credential
+    opt={"permission": rbac.PUBLIC, "errors": [403, 413]},  # the signed URL is the credential
 )
 async def upload_part(
     request: Request[Any, Any, Any],
@@ -178,7 +178,10 @@ async def upload_part(
 
 
 @post(
-    "/artifacts/complete", status_code=200, sync_to_thread=True, opt={"permission": "flows.write"}
+    "/artifacts/complete",
+    status_code=200,
+    sync_to_thread=True,
+    opt={"permission": "flows.write", "errors": [404, 409]},
 )
 def complete(request: Request[Any, Any, Any], data: CompleteBody) -> dict[str, Any]:
     identity, state = identity_of(request), state_of(request)
@@ -201,7 +204,12 @@ def complete(request: Request[Any, Any, Any], data: CompleteBody) -> dict[str, A
     return done.to_json()
 
 
-@post("/artifacts/abort", status_code=204, sync_to_thread=True, opt={"permission": "flows.write"})
+@post(
+    "/artifacts/abort",
+    status_code=204,
+    sync_to_thread=True,
+    opt={"permission": "flows.write", "errors": [404]},
+)
 def abort(request: Request[Any, Any, Any], data: AbortBody) -> Response[None]:
     actor = actor_of(request)
     key = _key_of(data, actor.org_id)

@@ -6,11 +6,16 @@ from typing import Any
 
 from litestar import Request, get
 
+from dagy.server.openapi import WHEN
 from dagy.server.security import identity_of, state_of
 from dagy.services.accounts import audit
 
 
-@get("/audit-logs", sync_to_thread=True, opt={"permission": "admin.audit"})
+@get(
+    "/audit-logs",
+    sync_to_thread=True,
+    opt={"permission": "admin.audit", "params": {"start_date": WHEN, "end_date": WHEN}},
+)
 def list_audit(
     request: Request[Any, Any, Any],
     resource_type: str | None = None,

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, post
 
 from dagy.auth import rbac
 from dagy.errors import InvalidInputError
+from dagy.server.openapi import EMAIL, Body, required
 from dagy.server.security import actor_of, origin_of, state_of
 from dagy.services.accounts import login_codes
 from dagy.services.accounts import users as accounts
 from dagy.store.records import iso_z
 
 
-class LoginBody(msgspec.Struct):
+class LoginBody(Body):
     email: str
     password: str | None = None
     org_id: str | None = None
+    doc = {"email": EMAIL, "password": required(minLength=1)}  # email alone: `serve --local`
 
 
-class TokenBody(msgspec.Struct):
+class TokenBody(Body):
     code: str
     code_verifier: str
     redirect_uri: str
@@ -35,7 +36,12 @@ def token_response(issued: accounts.IssuedToken) -> dict[str, Any]:
     }
 
 
-@post("/auth/login", status_code=200, sync_to_thread=True, opt={"permission": rbac.PUBLIC})
+@post(
+    "/auth/login",
+    status_code=200,
+    sync_to_thread=True,
+    opt={"permission": rbac.PUBLIC, "errors": [401]},
+)
 def login(request: Request[Any, Any, Any], data: LoginBody) -> dict[str, Any]:
     """Create an access token. Email and password; email alone only in `dagy serve --local`."""
     state = state_of(request)

@@ -7,11 +7,29 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.to_thread
+import msgspec
 from litestar import Request, get, post
 
 from dagy.auth import rbac
+from dagy.server.openapi import HTTP_URL, Body, required
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.usage import billing, quotas
+
+
+class CheckoutBody(Body):
+    plan: str | None = None
+    success_url: str | None = None
+    cancel_url: str | None = None
+    doc = {
+        "plan": required(enum=[p for p, plan in quotas.PLANS.items() if plan.stripe_price_env]),
+        "success_url": required(HTTP_URL),
+        "cancel_url": required(HTTP_URL),
+    }
+
+
+class PortalBody(Body):
+    return_url: str | None = None
+    doc = {"return_url": required(HTTP_URL)}
 
 
 @get("/billing/plans", sync_to_thread=False, opt={"permission": rbac.PUBLIC})
@@ -28,16 +46,18 @@ def subscription(request: Request[Any, Any, Any]) -> dict[str, Any]:
 @post(
     "/billing/checkout", status_code=201, sync_to_thread=True, opt={"permission": "billing.write"}
 )
-def checkout(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+def checkout(request: Request[Any, Any, Any], data: CheckoutBody) -> dict[str, Any]:
+    body = msgspec.structs.asdict(data)
     return billing.checkout(
-        state_of(request).store, actor_of(request), data, billing.StripeSettings.from_env()
+        state_of(request).store, actor_of(request), body, billing.StripeSettings.from_env()
     )
 
 
 @post("/billing/portal", status_code=201, sync_to_thread=True, opt={"permission": "billing.write"})
-def portal(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+def portal(request: Request[Any, Any, Any], data: PortalBody) -> dict[str, Any]:
+    body = msgspec.structs.asdict(data)
     return billing.portal(
-        state_of(request).store, actor_of(request), data, billing.StripeSettings.from_env()
+        state_of(request).store, actor_of(request), body, billing.StripeSettings.from_env()
     )
 
 
@@ -46,7 +66,7 @@ def _webhook(state: Any, payload: bytes, header: str | None) -> None:
     billing.apply_event(state.store, billing.verify(payload, header, settings), settings)
 
 
-@post("/billing/webhook", status_code=200, opt={"permission": rbac.PUBLIC})
+@post("/billing/webhook", status_code=200, opt={"permission": rbac.PUBLIC, "errors": [400]})
 async def webhook(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Verified against the raw body (re-encoding JSON would change what Stripe signed)."""
     payload = await request.body()

@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Request, Response, delete, get, post
 
 from dagy.errors import InvalidInputError
+from dagy.server.openapi import Body, display_name, required
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import pagination
 from dagy.services.notifications import channels as notifications
@@ -20,6 +21,18 @@ from dagy.store.records import iso_z
 
 _READ = {"permission": "notifications.read"}
 _WRITE = {"permission": "notifications.write"}
+
+
+class ChannelBody(Body):
+    name: str | None = None
+    channel_type: str | None = None
+    config_json: dict[str, Any] | None = None
+    enabled: bool | None = None
+    doc = {
+        "name": required(display_name(notifications.MAX_NAME)),
+        "channel_type": required(enum=sorted(notifications.TYPES)),
+        "config_json": required(description="The channel type's settings (docs/notifications.md)"),
+    }
 
 
 def _item(row: ChannelRow) -> dict[str, Any]:
@@ -48,14 +61,14 @@ def _delivery(row: DeliveryRow) -> dict[str, Any]:
 
 
 @post("/channels", status_code=201, sync_to_thread=True, opt=_WRITE)
-def create_channel(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+def create_channel(request: Request[Any, Any, Any], data: ChannelBody) -> dict[str, Any]:
     row = notifications.create_channel(
         state_of(request).store,
         actor_of(request),
-        name=data.get("name"),
-        channel_type=data.get("channel_type"),
-        config_json=data.get("config_json"),
-        enabled=data.get("enabled"),
+        name=data.name,
+        channel_type=data.channel_type,
+        config_json=data.config_json,
+        enabled=data.enabled,
     )
     return _item(row)
 

@@ -9,7 +9,9 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
+from litestar.openapi import ResponseSpec
 
+from dagy.server.openapi import NAME, Body
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.catalog import deployments
 from dagy.store.records import iso_z
@@ -17,7 +19,7 @@ from dagy.store.records import iso_z
 UNSET = msgspec.UNSET
 
 
-class DeploymentBody(msgspec.Struct, forbid_unknown_fields=True):
+class DeploymentBody(Body):
     name: str
     flow_name: str
     flow_version: str | int
@@ -30,17 +32,23 @@ class DeploymentBody(msgspec.Struct, forbid_unknown_fields=True):
     tags: dict[str, Any] | list[str] | None = None
     dep_package_slugs: list[str] | None = None
     max_concurrent_runs: int | None = None
+    doc = {
+        "name": NAME,
+        "flow_name": {"minLength": 1},
+        "max_concurrent_runs": {"minimum": 1},
+        "dep_package_slugs": {"items": {"type": "string", "minLength": 1}},
+    }
 
 
-class VersionBody(msgspec.Struct, forbid_unknown_fields=True):
+class VersionBody(Body):
     flow_version: str | int
 
 
-class RollbackBody(msgspec.Struct, forbid_unknown_fields=True):
+class RollbackBody(Body):
     target_flow_version: str | int | None = None
 
 
-class SettingsBody(msgspec.Struct, forbid_unknown_fields=True):
+class SettingsBody(Body):
     """Only the fields present change (UNSET: not given); null or "" clears one."""
 
     execution_mode: str | None | msgspec.UnsetType = UNSET
@@ -49,9 +57,18 @@ class SettingsBody(msgspec.Struct, forbid_unknown_fields=True):
     tags: dict[str, Any] | None | msgspec.UnsetType = UNSET
     dep_package_slugs: list[str] | None | msgspec.UnsetType = UNSET
     max_concurrent_runs: int | None | msgspec.UnsetType = UNSET
+    doc = {
+        "max_concurrent_runs": {"minimum": 1},
+        "dep_package_slugs": {"items": {"type": "string", "minLength": 1}},
+    }
 
 
-@post("/deployments", sync_to_thread=True, opt={"permission": "flows.write"})
+@post(
+    "/deployments",
+    sync_to_thread=True,
+    opt={"permission": "flows.write", "errors": [404]},
+    responses={200: ResponseSpec(dict[str, Any], description="An existing deployment, updated")},
+)
 def upsert(request: Request[Any, Any, Any], data: DeploymentBody) -> Response[dict[str, Any]]:
     actor = actor_of(request)
     fields = {f: getattr(data, f) for f in data.__struct_fields__ if f != "name"}
@@ -68,7 +85,7 @@ def upsert(request: Request[Any, Any, Any], data: DeploymentBody) -> Response[di
 def list_deployments(
     request: Request[Any, Any, Any],
     environment: str | None = None,
-    limit: str | None = None,
+    limit: int | None = None,
     next_token: str | None = None,
 ) -> dict[str, Any]:
     rows, token = deployments.list_page(

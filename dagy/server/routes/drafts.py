@@ -6,15 +6,45 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, delete, get, post, put
 
 from dagy.auth.identity import Identity
+from dagy.server.openapi import Body, display_name, given, required
 from dagy.server.security import identity_of, origin_of, state_of
 from dagy.services.accounts.audit import Actor
 from dagy.services.builder import draft_compile, drafts, nodes
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 READ, WRITE = "flows.read", "flows.write"
+
+
+class DraftBody(Body):
+    """drafts.FIELDS; on a PUT only the fields given change (null clears the optional ones)."""
+
+    name: str | None | msgspec.UnsetType = msgspec.UNSET
+    description: str | None | msgspec.UnsetType = msgspec.UNSET
+    canvas_json: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
+    flow_name: str | None | msgspec.UnsetType = msgspec.UNSET
+    executor: str | None | msgspec.UnsetType = msgspec.UNSET
+    doc = {
+        "name": required(display_name(drafts.MAX_NAME)),
+        "description": {"maxLength": drafts.MAX_DESCRIPTION},
+        "canvas_json": {"description": "{nodes: [...], edges: [...]} (docs/builder.md)"},
+    }
+
+
+class DraftUpdate(DraftBody):
+    doc = {**DraftBody.doc, "name": display_name(drafts.MAX_NAME)}
+
+
+class DeployBody(Body):
+    """draft_compile.DEPLOY_FIELDS."""
+
+    flow_version: str | None | msgspec.UnsetType = msgspec.UNSET
+    deployment_name: str | None | msgspec.UnsetType = msgspec.UNSET
+    schedule: str | None | msgspec.UnsetType = msgspec.UNSET
+    status: str | None | msgspec.UnsetType = msgspec.UNSET
 
 
 def _org(request: Request[Any, Any, Any], permission: str) -> Identity:
@@ -29,14 +59,15 @@ def _actor(request: Request[Any, Any, Any]) -> Actor:
 
 
 @post("/dag-drafts", status_code=201, sync_to_thread=True, opt={"permission": WRITE})
-def create_draft(request: Request[Any, Any, Any], data: Any) -> dict[str, Any]:
+def create_draft(request: Request[Any, Any, Any], data: DraftBody) -> dict[str, Any]:
     actor = _actor(request)
-    return drafts.to_created(drafts.create(state_of(request).store, actor.org_id, actor, data))
+    row = drafts.create(state_of(request).store, actor.org_id, actor, given(data))
+    return drafts.to_created(row)
 
 
 @get("/dag-drafts", sync_to_thread=True, opt={"permission": READ})
 def list_drafts(
-    request: Request[Any, Any, Any], limit: str | None = None, next_token: str | None = None
+    request: Request[Any, Any, Any], limit: int | None = None, next_token: str | None = None
 ) -> dict[str, Any]:
     rows, token = drafts.list_page(
         state_of(request).store, _org(request, READ).org_id, limit=limit, next_token=next_token
@@ -52,9 +83,11 @@ def get_draft(request: Request[Any, Any, Any], draft_id: str) -> dict[str, Any]:
 
 
 @put("/dag-drafts/{draft_id:str}", sync_to_thread=True, opt={"permission": WRITE})
-def update_draft(request: Request[Any, Any, Any], draft_id: str, data: Any) -> dict[str, Any]:
+def update_draft(
+    request: Request[Any, Any, Any], draft_id: str, data: DraftUpdate
+) -> dict[str, Any]:
     actor = _actor(request)
-    row = drafts.update(state_of(request).store, actor.org_id, actor, draft_id, data)
+    row = drafts.update(state_of(request).store, actor.org_id, actor, draft_id, given(data))
     return drafts.to_updated(row)
 
 
@@ -95,12 +128,13 @@ def draft_pipeline(request: Request[Any, Any, Any], draft_id: str) -> Response[A
     opt={"permission": WRITE},
 )
 def deploy_draft(
-    request: Request[Any, Any, Any], draft_id: str, data: Any = None
+    request: Request[Any, Any, Any], draft_id: str, data: DeployBody | None = None
 ) -> dict[str, Any]:
     """Compile the draft and register it as a new version of its ``flow_name`` (with a
     deployment), so POST /runs, schedules and sensors run it."""
     state, actor = state_of(request), _actor(request)
-    done = draft_compile.deploy(state.store, state.paths, actor.org_id, actor, draft_id, data)
+    body = given(data) if data is not None else None
+    done = draft_compile.deploy(state.store, state.paths, actor.org_id, actor, draft_id, body)
     return done.to_api()
 
 

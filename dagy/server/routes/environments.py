@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
 
+from dagy.server.openapi import Body, given, required
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.vault import environments, promotion
 from dagy.store.environments import Environment
@@ -14,6 +16,59 @@ from dagy.store.records import iso_z
 
 _READ = {"permission": "environments.read"}
 _WRITE = {"permission": "environments.write"}
+ENV_NAME = {
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+    "not": {"enum": list(environments.RESERVED_NAMES)},
+}
+_CONFIG = {"properties": {"timeout_seconds": {"type": "number", "exclusiveMinimum": 0}}}
+_VARIABLES = {
+    "maxProperties": environments.MAX_VARIABLES,
+    "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,255}$"},
+    "additionalProperties": {"type": "string", "maxLength": environments.MAX_VALUE_CHARS},
+}
+
+
+class EnvironmentBody(Body):
+    env_name: str | None = None
+    default_executor: str | None = None
+    config_json: dict[str, Any] | None = None
+    is_protected: bool = False
+    doc = {
+        "env_name": required(ENV_NAME),
+        "default_executor": {"pattern": ENV_NAME["pattern"]},
+        "config_json": _CONFIG,
+    }
+
+
+class EnvironmentPatch(Body):
+    default_executor: str | None | msgspec.UnsetType = msgspec.UNSET
+    config_json: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
+    is_protected: bool | msgspec.UnsetType = msgspec.UNSET
+    doc = EnvironmentBody.doc.copy()
+    doc.pop("env_name")
+
+
+class VariablesBody(Body):
+    variables: dict[str, str] | None = None
+    doc = {"variables": required(_VARIABLES)}
+
+
+class OrderBody(Body):
+    order: list[str] | None = None
+    doc = {"order": required(uniqueItems=True)}
+
+
+class PromoteBody(Body):
+    source_deployment: str | None = None
+    target_environment: str | None = None
+    new_deployment_name: str | None = None
+    flow_version: str | None = None
+    doc = {
+        "source_deployment": required(minLength=1),
+        "target_environment": required(minLength=1),
+        "new_deployment_name": {"minLength": 1},
+        "flow_version": {"minLength": 1},
+    }
 
 
 def _item(env: Environment) -> dict[str, Any]:
@@ -26,15 +81,15 @@ def _item(env: Environment) -> dict[str, Any]:
     }
 
 
-@post("/environments", status_code=201, sync_to_thread=True, opt=_WRITE)
-def create_environment(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+@post("/environments", status_code=201, sync_to_thread=True, opt={**_WRITE, "errors": [409]})
+def create_environment(request: Request[Any, Any, Any], data: EnvironmentBody) -> dict[str, Any]:
     env = environments.create(
         state_of(request).store,
         actor_of(request),
-        env_name=data.get("env_name"),
-        default_executor=data.get("default_executor"),
-        config_json=data.get("config_json"),
-        is_protected=data.get("is_protected", False),
+        env_name=data.env_name,
+        default_executor=data.default_executor,
+        config_json=data.config_json,
+        is_protected=data.is_protected,
     )
     return _item(env)
 
@@ -54,9 +109,9 @@ def get_environment(request: Request[Any, Any, Any], env_name: str) -> dict[str,
 
 @patch("/environments/{env_name:str}", sync_to_thread=True, opt=_WRITE)
 def update_environment(
-    request: Request[Any, Any, Any], env_name: str, data: dict[str, Any]
+    request: Request[Any, Any, Any], env_name: str, data: EnvironmentPatch
 ) -> dict[str, Any]:
-    env, _ = environments.update(state_of(request).store, actor_of(request), env_name, data)
+    env, _ = environments.update(state_of(request).store, actor_of(request), env_name, given(data))
     return {
         "env_id": env.env_id,
         "env_name": env.env_name,
@@ -83,24 +138,24 @@ def get_variables(request: Request[Any, Any, Any], env_name: str) -> dict[str, A
 
 
 def _set_variables(
-    request: Request[Any, Any, Any], env_name: str, data: dict[str, Any], *, replace: bool
+    request: Request[Any, Any, Any], env_name: str, data: VariablesBody, *, replace: bool
 ) -> dict[str, Any]:
     env, _, after = environments.set_variables(
-        state_of(request).store, actor_of(request), env_name, data.get("variables"), replace=replace
+        state_of(request).store, actor_of(request), env_name, data.variables, replace=replace
     )
     return {"env_name": env.env_name, "variables": after}
 
 
 @put("/environments/{env_name:str}/variables", sync_to_thread=True, opt=_WRITE)
 def replace_variables(
-    request: Request[Any, Any, Any], env_name: str, data: dict[str, Any]
+    request: Request[Any, Any, Any], env_name: str, data: VariablesBody
 ) -> dict[str, Any]:
     return _set_variables(request, env_name, data, replace=True)
 
 
 @patch("/environments/{env_name:str}/variables", sync_to_thread=True, opt=_WRITE)
 def merge_variables(
-    request: Request[Any, Any, Any], env_name: str, data: dict[str, Any]
+    request: Request[Any, Any, Any], env_name: str, data: VariablesBody
 ) -> dict[str, Any]:
     return _set_variables(request, env_name, data, replace=False)
 
@@ -122,8 +177,8 @@ def delete_variable(request: Request[Any, Any, Any], env_name: str, var_key: str
 
 
 @put("/environments/reorder", sync_to_thread=True, opt=_WRITE)
-def reorder(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
-    ordered, _ = environments.reorder(state_of(request).store, actor_of(request), data.get("order"))
+def reorder(request: Request[Any, Any, Any], data: OrderBody) -> dict[str, Any]:
+    ordered, _ = environments.reorder(state_of(request).store, actor_of(request), data.order)
     return {"items": [{**_item(e), "promotion_order": e.promotion_order} for e in ordered]}
 
 
@@ -152,15 +207,17 @@ def diff(request: Request[Any, Any, Any], env_name: str, target_env: str) -> dic
     }
 
 
-@post("/environments/promote", status_code=201, sync_to_thread=True, opt=_WRITE)
-def promote(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+@post(
+    "/environments/promote", status_code=201, sync_to_thread=True, opt={**_WRITE, "errors": [404]}
+)
+def promote(request: Request[Any, Any, Any], data: PromoteBody) -> dict[str, Any]:
     done = promotion.promote(
         state_of(request).store,
         actor_of(request),
-        source_deployment=data.get("source_deployment"),
-        target_environment=data.get("target_environment"),
-        new_deployment_name=data.get("new_deployment_name"),
-        flow_version=data.get("flow_version"),
+        source_deployment=data.source_deployment,
+        target_environment=data.target_environment,
+        new_deployment_name=data.new_deployment_name,
+        flow_version=data.flow_version,
     )
     d = done.deployment
     return {

@@ -6,11 +6,18 @@ from typing import Any
 
 from litestar import Request, get
 
+from dagy.server.openapi import WHEN
 from dagy.server.security import identity_of, state_of
 from dagy.services.runs import events as events_api
+from dagy.store.queue import EVENT_STATUSES
+
+_OPT = {
+    "permission": "runs.read",
+    "params": {"status": {"enum": list(EVENT_STATUSES)}, "start_time": WHEN, "end_time": WHEN},
+}
 
 
-@get("/events", sync_to_thread=True, opt={"permission": "runs.read"})
+@get("/events", sync_to_thread=True, opt=_OPT)
 def list_events(
     request: Request[Any, Any, Any],
     type: str | None = None,  # noqa: A002 - the spec's filter name
@@ -20,7 +27,7 @@ def list_events(
     deployment_name: str | None = None,
     start_time: str | None = None,
     end_time: str | None = None,
-    limit: str | None = None,
+    limit: int | None = None,
     next_token: str | None = None,
 ) -> dict[str, Any]:
     return events_api.list_events(

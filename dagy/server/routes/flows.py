@@ -12,6 +12,7 @@ import msgspec
 from litestar import Request, delete, get, post
 
 from dagy.pipelines.problems import Problem
+from dagy.server.openapi import Body
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import backends
 from dagy.services.catalog import flow_specs, flows, registration
@@ -19,7 +20,7 @@ from dagy.store.flows import FlowVersion
 from dagy.store.records import iso_z
 
 
-class FlowBody(msgspec.Struct, forbid_unknown_fields=True):
+class FlowBody(Body):
     flow_spec: Any
     artifact_s3_uri: str | None = None
     code_hash: str | None = None
@@ -31,7 +32,7 @@ class FlowBody(msgspec.Struct, forbid_unknown_fields=True):
     tags: dict[str, Any] | None = None
 
 
-class ValidateBody(msgspec.Struct):
+class ValidateBody(Body):
     flow_spec: Any = None
     pipeline_yaml: Any = None  # a YAML pipeline (docs/pipelines.md), checked and compiled
 
@@ -90,7 +91,7 @@ def register(request: Request[Any, Any, Any], data: FlowBody) -> dict[str, Any]:
 
 @get("/flows", sync_to_thread=True, opt={"permission": "flows.read"})
 def list_flows(
-    request: Request[Any, Any, Any], limit: str | None = None, next_token: str | None = None
+    request: Request[Any, Any, Any], limit: int | None = None, next_token: str | None = None
 ) -> dict[str, Any]:
     rows, token = flows.list_page(
         state_of(request).store, identity_of(request).org_id, limit=limit, next_token=next_token

@@ -10,6 +10,7 @@ from litestar import Request, Response, get
 
 from dagy import __version__
 from dagy.auth import rbac
+from dagy.server.openapi import document
 from dagy.server.security import state_of
 from dagy.server.state import ServerState
 from dagy.store.records import iso_z, utcnow
@@ -72,8 +73,7 @@ def health_detailed(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]
     "/openapi.json", sync_to_thread=False, include_in_schema=False, opt={"permission": rbac.PUBLIC}
 )
 def openapi(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = request.app.openapi_schema.to_schema()
-    return schema
+    return document(request.app)
 
 
 ROUTES = [health, health_detailed, openapi]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, post, put
 
 from dagy.auth import rbac
+from dagy.server.openapi import Body
 from dagy.server.security import actor_of, state_of
 from dagy.services.accounts import users as accounts
 from dagy.services.admin import super_admins
 from dagy.store.records import iso_z
 
 
-class UserBody(msgspec.Struct):
+class UserBody(Body):
     email: str
     password: str
     role: str = "developer"
@@ -22,7 +22,7 @@ class UserBody(msgspec.Struct):
     super_admin: bool = False
 
 
-class SuperAdminBody(msgspec.Struct):
+class SuperAdminBody(Body):
     super_admin: bool
 
 

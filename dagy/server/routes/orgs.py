@@ -4,29 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, get, patch, post
 
 from dagy.auth import rbac
+from dagy.server.openapi import EMAIL, Body, display_name, required
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import pagination
 from dagy.services.accounts import orgs as accounts
+from dagy.services.usage.quotas import PLANS
 from dagy.store.accounts import Membership
 from dagy.store.records import iso_z
 
+_ROLE = {"enum": list(rbac.ROLES)}
 
-class OrgBody(msgspec.Struct):
+
+class OrgBody(Body):
     org_name: str
     plan: str | None = None
+    doc = {"org_name": display_name(100), "plan": {"enum": list(PLANS)}}
 
 
-class MemberBody(msgspec.Struct):
+class MemberBody(Body):
     email: str
     role: str
+    doc = {"email": required(EMAIL), "role": _ROLE}
 
 
-class RoleBody(msgspec.Struct):
+class RoleBody(Body):
     role: str
+    doc = {"role": _ROLE}
 
 
 @post("/orgs", status_code=201, sync_to_thread=True, opt={"permission": rbac.AUTHENTICATED})

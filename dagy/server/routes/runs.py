@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, get, patch, post
 
+from dagy import states
 from dagy.errors import InvalidInputError
 from dagy.server import shapes
+from dagy.server.openapi import WHEN, Body, given, required
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.runs import control as run_control
 from dagy.services.runs import logs as run_logs
@@ -34,6 +37,48 @@ TRIGGER_FIELDS = frozenset(
 )
 
 
+class TriggerBody(Body):
+    """TRIGGER_FIELDS; the service checks each (400 naming it, 404 for an unknown flow)."""
+
+    flow_name: Any = msgspec.UNSET
+    flow_version: Any = msgspec.UNSET
+    deployment: Any = msgspec.UNSET
+    deployment_name: Any = msgspec.UNSET
+    parameters: Any = msgspec.UNSET
+    execute: Any = msgspec.UNSET
+    executor: Any = msgspec.UNSET
+    execution_mode: Any = msgspec.UNSET
+    tags: Any = msgspec.UNSET
+    singleton: Any = msgspec.UNSET
+    doc = {
+        "flow_name": {"type": "string"},
+        "flow_version": {"type": "string"},
+        "deployment": {"type": "string"},
+        "deployment_name": {"type": "string"},
+        "parameters": {"type": "object"},
+        "execute": {"type": "boolean"},
+        "executor": {"type": "string"},
+        "execution_mode": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "singleton": {"type": "boolean"},
+    }
+
+
+class TaskStatusBody(Body):
+    status: str | None = None
+    doc = {"status": required(enum=["succeeded", "failed"])}
+
+
+_RUN_LIST = {
+    "permission": "runs.read",
+    "params": {
+        "status": {"enum": list(states.api_words())},
+        "created_after": WHEN,
+        "created_before": WHEN,
+    },
+}
+
+
 def _wake(request: Request[Any, Any, Any]) -> Any:
     workers = state_of(request).workers
     return workers.wake if workers is not None else None
@@ -49,8 +94,17 @@ def _deployment(data: dict[str, Any]) -> Any:
     return given[0] if given else None
 
 
-@post("/runs", status_code=202, sync_to_thread=True, opt={"permission": "runs.trigger"})
-def trigger(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+@post(
+    "/runs",
+    status_code=202,
+    sync_to_thread=True,
+    opt={"permission": "runs.trigger", "errors": [404, 409]},
+)
+def trigger(request: Request[Any, Any, Any], data: TriggerBody) -> dict[str, Any]:
+    return _trigger(request, given(data))
+
+
+def _trigger(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(data) - TRIGGER_FIELDS)
     if unknown:
         raise InvalidInputError(
@@ -76,13 +130,13 @@ def trigger(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, 
     return shapes.to_trigger_body(run)
 
 
-@get("/runs", sync_to_thread=True, opt={"permission": "runs.read"})
+@get("/runs", sync_to_thread=True, opt=_RUN_LIST)
 def list_runs(
     request: Request[Any, Any, Any],
     flow_name: str | None = None,
     status: str | None = None,
     deployment_name: str | None = None,
-    limit: str | None = None,
+    limit: int | None = None,
     next_token: str | None = None,
     created_after: str | None = None,
     created_before: str | None = None,
@@ -129,7 +183,7 @@ def cancel(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
 def logs(
     request: Request[Any, Any, Any],
     run_id: str,
-    limit: str | None = None,
+    limit: int | None = None,
     next_token: str | None = None,
     task_run_id: str | None = None,
 ) -> dict[str, Any]:
@@ -165,10 +219,10 @@ def retry(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
     opt={"permission": "runs.trigger"},
 )
 def set_task_status(
-    request: Request[Any, Any, Any], run_id: str, task_run_id: str, data: dict[str, Any]
+    request: Request[Any, Any, Any], run_id: str, task_run_id: str, data: TaskStatusBody
 ) -> dict[str, Any]:
     run, task = run_control.set_task_status(
-        state_of(request).store, actor_of(request), run_id, task_run_id, data.get("status")
+        state_of(request).store, actor_of(request), run_id, task_run_id, data.status
     )
     return {
         "run_id": run_id,

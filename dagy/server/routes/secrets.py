@@ -12,11 +12,37 @@ from typing import Any
 from litestar import Request, Response, delete, get, post, put
 
 from dagy.auth import rbac
+from dagy.server.openapi import NAME, Body, required
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import pagination
 from dagy.services.vault import secrets
 from dagy.store.records import iso_z
 from dagy.store.secrets import SecretRow
+
+_ENV_NAME = {"pattern": "^([A-Za-z0-9][A-Za-z0-9._-]{0,63})?$"}  # empty: the secret of none
+_READ = {"permission": "secrets.read", "params": {"environment": _ENV_NAME, "secret_name": NAME}}
+_WRITE = {**_READ, "permission": "secrets.write"}
+_VALUE = {"minLength": 1, "maxLength": secrets.MAX_VALUE_BYTES // 4}
+
+
+class SecretBody(Body):
+    secret_name: str | None = None
+    value: str | None = None
+    environment: str | None = None
+    doc = {
+        "secret_name": required(NAME),
+        "value": required(_VALUE),
+        "environment": _ENV_NAME,
+    }
+
+
+class ValueBody(Body):
+    value: str | None = None
+    doc = {"value": required(_VALUE)}
+
+
+class RotateBody(Body):
+    new_key: str | None = None
 
 
 def _meta(row: SecretRow) -> dict[str, Any]:
@@ -29,14 +55,19 @@ def _meta(row: SecretRow) -> dict[str, Any]:
     }
 
 
-@post("/secrets", status_code=201, sync_to_thread=True, opt={"permission": "secrets.write"})
-def create_secret(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+@post(
+    "/secrets",
+    status_code=201,
+    sync_to_thread=True,
+    opt={**_WRITE, "errors": [409]},
+)
+def create_secret(request: Request[Any, Any, Any], data: SecretBody) -> dict[str, Any]:
     row = secrets.create(
         state_of(request).store,
         actor_of(request),
-        secret_name=data.get("secret_name"),
-        value=data.get("value"),
-        environment=data.get("environment"),
+        secret_name=data.secret_name,
+        value=data.value,
+        environment=data.environment,
     )
     return {
         "secret_id": row.secret_id,
@@ -46,7 +77,7 @@ def create_secret(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict
     }
 
 
-@get("/secrets", sync_to_thread=True, opt={"permission": "secrets.read"})
+@get("/secrets", sync_to_thread=True, opt=_READ)
 def list_secrets(
     request: Request[Any, Any, Any],
     environment: str | None = None,
@@ -66,7 +97,7 @@ def list_secrets(
     return {"items": [_meta(r) for r in items], "next_token": token}
 
 
-@get("/secrets/{secret_name:str}", sync_to_thread=True, opt={"permission": "secrets.read"})
+@get("/secrets/{secret_name:str}", sync_to_thread=True, opt=_READ)
 def get_secret(
     request: Request[Any, Any, Any], secret_name: str, environment: str | None = None
 ) -> dict[str, Any]:
@@ -74,7 +105,7 @@ def get_secret(
     return _meta(secrets.find(state.store, identity.org_id, secret_name, environment))
 
 
-@get("/secrets/{secret_name:str}/value", sync_to_thread=True, opt={"permission": "secrets.read"})
+@get("/secrets/{secret_name:str}/value", sync_to_thread=True, opt=_READ)
 def get_secret_value(
     request: Request[Any, Any, Any], secret_name: str, environment: str | None = None
 ) -> dict[str, Any]:
@@ -84,15 +115,15 @@ def get_secret_value(
     return {"secret_name": row.secret_name, "value": value}
 
 
-@put("/secrets/{secret_name:str}", sync_to_thread=True, opt={"permission": "secrets.write"})
+@put("/secrets/{secret_name:str}", sync_to_thread=True, opt=_WRITE)
 def update_secret(
     request: Request[Any, Any, Any],
     secret_name: str,
-    data: dict[str, Any],
+    data: ValueBody,
     environment: str | None = None,
 ) -> dict[str, Any]:
     row, _ = secrets.update_value(
-        state_of(request).store, actor_of(request), secret_name, data.get("value"), environment
+        state_of(request).store, actor_of(request), secret_name, data.value, environment
     )
     return {
         "secret_id": row.secret_id,
@@ -106,7 +137,7 @@ def update_secret(
     "/secrets/{secret_name:str}",
     status_code=204,
     sync_to_thread=True,
-    opt={"permission": "secrets.write"},
+    opt=_WRITE,
 )
 def delete_secret(
     request: Request[Any, Any, Any], secret_name: str, environment: str | None = None
@@ -122,12 +153,12 @@ def delete_secret(
     include_in_schema=False,
     opt={"permission": rbac.LOCAL},
 )
-def rotate_master_key(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+def rotate_master_key(request: Request[Any, Any, Any], data: RotateBody) -> dict[str, Any]:
     """`dagy secrets rotate-master-key` while the server owns the store."""
     from dagy.auth import crypto
     from dagy.errors import InvalidInputError
 
-    raw = data.get("new_key")
+    raw = data.new_key
     if raw is not None and not isinstance(raw, str):
         raise InvalidInputError("Invalid new_key", {"new_key": "base64 of 32 bytes"})
     try:

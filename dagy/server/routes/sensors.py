@@ -5,17 +5,47 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, delete, get, patch, post
 
 from dagy.errors import InvalidInputError
+from dagy.server.openapi import Body, display_name, given, required
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.triggers import sensor_runs, sensors
 
 
-@post("/sensors", status_code=201, sync_to_thread=True, opt={"permission": "sensors.write"})
-def create_sensor(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str, Any]:
+class SensorBody(Body):
+    """The fields of sensors.FIELDS (a test keeps the two the same)."""
+
+    name: str | None | msgspec.UnsetType = msgspec.UNSET
+    sensor_type: str | None | msgspec.UnsetType = msgspec.UNSET
+    flow_name: str | None | msgspec.UnsetType = msgspec.UNSET
+    config_json: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
+    flow_params_json: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
+    enabled: bool | None | msgspec.UnsetType = msgspec.UNSET
+    doc = {
+        "name": required(display_name(sensors.MAX_NAME)),
+        "sensor_type": required(enum=sorted(sensors.TYPES)),
+        "flow_name": required(minLength=1),
+        "config_json": {"description": "The sensor type's settings (docs/sensors.md)"},
+    }
+
+
+class EnabledBody(Body):
+    enabled: bool | None = None
+    doc = {"enabled": required()}
+
+
+@post(
+    "/sensors",
+    status_code=201,
+    sync_to_thread=True,
+    opt={"permission": "sensors.write", "errors": [404]},  # an unknown flow
+)
+def create_sensor(request: Request[Any, Any, Any], data: SensorBody) -> dict[str, Any]:
     state, actor = state_of(request), actor_of(request)
-    return sensors.to_created(sensors.create(state.store, state.paths, actor.org_id, actor, data))
+    created = sensors.create(state.store, state.paths, actor.org_id, actor, given(data))
+    return sensors.to_created(created)
 
 
 @get("/sensors", sync_to_thread=True, opt={"permission": "sensors.read"})
@@ -35,14 +65,16 @@ def get_sensor(request: Request[Any, Any, Any], sensor_id: str) -> dict[str, Any
 
 
 @patch("/sensors/{sensor_id:str}", sync_to_thread=True, opt={"permission": "sensors.write"})
-def update_sensor(request: Request[Any, Any, Any], sensor_id: str, data: Any) -> dict[str, Any]:
+def update_sensor(
+    request: Request[Any, Any, Any], sensor_id: str, data: EnabledBody
+) -> dict[str, Any]:
     """Pause or resume (``{"enabled": false}``): not in the reference, what `dagy sensors pause`
     and `resume` call."""
-    if not isinstance(data, dict) or set(data) != {"enabled"}:
+    if data.enabled is None:
         raise InvalidInputError('The body must be {"enabled": true|false}', {"enabled": "required"})
     actor = actor_of(request)
     row = sensors.set_enabled(
-        state_of(request).store, actor.org_id, sensor_id, data["enabled"], actor=actor
+        state_of(request).store, actor.org_id, sensor_id, data.enabled, actor=actor
     )
     return sensors.to_detail(row)
 

@@ -143,7 +143,8 @@ def sign_in_submit(
     except InvalidInputError as exc:
         return _problem(f"This sign-in request is not valid: {exc.message}")
     cookie = request.cookies.get(_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, str(data.get("nonce", ""))):
+    sent = str(data.get("nonce", "")).encode()  # bytes: a non-ASCII str would raise, a 500
+    if not cookie or not hmac.compare_digest(cookie.encode(), sent):
         return _problem("This sign-in form has expired. Run `dagy login` again.", 403)
     callback, state = params["cli_callback"], params["state"]
     if data.get("action") == "cancel":

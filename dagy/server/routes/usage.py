@@ -8,11 +8,13 @@ from typing import Any
 from litestar import Request, get, put
 
 from dagy.auth import rbac
+from dagy.server.openapi import WHEN
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.usage import quotas
 from dagy.services.usage import summary as usage
 
 _READ = {"permission": "billing.read"}
+_SPAN = {**_READ, "params": {"start_date": WHEN, "end_date": WHEN}}
 
 
 def _org(request: Request[Any, Any, Any]) -> tuple[Any, str]:
@@ -28,7 +30,7 @@ def summary(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return usage.summary(*_org(request))
 
 
-@get("/usage/timeseries", sync_to_thread=True, opt=_READ)
+@get("/usage/timeseries", sync_to_thread=True, opt=_SPAN)
 def timeseries(
     request: Request[Any, Any, Any], start_date: str | None = None, end_date: str | None = None
 ) -> dict[str, Any]:
@@ -45,7 +47,7 @@ def dashboard(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return usage.dashboard(*_org(request))
 
 
-@get("/usage/costs", sync_to_thread=True, opt=_READ)
+@get("/usage/costs", sync_to_thread=True, opt=_SPAN)
 def costs(
     request: Request[Any, Any, Any], start_date: str | None = None, end_date: str | None = None
 ) -> dict[str, Any]:

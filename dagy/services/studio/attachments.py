@@ -40,7 +40,8 @@ def _sign(paths: DagyPaths, attachment_id: str, expires: int | str) -> str:
 
 def verify(paths: DagyPaths, attachment_id: str, expires: str, signature: str) -> None:
     """403 unless the URL was signed here for this attachment and has not expired."""
-    if not hmac.compare_digest(_sign(paths, attachment_id, expires), str(signature or "")):
+    given = str(signature or "").encode()  # bytes: compare_digest refuses non-ASCII str (a 500)
+    if not hmac.compare_digest(_sign(paths, attachment_id, expires).encode(), given):
         raise PermissionDeniedError("Invalid upload URL signature")
     if not expires.isdigit() or int(expires) < time.time():
         raise PermissionDeniedError("Upload URL expired")
