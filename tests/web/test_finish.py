@@ -1,0 +1,78 @@
+"""The web UI's later stories in a real browser against a real `dagy serve`: a run's results and
+files (viewed, downloaded with the token in a header only), the browser sign-in, the org switcher,
+the AI studio's attachments, tiers and bind-flow, and editing a schedule and an environment with
+the API's validation errors shown inline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ServerProcess
+from tests.server.runs_support import wait_until
+from tests.web.conftest import OWNER, PASSWORD, sign_in
+
+
+def api(server: ServerProcess, method: str, path: str, body: object = None, **headers: str) -> Any:
+    token = server.login(OWNER, PASSWORD)
+    status, _, answer = server.request(method, path, token=token, body=body, headers=headers)
+    assert status < 300, (status, answer)
+    return answer
+
+
+def finished_run(server: ServerProcess, tmp_path: Path) -> str:
+    """A completed webdemo run (its flaky task succeeds on the third try)."""
+    marker = tmp_path / "flaky.count"
+    queued = api(
+        server,
+        "POST",
+        "/runs",
+        {
+            "flow_name": "webdemo",
+            "flow_version": "1.0.0",
+            "parameters": {"n": 2, "marker": str(marker)},
+        },
+    )
+    run_id = str(queued["run_id"])
+
+    def done() -> bool:
+        status = api(server, "GET", f"/runs/{run_id}")["status"]
+        assert status not in ("failed", "cancelled", "crashed"), status
+        return status == "completed"
+
+    wait_until(done, 90, "the webdemo run to complete")
+    return run_id
+
+
+def test_run_page_shows_results_and_downloads_files_without_token_in_urls(
+    web_server: ServerProcess, page: Any, tmp_path: Path
+):
+    run_id = finished_run(web_server, tmp_path)
+    urls: list[str] = []
+    page.on("request", lambda req: urls.append(req.url))
+    sign_in(page, web_server)
+    token = page.evaluate("sessionStorage.getItem('dagy.token')")
+    page.goto(web_server.url.rstrip("/") + f"/#/runs/{run_id}")
+    page.wait_for_selector("dagy-run[data-loaded='true']")
+    files = page.locator("dagy-run-files")
+    files.locator("table").wait_for()
+    report = files.locator("tr", has_text="report")
+    assert report.count() == 1
+    assert "result.json" in report.inner_text() and "application/json" in report.inner_text()
+    # four task runs (fetch x2, flaky, report), each with its result.json
+    assert files.locator("tbody tr").count() == 4
+
+    report.locator("button.view-file").click()
+    preview = files.locator(".file-preview pre")
+    preview.wait_for()
+    assert json.loads(preview.inner_text()) == {"total": 1}
+
+    with page.expect_download() as info:
+        report.locator("button.download-file").click()
+    download = info.value
+    assert download.suggested_filename == "result.json"
+    assert json.loads(Path(download.path()).read_text()) == {"total": 1}
+    assert token and not any(token in u for u in urls)
+    assert any(f"/runs/{run_id}/artifacts/" in u for u in urls)
+    assert page.errors == []
