@@ -76,3 +76,65 @@ def test_run_page_shows_results_and_downloads_files_without_token_in_urls(
     assert token and not any(token in u for u in urls)
     assert any(f"/runs/{run_id}/artifacts/" in u for u in urls)
     assert page.errors == []
+
+
+def test_browser_sign_in_ends_signed_in_with_the_code_gone_from_the_url(
+    web_server: ServerProcess, page: Any
+):
+    urls: list[str] = []
+    page.on("request", lambda req: urls.append(req.url))
+    page.goto(web_server.url.rstrip("/") + "/#/runs")
+    page.click("#browser-sign-in")
+    # the server's own sign-in page (the one `dagy login` opens), for this web app
+    page.wait_for_selector("form[action='sign-in'] #email")
+    assert "web app" in page.inner_text("main")
+    page.fill("#email", OWNER)
+    page.fill("#password", PASSWORD)
+    page.click("button#sign-in")
+    page.wait_for_selector("#sign-out")
+    page.wait_for_selector("dagy-runs")  # back where it started
+    token = page.evaluate("sessionStorage.getItem('dagy.token')")
+    assert token and OWNER in page.inner_text("#who")
+    assert "code=" not in page.url and "state=" not in page.url
+    assert page.evaluate("sessionStorage.getItem('dagy.pkce')") is None
+    assert not any(token in u for u in urls)
+    # a code came back once in the address bar; the page traded it and dropped it
+    assert any("code=" in u for u in urls)
+    status, _, me = web_server.request("GET", "/users/me", token=token)
+    assert status == 200 and me["user_email"] == OWNER
+    assert page.errors == []
+
+
+def test_a_forged_browser_sign_in_answer_is_refused(web_server: ServerProcess, page: Any):
+    page.goto(web_server.url.rstrip("/") + "/?code=forged&state=forged#/")
+    page.wait_for_selector("#sign-in .error:not(:empty)")
+    assert "does not match" in page.inner_text("#sign-in .error")
+    assert "code=" not in page.url
+    assert page.evaluate("sessionStorage.getItem('dagy.token')") is None
+
+
+def test_org_switcher_shows_the_other_orgs_runs(
+    web_server: ServerProcess, web_flows: Path, page: Any, tmp_path: Path
+):
+    from dagy.sdk.loader import load_flow
+
+    gate = tmp_path / "gate"
+    gate.write_text("open")
+    other = api(web_server, "POST", "/orgs", {"org_name": "Second team"})["org_id"]
+    spec = load_flow(f"{web_flows}:webgated").build(gate=str(gate)).to_dict()
+    api(web_server, "POST", "/flows", {"flow_spec": spec}, **{"X-Dagy-Org": other})
+    body = {"flow_name": "webgated", "flow_version": "1.0.0", "parameters": {"gate": str(gate)}}
+    theirs = api(web_server, "POST", "/runs", body, **{"X-Dagy-Org": other})["run_id"]
+    mine = api(web_server, "POST", "/runs", body)["run_id"]
+
+    sign_in(page, web_server)
+    page.goto(web_server.url.rstrip("/") + "/#/runs")
+    page.wait_for_selector(f"a.run-link:text-is('{mine}')")
+    assert page.locator(f"a.run-link:text-is('{theirs}')").count() == 0
+    switch = page.locator("select.org-switch")
+    switch.select_option(other)
+    page.wait_for_selector(f"a.run-link:text-is('{theirs}')")
+    assert page.locator(f"a.run-link:text-is('{mine}')").count() == 0
+    assert page.evaluate("sessionStorage.getItem('dagy.org')") == other
+    assert "Second team" in page.inner_text("#who")
+    assert page.errors == []
