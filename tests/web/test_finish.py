@@ -138,3 +138,76 @@ def test_org_switcher_shows_the_other_orgs_runs(
     assert page.evaluate("sessionStorage.getItem('dagy.org')") == other
     assert "Second team" in page.inner_text("#who")
     assert page.errors == []
+
+
+def test_studio_tier_attachments_and_bind_flow_work_against_the_api(
+    web_server: ServerProcess, page: Any
+):
+    token = web_server.login(OWNER, PASSWORD)
+
+    def session(sid: str) -> Any:
+        status, _, body = web_server.request("GET", f"/ai-studio/sessions/{sid}", token=token)
+        assert status == 200, body
+        return body
+
+    sign_in(page, web_server)
+    page.goto(web_server.url.rstrip("/") + "/#/studio")
+    page.click(".st-new")
+    page.wait_for_selector("dagy-studio[data-session-id] .st-extras:not([hidden])")
+    sid = page.get_attribute("dagy-studio", "data-session-id")
+    studio = page.locator("dagy-studio")
+
+    # tiers: the API's, the session's marked; a change is stored
+    _, _, tiers = web_server.request("GET", "/ai-studio/tiers", token=token)
+    names = [t["tier"] for t in tiers["items"]]
+    options = page.locator(".st-tier option").evaluate_all("os => os.map(o => o.value)")
+    assert options == names
+    assert page.input_value(".st-tier") == tiers["default_tier"]
+    other = next(n for n in names if n != tiers["default_tier"])
+    page.select_option(".st-tier", other)
+    page.wait_for_selector(f"dagy-studio[data-tier='{other}']")
+    assert session(sid)["tier"] == other
+    assert "25 MB" in page.inner_text(".st-attach-limits")
+
+    # an attachment: initiated, uploaded to its signed URL, completed (parsed), then removed
+    page.set_input_files(
+        ".st-attach",
+        files=[
+            {"name": "notes.md", "mimeType": "text/markdown", "buffer": b"# Orders\nid is key\n"}
+        ],
+    )
+    page.wait_for_selector(".st-attachment[data-status='ready']")
+    attached = session(sid)["attachments"]
+    assert [(a["file_name"], a["status"]) for a in attached] == [("notes.md", "ready")]
+    assert attached[0]["text_chars"] > 0
+    # an image is refused by the API, its message shown
+    page.set_input_files(
+        ".st-attach", files=[{"name": "x.png", "mimeType": "image/png", "buffer": b"\x89PNG"}]
+    )
+    page.wait_for_selector(".st-attach-error:not(:empty)")
+    assert "Images are not supported" in page.inner_text(".st-attach-error")
+    assert len(session(sid)["attachments"]) == 1
+    page.click(".st-attachment .st-remove")
+    page.wait_for_selector(".st-attachment", state="detached")
+    assert session(sid)["attachments"] == []
+
+    # bind-flow: refused without a name (inline), then saved and deployed after a turn
+    page.click(".st-bind")
+    page.wait_for_selector(".st-bind-result.error:not(:empty)")
+    assert "flow_name" in page.inner_text(".st-bind-result")
+    page.fill(
+        ".st-input",
+        "Build a workflow that reads JSON from s3://acme-raw/in.json and writes to s3://acme-clean/out.json",
+    )
+    page.click(".st-send")
+    page.wait_for_selector(".st-valid")
+    page.fill(".st-flow-name", "studio_bound")
+    page.check(".st-bind-deploy")
+    page.click(".st-bind")
+    page.wait_for_selector("dagy-studio[data-flow-name='studio_bound']")
+    assert "Deployed version" in page.inner_text(".st-bind-result")
+    assert session(sid)["flow_name"] == "studio_bound"
+    status, _, flow = web_server.request("GET", "/flows/studio_bound/latest", token=token)
+    assert status == 200, flow
+    assert studio.locator(".st-draft-link").count() == 1
+    assert page.errors == []
