@@ -92,11 +92,11 @@ export class StudioPage extends HTMLElement {
         { class: "st-main" },
         this.heading,
         this.status,
-        this.extras,
         this.history,
         can("flows.write") ? el("div", { class: "st-compose" }, this.input, this.sendButton) : null,
         this.openButton,
         this.result,
+        this.extras,
       ),
     );
   }
