@@ -172,7 +172,7 @@ export class StudioPage extends HTMLElement {
     const t = this.tierOf(this.tier.value);
     const balance = this.tiers?.credits_balance;
     this.tierInfo.textContent = t
-      ? `${t.description || ""} Up to ${t.limits.max_turns_per_session} turns a session.` +
+      ? `${(t.description || "").replace(/([^.])$/, "$1.")} Up to ${t.limits.max_turns_per_session} turns a session.` +
         (balance !== undefined && balance !== null ? ` Credits left: ${balance}.` : "")
       : "";
     if (t) {
@@ -182,7 +182,7 @@ export class StudioPage extends HTMLElement {
     this.attachList.textContent = "";
     for (const a of body.attachments || []) {
       this.attachList.append(el("li", { class: "st-attachment", "data-attachment-id": a.attachment_id, "data-status": a.status },
-        `${a.file_name} · ${a.kind} · ${a.size_bytes ?? "?"} bytes · ${a.status}`,
+        `${a.file_name} · ${a.kind} · ${a.size_bytes ?? "?"} bytes · ${a.status} `,
         can("flows.write")
           ? el("button", { type: "button", class: "link st-remove", onclick: () => this.detach(a.attachment_id) }, "Remove")
           : null));
