@@ -49,6 +49,11 @@ def test_run_page_shows_results_and_downloads_files_without_token_in_urls(
     web_server: ServerProcess, page: Any, tmp_path: Path
 ):
     run_id = finished_run(web_server, tmp_path)
+    # a file the task wrote, named like markup: shown as those characters, and downloadable
+    tasks = api(web_server, "GET", f"/runs/{run_id}/task-runs")["items"]
+    report_id = next(t["task_run_id"] for t in tasks if t["task_name"] == "report")
+    xss = "<img src=x onerror=alert(1)>.txt"
+    (web_server.home / "artifacts" / run_id / report_id / xss).write_text("plain text\n")
     urls: list[str] = []
     page.on("request", lambda req: urls.append(req.url))
     sign_in(page, web_server)
@@ -57,11 +62,14 @@ def test_run_page_shows_results_and_downloads_files_without_token_in_urls(
     page.wait_for_selector("dagy-run[data-loaded='true']")
     files = page.locator("dagy-run-files")
     files.locator("table").wait_for()
-    report = files.locator("tr", has_text="report")
+    report = files.locator("tr", has_text="report").filter(has_text="result.json")
     assert report.count() == 1
-    assert "result.json" in report.inner_text() and "application/json" in report.inner_text()
-    # four task runs (fetch x2, flaky, report), each with its result.json
-    assert files.locator("tbody tr").count() == 4
+    assert "application/json" in report.inner_text()
+    # four task runs (fetch x2, flaky, report), each with its result.json, and the odd file
+    assert files.locator("tbody tr").count() == 5
+    odd = files.locator("tr", has_text="onerror")
+    assert odd.locator("td").nth(1).inner_text() == xss
+    assert page.locator("#page img").count() == 0
 
     report.locator("button.view-file").click()
     preview = files.locator(".file-preview pre")
@@ -73,6 +81,10 @@ def test_run_page_shows_results_and_downloads_files_without_token_in_urls(
     download = info.value
     assert download.suggested_filename == "result.json"
     assert json.loads(Path(download.path()).read_text()) == {"total": 1}
+    with page.expect_download() as info:
+        odd.locator("button.download-file").click()
+    assert info.value.suggested_filename.endswith(".txt")
+    assert Path(info.value.path()).read_text() == "plain text\n"
     assert token and not any(token in u for u in urls)
     assert any(f"/runs/{run_id}/artifacts/" in u for u in urls)
     assert page.errors == []
