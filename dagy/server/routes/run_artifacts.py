@@ -18,7 +18,14 @@ from dagy.server.security import identity_of, state_of
 from dagy.services.runs import artifact_files
 
 
-@get("/runs/{run_id:str}/artifacts", sync_to_thread=True, opt={"permission": "runs.read"})
+@get(
+    "/runs/{run_id:str}/artifacts",
+    sync_to_thread=True,
+    opt={
+        "permission": "runs.read",
+        "params": {"limit": {"minimum": 1, "maximum": artifact_files.MAX_LIMIT}},
+    },
+)
 def list_artifacts(
     request: Request[Any, Any, Any],
     run_id: str,
@@ -44,7 +51,8 @@ def list_artifacts(
 @get(
     "/runs/{run_id:str}/artifacts/{task_run_id:str}/{name:str}",
     sync_to_thread=True,
-    opt={"permission": "runs.read"},
+    # the file's own type (result.json: application/json); the document names the generic one
+    opt={"permission": "runs.read", "produces": "application/octet-stream"},
 )
 def download_artifact(
     request: Request[Any, Any, Any], run_id: str, task_run_id: str, name: str
