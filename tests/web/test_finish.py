@@ -223,3 +223,17 @@ def test_studio_tier_attachments_and_bind_flow_work_against_the_api(
     assert status == 200, flow
     assert studio.locator(".st-draft-link").count() == 1
     assert page.errors == []
+
+
+def test_a_viewer_gets_no_studio_writes(web_server: ServerProcess, page: Any):
+    web_server.create_user("viewer-studio@example.com", "viewer", PASSWORD)
+    owner = web_server.login(OWNER, PASSWORD)
+    status, _, made = web_server.request(
+        "POST", "/ai-studio/sessions", token=owner, body={"title": "Shared"}
+    )
+    assert status == 201, made
+    sign_in(page, web_server, "viewer-studio@example.com", PASSWORD)
+    page.goto(web_server.url.rstrip("/") + "/#/studio")
+    page.wait_for_selector("dagy-studio .st-main")
+    assert page.locator(".st-new, .st-send, .st-attach, .st-bind, .st-remove").count() == 0
+    assert page.errors == []
