@@ -106,9 +106,8 @@ def list_runs(
 @get("/runs/{run_id:str}", sync_to_thread=True, opt={"permission": "runs.read"})
 def get_run(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
     store = state_of(request).store
-    with store.connection():
-        run = reads.get(store, identity_of(request).org_id, run_id)
-        return shapes.to_detail(run, reads.retry_count(store, run_id))
+    run = reads.get(store, identity_of(request).org_id, run_id)
+    return shapes.to_detail(run, reads.retries_of(store, run))
 
 
 @post(

@@ -125,14 +125,18 @@ def retry_count(store: DuckDBStore, run_id: str) -> int:
     return store.retry_count(run_id)
 
 
+def retries_of(store: DuckDBStore, run: RunRecord) -> int:
+    """``retry_count`` of a run already read: 0 without asking when it retried no run."""
+    return store.retry_count(run.run_id) if run.retry_of else 0
+
+
 def detail(store: DuckDBStore, org_id: str, run_id: str) -> RunDetail:
     """The run, its task runs, its DAG's edges and how many retries led to it."""
-    with store.connection():
-        run = store.get_run(run_id, org_id=org_id)
-        if run is None:
-            raise not_found(run_id)
-        tasks = store.task_runs(run_id)
-        retries = store.retry_count(run_id)
+    run = store.get_run(run_id, org_id=org_id)
+    if run is None:
+        raise not_found(run_id)
+    tasks = store.task_runs(run_id)
+    retries = retries_of(store, run)
     edges = json.loads(run.flow_spec).get("edges") if run.flow_spec else None
     run.flow_spec = None
     return RunDetail(run, tasks, [list(e) for e in edges] if edges else edges, retries)
