@@ -13,7 +13,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,9 @@ class DuckDBStore:
         self._reader = threading.local()
         # Where the newest page of runs began last time, per filter (see runs_page()).
         self._page_floors: dict[tuple[Any, ...], _dt.datetime] = {}
+        # Who wants to know when a kind of row was written (the server's workers: "runs.queued";
+        # its scheduler: "schedules.changed"); see listen() and notify().
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -221,6 +224,17 @@ class DuckDBStore:
                 return
         with _interrupts_as_keyboard_interrupt():
             yield cursor
+
+    def listen(self, topic: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (no arguments, quick, never raising) whenever ``topic`` is notified."""
+        self._listeners.setdefault(topic, []).append(callback)
+
+    def notify(self, topic: str) -> None:
+        """Tell the listeners of ``topic`` that its rows changed. Called inside the writing
+        block: a listener that reads through this store while it is held waits for the block's
+        commit on the store lock, so it finds the rows."""
+        for callback in self._listeners.get(topic, ()):
+            callback()
 
     def hold(self, *, timeout: float | None = None) -> None:
         """Open the file and keep it open until release(): the server owns the store."""

@@ -19,6 +19,7 @@ from dagy.store.flows import Event, FlowVersion, _select
 from dagy.store.records import ACTIVE_STATUSES, API_STATUS, RUN_COLUMNS, RunRecord, row_of
 
 FLOW_TRIGGER = "flow_trigger"
+QUEUED = "runs.queued"  # the store topic notified when a run is queued (DuckDBStore.notify)
 RUN_STATUS_UPDATE = "run_status_update"
 EVENT_STATUSES = ("pending", "processing", "done", "failed")
 
@@ -73,7 +74,46 @@ def enqueue_run(
             (_INSERT_EVENT, _event_params(run, FLOW_TRIGGER, "pending", payload, run.created_at))
         )
     statements.extend(also)
-    _transaction(store, *statements)
+    with store.transaction():
+        _transaction(store, *statements)
+        if execute:
+            store.notify(QUEUED)
+
+
+def enqueue_runs(store: DuckDBStore, runs: Sequence[tuple[RunRecord, dict[str, Any]]]) -> None:
+    """Many queued runs and their ``flow_trigger`` events (a scheduler tick's), each table in one
+    multi-row statement: every column travels as one list and is unnested in SQL. Call it inside
+    the caller's transaction when other writes must go with it."""
+    if not runs:
+        return
+    with store.transaction() as con:
+        run_types = _column_types(con, "runs")
+        run_rows = [row_of(run, RUN_COLUMNS) for run, _ in runs]
+        con.execute(
+            f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT "
+            + ", ".join(f"unnest(?::{run_types[c]}[])" for c in RUN_COLUMNS),
+            [list(column) for column in zip(*run_rows, strict=True)],
+        )
+        event_rows = [
+            _event_params(run, FLOW_TRIGGER, "pending", payload, run.created_at)
+            for run, payload in runs
+        ]
+        con.execute(
+            "INSERT INTO events (org_id, type, status, run_id, flow_name, deployment_name, "
+            "payload, created_at) SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+            "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+            "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::TIMESTAMP[])",
+            [list(column) for column in zip(*event_rows, strict=True)],
+        )
+        store.notify(QUEUED)
+
+
+def _column_types(con: Any, table: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+        [table],
+    ).fetchall()
+    return {name: kind for name, kind in rows}
 
 
 def active_runs(
