@@ -89,3 +89,36 @@ def test_reads_on_other_threads_see_what_was_committed(store):
     with store.transaction():  # inside a write, a read on the writing thread sees the write
         store.create_run(_run(72))
         assert page(store, 1) == ["r0072"]
+
+
+def test_walking_every_page_twice_gives_every_run_once_in_order(store):
+    for i in range(60, 75):  # a few runs at the same minute: ties broken by run id
+        store.create_run(_run(i, minutes=40))
+    with store.connection() as con:
+        everything = [
+            r[0]
+            for r in con.execute(
+                "SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC"
+            ).fetchall()
+        ]
+    for _ in range(2):  # the second walk starts from the windows the first one left
+        walked: list[str] = []
+        before = None
+        while True:
+            rows = store.runs_page("personal", status=None, flow_name=None, before=before, limit=7)
+            walked += [r.run_id for r in rows]
+            if len(rows) < 7:
+                break
+            before = (rows[-1].created_at.isoformat(), rows[-1].run_id)
+        assert walked == everything
+
+
+def test_the_cli_listing_is_the_newest_runs_whatever_the_row_order(paths: DagyPaths):
+    store = DuckDBStore(paths)  # not held: each call opens the file, as `dagy runs list` does
+    for i in range(30):
+        store.create_run(_run(i))
+    for i in range(30, 40):  # written last, but older than all: not the newest row ids
+        store.create_run(_run(i, minutes=-100 + i))
+    newest = [r.run_id for r in store.list_runs(limit=10)]
+    assert newest == [f"r{i:04d}" for i in range(29, 19, -1)]
+    assert len(store.list_runs(limit=None)) == 40
