@@ -132,7 +132,7 @@ def active_runs(
     if flow_name is not None:
         where.append("flow_name = ?")
         params.append(flow_name)
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT count(*) FROM runs WHERE {' AND '.join(where)}", params
         ).fetchone()
@@ -143,7 +143,7 @@ def flow_version_by_number(
     store: DuckDBStore, org_id: str, flow_name: str, deployment_version: int
 ) -> FlowVersion | None:
     """A flow version by its registration number (the spec's ``"flow_version": 5``)."""
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {_select(FlowVersion)} FROM flows "
             "WHERE org_id = ? AND flow_name = ? AND deployment_version = ?",
@@ -215,7 +215,7 @@ def requeue_event(store: DuckDBStore, event_id: int, *, undo_attempt: bool = Fal
 
 def events_in_status(store: DuckDBStore, status: str) -> list[tuple[Event, str | None]]:
     """``flow_trigger`` events in one status with their run's status (None: no such run)."""
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"SELECT {_select(Event, 'e')}, r.status FROM events e "
             "LEFT JOIN runs r ON r.run_id = e.run_id "
@@ -302,7 +302,7 @@ def events_page(
     if before is not None:
         where.append("event_id < ?")
         params.append(before)
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"SELECT {_select(Event)} FROM events WHERE {' AND '.join(where)} "
             "ORDER BY event_id DESC LIMIT ?",
@@ -315,7 +315,7 @@ def events_page(
 
 
 def runs_by_status(store: DuckDBStore, org_id: str) -> dict[str, int]:
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             "SELECT status, count(*) FROM runs WHERE org_id = ? GROUP BY status", [org_id]
         ).fetchall()
@@ -324,7 +324,7 @@ def runs_by_status(store: DuckDBStore, org_id: str) -> dict[str, int]:
 
 def queue_depth(store: DuckDBStore, org_id: str) -> int:
     """Triggered runs waiting for a worker."""
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             "SELECT count(*) FROM events WHERE org_id = ? AND type = ? AND status = 'pending'",
             [org_id, FLOW_TRIGGER],
@@ -337,7 +337,7 @@ def _histogram(
 ) -> tuple[list[int], int, float]:
     """Cumulative counts per bucket bound, count and sum of ``s`` from ``source`` (one scan)."""
     counts = ", ".join(f"count(*) FILTER (WHERE s <= {float(b)!r})" for b in buckets)
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {counts}, count(*), coalesce(sum(s), 0) FROM ({source})", params
         ).fetchone()
@@ -377,7 +377,7 @@ def task_durations(
 
 def run_by_id(store: DuckDBStore, run_id: str) -> RunRecord | None:
     """A run in whichever org it belongs to (run ids are unique across orgs)."""
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE run_id = ?", [run_id]
         ).fetchone()

@@ -43,7 +43,7 @@ _SELECT = f"SELECT {_select(Schedule)} FROM schedules"
 
 
 def get(store: DuckDBStore, org_id: str, schedule_id: str) -> Schedule | None:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"{_SELECT} WHERE org_id = ? AND schedule_id = ?", [org_id, schedule_id]
         ).fetchone()
@@ -51,7 +51,7 @@ def get(store: DuckDBStore, org_id: str, schedule_id: str) -> Schedule | None:
 
 
 def of_deployment(store: DuckDBStore, org_id: str, deployment_name: str) -> Schedule | None:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"{_SELECT} WHERE org_id = ? AND deployment_name = ? ORDER BY created_at LIMIT 1",
             [org_id, deployment_name],
@@ -79,7 +79,7 @@ def page(
     if after is not None:
         where.append("schedule_id > ?")
         params.append(after)
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY schedule_id LIMIT ?",
             [*params, limit],
@@ -89,7 +89,7 @@ def page(
 
 def due(store: DuckDBStore, now: _dt.datetime, limit: int) -> list[Schedule]:
     """Enabled schedules whose next time has come, the most overdue first."""
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"{_SELECT} WHERE enabled AND next_run_at IS NOT NULL AND next_run_at <= ? "
             "ORDER BY next_run_at, org_id, schedule_id LIMIT ?",
