@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagy.config.paths import DagyPaths
-from dagy.engine import control
+from dagy.engine import artifacts, control
 from dagy.engine.control import ControlFlow, MapState
 from dagy.engine.executors import Attempt, Executor, Outcome, executor_class, write_task_metadata
 from dagy.engine.recorder import Recorder
@@ -143,7 +143,7 @@ class _Scheduler(ControlFlow):
         self.stopped = False
         self._task_root = paths.task_run_dir(self.run_id, "x").parent
         self._artifact_root = paths.artifact_dir(self.run_id, "x").parent
-        self._task_root.mkdir(parents=True, exist_ok=True)
+        # task_runs/ comes with the first task that writes a log (artifacts.make_dir makes it).
         self._artifact_root.mkdir(parents=True, exist_ok=True)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -348,6 +348,7 @@ class _Scheduler(ControlFlow):
             )
             ended = outcome.ended_at
             try:
+                artifacts.make_dir(attempt.task_dir)  # a silent task has no folder yet
                 write_task_metadata(attempt, outcome, "FAILED")
                 with open(attempt.task_dir / "task.log", "a", encoding="utf-8") as log:
                     log.write(
@@ -405,9 +406,15 @@ class _Scheduler(ControlFlow):
             self.recorder.sync_files()
             self.recorder.maybe_flush()
             try:
-                outcome: Outcome | None = self.completions.get(timeout=self._wait_time())
+                outcome: Outcome | None = self.completions.get_nowait()
             except queue.Empty:
-                outcome = None
+                # About to wait: what happened so far reaches the OS first, so a kill -9 while the
+                # run waits on a long task loses none of it.
+                self.recorder.sync_files(force=True)
+                try:
+                    outcome = self.completions.get(timeout=self._wait_time())
+                except queue.Empty:
+                    outcome = None
             while outcome is not None:
                 self._finish(outcome)
                 try:
