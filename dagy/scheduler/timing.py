@@ -14,6 +14,7 @@ schedule's IANA time zone. Across DST changes a cron fires as cron does:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,13 @@ _CRON_LOCK = threading.Lock()
 
 def next_cron(expression: str, tz: str, after: _dt.datetime) -> _dt.datetime:
     """The first time strictly after ``after`` (naive UTC) the expression names, in UTC."""
+    return _next_cron(expression, tz, after)
+
+
+# Schedules share expressions and zones (``0 9 * * *`` in New York), and a tick asks each of them
+# the same questions (what follows their due time, what follows now): answer each question once.
+@functools.lru_cache(maxsize=4096)
+def _next_cron(expression: str, tz: str, after: _dt.datetime) -> _dt.datetime:
     from croniter import croniter
 
     fixed_hours = expression.split()[1] != "*"
