@@ -122,3 +122,14 @@ def test_the_cli_listing_is_the_newest_runs_whatever_the_row_order(paths: DagyPa
     newest = [r.run_id for r in store.list_runs(limit=10)]
     assert newest == [f"r{i:04d}" for i in range(29, 19, -1)]
     assert len(store.list_runs(limit=None)) == 40
+
+
+def test_a_brief_page_is_the_same_runs_with_what_a_list_shows(store):
+    full = store.runs_page("personal", status=None, flow_name=None, before=None, limit=10)
+    brief = store.runs_page(
+        "personal", status=None, flow_name=None, before=None, limit=10, brief=True
+    )
+    shown = ("run_id", "flow_name", "flow_version", "status", "created_at", "ended_at", "org_id")
+    assert [[getattr(r, f) for f in shown] for r in brief] == [
+        [getattr(r, f) for f in shown] for r in full
+    ]

@@ -99,6 +99,7 @@ def list_runs(
         created_after=created_after,
         created_before=created_before,
         run_id_prefix=run_id_prefix,
+        brief=True,
     )
     return shapes.to_page(page)
 

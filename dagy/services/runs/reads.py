@@ -69,10 +69,12 @@ def list_page(
     created_after: str | None = None,
     created_before: str | None = None,
     run_id_prefix: str | None = None,
+    brief: bool = False,
 ) -> RunsPage:
     """One page of the org's runs, newest first; ``status`` in dagy.states' words. Optional
     filters: created in [created_after, created_before) (ISO 8601, UTC without an offset) and a
-    run id prefix."""
+    run id prefix. ``brief``: the runs carry only what a GET /runs item shows (id, flow, version,
+    status, times); their other fields keep RunRecord's defaults."""
     size = pagination.clamp_limit(limit, default=default_limit, maximum=100)
     position = pagination.decode_keyset(next_token)
     rows = store.runs_page(
@@ -85,6 +87,7 @@ def list_page(
         created_after=_moment(created_after, "created_after"),
         created_before=_moment(created_before, "created_before"),
         id_prefix=run_id_prefix or None,
+        brief=brief,
     )
     items, token = pagination.page(rows, size, lambda r: [r.created_at.isoformat(), r.run_id])
     return RunsPage(items, token)
