@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import start_server
 from tests.server.flows_support import Api
-from tests.server.sensors_support import SERVER_ENV, create, label, runs_labelled, start
 from tests.server.runs_support import wait_until
+from tests.server.sensors_support import SERVER_ENV, create, label, runs_labelled, start
 
 NEW_SECRET = "new-secret-0123456789-abcdef"
 OLD_SECRET = "old-plaintext-secret-9876543210"
