@@ -159,7 +159,7 @@ class ServerProcess:
         url = path if path.startswith("http") else self.api_url + path
         req = urllib.request.Request(url, data=data, headers=all_headers, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=60) as resp:
                 status, hdrs, payload = resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as exc:
             status, hdrs, payload = exc.code, exc.headers, exc.read()
@@ -188,7 +188,7 @@ class ServerProcess:
         assert isinstance(body, dict)
         return str(body["access_token"])
 
-    def stop(self, sig: int = 15, timeout: float = 30) -> int:
+    def stop(self, sig: int = 15, timeout: float = 45) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
@@ -199,7 +199,7 @@ class ServerProcess:
 
 
 def start_server(
-    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90
 ) -> ServerProcess:
     """Start `dagy serve --port 0` for ``home`` and wait until server.json names it and it answers."""
     import json
