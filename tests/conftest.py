@@ -170,15 +170,16 @@ class ServerProcess:
         return status, {k.lower(): v for k, v in hdrs.items()}, decoded
 
     def create_user(self, email: str, role: str = "owner", password: str = "password-123") -> None:
-        done = subprocess.run(
-            [*dagy_cmd(), "users", "create", "--email", email, "--role", role, "--password-stdin"],
-            input=password + "\n",
-            capture_output=True,
-            text=True,
-            env={**os.environ, "DAGY_LOCAL_DIR": str(self.home)},
-            timeout=60,
+        """A user of the personal org, through the route `dagy users create` itself calls while
+        a server owns the store (POST /_local/users with the local token): the same row and
+        audit row, without a `dagy` process per user (the CLI has its own tests)."""
+        status, _, body = self.request(
+            "POST",
+            "/_local/users",
+            token=self.local_token,
+            body={"email": email, "password": password, "role": role, "org_id": "personal"},
         )
-        assert done.returncode == 0, done.stderr
+        assert status == 201, body
 
     def login(self, email: str, password: str = "password-123") -> str:
         status, _, body = self.request(
