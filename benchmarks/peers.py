@@ -228,6 +228,7 @@ def _version(python: Path | str, module: str) -> str:
 
 
 def make_tools(scratch: Path, peers: bool, peers_dir: Path) -> list[Tool]:
+    scratch.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, source in (
         ("bare", BARE),

@@ -309,6 +309,7 @@ class ControlFlow:
                 status=PENDING,
                 org_id=record.org_id,
                 max_attempts=td.retries + 1,
+                source_hash=record.source_hash,  # a map's children run the map's code
             )
             self.next_seq += 1
             self.records[cid] = child

@@ -164,8 +164,9 @@ def test_logs_page_by_byte_offset_and_read_a_task_run(shared):
     assert seen[0]["message"].startswith(f"[INFO] run {run_id} started flow=quick:1.0.0")
     assert seen[-1]["message"] == f"[INFO] run {run_id} finished status=SUCCEEDED"
     assert all(e["timestamp"].endswith("Z") and e["ingestion_time"].endswith("Z") for e in seen)
-    task = get(server, f"/runs/{run_id}/logs?task_run_id=double-1")["events"]
-    assert task[0]["message"].startswith("[INFO] attempt 1 of double-1 started")
+    # double prints nothing: it has no task.log (issue 20), and its log answers, empty.
+    task = get(server, f"/runs/{run_id}/logs?task_run_id=double-1")
+    assert task["events"] == [] and task["next_token"] is None
     for path, code in [
         (f"/runs/{run_id}/logs?task_run_id=nope-1", 404),
         ("/runs/no-such-run/logs", 404),
@@ -505,7 +506,7 @@ def test_a_run_triggered_in_another_org_executes_and_stays_there(tmp_path: Path)
         status, _, tasks = server.request(
             "GET", f"/runs/{body['run_id']}/logs?task_run_id=double-1", token=token
         )
-        assert status == 200 and tasks["events"]
+        assert status == 200 and tasks["events"] == []  # double-1 printed nothing
     finally:
         server.stop()
 
