@@ -5,6 +5,7 @@ calls it (the "live system") fails."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -107,7 +108,14 @@ def write_flow(folder: Path, factor: int = 10, audit: bool = False) -> Path:
     text = text.replace("CALL", "audit(tally)" if audit else "")
     path = folder / "etl.py"
     path.write_text(text, encoding="utf-8")
+    _forget_bytecode(folder)
     return path
+
+
+def _forget_bytecode(folder: Path) -> None:
+    """An edit of the same size within the same second as the first write would otherwise load
+    the old compiled module: Python's .pyc check compares only mtime and size."""
+    shutil.rmtree(folder / "__pycache__", ignore_errors=True)
 
 
 def write_pipeline(folder: Path, factor: int = 10) -> Path:
@@ -115,6 +123,7 @@ def write_pipeline(folder: Path, factor: int = 10) -> Path:
     (folder / "steps.py").write_text(
         textwrap.dedent(STEPS).replace("FACTOR", str(factor)), encoding="utf-8"
     )
+    _forget_bytecode(folder)
     path = folder / "etl.yaml"
     path.write_text(textwrap.dedent(PIPELINE), encoding="utf-8")
     return path
