@@ -49,7 +49,7 @@ class ScheduleBody(SchedulePatch):
 
     schedule_id: str | None | msgspec.UnsetType = _UNSET
     flow_name: str | None | msgspec.UnsetType = _UNSET
-    flow_version: str | None | msgspec.UnsetType = _UNSET
+    flow_version: str | int | None | msgspec.UnsetType = _UNSET
     deployment_name: str | None | msgspec.UnsetType = _UNSET
     mode: str | None | msgspec.UnsetType = _UNSET
     doc = {
