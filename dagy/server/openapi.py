@@ -22,9 +22,10 @@ What a route declares, and what this module makes of it:
   parameter the service checks further is described with ``opt={"params": {"status": {"enum":
   [...]}}}`` (``limit`` is ``minimum: 1`` unless said otherwise).
 - Error responses, all in the spec's shape ``{error, message, details, detail}`` (``Error``):
-  400 when the route takes a body or parameters, 401 and 403 unless the route is public, 404
-  when its path names something, 429 everywhere (the rate limiter wraps the app); anything else a
-  route can answer is named in its opt: ``opt={"permission": ..., "errors": [409, 402]}``.
+  400 when the route takes a body or parameters, 413 when it takes a body, 401 and 403 unless
+  the route is public, 404 when its path names something, 429 everywhere (the rate limiter wraps
+  the app); anything else a route can answer is named in its opt: ``opt={"permission": ...,
+  "errors": [409, 402]}``.
 - ``opt={"permission": rbac.PUBLIC}`` makes the operation ``security: []``.
 - Response content types come from the handler (``media_type=...``; server-sent events are
   ``text/event-stream``); ``opt={"produces": "application/zip"}`` names a download's real type.
@@ -187,6 +188,8 @@ def _operation(operation: dict[str, Any], handler: Any, route: HTTPRoute, schema
     codes = {429}
     if parameters or "requestBody" in operation:
         codes.add(400)
+    if "requestBody" in operation:
+        codes.add(413)  # past the route's (or Litestar's 10 MB) request_max_body_size
     if not public:
         codes |= {401, 403}
     if route.path_parameters:
