@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dagy.backend._api_errors import as_service_errors
 from dagy.backend.context import HttpContext, LocalContext
@@ -38,6 +38,9 @@ from dagy.errors import (
 )
 from dagy.states import FINAL_STATUSES, RUN_STATUSES
 
+if TYPE_CHECKING:
+    from dagy.services.runs.artifact_files import ArtifactPage
+
 POLL = 0.25  # how often a retry on an API is asked whether it has finished
 
 
@@ -58,6 +61,11 @@ class RunsBackend(Protocol):
 
     def find(self, run_id: str) -> Run | None:
         """The run, or None for an unknown id (cheaper than get: no task runs)."""
+
+    def artifacts(
+        self, run_id: str, *, limit: int = 100, next_token: str | None = None
+    ) -> ArtifactPage:
+        """The run's stored files (each task's result.json and its own files), task order."""
 
     def logs(
         self,
@@ -165,6 +173,21 @@ class LocalRuns:
     def find(self, run_id: str) -> Run | None:
         row = self.ctx.store().get_run_summary(run_id, self.ctx.org_id)
         return run_from_store(row) if row is not None else None
+
+    def artifacts(
+        self, run_id: str, *, limit: int = 100, next_token: str | None = None
+    ) -> ArtifactPage:
+        from dagy.services.runs import artifact_files
+
+        with cli_errors():
+            return artifact_files.list_page(
+                self.ctx.store(),
+                self.ctx.paths,
+                self.ctx.org_id,
+                run_id,
+                limit=limit,
+                next_token=next_token,
+            )
 
     def logs(
         self,
@@ -284,6 +307,18 @@ class HttpRuns:
             if exc.status_code == 404:
                 return None
             raise
+
+    def artifacts(
+        self, run_id: str, *, limit: int = 100, next_token: str | None = None
+    ) -> ArtifactPage:
+        from dagy.services.runs.artifact_files import ArtifactFile, ArtifactPage
+
+        with self._errors():
+            page = self.ctx.client.get(
+                f"/runs/{_q(run_id)}/artifacts", limit=limit, next_token=next_token
+            )
+        items = [ArtifactFile.from_json(item) for item in page.get("items") or []]
+        return ArtifactPage(items, page.get("next_token"))
 
     def get(self, run_id: str) -> RunDetail:
         with self._errors():

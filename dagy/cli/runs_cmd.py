@@ -164,3 +164,33 @@ def cancel(run_id: str, profile: str | None) -> None:
     """
     ended = _backend(profile).runs.cancel(run_id)
     click.echo(f"Run cancelled: {ended.run_id} status={ended.status}")
+
+
+@runs.command("artifacts")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of lines.")
+@click.option("--profile", default=None, help=PROFILE_HELP)
+def artifacts(run_id: str, as_json: bool, profile: str | None) -> None:
+    """List a run's stored files: each task run's result.json and the files it wrote.
+
+    One line per file: task run id, task name, file name, size in bytes, content type. A task that
+    returned nothing and wrote nothing has no line. The API serves each file at
+    GET /v1/runs/<run_id>/artifacts/<task_run_id>/<name>.
+    """
+    backend = _backend(profile)
+    files = []
+    token: str | None = None
+    while True:
+        page = backend.runs.artifacts(run_id, limit=500, next_token=token)
+        files += page.items
+        token = page.next_token
+        if not token:
+            break
+    if as_json:
+        click.echo(json.dumps([f.to_json() for f in files], indent=2))
+        return
+    if not files:
+        click.echo(f"No stored files for run {run_id}")
+        return
+    for f in files:
+        click.echo(f"{f.task_run_id} {f.task_name} {f.name} {f.size} {f.content_type}")

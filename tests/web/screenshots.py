@@ -27,7 +27,7 @@ PAGES = [
     ("flows", "/flows", "h1"),
     ("deployments", "/deployments", "h1"),
     ("designer", "/designer", ".dz-palette-item"),
-    ("studio", "/studio", "#page > *"),
+    ("studio", "/studio", ".st-extras:not([hidden]) .st-attachment"),
     ("schedules", "/schedules", "#new-schedule"),
     ("sensors", "/sensors", "#new-sensor"),
     ("environments", "/environments", "#new-environment"),
@@ -138,7 +138,58 @@ def _fill(server: ServerProcess, code: Path) -> dict[str, str]:
     )
     call("POST", "/api-keys", {"name": "CI deploys", "scopes": ["flows.read", "flows.write"]})
     server.request("POST", "/_test/fault", token=token, body={"message": "deliberate fault"})
+    # an AI studio session with one turn and one attachment (initiate, PUT, complete)
+    studio = call("POST", "/ai-studio/sessions", {"title": "Orders pipeline"})
+    sid = studio["session_id"]
+    call(
+        "POST",
+        f"/ai-studio/sessions/{sid}/messages",
+        {
+            "message": "Build a workflow that reads JSON from s3://acme-raw/in.json, deduplicates "
+            "by order_id, and writes to s3://acme-clean/out.json"
+        },
+    )
+    data = b"# Orders\norder_id is unique per day\n"
+    started = call(
+        "POST",
+        f"/ai-studio/sessions/{sid}/attachments/initiate",
+        {"file_name": "orders-notes.md", "content_type": "text/markdown", "size_bytes": len(data)},
+    )
+    server.request("PUT", started["upload_url"], raw=data, headers=started["headers"])
+    call(
+        "POST",
+        f"/ai-studio/sessions/{sid}/attachments/complete",
+        {"attachment_id": started["attachment_id"]},
+    )
     return {"run_id": run["run_id"]}
+
+
+def _details(page: Any, server: ServerProcess, ids: dict[str, str]) -> None:
+    """Close-ups below the fold: a run's results and files (one viewed), the AI studio session's
+    settings (tier, attachments, bind to a flow), a schedule's edit form with the API's error."""
+    page.goto(f"{server.url}/#/runs/{ids['run_id']}")
+    files = page.locator("#run-files")
+    files.locator("button.view-file").last.click()
+    files.locator(".file-preview pre").wait_for()
+    files.screenshot(path=str(OUT / "web-run-files.png"))
+    _shrink(OUT / "web-run-files.png")
+    print("docs/images/web-run-files.png")
+    page.goto(f"{server.url}/#/studio")
+    extras = page.locator(".st-extras:not([hidden])")
+    extras.locator(".st-attachment").wait_for()
+    extras.locator(".st-flow-name").fill("orders_pipeline")
+    extras.screenshot(path=str(OUT / "web-studio-settings.png"))
+    _shrink(OUT / "web-studio-settings.png")
+    print("docs/images/web-studio-settings.png")
+    page.goto(f"{server.url}/#/schedules")
+    page.locator("tr:has-text('nightly-etl') button.edit").click()
+    form = page.locator("#edit-schedule")
+    form.locator("input[name=timezone]").fill("Europe/Atlantis")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#edit-schedule .field-error[data-field=timezone]:not(:empty)")
+    page.locator("#schedule-edit").screenshot(path=str(OUT / "web-schedule-edit.png"))
+    _shrink(OUT / "web-schedule-edit.png")
+    print("docs/images/web-schedule-edit.png")
 
 
 def _shrink(path: Path) -> None:
@@ -193,6 +244,7 @@ def main() -> int:
                     page.screenshot(path=str(OUT / f"web-{name}.png"))
                     _shrink(OUT / f"web-{name}.png")
                     print(f"docs/images/web-{name}.png")
+                _details(page, server, ids)
                 browser.close()
         finally:
             server.stop()

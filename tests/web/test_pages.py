@@ -280,3 +280,76 @@ def test_a_secret_value_never_reaches_the_page_and_a_new_api_key_shows_once(owne
     page.locator("tr", has_text="CI deploys").wait_for()
     assert page.locator(".secret-once").count() == 0
     assert key not in page.content()
+
+
+def test_a_schedule_and_an_environment_are_edited_with_the_apis_errors_inline(
+    owner: User,
+) -> None:
+    body = {
+        "schedule_id": "editable",
+        "flow_name": "etl",
+        "mode": "cron",
+        "cron_expression": "0 9 * * *",
+        "timezone": "UTC",
+    }
+    status, answer = owner.api("POST", "/schedules", body)
+    assert status == 201, answer
+    page = owner.open("/schedules", "tr:has-text('editable')")
+    page.locator("tr:has-text('editable') button.edit").click()
+    form = page.locator("#edit-schedule")
+    form.wait_for()
+    assert form.locator("input[name=cron_expression]").input_value() == "0 9 * * *"
+
+    def error_of(field: str) -> str:
+        slot = form.locator(f".field-error[data-field={field}]")
+        page.wait_for_selector(f"#edit-schedule .field-error[data-field={field}]:not(:empty)")
+        return str(slot.inner_text())
+
+    # the API's refusal, under its field; nothing stored
+    form.locator("input[name=cron_expression]").fill("every tuesday")
+    form.locator("button[type=submit]").click()
+    assert error_of("cron_expression")
+    assert "cron" in form.locator(".form-error").inner_text().lower()
+    form.locator("input[name=cron_expression]").fill("30 6 * * 1-5")
+    form.locator("input[name=timezone]").fill("Mars/Olympus")
+    form.locator("button[type=submit]").click()
+    assert "Mars/Olympus" in error_of("timezone")
+    assert form.locator(".field-error[data-field=cron_expression]").inner_text() == ""
+    status, stored = owner.api("GET", "/schedules/editable")
+    assert (stored["cron_expression"], stored["timezone"]) == ("0 9 * * *", "UTC")
+    # JSON that does not parse is refused in the form
+    form.locator("textarea[name=parameters]").fill("{n: 5")
+    form.locator("button[type=submit]").click()
+    assert error_of("parameters") == "not valid JSON"
+
+    form.locator("input[name=timezone]").fill("Europe/Paris")
+    form.locator("textarea[name=parameters]").fill('{"n": 5}')
+    form.locator("input[name=enabled]").uncheck()
+    form.locator("button[type=submit]").click()
+    page.locator(".toast.ok", has_text="Schedule editable saved").wait_for()
+    status, stored = owner.api("GET", "/schedules/editable")
+    assert status == 200
+    assert stored["cron_expression"] == "30 6 * * 1-5"
+    assert stored["timezone"] == "Europe/Paris"
+    assert stored["parameters"] == {"n": 5}
+    assert stored["enabled"] is False
+
+    status, answer = owner.api("POST", "/environments", {"env_name": "editenv"})
+    assert status == 201, answer
+    page = owner.open("/environments/editenv", "#edit-environment")
+    form = page.locator("#edit-environment")
+    form.locator("input[name=default_executor]").fill("no spaces please")
+    form.locator("button[type=submit]").click()
+    slot = "#edit-environment .field-error[data-field=default_executor]:not(:empty)"
+    page.wait_for_selector(slot)
+    assert "executor" in page.locator(slot).inner_text()
+    form.locator("input[name=default_executor]").fill("subprocess")
+    form.locator("textarea[name=config_json]").fill('{"region": "eu-west-1"}')
+    form.locator("input[name=is_protected]").check()
+    form.locator("button[type=submit]").click()
+    page.locator(".toast.ok", has_text="Environment editenv saved").wait_for()
+    status, env = owner.api("GET", "/environments/editenv")
+    assert status == 200
+    assert env["default_executor"] == "subprocess"
+    assert env["config_json"] == {"region": "eu-west-1"}
+    assert env["is_protected"] is True

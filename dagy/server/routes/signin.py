@@ -3,9 +3,13 @@
 `dagy login` opens ``<app_url>/sign-in?cli_callback=...&state=...&code_challenge=...``. This page
 checks that the callback is a loopback URL, asks for the account's credentials, and on success
 redirects the browser to the callback with a one-time code (and the CLI's ``state``). The CLI then
-trades the code and its PKCE verifier for a token at ``POST <api>/auth/token``. Plain HTML, no
-scripts or external assets. The form carries a nonce that must match a SameSite=Strict cookie, so
+trades the code and its PKCE verifier for a token at ``POST <api>/auth/token``. Plain HTML and the UI's
+same-origin stylesheet, no scripts. The form carries a nonce that must match a SameSite=Strict cookie, so
 another site cannot post it (login CSRF).
+
+The web UI served by this server (``/``) uses the same flow: its callback is this server's own
+root URL (``<scheme>://<host>/``), the only non-loopback callback accepted, so a code never leaves
+the origin that asked for it; the UI trades it at ``/auth/token`` and drops it from the address bar.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ _COOKIE = "dagy_signin"
 _FIELDS = ("cli_callback", "state", "code_challenge", "code_challenge_method")
 _HEADERS = {
     "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http://127.0.0.1:* http://localhost:* http://[::1]:*",
+    # No http://[::1]:* source: CSP has no IPv6 literals (browsers drop it with a console error).
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; "
+    "form-action 'self' http://127.0.0.1:* http://localhost:*",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
@@ -39,16 +45,7 @@ _HEADERS = {
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in to Dagy</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body {{ font-family: system-ui, sans-serif; background: #f5f5f4; margin: 0; }}
-main {{ max-width: 22rem; margin: 10vh auto; background: #fff; padding: 2rem;
-       border-radius: 8px; box-shadow: 0 1px 4px #0002; }}
-h1 {{ font-size: 1.3rem; margin-top: 0; }}
-label {{ display: block; margin: .8rem 0 .2rem; }}
-input[type=email], input[type=password] {{ width: 100%; padding: .5rem; box-sizing: border-box; }}
-button {{ margin-top: 1.2rem; padding: .5rem 1rem; }}
-.error {{ color: #b91c1c; }} .note {{ color: #57534e; font-size: .9rem; }}
-</style></head>
+<link rel="stylesheet" href="/static/signin.css"></head>
 <body><main>
 <h1>Sign in to Dagy</h1>
 {body}
@@ -70,7 +67,9 @@ def _problem(message: str, status: int = 400) -> Response[str]:
     return _page(f'<p class="error">{html.escape(message)}</p>', status)
 
 
-def _form(params: dict[str, str], nonce: str, *, local: bool, error: str | None = None) -> str:
+def _form(
+    params: dict[str, str], nonce: str, *, local: bool, error: str | None = None, web: bool = False
+) -> str:
     hidden = "".join(
         f'<input type="hidden" name="{name}" value="{html.escape(params.get(name, ""))}">'
         for name in _FIELDS
@@ -94,17 +93,30 @@ def _form(params: dict[str, str], nonce: str, *, local: bool, error: str | None 
         '<button id="cancel" type="submit" name="action" value="cancel" formnovalidate>'
         "Cancel</button>"
         "</form>"
-        '<p class="note">You are signing in the Dagy CLI on this computer.</p>'
+        + (
+            '<p class="note">You are signing in to the Dagy web app in this browser.</p>'
+            if web
+            else '<p class="note">You are signing in the Dagy CLI on this computer.</p>'
+        )
     )
 
 
-def _checked(params: dict[str, str]) -> None:
-    login_codes.check_callback(params.get("cli_callback", ""))
+def _web_callback(request: Request[Any, Any, Any]) -> str:
+    """The web UI's callback: this server's root, as the browser reached it."""
+    return f"{request.url.scheme}://{request.url.netloc}/"
+
+
+def _checked(params: dict[str, str], request: Request[Any, Any, Any]) -> bool:
+    """Check the sign-in parameters; True when the callback is this server's web UI."""
+    web = params.get("cli_callback", "") == _web_callback(request)
+    if not web:
+        login_codes.check_callback(params.get("cli_callback", ""))
     login_codes.check_challenge(
         params.get("code_challenge", ""), params.get("code_challenge_method", "")
     )
     if not params.get("state"):
         raise InvalidInputError("state is required", {"state": "required"})
+    return web
 
 
 def _nonce_cookie(nonce: str) -> Cookie:
@@ -117,11 +129,11 @@ def _nonce_cookie(nonce: str) -> Cookie:
 def sign_in_page(request: Request[Any, Any, Any]) -> Response[str]:
     params = {name: request.query_params.get(name, "") for name in _FIELDS}
     try:
-        _checked(params)
+        web = _checked(params, request)
     except InvalidInputError as exc:
         return _problem(f"This sign-in link is not valid: {exc.message}")
     nonce = secrets.token_urlsafe(24)
-    body = _form(params, nonce, local=state_of(request).local_mode)
+    body = _form(params, nonce, local=state_of(request).local_mode, web=web)
     return _page(body, cookie=_nonce_cookie(nonce))
 
 
@@ -139,7 +151,7 @@ def sign_in_submit(
 ) -> Response[str]:
     params = {name: str(data.get(name, "")) for name in _FIELDS}
     try:
-        _checked(params)
+        web = _checked(params, request)
     except InvalidInputError as exc:
         return _problem(f"This sign-in request is not valid: {exc.message}")
     cookie = request.cookies.get(_COOKIE, "")
@@ -164,7 +176,7 @@ def sign_in_submit(
         )
     except (AuthenticationError, InvalidInputError) as exc:
         nonce = secrets.token_urlsafe(24)
-        body = _form(params, nonce, local=server.local_mode, error=exc.message)
+        body = _form(params, nonce, local=server.local_mode, error=exc.message, web=web)
         return _page(
             body, 401 if isinstance(exc, AuthenticationError) else 400, _nonce_cookie(nonce)
         )

@@ -113,3 +113,31 @@ export async function stream(path, body, onEvent, opts = {}) {
     }
   }
 }
+
+// fetchFile(path): a file's bytes as a Blob, fetched with the Authorization header (never a token
+// in the URL); ApiError on refusal.
+export async function fetchFile(path) {
+  const res = await fetch(url(path), { headers: headers({ Accept: "*/*" }) });
+  if (!res.ok) {
+    let data = null;
+    try { data = await res.json(); } catch { /* not JSON */ }
+    if (res.status === 401 && session.token) listeners.forEach((fn) => fn());
+    throw new ApiError(res.status, data);
+  }
+  return res.blob();
+}
+
+// download(path, name): fetchFile, then hand it to the browser as a download (short-lived blob: URL).
+export async function download(path, name) {
+  const blob = await fetchFile(path);
+  const href = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = href;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 60_000);
+  return blob;
+}

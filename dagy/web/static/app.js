@@ -1,6 +1,7 @@
 // The shell: hash router, header (nav, who, org switcher), sign-in guard.
 import { api, onUnauthorized, session } from "./api.js";
 import { can, errorText, forgetMe, h, isSuperAdmin, me, mount, toast } from "./ui.js";
+import { finishBrowserSignIn } from "./pkce.js";
 
 const routes = [];
 
@@ -128,10 +129,18 @@ onUnauthorized(() => { session.clear(); forgetMe(); renderNav(); renderWho(); na
 window.addEventListener("hashchange", () => render());
 document.addEventListener("dagy:signed-in", () => start(true));
 
+// Back from the browser sign-in (/sign-in): its answer, for the sign-in page to show an error.
+let browserSignIn = null;
+export const browserSignInResult = () => browserSignIn;
+const back = finishBrowserSignIn().then((r) => {
+  browserSignIn = r;
+  if (r?.next) history.replaceState(null, "", "#" + r.next);
+});
+
 // Who is signed in loads while the page modules do (render() awaits the same request).
 if (session.token) me().catch(() => {});
 // No top-level await: page modules import this one, so it must finish evaluating first.
-Promise.allSettled(PAGES.map((p) => import(`./pages/${p}.js`))).then(() => {
+Promise.allSettled([back, ...PAGES.map((p) => import(`./pages/${p}.js`))]).then(() => {
   started = true;
   return start();
 });

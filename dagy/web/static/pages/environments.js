@@ -1,8 +1,9 @@
-// Environments: list, create, delete, and each one's variables (set, delete) (docs/environments.md).
+// Environments: list, create, delete, and each one's settings (executor, config, protected: edited
+// with the API's validation errors in the form) and variables (set, delete) (docs/environments.md).
 import { api, get } from "../api.js";
 import { href, registerPage } from "../app.js";
 import { action, can, fmtTime, h, link, mount, table } from "../ui.js";
-import { Page, confirmButton, form, pre, section } from "./kit.js";
+import { Page, confirmButton, editForm, form, pre, section } from "./kit.js";
 
 class EnvironmentsPage extends Page {
   async load() {
@@ -84,7 +85,16 @@ class EnvironmentPage extends Page {
       h("p", {}, link(href("/environments"), "← Environments")),
       h("h1", {}, env.env_name),
       h("p", { class: "muted" }, `Executor ${env.default_executor || "—"} · ${env.is_protected ? "protected" : "not protected"}`),
-      section("Config", pre(env.config_json || {})),
+      writable
+        ? section("Settings", editForm([
+          { name: "default_executor", label: "Default executor", value: env.default_executor, placeholder: "local" },
+          { name: "config_json", label: "Config (JSON)", type: "json", value: env.config_json || {}, rows: 6 },
+          { name: "is_protected", label: "Protected", type: "checkbox", value: !!env.is_protected },
+        ], async (changes) => {
+          await api("PATCH", path, changes);
+          this.reload();
+        }, { submit: "Save environment", id: "edit-environment", ok: `Environment ${env.env_name} saved` }))
+        : section("Config", pre(env.config_json || {})),
       section("Variables",
         table(columns, rows, { empty: "No variables." }),
         writable ? form([

@@ -148,3 +148,69 @@ export async function pagedTable(columns, loadPage, opts = {}) {
 export const pre = (value) => h("pre", { class: "json" }, JSON.stringify(value ?? null, null, 2));
 
 export const yesNo = (v) => h("span", { class: `badge ${v ? "st-completed" : "st-paused"}` }, v ? "enabled" : "paused");
+
+// editForm(fields, onSubmit, {submit, id, ok}): a form prefilled from each field's value that sends
+// only what changed (onSubmit(changes)); the API's refusal is shown in the form, not toasted: its
+// message on top and each `details` entry under the field of that name. JSON fields that do not
+// parse are refused in the form before any request.
+export function editForm(fields, onSubmit, opts = {}) {
+  const inputs = {};
+  const errors = {};
+  const rows = fields.map((f) => {
+    let input;
+    const initial = f.type === "json" ? JSON.stringify(f.value ?? {}, null, 2) : f.value;
+    if (f.type === "select") {
+      input = h("select", { name: f.name }, f.options.map((o) => {
+        const [value, label] = Array.isArray(o) ? o : [o, o];
+        return h("option", { value, selected: value === (f.value ?? "") }, label);
+      }));
+    } else if (f.type === "json" || f.type === "textarea") {
+      input = h("textarea", { name: f.name, rows: f.rows || 4 }, initial ?? "");
+    } else if (f.type === "checkbox") {
+      input = h("input", { type: "checkbox", name: f.name, checked: !!f.value });
+    } else {
+      input = h("input", { type: f.type || "text", name: f.name, value: initial ?? "", placeholder: f.placeholder, autocomplete: "off" });
+    }
+    inputs[f.name] = [f, input];
+    errors[f.name] = h("small", { class: "field-error error", "data-field": f.name });
+    const row = field(f.label || f.name, input, f.hint);
+    row.append(errors[f.name]);
+    return row;
+  });
+  const problem = h("p", { class: "form-error error", role: "alert" });
+  const button = h("button", { type: "submit", class: "primary" }, opts.submit || "Save");
+  const el = h("form", { class: "inline-form edit-form", id: opts.id }, problem, rows, button);
+  const clear = () => { problem.textContent = ""; Object.values(errors).forEach((e) => { e.textContent = ""; }); };
+  el.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clear();
+    const changes = {};
+    for (const [name, [f, input]] of Object.entries(inputs)) {
+      let v;
+      if (f.type === "checkbox") v = input.checked;
+      else if (f.type === "json") {
+        try { v = JSON.parse(input.value.trim() || "{}"); } catch {
+          errors[name].textContent = "not valid JSON";
+          problem.textContent = `${f.label || name}: not valid JSON`;
+          return;
+        }
+        if (JSON.stringify(v) === JSON.stringify(f.value ?? {})) continue;
+      } else if (f.type === "number") v = input.value.trim() === "" ? null : Number(input.value);
+      else v = input.value.trim() === "" ? null : input.value.trim();
+      if (f.type !== "json" && v === (f.value ?? (f.type === "checkbox" ? false : null))) continue;
+      changes[name] = v;
+    }
+    if (!Object.keys(changes).length) { problem.textContent = "Nothing changed."; return; }
+    button.disabled = true;
+    try {
+      await onSubmit(changes);
+      if (opts.ok) toast(opts.ok, "ok");
+    } catch (e) {
+      problem.textContent = errorText(e);
+      for (const [k, msg] of Object.entries(e?.details || {})) {
+        if (errors[k]) errors[k].textContent = typeof msg === "string" ? msg : JSON.stringify(msg);
+      }
+    } finally { button.disabled = false; }
+  });
+  return el;
+}

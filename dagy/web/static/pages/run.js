@@ -1,8 +1,8 @@
 // One run: details, DAG graph, Gantt timeline, task logs (follow, search), parameters and result,
 // cancel and retry. Polls while the run is not final.
-import { get, api } from "../api.js";
+import { get, api, download, fetchFile } from "../api.js";
 import { href, navigate, registerPage } from "../app.js";
-import { action, badge, errorText, fmtDuration, fmtTime, h, mount, poll, when } from "../ui.js";
+import { action, badge, errorText, fmtDuration, fmtTime, h, mount, poll, table, when } from "../ui.js";
 import "../run-graph.js";
 import "../run-gantt.js";
 
@@ -10,6 +10,10 @@ const FINAL = new Set(["completed", "failed", "cancelled", "crashed", "succeeded
 const POLL_MS = 1500, LOG_MS = 1000, MAX_LINES = 5000, MAX_ATTEMPT_LOGS = 50;
 const ATTEMPT = /attempt (\d+) of \S+ started/;
 const ATTEMPT_END = /attempt (\d+) failed/;
+
+const FILES_PAGE = 200, PREVIEW_MAX = 256 * 1024;
+const TEXTUAL = /^(application\/json|text\/)/;
+const fmtBytes = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`);
 
 const pre = (value) => h("pre", { class: "json" }, value === undefined || value === null ? "—" : JSON.stringify(value, null, 2));
 
@@ -94,6 +98,68 @@ class LogView extends HTMLElement {
 }
 customElements.define("dagy-log-view", LogView);
 
+// The run's stored files (GET /runs/{id}/artifacts): each task's result.json and its own files,
+// viewed inline (small text/JSON) or downloaded as a blob (the token stays in a header).
+class RunFiles extends HTMLElement {
+  async load(runId) {
+    this.runId = runId;
+    const gen = (this.gen = (this.gen || 0) + 1);
+    const rows = [];
+    let token = null;
+    const more = h("button", { type: "button", class: "more", onclick: () => next() }, "More files");
+    this.preview = this.preview || h("div", { class: "file-preview" });
+    const draw = () => mount(this,
+      table([
+        { title: "Task", cell: (f) => [f.task_name, " ", h("span", { class: "mono muted" }, f.task_run_id)] },
+        { title: "File", cell: (f) => h("span", { class: "mono" }, f.name) },
+        { title: "Kind", cell: (f) => (f.kind === "result" ? "result" : "file") },
+        { title: "Size", cell: (f) => fmtBytes(f.size), class: "num" },
+        { title: "Type", cell: (f) => f.content_type },
+        { title: "", cell: (f) => this.buttons(f) },
+      ], rows, { empty: "No stored results or files (yet)." }),
+      token ? more : null, this.preview);
+    const next = async () => {
+      try {
+        const page = await get(`/runs/${encodeURIComponent(runId)}/artifacts`, { limit: FILES_PAGE, next_token: token });
+        if (gen !== this.gen) return;
+        rows.push(...page.items);
+        token = page.next_token;
+        draw();
+        this.dataset.count = String(rows.length);
+      } catch (e) {
+        if (gen === this.gen) mount(this, h("p", { class: "error" }, errorText(e)));
+      }
+    };
+    await next();
+  }
+
+  path(f) {
+    return `/runs/${encodeURIComponent(this.runId)}/artifacts/${encodeURIComponent(f.task_run_id)}/${encodeURIComponent(f.name)}`;
+  }
+
+  buttons(f) {
+    const view = TEXTUAL.test(f.content_type) && f.size <= PREVIEW_MAX
+      ? h("button", { type: "button", class: "view-file", onclick: () => this.view(f) }, "View")
+      : null;
+    return [view, " ", h("button", { type: "button", class: "download-file", "data-name": f.name,
+      onclick: () => action(() => download(this.path(f), f.name)) }, "Download")];
+  }
+
+  async view(f) {
+    try {
+      const text = await (await fetchFile(this.path(f))).text();
+      let shown = text;
+      if (f.content_type.startsWith("application/json")) {
+        try { shown = JSON.stringify(JSON.parse(text), null, 2); } catch { /* as stored */ }
+      }
+      mount(this.preview, h("h3", {}, `${f.task_name} · ${f.name}`), h("pre", { class: "json" }, shown));
+    } catch (e) {
+      mount(this.preview, h("p", { class: "error" }, errorText(e)));
+    }
+  }
+}
+customElements.define("dagy-run-files", RunFiles);
+
 class RunPage extends HTMLElement {
   connectedCallback() {
     this.runId = this.params.id;
@@ -103,6 +169,7 @@ class RunPage extends HTMLElement {
     this.gantt = h("dagy-run-gantt");
     this.logs = h("dagy-log-view");
     this.data = h("div", { class: "split" });
+    this.files = h("dagy-run-files");
     const select = (ev) => { this.graph.select(ev.detail); this.logs.open(this.runId, ev.detail); };
     this.graph.addEventListener("select", select);
     this.gantt.addEventListener("select", select);
@@ -110,7 +177,8 @@ class RunPage extends HTMLElement {
       h("section", { class: "card" }, h("h2", {}, "Graph"), this.graph),
       h("section", { class: "card" }, h("h2", {}, "Timeline"), this.gantt),
       h("section", { class: "card" }, h("h2", {}, "Logs"), this.logs),
-      this.data);
+      this.data,
+      h("section", { class: "card", id: "run-files" }, h("h2", {}, "Results and files"), this.files));
     this.load(true);
     this.stop = poll(() => (FINAL.has(this.run?.status) && this.finalSeen ? null : this.load(false)), POLL_MS, this);
   }
@@ -192,6 +260,7 @@ class RunPage extends HTMLElement {
     mount(this.data,
       h("section", { class: "card" }, h("h2", {}, "Parameters"), pre(this.run.parameters)),
       h("section", { class: "card" }, h("h2", {}, "Result"), pre(this.run.output)));
+    this.files.load(this.runId);
   }
 
   async cancel() {

@@ -1,8 +1,9 @@
-// Schedules: list (filters, paging), create, pause, resume, trigger now, delete (docs/schedules.md).
+// Schedules: list (filters, paging), create, edit (cron, interval, timezone, parameters, active...;
+// the API's validation errors shown in the form), pause, resume, trigger now, delete (docs/schedules.md).
 import { api, get } from "../api.js";
 import { href, registerPage } from "../app.js";
-import { action, can, fmtTime, h, link } from "../ui.js";
-import { Page, button, confirmButton, form, pagedTable, section, yesNo } from "./kit.js";
+import { action, can, fmtTime, h, link, mount } from "../ui.js";
+import { Page, button, confirmButton, editForm, form, pagedTable, section, yesNo } from "./kit.js";
 
 const MODES = ["cron", "interval", "one_time", "manual"];
 
@@ -16,6 +17,7 @@ class SchedulesPage extends Page {
     const q = this.query || new URLSearchParams();
     const filters = { flow_name: q.get("flow_name"), mode: q.get("mode"), enabled: q.get("enabled") };
     const writable = can("schedules.write");
+    const editBox = h("div", { id: "schedule-edit" });
     const act = (s) => {
       const id = encodeURIComponent(s.schedule_id);
       const out = [];
@@ -23,6 +25,9 @@ class SchedulesPage extends Page {
         out.push(s.enabled
           ? button("Pause", () => action(() => api("PATCH", `/schedules/${id}`, { enabled: false }), `Paused ${s.schedule_id}`).then(() => this.reload()), { class: "pause" })
           : button("Resume", () => action(() => api("PATCH", `/schedules/${id}`, { enabled: true }), `Resumed ${s.schedule_id}`).then(() => this.reload()), { class: "resume" }));
+      }
+      if (writable) {
+        out.push(button("Edit", async () => { mount(editBox, editSection(s, () => this.reload())); editBox.scrollIntoView(); }, { class: "edit" }));
       }
       if (can("runs.trigger")) {
         out.push(button("Run now", () => action(() => api("POST", `/schedules/${id}/trigger`, {}), "Run queued")));
@@ -51,10 +56,32 @@ class SchedulesPage extends Page {
     return [
       h("h1", {}, "Schedules"),
       filterForm,
+      editBox,
       list,
       writable ? section("New schedule", createForm(() => this.reload())) : null,
     ];
   }
+}
+
+// The edit form of one schedule: PATCH /schedules/{id} with the fields that changed.
+function editSection(s, done) {
+  const timingField = s.mode === "cron"
+    ? [{ name: "cron_expression", label: "Cron", value: s.cron_expression, hint: "5 fields, e.g. 0 9 * * 1-5" }]
+    : s.mode === "interval"
+      ? [{ name: "interval_seconds", label: "Every (s)", type: "number", value: s.interval_seconds }]
+      : s.mode === "one_time" ? [{ name: "one_time_at", label: "At (ISO 8601)", value: s.one_time_at }] : [];
+  const id = encodeURIComponent(s.schedule_id);
+  return section(`Edit schedule ${s.schedule_id}`, editForm([
+    ...timingField,
+    { name: "timezone", label: "Timezone", value: s.timezone, hint: "IANA, e.g. Europe/Paris" },
+    { name: "parameters", label: "Parameters (JSON)", type: "json", value: s.parameters || {} },
+    { name: "enabled", label: "Active", type: "checkbox", value: s.enabled },
+    { name: "catchup_policy", label: "Catch-up", type: "select", options: ["skip", "all", "none"], value: s.catchup_policy },
+    { name: "description", label: "Description", value: s.description },
+  ], async (changes) => {
+    await api("PATCH", `/schedules/${id}`, changes);
+    done();
+  }, { submit: "Save schedule", id: "edit-schedule", ok: `Schedule ${s.schedule_id} saved` }));
 }
 
 function createForm(done) {
