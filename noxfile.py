@@ -36,6 +36,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/runs.py", *session.posargs)
     session.run("python", "benchmarks/scheduler.py", *session.posargs)
     session.run("python", "benchmarks/usage.py", *session.posargs)
+    session.run("python", "benchmarks/sql.py", *session.posargs)
     session.run("python", "benchmarks/tui.py", *session.posargs)
     session.run("python", "benchmarks/builder.py", *session.posargs)
     session.run("python", "benchmarks/ai_studio.py", *session.posargs)

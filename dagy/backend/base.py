@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dagy.backend.catalog import CatalogBackend
     from dagy.backend.context import HttpContext, LocalContext
     from dagy.backend.environments import EnvironmentsBackend
+    from dagy.backend.history import HistoryBackend
     from dagy.backend.runs import RunsBackend
     from dagy.backend.studio import StudioBackend
     from dagy.backend.triggers import SchedulesBackend, SensorsBackend
@@ -109,3 +110,8 @@ class Backend:
     @cached_property
     def studio(self) -> StudioBackend:
         return self._pick("studio", "Studio")  # type: ignore[return-value]
+
+    @cached_property
+    def history(self) -> HistoryBackend:
+        """``dagy sql``: read-only queries over the run history, and saved queries."""
+        return self._pick("history", "History")  # type: ignore[return-value]

@@ -45,6 +45,7 @@ class Run:
     output: Any = None
     error: str | None = None
     tags: list[str] = field(default_factory=list)
+    replay_of: str | None = None  # the run this one replayed (`dagy runs replay`)
 
     @property
     def flow_id(self) -> str:
@@ -76,7 +77,8 @@ class TaskRun:
     ended_at: _dt.datetime | None = None
     duration_seconds: float | None = None
     error: str | None = None
-    reused_from: str | None = None  # the run whose result a retry reused
+    reused_from: str | None = None  # the run whose result a retry or replay reused
+    source_hash: str | None = None  # of the task's code and config (dagy/sdk/source_hash.py)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -161,6 +163,7 @@ def run_from_store(row: Any) -> Run:
         output=_loads(row.output),
         error=row.error,
         tags=_loads(row.tags, []),
+        replay_of=row.replay_of,
     )
 
 
@@ -177,6 +180,7 @@ def task_from_store(row: Any) -> TaskRun:
         duration_seconds=row.duration_seconds,
         error=row.error,
         reused_from=row.reused_from,
+        source_hash=row.source_hash,
     )
 
 
@@ -201,6 +205,7 @@ def run_from_api(body: dict[str, Any]) -> Run:
         output=body.get("output"),
         error=body.get("error"),
         tags=list(body.get("tags") or []),
+        replay_of=body.get("replay_of"),
     )
 
 
@@ -219,4 +224,5 @@ def task_from_api(body: dict[str, Any]) -> TaskRun:
         duration_seconds=body.get("duration_seconds"),
         error=body.get("error"),
         reused_from=body.get("reused_from"),
+        source_hash=body.get("source_hash"),
     )

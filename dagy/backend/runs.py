@@ -95,6 +95,13 @@ class RunsBackend(Protocol):
         """Run a deployment (``dagy run <deployment>``) with ``--param`` strings: locally, the
         finished run (``progress`` told each task run's state); on an API, the queued one."""
 
+    def replay(self, run_id: str, *, from_step: str | None = None, progress: Any = None) -> Run:
+        """Replay a finished run with the flow as it is now, reusing unchanged steps' recorded
+        results (dagy/services/runs/replay.py); the replay once it has finished."""
+
+    def diff(self, run_a: str, run_b: str) -> dict[str, Any]:
+        """Two runs compared task run by task run: the body of GET /runs/{a}/diff/{b}."""
+
 
 @contextlib.contextmanager
 def cli_errors() -> Iterator[None]:
@@ -259,6 +266,26 @@ class LocalRuns:
 
         return run_deployment_here(self.ctx, deployment, parameters, progress=progress)
 
+    def replay(self, run_id: str, *, from_step: str | None = None, progress: Any = None) -> Run:
+        from dagy.services.runs import replay
+
+        with cli_errors():
+            record = replay.replay_here(
+                self.ctx.paths,
+                self.ctx.store(),
+                self.ctx.actor(),
+                run_id,
+                from_step=from_step,
+                progress=progress,
+            )
+        return run_from_store(record)
+
+    def diff(self, run_a: str, run_b: str) -> dict[str, Any]:
+        from dagy.services.runs import diff
+
+        with cli_errors():
+            return diff.diff_runs(self.ctx.store(), self.ctx.org_id, run_a, run_b).to_json()
+
 
 def _q(value: str) -> str:
     return urllib.parse.quote(value, safe="")
@@ -374,6 +401,18 @@ class HttpRuns:
             if run.status in FINAL_STATUSES:
                 return run
             time.sleep(POLL)
+
+    def replay(self, run_id: str, *, from_step: str | None = None, progress: Any = None) -> Run:
+        """POST the replay, then wait for the server's workers to finish it."""
+        body: dict[str, Any] = {} if from_step is None else {"from_step": from_step}
+        with self._errors():
+            queued = self.ctx.client.post(f"/runs/{_q(run_id)}/replay", body)
+        return self.wait(str(queued["run_id"]))
+
+    def diff(self, run_a: str, run_b: str) -> dict[str, Any]:
+        with self._errors():
+            found: dict[str, Any] = self.ctx.client.get(f"/runs/{_q(run_a)}/diff/{_q(run_b)}")
+        return found
 
     def trigger(self, deployment: str, parameters: dict[str, Any], *, progress: Any = None) -> Run:
         with self._errors():  # queued on the server: nothing runs here to show progress of

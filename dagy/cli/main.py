@@ -73,6 +73,7 @@ def _register() -> None:
         secrets_cmd,
         sensors_cmd,
         serve_cmd,
+        sql_cmd,
         studio_cmd,
         tui_cmd,
         users_cmd,
@@ -101,6 +102,7 @@ def _register() -> None:
     cli.add_command(admin_cmd.admin)
     cli.add_command(tui_cmd.tui)
     cli.add_command(studio_cmd.studio)
+    cli.add_command(sql_cmd.sql)
 
 
 _register()

@@ -4,7 +4,7 @@ remote API (dagy.backend chooses), printed the same way in each."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -110,6 +110,8 @@ def show(run_id: str, as_json: bool, profile: str | None) -> None:
     ]
     if run.retry_of:
         lines.append(f"Retry of: {run.retry_of}")
+    if run.replay_of:
+        lines.append(f"Replay of: {run.replay_of}")
     if run.error:
         lines.append(f"Error: {run.error}")
     for t in detail.task_runs:
@@ -194,3 +196,122 @@ def artifacts(run_id: str, as_json: bool, profile: str | None) -> None:
         return
     for f in files:
         click.echo(f"{f.task_run_id} {f.task_name} {f.name} {f.size} {f.content_type}")
+
+
+@runs.command("replay")
+@click.argument("run_id")
+@click.option(
+    "--from",
+    "from_step",
+    default=None,
+    help="Rerun this step (a task run id, or a task or step name) and all downstream of it; "
+    "reuse the recorded results of what is upstream.",
+)
+@click.option("--profile", default=None, help=PROFILE_HELP)
+def replay(run_id: str, from_step: str | None, profile: str | None) -> None:
+    """Re-run a finished run's flow or pipeline as it is now, with that run's parameters.
+
+    Steps whose code and inputs are unchanged (same source hash, same inputs, upstream reused)
+    are not executed: their recorded results are reused, so no live system is called for them.
+    With --from, the step and what is downstream run, what is upstream is reused. The replay is a
+    new run linked to the source (`Replay of:` in `dagy runs show`). Without a server it executes
+    here; on a server it is queued there and the command waits. Prints
+    `Run completed: <run_id> status=<STATUS>` (exit codes as for `dagy run`). See docs/replay.md.
+    """
+    from dagy.cli._progress import RunProgress, is_terminal
+
+    backend = _backend(profile)
+    with interrupts_cancel():
+        if backend.mode == "store" and is_terminal():
+            with RunProgress() as progress:
+                record = backend.runs.replay(run_id, from_step=from_step, progress=progress)
+        else:
+            record = backend.runs.replay(run_id, from_step=from_step)
+    _report(record)
+
+
+def _seconds(value: object) -> str:
+    return f"{value:.3f}s" if isinstance(value, (int, float)) else "-"
+
+
+def _pair(a: object, b: object, fmt: object = str) -> str:
+    show = fmt if callable(fmt) else str
+    left = "-" if a is None else show(a)
+    right = "-" if b is None else show(b)
+    return left if left == right else f"{left} → {right}"
+
+
+def diff_lines(body: dict[str, Any]) -> list[str]:
+    """`dagy runs diff` as a table: one row per task run; a map's unchanged children folded into
+    one line; a changed result's JSON differences under its row."""
+    a, b = body["run_a"], body["run_b"]
+    head = ["TASK RUN", "STATUS", "DURATION", "ATTEMPTS", "SOURCE", "RESULT"]
+    rows: list[list[str]] = []
+    notes: dict[int, list[str]] = {}
+    folded: dict[str, int] = {}
+    for item in body["items"]:
+        same = (
+            item["result"] in ("equal", "none", "reused")
+            and item["source"] in ("equal", None)
+            and item["status_a"] == item["status_b"]
+        )
+        if item["parent"] and same:
+            folded[item["parent"]] = folded.get(item["parent"], 0) + 1
+            continue
+        rows.append(
+            [
+                ("  " if item["parent"] else "") + item["task_run_id"],
+                _pair(item["status_a"], item["status_b"]),
+                _pair(item["duration_a"], item["duration_b"], _seconds),
+                _pair(item["attempts_a"], item["attempts_b"]),
+                item["source"] or "-",
+                item["result"],
+            ]
+        )
+        lines = [
+            f"      {c['path']}: {c['a'] or '(absent)'} → {c['b'] or '(absent)'}"
+            for c in item["changes"]
+        ]
+        if item.get("more_changes"):
+            lines.append(f"      … {item['more_changes']} more differences")
+        if lines:
+            notes[len(rows) - 1] = lines
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    out = [
+        f"Run A: {a['run_id']} ({a['status']})  Run B: {b['run_id']} ({b['status']})",
+        "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip(),
+    ]
+    for i, row in enumerate(rows):
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        out += notes.get(i, [])
+    for parent, count in folded.items():
+        out.append(f"({count} unchanged map children of {parent} not shown)")
+    s = body["summary"]
+    out.append(
+        f"{s['task_runs']} task runs, {s['different']} different"
+        + "".join(
+            f", {s[k]} {k.replace('_', ' ')}"
+            for k in ("changed", "missing", "source_changed", "unavailable")
+            if s.get(k)
+        )
+    )
+    return out
+
+
+@runs.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--json", "as_json", is_flag=True, help="Print the diff as JSON (the API's body).")
+@click.option("--profile", default=None, help=PROFILE_HELP)
+def diff(run_a: str, run_b: str, as_json: bool, profile: str | None) -> None:
+    """Compare two runs task run by task run: status, duration, attempts, source hash (equal or
+    changed) and result (equal, changed with a short JSON diff, missing from one run).
+
+    Exit code 0 whether or not the runs differ (read the summary line or --json's ``summary``);
+    1 with a one-line error for an unknown run. See docs/replay.md.
+    """
+    body = _backend(profile).runs.diff(run_a, run_b)
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    click.echo("\n".join(diff_lines(body)))

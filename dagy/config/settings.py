@@ -176,6 +176,16 @@ STORE_LOCK_TIMEOUT = Float(
     "DAGY_STORE_LOCK_TIMEOUT", 30.0,
     "seconds to wait for another process's hold on `dagy.duckdb`", "store",
 )  # fmt: skip
+SQL_MAX_ROWS = Int(
+    "DAGY_SQL_MAX_ROWS", 100_000,
+    "most rows `dagy sql` / `POST /v1/sql` return (a larger `limit` is refused)", "cli, server",
+    minimum=1,
+)  # fmt: skip
+SQL_TIMEOUT = Float(
+    "DAGY_SQL_TIMEOUT", 30.0,
+    "seconds a `dagy sql` / `POST /v1/sql` query may run before it is interrupted", "cli, server",
+    positive=True,
+)  # fmt: skip
 
 # --- secrets, environments, and what a run is given ---------------------------------------------
 

@@ -19,7 +19,7 @@ from dagy.pipelines import refs
 from dagy.pipelines.check import Lookup, check_pipeline, default_lookup, upstream_of
 from dagy.pipelines.model import Pipeline, Step
 from dagy.pipelines.problems import PipelineError, Problem
-from dagy.sdk import _codec
+from dagy.sdk import _codec, source_hash
 from dagy.sdk.params import coerce_with_schema
 from dagy.sdk.spec import FlowSpec, TaskDef, TaskRunSpec
 
@@ -165,6 +165,7 @@ def to_flow_spec(
                 upstream=upstream,
                 when=when,
                 for_each=for_each,
+                source_hash=source_hash.of_step(step.kind, impl, config, step),
             )
         )
     if failures:

@@ -60,6 +60,7 @@ class Builder:
                 args=enc_args,
                 kwargs=enc_kwargs,
                 upstream=sorted(refs),
+                source_hash=task.source_hash,
             )
         )
         return _codec.TaskRef(task_run_id)

@@ -42,6 +42,8 @@ class TaskRunSpec:
     # the list of the children's results.
     when: dict[str, Any] | None = None
     for_each: Any = None
+    # What identifies the task's code and config (dagy/sdk/source_hash.py); replay compares it.
+    source_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,4 +113,6 @@ def _task_run_dict(tr: TaskRunSpec) -> dict[str, Any]:
         body["when"] = tr.when
     if tr.for_each is not None:
         body["for_each"] = tr.for_each
+    if tr.source_hash is not None:
+        body["source_hash"] = tr.source_hash
     return body

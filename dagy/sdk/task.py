@@ -85,6 +85,7 @@ class Task(Generic[R]):
             executor=executor,
         )
         self.signature = inspect.signature(fn)
+        self._source_hash: str | None = None
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
         _REGISTRY[(fn.__module__, fn.__qualname__)] = self
 
@@ -96,6 +97,15 @@ class Task(Generic[R]):
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
+
+    @property
+    def source_hash(self) -> str:
+        """The hash of the function's code (dagy/sdk/source_hash.py), computed once."""
+        if self._source_hash is None:
+            from dagy.sdk.source_hash import of_function
+
+            self._source_hash = of_function(self.fn)
+        return self._source_hash
 
 
 @overload

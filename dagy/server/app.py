@@ -38,11 +38,13 @@ from dagy.server.routes import (
     nodes,
     orgs,
     run_artifacts,
+    run_diff,
     runs,
     schedules,
     secrets,
     sensors,
     signin,
+    sql,
     store_local,
     ui,
     usage,
@@ -62,6 +64,7 @@ API_MODULES = [
     local,
     runs,
     run_artifacts,
+    run_diff,
     store_local,
     child_store,
     events,
@@ -84,6 +87,7 @@ API_MODULES = [
     admin,
     admin_exceptions,
     ai_studio,
+    sql,
 ]
 ROOT_MODULES: list[Any] = [signin, web]
 

@@ -14,7 +14,8 @@ What is derived rather than stored (docs/store-sharing.md repeats it):
 - ``retry_count``: how many retries led to this run (0 for an original run).
 - ``tags``: the run's own tags (POST /runs ``tags``), else its trigger (``cli``, ``api``,
   ``retry``, ...).
-- beyond the spec, GET /runs/{run_id} also has ``trigger`` and ``retry_of`` (the run it retried),
+- beyond the spec, GET /runs/{run_id} also has ``trigger``, ``retry_of`` (the run it retried) and
+  ``replay_of`` (the run it replayed, docs/replay.md),
   so a client shows a run as fully as the store does.
 """
 
@@ -79,6 +80,7 @@ def to_detail(run: RunRecord, retry_count: int) -> dict[str, Any]:
         "tags": _json(run.tags) if run.tags is not None else [run.trigger] if run.trigger else [],
         "trigger": run.trigger,
         "retry_of": run.retry_of,
+        "replay_of": run.replay_of,
     }
 
 

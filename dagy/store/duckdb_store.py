@@ -57,6 +57,7 @@ _TASK_TYPES = {
     "error": "VARCHAR",
     "artifact_path": "VARCHAR",
     "reused_from": "VARCHAR",
+    "source_hash": "VARCHAR",
 }
 _RUN_COLS_NO_SPEC = ", ".join(c if c != "flow_spec" else "NULL" for c in RUN_COLUMNS)
 # One multi-row upsert: each column travels as one list parameter and is unnested in SQL, which is

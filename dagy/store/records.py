@@ -64,6 +64,7 @@ class RunRecord:
     files_pruned: bool = False
     execution_mode: str | None = None
     tags: str | None = None  # JSON list
+    replay_of: str | None = None  # the run a `dagy runs replay` replayed
 
     @property
     def flow_id(self) -> str:
@@ -112,6 +113,7 @@ class TaskRunRecord:
     error: str | None = None
     artifact_path: str | None = None
     reused_from: str | None = None
+    source_hash: str | None = None  # of the task's code and config (dagy/sdk/source_hash.py)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -82,6 +82,10 @@ def prepare(store: ChildStore, paths: Any, run: RunRecord, code: dict[str, Any])
     params = _codec.decode(json.loads(run.parameters or "{}"), lambda ref: None)
     spec = flow.build(**params)
     validate(spec)
+    if run.replay_of:  # `dagy runs replay`: reuse what the source run recorded (replay.plan)
+        from dagy.services.runs import replay
+
+        return spec, None, replay.reused_for(store, run, spec, code)
     return spec, None, None
 
 

@@ -304,6 +304,7 @@ def _initial_records(
             status=PENDING,
             org_id=run.org_id,
             max_attempts=td.retries + 1,
+            source_hash=tr.source_hash,
         )
         old = reused.get(tr.task_run_id)
         if old is not None and old.artifact_path:

@@ -1,0 +1,1 @@
+"""Run history as data: read-only SQL over documented views (docs/sql.md), and saved queries."""
