@@ -28,9 +28,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Engine, executor, store, start-up, API, usage, TUI, builder, AI studio and web UI benchmarks: ``-- --quick`` or ``-- --check``."""
+    """Engine, executor, store, start-up, API, usage, TUI, builder, AI studio and web UI benchmarks: ``-- --quick`` or ``-- --check``.
+
+    ``-- --peers``: benchmarks/peers.py also runs Prefect and Dagster (in virtualenvs of its own).
+    """
     session.install(".[server,tui]", "playwright>=1.40", *PLUGINS)
+    # --peers is peers.py's alone: taken out of posargs so the other scripts never see it.
+    peers = ["--peers"] if "--peers" in session.posargs else []
+    session.posargs[:] = [a for a in session.posargs if a != "--peers"]
     session.run("python", "benchmarks/engine.py", *session.posargs)
+    session.run("python", "benchmarks/peers.py", *peers, *session.posargs)
     session.run("python", "benchmarks/executors.py", *session.posargs)
     session.run("python", "benchmarks/api.py", *session.posargs)
     session.run("python", "benchmarks/runs.py", *session.posargs)

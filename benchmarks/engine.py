@@ -397,7 +397,7 @@ def bench_big_fanout(n: int, scratch: Path) -> list[Metric]:
     return [
         Metric(f"{label}: wall", wall_ms, "ms"),
         Metric(f"{label}: per task", wall_ms / tasks, "ms"),
-        Metric(f"{label}: peak RSS", data["peak_mb"], "MB", 300),
+        Metric(f"{label}: peak RSS", data["peak_mb"], "MB", 200),
     ]
 
 
@@ -444,6 +444,63 @@ def bench_map(n: int, scratch: Path, fanout_per_task_ms: float) -> list[Metric]:
         Metric(f"map {n:,}: wall", wall_ms, "ms"),
         Metric(f"map {n:,}: per child", per_child, "ms"),
     ]
+
+
+# -- 0: the issue-20 table: whole `dagy run` processes ------------------------------------------
+
+
+def _wall_and_rss(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process (its own rusage, from wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {err}")
+    return took, usage.ru_maxrss / 1024
+
+
+def bench_issue_table(sizes: Sizes, scratch: Path) -> list[Metric]:
+    """The engine rows of issue 20's table, measured like a user: whole processes."""
+    import peers
+
+    _section(
+        "issue 20: whole `dagy run` processes against bare Python (benchmarks/peers.py), "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    tools = peers.make_tools(scratch / "issue-table", peers=False, peers_dir=scratch)
+    shapes = [
+        peers.Shape("fanout", f"fan-out 1->{sizes.fanout}->1", sizes.fanout, sizes.fanout + 2, 0.5),
+        peers.Shape("chain", f"chain of {sizes.chain}", sizes.chain, sizes.chain, 1.0),
+    ]
+    peers.measure(tools, shapes, sizes.repeats)
+    rows = peers.report(tools, shapes, sizes.repeats)
+    metrics = [
+        Metric(f"`dagy run` {label}: overhead per task", value, "ms", goal)
+        for label, value, goal in rows
+    ]
+    dagy = tools[1]
+    flows = dagy.argv("single", 0)[2].rsplit(":", 1)[0]
+    single = [dagy.argv("single", 0)[0], "run", f"{flows}:single", "-q"]
+    times = [_wall_and_rss(single, dagy.env)[0] for _ in range(sizes.startup_repeats)]
+    ms = _median_ms(times)
+    print(f"\n  a 1-task run, whole process  {ms:7.1f} ms   (runs: {_ms_list(times)})")
+    metrics.append(Metric("`dagy run` of a 1-task flow, whole process", ms, "ms", 120))
+    n = sizes.big_fanout
+    big = [
+        *dagy.argv("fanout", n)[:3], "--param", f"n={n}", "--max-workers", str(WORKERS), "-q",
+    ]  # fmt: skip
+    wall, rss = _wall_and_rss(big, dagy.env)
+    print(f"  fan-out of {n:,}, whole process  {wall * 1000:7.0f} ms, peak RSS {rss:.0f} MB")
+    metrics += [
+        Metric(f"`dagy run` fan-out of {n:,}: wall", wall * 1000, "ms", 3000),
+        Metric(f"`dagy run` fan-out of {n:,}: peak RSS", rss, "MB", 200),
+    ]
+    return metrics
 
 
 # -- 4: `dagy runs list` over a big history -------------------------------------------------------
@@ -643,6 +700,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(tmp)
         os.environ["DAGY_LOCAL_DIR"] = str(scratch / "unused-home")  # never ~/.dagy
         print(f"Temporary homes under {scratch}: {_inode_cost_us(scratch):.0f} us per new inode")
+        metrics += bench_issue_table(sizes, scratch)
         fixed_metrics, fixed_ms = bench_fixed_cost(sizes.repeats, scratch)
         metrics += fixed_metrics
         metrics += bench_overhead(

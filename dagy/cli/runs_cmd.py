@@ -250,9 +250,9 @@ def diff_lines(body: dict[str, Any]) -> list[str]:
     notes: dict[int, list[str]] = {}
     folded: dict[str, int] = {}
     for item in body["items"]:
-        same = (
-            item["result"] in ("equal", "none", "reused")
-            and item["source"] in ("equal", None)
+        same = item["result"] == "reused" or (
+            item["result"] in ("equal", "none")
+            and item["source"] != "changed"
             and item["status_a"] == item["status_b"]
         )
         if item["parent"] and same:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -58,19 +57,25 @@ def _libc_prctl() -> Any:
     """prctl from libc, resolved in the parent: the pre-exec hook must do nothing but call it."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here: a process that starts no child never pays for it
+
     try:
         return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
 
 
-_PRCTL = _libc_prctl()
+_PRCTL: Any = None
+_PRCTL_RESOLVED = False
 
 
 def die_with_parent(parent: int | None = None) -> Callable[[], None] | None:
     """A ``preexec_fn`` asking the kernel to SIGKILL the child when the thread that started it dies
     (``PR_SET_PDEATHSIG``, Linux); None elsewhere (no-op). A parent already gone before the call
     (the child was reparented) makes the child exit at once, so it never outlives it."""
+    global _PRCTL, _PRCTL_RESOLVED
+    if not _PRCTL_RESOLVED:
+        _PRCTL, _PRCTL_RESOLVED = _libc_prctl(), True
     if _PRCTL is None:
         return None
     expected = os.getpid() if parent is None else parent

@@ -13,7 +13,7 @@ import logging
 import sys
 import threading
 import time
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 _local = threading.local()
 _lock = threading.Lock()
@@ -169,7 +169,17 @@ def uninstall() -> None:
             logging.getLogger().removeHandler(_handler)
 
 
-def bind(log: IO[str] | None) -> None:
+class LogTarget(Protocol):
+    """Where a thread's output goes: a text file, or the engine's lazily created task log."""
+
+    closed: bool
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+def bind(log: LogTarget | IO[str] | None) -> None:
     """Send this thread's output to ``log`` (None: back to the real streams)."""
     _local.log = log
     _local.at_line_start = True

@@ -153,13 +153,71 @@ def task_context(attempt: Attempt) -> TaskContext:
     )
 
 
+class TaskLog:
+    """A task's ``task.log``, created (with its folder) at the first write: a task that prints and
+    logs nothing and succeeds leaves no folder behind. The engine's own lines before that first
+    write are kept and written first, with the times they happened.
+
+    On a retry whose earlier attempt left a log, every line goes to it at once, as before.
+    """
+
+    def __init__(self, path: Path, *, eager: bool = False) -> None:
+        self.path = path
+        self.closed = False
+        self._fh: Any = None
+        self._pending: list[str] = []
+        if eager:
+            self._open()
+
+    @property
+    def opened(self) -> bool:
+        return self._fh is not None
+
+    def _open(self) -> Any:
+        artifacts.make_dir(self.path.parent)
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        if self._pending:
+            self._fh.write("".join(self._pending))
+            self._pending.clear()
+        return self._fh
+
+    def note(self, text: str) -> None:
+        """An engine line: held until the task writes something (or fails), written at once after."""
+        if self._fh is not None:
+            self._fh.write(text)
+        else:
+            self._pending.append(text)
+
+    def write(self, text: str) -> int:
+        fh = self._fh if self._fh is not None else self._open()
+        return int(fh.write(text))
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close(self) -> None:
+        self.closed = True
+        if self._fh is not None:
+            self._fh.close()
+
+
+def _stamp_line(text: str) -> str:
+    return f"{utcnow().isoformat(timespec='milliseconds')}Z {text}\n"
+
+
 def run_attempt(attempt: Attempt) -> Outcome:
-    """Call the task function in this thread with its output captured; store the result."""
+    """Call the task function in this thread with its output captured; store the result.
+
+    ``task.log`` (and the task's folder) appear only when the task writes something or fails; so
+    does the task's ``metadata.json`` beside it (the run's own metadata.json lists every task run).
+    """
     assert attempt.fn is not None
-    artifacts.make_dir(attempt.task_dir)
     started = utcnow()
-    with open(attempt.task_dir / "task.log", "a", encoding="utf-8") as log:
-        _log_line(log, f"INFO attempt {attempt.number} of {attempt.task_run_id} started")
+    log_path = attempt.task_dir / "task.log"
+    log = TaskLog(log_path, eager=attempt.number > 1 and log_path.exists())
+    log.note(_stamp_line(f"INFO attempt {attempt.number} of {attempt.task_run_id} started"))
+    try:
         _capture.bind(log)
         try:
             with bound(task_context(attempt)):
@@ -175,12 +233,14 @@ def run_attempt(attempt: Attempt) -> Outcome:
         else:
             _capture.bind(None)
             outcome = _store_result(attempt, value, started, log)
-    if not attempt.abandoned:
+    finally:
+        log.close()
+    if log.opened and not attempt.abandoned:
         write_task_metadata(attempt, outcome, "SUCCEEDED" if outcome.ok else "FAILED")
     return outcome
 
 
-def _store_result(attempt: Attempt, value: Any, started: _dt.datetime, log: Any) -> Outcome:
+def _store_result(attempt: Attempt, value: Any, started: _dt.datetime, log: TaskLog) -> Outcome:
     try:
         data = artifacts.serialize(attempt.task_name, value, attempt.max_bytes)
     except ArtifactSerializationError as exc:
@@ -193,8 +253,9 @@ def _store_result(attempt: Attempt, value: Any, started: _dt.datetime, log: Any)
     outcome = Outcome.succeeded(
         attempt, started, value, str(artifacts.write(attempt.artifact_dir, data))
     )
-    took = (outcome.ended_at - started).total_seconds()
-    _log_line(log, f"INFO attempt {attempt.number} succeeded in {took:.3f}s")
+    if log.opened:
+        took = (outcome.ended_at - started).total_seconds()
+        _log_line(log, f"INFO attempt {attempt.number} succeeded in {took:.3f}s")
     return outcome
 
 

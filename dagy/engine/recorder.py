@@ -31,9 +31,13 @@ class Recorder:
         verbose: bool = False,
         flush_interval: float = FLUSH_INTERVAL,
         observer: Callable[[str, str], None] | None = None,
+        after_first_flush: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.observer = observer  # told (task_run_id, status) of each change, e.g. a progress line
+        # Called once, after the first mid-run flush: the run lets go of a store it held open since
+        # it started (dagy/services/runs/execute.py), so a short run opens the store file once.
+        self._after_first_flush = after_first_flush
         self.run_id = run_id
         run_dir.mkdir(parents=True, exist_ok=True)
         self.events = EventLog(run_dir / "events.jsonl")
@@ -61,10 +65,11 @@ class Recorder:
         self.events.run(**changes)
         self._run_changes.update(changes)
 
-    def sync_files(self) -> None:
-        """Push buffered log and event lines to the OS, at most every SYNC_INTERVAL seconds."""
+    def sync_files(self, *, force: bool = False) -> None:
+        """Push buffered log and event lines to the OS, at most every SYNC_INTERVAL seconds
+        (``force``: now, when the scheduler is about to wait)."""
         now = time.monotonic()
-        if now - self._last_sync >= SYNC_INTERVAL:
+        if force or now - self._last_sync >= SYNC_INTERVAL:
             self._last_sync = now
             self._log.flush()
             self.events.flush()
@@ -75,6 +80,9 @@ class Recorder:
                 self.flush(timeout=OPPORTUNISTIC_TIMEOUT)
             except StoreBusyError:
                 self._last_flush = time.monotonic()
+            release, self._after_first_flush = self._after_first_flush, None
+            if release is not None:
+                release()
 
     def flush(self, *, timeout: float | None = None) -> None:
         """Apply the pending batch to the store in one transaction."""

@@ -6,7 +6,6 @@ one queue. Retries, timeouts and fail-fast are decided here, so every executor g
 
 from __future__ import annotations
 
-import graphlib
 import heapq
 import queue
 import random
@@ -18,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagy.config.paths import DagyPaths
-from dagy.engine import control
+from dagy.engine import artifacts, control
 from dagy.engine.control import ControlFlow, MapState
 from dagy.engine.executors import Attempt, Executor, Outcome, executor_class, write_task_metadata
-from dagy.engine.recorder import Recorder
+from dagy.engine.recorder import SYNC_INTERVAL, Recorder
 from dagy.errors import DependencyCycleError, InvalidInputError
 from dagy.sdk import _codec
 from dagy.sdk.spec import FlowSpec, TaskDef
@@ -69,12 +68,15 @@ def validate(spec: FlowSpec) -> list[str]:
     ids = {tr.task_run_id for tr in spec.task_runs}
     if len(ids) != len(spec.task_runs):
         raise DependencyCycleError()
-    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    waiting: dict[str, int] = {}
+    downstream: dict[str, list[str]] = {tid: [] for tid in ids}
     for tr in spec.task_runs:
-        deps = control.dependencies(tr)
-        if tr.task_name not in spec.tasks or any(u not in ids for u in deps):
+        deps = control.dependencies(tr)  # without repeats
+        if tr.task_name not in spec.tasks or not ids.issuperset(deps):
             raise DependencyCycleError()
-        sorter.add(tr.task_run_id, *deps)
+        waiting[tr.task_run_id] = len(deps)
+        for up in deps:
+            downstream[up].append(tr.task_run_id)
     refs: set[str] = set()
     control.collect_refs(spec.outputs, refs)
     if refs - ids:
@@ -87,10 +89,16 @@ def validate(spec: FlowSpec) -> list[str]:
                 f"Task run id {tid!r} is taken by a child of map task run {parent!r}",
                 {"task_run_id": tid},
             )
-    try:
-        return list(sorter.static_order())
-    except graphlib.CycleError:
-        raise DependencyCycleError() from None
+    # Kahn's algorithm on plain dicts: graphlib took ~10 us a task run on every run of a flow.
+    order = [tid for tid, count in waiting.items() if count == 0]
+    for tid in order:  # grows while it is walked
+        for child in downstream[tid]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                order.append(child)
+    if len(order) != len(ids):
+        raise DependencyCycleError()
+    return order
 
 
 class _Scheduler(ControlFlow):
@@ -143,7 +151,7 @@ class _Scheduler(ControlFlow):
         self.stopped = False
         self._task_root = paths.task_run_dir(self.run_id, "x").parent
         self._artifact_root = paths.artifact_dir(self.run_id, "x").parent
-        self._task_root.mkdir(parents=True, exist_ok=True)
+        # task_runs/ comes with the first task that writes a log (artifacts.make_dir makes it).
         self._artifact_root.mkdir(parents=True, exist_ok=True)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -348,6 +356,7 @@ class _Scheduler(ControlFlow):
             )
             ended = outcome.ended_at
             try:
+                artifacts.make_dir(attempt.task_dir)  # a silent task has no folder yet
                 write_task_metadata(attempt, outcome, "FAILED")
                 with open(attempt.task_dir / "task.log", "a", encoding="utf-8") as log:
                     log.write(
@@ -404,10 +413,18 @@ class _Scheduler(ControlFlow):
                 return
             self.recorder.sync_files()
             self.recorder.maybe_flush()
+            wait = self._wait_time()
             try:
-                outcome: Outcome | None = self.completions.get(timeout=self._wait_time())
+                outcome: Outcome | None = self.completions.get(timeout=min(wait, SYNC_INTERVAL))
             except queue.Empty:
-                outcome = None
+                # Waiting longer: what happened so far reaches the OS first, so a kill -9 while
+                # the run waits on a long task loses none of it (a busy run syncs every
+                # SYNC_INTERVAL in sync_files above, without a write per task).
+                self.recorder.sync_files(force=True)
+                try:
+                    outcome = self.completions.get(timeout=max(0.0, wait - SYNC_INTERVAL))
+                except queue.Empty:
+                    outcome = None
             while outcome is not None:
                 self._finish(outcome)
                 try:

@@ -165,7 +165,7 @@ def to_flow_spec(
                 upstream=upstream,
                 when=when,
                 for_each=for_each,
-                source_hash=source_hash.of_step(step.kind, impl, config, step),
+                source_hash=source_hash.of_step(step.kind, impl, config, step, pipeline.base_dir),
             )
         )
     if failures:

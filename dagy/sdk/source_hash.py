@@ -47,14 +47,35 @@ def of_function(fn: Callable[..., Any]) -> str:
         return _sha("py-name", getattr(fn, "__qualname__", repr(fn)), _file_sha(file))
 
 
-def _code_of(target: str | None) -> str:
+def _defined_in(file: Path, qualname: str) -> str:
+    """The source of the top-level function or class ``qualname`` starts with in a Python file,
+    read without importing it; the whole file's hash when it is not found there."""
+    import ast
+
+    try:
+        text = file.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, ValueError):
+        return _file_sha(str(file))
+    name = qualname.split(".")[0]
+    for node in tree.body:
+        kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+        if isinstance(node, kinds) and node.name == name:
+            return ast.get_source_segment(text, node) or ""
+    return _file_sha(str(file))
+
+
+def _code_of(target: str | None, base_dir: str | None = None) -> str:
     """The source behind ``module:function`` or ``path.py:function``, or "" when it cannot be found
     without importing code that is not loaded yet (compiling a pipeline must not run user code)."""
     if not target or ":" not in target:
         return ""
     where, _, qualname = target.rpartition(":")
-    if where.endswith(".py"):
-        return _file_sha(where)
+    if where.endswith(".py") or "/" in where:
+        file = Path(where).expanduser()
+        if not file.is_absolute():
+            file = Path(base_dir or ".") / file
+        return _defined_in(file, qualname)
     module = sys.modules.get(where)
     if module is not None:
         obj: Any = module
@@ -75,8 +96,11 @@ def _code_of(target: str | None) -> str:
     return _file_sha(spec.origin if spec is not None else None)
 
 
-def of_step(kind: str, impl: str, config: dict[str, Any], step: Any) -> str:
-    """The hash of a pipeline step (``step``: dagy.pipelines.model.Step) running ``impl``."""
+def of_step(
+    kind: str, impl: str, config: dict[str, Any], step: Any, base_dir: str | None = None
+) -> str:
+    """The hash of a pipeline step (``step``: dagy.pipelines.model.Step) running ``impl``;
+    ``base_dir``: the pipeline file's folder, where relative ``path.py`` targets are."""
     body = {
         "kind": kind,
         "impl": impl,
@@ -86,5 +110,7 @@ def of_step(kind: str, impl: str, config: dict[str, Any], step: Any) -> str:
         "when": step.when,
     }
     text = json.dumps(body, sort_keys=True, default=repr)
-    code = _code_of(step.python) if kind == "python" else _code_of(config.get("import_path"))
+    base = base_dir
+    target = step.python if kind == "python" else config.get("import_path")
+    code = _code_of(target, base)
     return _sha("step", text, code)

@@ -17,7 +17,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import duckdb
+try:
+    # DuckDB's native module, what the store uses: the ``duckdb`` package around it adds ~70 ms of
+    # pure-Python import (its relation API) to every process that opens the store (a `dagy run`).
+    # ``import duckdb`` anywhere else still works and patches the same connection class.
+    import _duckdb as duckdb
+except ImportError:  # pragma: no cover - an older duckdb without a top-level native module
+    import duckdb  # type: ignore[no-redef]
 
 from dagy.config import settings
 from dagy.config.paths import DagyPaths
@@ -66,6 +72,12 @@ _UPSERT_TASK_RUNS = "INSERT OR REPLACE INTO task_runs ({cols}) SELECT {unnests}"
     cols=", ".join(TASK_RUN_COLUMNS),
     unnests=", ".join(f"unnest(?::{_TASK_TYPES[c]}[])" for c in TASK_RUN_COLUMNS),
 )
+
+# Every open of the file asks this: the statuses as literals (our own constants), which DuckDB
+# answers in ~0.5 ms where ``IN (SELECT unnest(?::VARCHAR[]))`` took 3-30 ms.
+_ACTIVE_HERE = (
+    "SELECT run_id, pid, pid_started, events_offset FROM runs WHERE status IN ({}) AND host = ?"
+).format(", ".join(f"'{status}'" for status in ACTIVE_STATUSES))
 
 
 @contextlib.contextmanager
@@ -410,11 +422,7 @@ class DuckDBStore:
     def _recover(self, con: duckdb.DuckDBPyConnection) -> None:
         """Finish the runs of processes on this host that died: replay their events, then fail them."""
         host = socket.gethostname()
-        rows = con.execute(
-            "SELECT run_id, pid, pid_started, events_offset FROM runs "
-            "WHERE status IN (SELECT unnest(?::VARCHAR[])) AND host = ?",
-            [list(ACTIVE_STATUSES), host],
-        ).fetchall()
+        rows = con.execute(_ACTIVE_HERE, [host]).fetchall()
         for run_id, pid, pid_started, offset in rows:
             if process_alive(pid, pid_started):
                 continue

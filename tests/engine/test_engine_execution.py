@@ -137,10 +137,15 @@ def test_run_and_task_metadata_files_follow_the_layout(paths: DagyPaths):
     run_meta = json.loads((paths.run_dir(record.run_id) / "metadata.json").read_text())
     assert run_meta["status"] == "SUCCEEDED" and run_meta["flow_version"] == "2.0.0"
     assert len(run_meta["task_runs"]) == 4
+    # A task that wrote to its log has metadata.json beside it; one that wrote nothing (add) has
+    # no folder at all, and the run's metadata.json lists it like every task run.
     task_meta = json.loads(
-        (paths.task_run_dir(record.run_id, "add-1") / "metadata.json").read_text()
+        (paths.task_run_dir(record.run_id, "meet-1") / "metadata.json").read_text()
     )
     assert task_meta["status"] == "SUCCEEDED" and task_meta["attempt"] == 1
+    assert not paths.task_run_dir(record.run_id, "add-1").exists()
+    (add_meta,) = (t for t in run_meta["task_runs"] if t["task_run_id"] == "add-1")
+    assert add_meta["status"] == "SUCCEEDED" and add_meta["attempt"] == 1
     assert "task add-1 succeeded" in paths.run_log(record.run_id).read_text()
 
 

@@ -72,6 +72,7 @@ def test_a_finished_run_has_the_specs_fields(store: DuckDBStore):
         "tags": ["cli"],
         "trigger": "cli",
         "retry_of": None,
+        "replay_of": None,
     }
     assert list(runs_api.list_runs(store, "personal")["items"][0]) == [
         "run_id",

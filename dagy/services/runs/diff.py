@@ -13,7 +13,8 @@ its own compares its map's.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from dagy.services.runs.reads import not_found
@@ -51,13 +52,26 @@ class TaskDiff:
     changes: list[Change] = field(default_factory=list)
     more_changes: int = 0  # differences beyond the MAX_CHANGES shown
 
+    def to_json(self) -> dict[str, Any]:
+        # Not asdict(): it deep-copies every value, a third of a 5,000-task diff's time.
+        out = {f: getattr(self, f) for f in _TASK_FIELDS}
+        out["changes"] = [{"path": c.path, "a": c.a, "b": c.b} for c in self.changes]
+        return out
+
     @property
     def same(self) -> bool:
+        """Nothing to tell apart: equal (or no) results, equal source and status; or a map child
+        the other run did not re-record because it reused the whole map."""
+        if self.result == "reused":
+            return True
         return (
-            self.result in ("equal", "none", "reused")
-            and self.source in ("equal", None)
+            self.result in ("equal", "none")
+            and self.source != "changed"  # unknown (no hash recorded) is no difference seen
             and self.status_a == self.status_b
         )
+
+
+_TASK_FIELDS = tuple(f.name for f in fields(TaskDiff))
 
 
 @dataclass(frozen=True)
@@ -92,7 +106,7 @@ class RunDiff:
             "run_a": run(self.run_a),
             "run_b": run(self.run_b),
             "summary": self.summary(),
-            "items": [asdict(i) for i in self.items],
+            "items": [i.to_json() for i in self.items],
         }
 
 
@@ -193,11 +207,17 @@ def _read(path: str | None) -> bytes | None | object:
     """A result's stored JSON bytes; None when none was recorded; _ABSENT when the file is gone."""
     if not path:
         return None
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
+    try:  # os-level calls: a third of the cost of open() for 10,000 small files
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return _ABSENT
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _results(a: TaskRunRecord, b: TaskRunRecord) -> tuple[str, list[Change], int]:

@@ -8,6 +8,7 @@ recording.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -154,12 +155,39 @@ def _execute(
     run_id: str | None = None,
 ) -> RunRecord:
     """Create the run (or, given ``run``, take over one queued by the server) and execute it."""
+    # One open of the store file for the run row, the batches of the run's first second and, for
+    # a run shorter than that, the last batch too: the recorder lets go of it at its first
+    # mid-run flush (other processes wait at most that long). A store given by a server is its
+    # own (held) and is shared as it is.
+    early = contextlib.ExitStack()
+    if store is None:
+        store = _store(paths)
+        early.enter_context(store.connection())
+    try:
+        return _execute_in(
+            spec, settings, paths, store, early, resolve, retry_of, reused, run, run_id
+        )
+    finally:
+        early.close()
+
+
+def _execute_in(
+    spec: FlowSpec,
+    settings: RunSettings,
+    paths: DagyPaths,
+    store: Any,
+    early: contextlib.ExitStack,
+    resolve: Callable[[TaskDef], Callable[..., Any]],
+    retry_of: RunRecord | None,
+    reused: dict[str, TaskRunRecord] | None,
+    run: RunRecord | None,
+    run_id: str | None,
+) -> RunRecord:
     from dagy.config.processes import process_start_time
     from dagy.engine import artifacts
     from dagy.engine.recorder import Recorder
     from dagy.engine.runner import EngineOptions, execute
 
-    store = _store(paths) if store is None else store
     now = utcnow()
     started: dict[str, Any] = {
         "status": RUNNING,
@@ -199,6 +227,7 @@ def _execute(
         paths.run_dir(run.run_id),
         verbose=config.LOCAL_VERBOSE.get(),
         observer=settings.progress.task if settings.progress is not None else None,
+        after_first_flush=early.close,
     )
     _write_metadata(paths, run)
     recorder.log(
@@ -326,6 +355,10 @@ def _initial_records(
 def _write_metadata(
     paths: DagyPaths, run: RunRecord, task_runs: list[TaskRunRecord] | None = None
 ) -> None:
+    """The run's ``metadata.json``; at the end, with every task run (a task that wrote nothing has
+    no folder, so no metadata.json of its own: this is where its times and result path are)."""
+    import msgspec
+
     data = run.to_json()
     if task_runs is not None:
         data["task_runs"] = [
@@ -334,12 +367,23 @@ def _write_metadata(
                 "task_name": t.task_name,
                 "status": t.status,
                 "attempt": t.attempt,
+                "started_at": _iso(t.started_at),
+                "ended_at": _iso(t.ended_at),
+                "duration_seconds": t.duration_seconds,
+                "error": t.error,
+                "artifact_path": t.artifact_path,
             }
             for t in task_runs
         ]
     run_dir = paths.run_dir(run.run_id)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metadata.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    # msgspec's encoder and formatter: json.dumps(indent=2) is the pure-Python encoder.
+    text = msgspec.json.format(msgspec.json.encode(data), indent=2)
+    (run_dir / "metadata.json").write_bytes(text)
+
+
+def _iso(value: _dt.datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value is not None else None
 
 
 def keep_runs() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,26 +11,51 @@ _DIR = Path(__file__).parent
 
 def available() -> list[tuple[int, Path]]:
     found = []
-    for path in _DIR.glob("*.sql"):
-        number, _, _ = path.stem.partition("_")
-        found.append((int(number), path))
+    for name in os.listdir(_DIR):
+        if name.endswith(".sql"):
+            number, _, _ = name.partition("_")
+            found.append((int(number), _DIR / name))
     return sorted(found)
 
 
-LATEST = available()[-1][0]
+_listed: tuple[tuple[Path, int], list[tuple[int, Path]], frozenset[int]] | None = None
+
+
+def _listing() -> tuple[list[tuple[int, Path]], frozenset[int]]:
+    """available() and its numbers, listed again only when the folder changes (a stat)."""
+    global _listed
+    key = (_DIR, os.stat(_DIR).st_mtime_ns)
+    if _listed is None or _listed[0] != key:
+        found = available()
+        _listed = (key, found, frozenset(number for number, _ in found))
+    return _listed[1], _listed[2]
+
+
+LATEST = _listing()[0][-1][0]
 
 
 def apply(con: Any) -> int:
-    """Bring the schema up to date; returns the version it is at."""
+    """Bring the schema up to date; returns the version it is at.
+
+    A store whose schema_version already lists every file costs one query (every open of the file
+    asks); only a new or older store goes through the migration path.
+    """
+    try:
+        done = {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
+    except Exception:  # noqa: BLE001 - a new file: no schema_version yet (duckdb CatalogException)
+        done = None
+    found, numbers = _listing()
+    if done is not None and numbers <= done:
+        return max(done)
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
     )
     # Every file not yet recorded, in order, even one numbered below the latest applied: branches
     # add migrations side by side (0005, 0006, 0007), and a store migrated on one must still get
     # the others' once they are merged.
-    done = {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
+    done = done or set()
     current = max(done, default=0)
-    for number, path in available():
+    for number, path in found:
         if number in done:
             continue
         con.execute("BEGIN")
