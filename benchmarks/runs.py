@@ -16,6 +16,11 @@ with the flows service before the server starts). Then, with the rate limiter of
 2. ``GET /runs?limit=100`` (the newest page of the whole store), ``--requests`` times from one
    keep-alive client: p50 and p99, then the same for the second page (``next_token``).
 
+Before the server starts, ``dagy runs list`` (the store file opened by the CLI itself) is timed
+as a whole process, ``--cli-repeats`` times after a warm-up, beside ``python -c "import duckdb"``
+(the floor of any command that reads the file) and ``python -c pass``; ``-X importtime`` of one
+more run gives what its imports cost.
+
 Informational: no targets; the exit code is 0 unless a request or a run fails.
 """
 
@@ -80,6 +85,38 @@ def seed(home: Path, count: int) -> float:
             [spec, count],
         )
     return time.perf_counter() - started
+
+
+def _process_seconds(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def bench_cli_list(home: Path, repeats: int) -> dict[str, float]:
+    """Whole-process times of ``dagy runs list`` on ``home`` (no server), medians of ``repeats``."""
+    env = {**os.environ, "DAGY_LOCAL_DIR": str(home)}
+    for name in ("DAGY_API_URL", "DAGY_PROFILE"):
+        env.pop(name, None)
+    cli = [sys.executable, "-c", "from dagy.cli.main import main; main()", "runs", "list"]
+    listed = subprocess.run(cli, env=env, capture_output=True, text=True, check=True)
+    assert len(listed.stdout.splitlines()) >= 100, listed.stdout[-500:]
+    out: dict[str, float] = {}
+    for label, argv in (
+        ("list", cli),
+        ("duckdb", [sys.executable, "-c", "import duckdb"]),
+        ("python", [sys.executable, "-c", "pass"]),
+    ):
+        out[f"{label}_s"] = statistics.median(_process_seconds(argv, env) for _ in range(repeats))
+    traced = subprocess.run(
+        [sys.executable, "-X", "importtime", *cli[1:]], env=env, capture_output=True, text=True
+    )
+    imports = [line.split("|") for line in traced.stderr.splitlines() if "import time:" in line]
+    top = [(int(parts[1]), parts[2].strip()) for parts in imports if parts[1].strip().isdigit()]
+    for micros, name in top:
+        if name in ("duckdb", "dagy.cli.main", "dagy.store.duckdb_store", "dagy", "click"):
+            out[f"import {name}_ms"] = micros / 1000
+    return out
 
 
 def register_offline(home: Path, flow_file: Path) -> None:
@@ -282,10 +319,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="DAGY_SERVER_WORKERS")
     parser.add_argument("--clients", type=int, default=4, help="threads firing POST /runs")
     parser.add_argument("--requests", type=int, default=200, help="GET /runs per page measured")
+    parser.add_argument("--cli-repeats", type=int, default=5, help="dagy runs list processes")
     parser.add_argument("--quick", action="store_true")
     args, _ = parser.parse_known_args()  # nox -s bench passes every script the same arguments
     if args.quick:
-        args.runs, args.seed, args.requests = 40, 10_000, 50
+        args.runs, args.seed, args.requests, args.cli_repeats = 40, 10_000, 50, 2
     scratch = Path(tempfile.mkdtemp(prefix="dagy-bench-runs-"))
     home = scratch / "home"
     flow_file = scratch / "code" / "bench_one.py"
@@ -295,6 +333,20 @@ def main() -> int:
     print(
         f"seeded {args.seed:,} runs in {seconds:.2f} s "
         f"({(home / 'dagy.duckdb').stat().st_size / 1e6:.1f} MB)"
+    )
+    cli = bench_cli_list(home, args.cli_repeats)
+    print(
+        f"\n`dagy runs list` with {args.seed:,} runs, no server (median of {args.cli_repeats} "
+        f"processes): {cli['list_s'] * 1000:.0f} ms; `python -c 'import duckdb'` "
+        f"{cli['duckdb_s'] * 1000:.0f} ms; `python -c pass` {cli['python_s'] * 1000:.0f} ms"
+    )
+    print(
+        "  imports (cumulative, -X importtime of one run): "
+        + ", ".join(
+            f"{k.removeprefix('import ').removesuffix('_ms')} {v:.0f} ms"
+            for k, v in cli.items()
+            if k.startswith("import ")
+        )
     )
 
     server = Server(home, args.workers)

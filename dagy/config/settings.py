@@ -247,6 +247,11 @@ TEST_FAULTS = Flag(
 SERVER_WORKERS = Int(
     "DAGY_SERVER_WORKERS", 4, "runs the server executes at once", "server", minimum=1
 )
+SERVER_POLL = Float(
+    "DAGY_SERVER_POLL", 0.5,
+    "seconds between the run workers' looks at the queue when no queued run woke them", "server",
+    minimum=0.01,
+)  # fmt: skip
 SERVER_CANCEL_GRACE = Float(
     "DAGY_SERVER_CANCEL_GRACE", 10.0, "seconds between SIGTERM and SIGKILL of a cancelled run",
     "server",

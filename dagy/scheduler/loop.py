@@ -1,5 +1,7 @@
-"""The scheduler loop of `dagy serve`: a thread that ticks every ``DAGY_SCHEDULER_TICK`` seconds
-(default 1) and fires the schedules that are due (dagy.services.triggers.schedule_tick.tick)."""
+"""The scheduler loop of `dagy serve`: a thread that fires the schedules that are due
+(dagy.services.triggers.schedule_tick.tick). It sleeps until the next schedule is due, at most
+``DAGY_SCHEDULER_TICK`` seconds (default 1), and wakes early when a schedule is added or changed
+(the store's ``schedules.changed`` notice), so a run is queued at its due time, not a tick late."""
 
 from __future__ import annotations
 
@@ -29,7 +31,13 @@ class Scheduler:
         self.settings = settings or TickSettings()
         self.wake = wake
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        listen = getattr(store, "listen", None)
+        if listen is not None:
+            from dagy.store.schedules import CHANGED
+
+            listen(CHANGED, self._wake.set)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="dagy-scheduler", daemon=True)
@@ -37,6 +45,7 @@ class Scheduler:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(30)
 
@@ -48,6 +57,7 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # a change from now on wakes the wait below
             try:
                 report = self.tick()
                 if report.fired or report.failed:
@@ -58,9 +68,24 @@ class Scheduler:
                         report.failed,
                         report.dropped,
                     )
+                wait = self._until_next_due(report)
             except Exception:  # a store error must not end the loop; the next tick tries again
                 log.exception("scheduler tick failed")
-            self._stop.wait(self.tick_seconds)
+                wait = self.tick_seconds
+            self._wake.wait(wait)
+
+    def _until_next_due(self, report: Any) -> float:
+        """Seconds to sleep: until the next schedule is due, at most one tick."""
+        from dagy.store.records import utcnow
+        from dagy.store.schedules import next_due_at
+
+        due = next_due_at(self.store)
+        if due is None:
+            return self.tick_seconds
+        wait = (due - utcnow()).total_seconds()
+        if wait <= 0 and not report.due:  # due but not fired (a clock step): no busy loop
+            return min(self.tick_seconds, 0.05)
+        return max(0.0, min(self.tick_seconds, wait))
 
 
 def from_env(store: Any, wake: Callable[[], None] | None) -> Scheduler:

@@ -3,7 +3,10 @@ child process (``python -m dagy.services.runs.child``), so user code cannot take
 
 - ``count`` threads (``DAGY_SERVER_WORKERS``, default 4) is the server-wide limit of runs at once;
   a deployment's ``max_concurrent_runs`` is applied when an event is claimed (dagy/store/queue.py).
-- A trigger wakes the threads (a Condition); they also look every ``poll`` seconds.
+- Queueing a run wakes the threads (a Condition notified through the store's ``runs.queued``
+  notice, whoever queued it: POST /runs, a schedule's tick, a sensor, a retry); they also look
+  every ``poll`` seconds (``DAGY_SERVER_POLL``), for what no notice announces (a deployment's
+  concurrency slot freed by another server's run, a clock step).
 - Children run in their own session (their task processes with them), and on Linux get SIGKILL
   when the worker thread that started them dies (``PR_SET_PDEATHSIG``): a killed server leaves no
   run executing that it does not know about.
@@ -30,6 +33,7 @@ from dagy.config.paths import DagyPaths
 from dagy.config.processes import die_with_parent
 from dagy.services.runs import env as run_env
 from dagy.services.runs import queue
+from dagy.store import queue as sql_queue
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import Event
 from dagy.store.records import PENDING
@@ -73,6 +77,7 @@ class Workers:
         self._stopping = False
         self._threads: list[threading.Thread] = []
         self._children: dict[str, _Child] = {}
+        store.listen(sql_queue.QUEUED, self.wake)
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -253,4 +258,10 @@ def from_env(store: DuckDBStore, paths: DagyPaths) -> Workers:
     from dagy.config import settings
 
     count = settings.SERVER_WORKERS.get()
-    return Workers(store, paths, count=count, grace=settings.SERVER_CANCEL_GRACE.get())
+    return Workers(
+        store,
+        paths,
+        count=count,
+        grace=settings.SERVER_CANCEL_GRACE.get(),
+        poll=settings.SERVER_POLL.get(),
+    )

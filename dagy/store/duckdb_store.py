@@ -13,7 +13,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,17 @@ _TASK_TYPES = {
     "source_hash": "VARCHAR",
 }
 _RUN_COLS_NO_SPEC = ", ".join(c if c != "flow_spec" else "NULL" for c in RUN_COLUMNS)
+# What a list of runs shows (GET /runs items): a third of the columns, a third of the cost to
+# fetch and convert a page.
+_RUN_BRIEF = (
+    "run_id",
+    "flow_name",
+    "flow_version",
+    "status",
+    "created_at",
+    "started_at",
+    "ended_at",
+)
 # One multi-row upsert: each column travels as one list parameter and is unnested in SQL, which is
 # two orders of magnitude faster than executemany.
 _UPSERT_TASK_RUNS = "INSERT OR REPLACE INTO task_runs ({cols}) SELECT {unnests}".format(
@@ -112,6 +123,15 @@ class DuckDBStore:
         )
         self._lock = threading.RLock()
         self._tx = threading.local()  # depth of this thread's transaction() blocks
+        # While held: each reading thread's own cursor of the held connection (see reading()).
+        self._cursors: dict[int, duckdb.DuckDBPyConnection] = {}
+        self._reader = threading.local()
+        # Where the newest page of runs began last time, per filter (see runs_page()).
+        self._page_floors: dict[tuple[Any, ...], _dt.datetime] = {}
+        self._page_spans: dict[tuple[Any, ...], _dt.timedelta] = {}  # and how long it spanned
+        # Who wants to know when a kind of row was written (the server's workers: "runs.queued";
+        # its scheduler: "schedules.changed"); see listen() and notify().
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -146,7 +166,12 @@ class DuckDBStore:
         with _interrupts_as_keyboard_interrupt():
             if self._held is not None:
                 with self._lock:
-                    yield self._held
+                    depth = getattr(self._reader, "inside", 0)
+                    self._reader.inside = depth + 1
+                    try:
+                        yield self._held
+                    finally:
+                        self._reader.inside = depth
                 return
             if self._con is not None:
                 yield self._con
@@ -192,6 +217,50 @@ class DuckDBStore:
             self._tx.depth = 0
             con.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for a read that needs no lock: while the store is held, this thread's own
+        cursor of the held connection, so reads on the server's worker threads run side by side
+        (DuckDB releases the GIL while a query runs) and never queue behind the store lock or a
+        write. A cursor sees what is committed; inside this thread's connection() or
+        transaction() block the read joins that block instead, to see its own writes.
+        Without a held store, the same as connection()."""
+        held = self._held
+        if held is None or getattr(self._reader, "inside", 0) > 0:
+            with self.connection() as con:
+                yield con
+            return
+        cursor = self._cursors.get(threading.get_ident())
+        if cursor is None or getattr(self._reader, "of", None) is not held:
+            with self._lock:
+                if self._held is not held:  # released meanwhile: the locked path says so
+                    cursor = None
+                else:
+                    cursor = held.cursor()
+                    # A top-N of a few rows is otherwise planned as a second full scan that
+                    # joins the rest of the columns back (late materialization): with the
+                    # narrow windows the reads here ask for, that second scan is the cost.
+                    cursor.execute("SET late_materialization_max_rows = 0")
+                    self._cursors[threading.get_ident()] = cursor
+                    self._reader.of = held
+            if cursor is None:
+                with self.connection() as con:
+                    yield con
+                return
+        with _interrupts_as_keyboard_interrupt():
+            yield cursor
+
+    def listen(self, topic: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (no arguments, quick, never raising) whenever ``topic`` is notified."""
+        self._listeners.setdefault(topic, []).append(callback)
+
+    def notify(self, topic: str) -> None:
+        """Tell the listeners of ``topic`` that its rows changed. Called inside the writing
+        block: a listener that reads through this store while it is held waits for the block's
+        commit on the store lock, so it finds the rows."""
+        for callback in self._listeners.get(topic, ()):
+            callback()
+
     def hold(self, *, timeout: float | None = None) -> None:
         """Open the file and keep it open until release(): the server owns the store."""
         if self._held is not None:
@@ -210,6 +279,9 @@ class DuckDBStore:
     def release(self) -> None:
         with self._lock:
             con, self._held = self._held, None
+            cursors, self._cursors = list(self._cursors.values()), {}
+            for cursor in cursors:  # each keeps the database (and its file lock) open
+                cursor.close()
             if con is not None:
                 con.close()
 
@@ -272,7 +344,7 @@ class DuckDBStore:
     # -- reads ------------------------------------------------------------------------------------
 
     def get_run(self, run_id: str, *, org_id: str = "personal") -> RunRecord | None:
-        with self.connection() as con:
+        with self.reading() as con:
             row = con.execute(
                 f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE run_id = ? AND org_id = ?",
                 [run_id, org_id],
@@ -301,25 +373,26 @@ class DuckDBStore:
         limit: int | None = 100,
     ) -> list[RunRecord]:
         where, params = self._run_filters(org_id, status, flow_name)
-        cols = ", ".join(c if c != "flow_spec" else "NULL" for c in RUN_COLUMNS)
-        sql = f"SELECT {cols} FROM runs WHERE {where} ORDER BY created_at DESC, run_id DESC"
-        if limit:
-            sql += " LIMIT ?"
-            params.append(limit)
-        with self.connection() as con:
-            rows = con.execute(sql, params).fetchall()
+        sql = f"SELECT {_RUN_COLS_NO_SPEC} FROM runs WHERE {where}"
+        with self.reading() as con:
+            if limit:
+                rows = self._newest(con, sql, params, limit, (org_id, status, flow_name), None)
+            else:
+                rows = con.execute(
+                    sql + " ORDER BY created_at DESC, run_id DESC", params
+                ).fetchall()
         return [RunRecord(*row) for row in rows]
 
     def count_runs(
         self, *, org_id: str = "personal", status: str | None = None, flow_name: str | None = None
     ) -> int:
         where, params = self._run_filters(org_id, status, flow_name)
-        with self.connection() as con:
+        with self.reading() as con:
             row = con.execute(f"SELECT count(*) FROM runs WHERE {where}", params).fetchone()
         return int(row[0]) if row else 0
 
     def task_runs(self, run_id: str) -> list[TaskRunRecord]:
-        with self.connection() as con:
+        with self.reading() as con:
             rows = con.execute(
                 f"SELECT {', '.join(TASK_RUN_COLUMNS)} FROM task_runs WHERE run_id = ? ORDER BY seq",
                 [run_id],
@@ -349,12 +422,12 @@ class DuckDBStore:
         if org_id is not None:
             sql += " AND org_id = ?"
             params.append(org_id)
-        with self.connection() as con:
+        with self.reading() as con:
             return con.execute(sql, params).fetchone() is not None
 
     def get_run_summary(self, run_id: str, org_id: str) -> RunRecord | None:
         """A run without its FlowSpec (which can be megabytes for a large fan-out)."""
-        with self.connection() as con:
+        with self.reading() as con:
             row = con.execute(
                 f"SELECT {_RUN_COLS_NO_SPEC} FROM runs WHERE run_id = ? AND org_id = ?",
                 [run_id, org_id],
@@ -373,8 +446,10 @@ class DuckDBStore:
         created_after: _dt.datetime | None = None,
         created_before: _dt.datetime | None = None,
         id_prefix: str | None = None,
+        brief: bool = False,
     ) -> list[RunRecord]:
-        """Newest first, keyset-paged by (created_at, run_id) going backwards; no FlowSpec."""
+        """Newest first, keyset-paged by (created_at, run_id) going backwards; no FlowSpec.
+        ``brief``: only the fields of ``_RUN_BRIEF`` are read (the others keep their defaults)."""
         where, params = self._run_filters(org_id, status, flow_name)
         if deployment_name:
             where += " AND deployment_name = ?"
@@ -391,17 +466,73 @@ class DuckDBStore:
         if before is not None:
             where += " AND (created_at, run_id) < (?::TIMESTAMP, ?)"
             params += list(before)
-        with self.connection() as con:
-            rows = con.execute(
-                f"SELECT {_RUN_COLS_NO_SPEC} FROM runs WHERE {where} "
-                "ORDER BY created_at DESC, run_id DESC LIMIT ?",
-                [*params, limit],
-            ).fetchall()
+        columns = ", ".join(_RUN_BRIEF) if brief else _RUN_COLS_NO_SPEC
+        sql = f"SELECT {columns} FROM runs WHERE {where}"
+        key = (org_id, status, flow_name, deployment_name, created_after, created_before, id_prefix)
+        with self.reading() as con:
+            rows = self._newest(con, sql, params, limit, key, before, brief=brief)
+        if brief:
+            return [
+                RunRecord(org_id=org_id, **dict(zip(_RUN_BRIEF, row, strict=True))) for row in rows
+            ]
         return [RunRecord(*row) for row in rows]
+
+    def _newest(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sql: str,
+        params: list[Any],
+        limit: int,
+        key: tuple[Any, ...],
+        before: tuple[str, str] | None,
+        *,
+        brief: bool = False,
+    ) -> list[Any]:
+        """The first ``limit`` rows of ``sql`` (runs, filtered) newest first.
+
+        Sorting every matching run for the newest few is the whole cost of a page (a top-N over
+        100,000 runs: 15-20 ms, more with wide rows). Runs are created in time order, so a page
+        almost always lies in a narrow window of ``created_at``: ask for that window first, and
+        whenever it holds ``limit`` rows they are the answer (every run left out is older than
+        all of them); otherwise ask again without it. The window: where the same page began last
+        time (the server asks again and again); for the next pages, below the cursor by twice the
+        time the last page spanned; else the runs written last (the newest row ids).
+        """
+        order = " ORDER BY created_at DESC, run_id DESC LIMIT ?"
+        floor: Any = None
+        if before is None:
+            floor = self._page_floors.get(key)
+        else:
+            span = self._page_spans.get(key)
+            if span is not None:
+                floor = _dt.datetime.fromisoformat(before[0]) - 2 * span
+        rows = None
+        if floor is not None:
+            rows = con.execute(f"{sql} AND created_at >= ?{order}", [*params, floor, limit])
+        elif before is None:
+            rows = con.execute(
+                f"{sql} AND created_at >= (SELECT min(created_at) FROM runs "
+                f"WHERE rowid > (SELECT max(rowid) FROM runs) - ?){order}",
+                [*params, 4 * limit, limit],
+            )
+        found = rows.fetchall() if rows is not None else []
+        if len(found) < limit:
+            found = con.execute(sql + order, [*params, limit]).fetchall()
+        if len(found) == limit:
+            if len(self._page_spans) > 1000:
+                self._page_floors.clear()
+                self._page_spans.clear()
+            at = (_RUN_BRIEF if brief else RUN_COLUMNS).index("created_at")
+            if before is None:
+                self._page_floors[key] = found[-1][at]
+            self._page_spans[key] = found[0][at] - found[-1][at]
+        elif before is None:
+            self._page_floors.pop(key, None)
+        return found
 
     def retry_count(self, run_id: str) -> int:
         """How many retries led to this run: the length of its ``retry_of`` chain."""
-        with self.connection() as con:
+        with self.reading() as con:
             row = con.execute(
                 """
                 WITH RECURSIVE chain(run_id, retry_of, depth) AS (

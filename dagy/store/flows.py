@@ -153,7 +153,7 @@ def _update(con: Any, table: str, where: dict[str, Any], changes: dict[str, Any]
 def get_flow_version(
     store: DuckDBStore, org_id: str, flow_name: str, flow_version: str
 ) -> FlowVersion | None:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {_select(FlowVersion)} FROM flows "
             "WHERE org_id = ? AND flow_name = ? AND flow_version = ?",
@@ -163,7 +163,7 @@ def get_flow_version(
 
 
 def latest_flow_version(store: DuckDBStore, org_id: str, flow_name: str) -> FlowVersion | None:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {_select(FlowVersion)} FROM flows WHERE org_id = ? AND flow_name = ? "
             "ORDER BY deployment_version DESC LIMIT 1",
@@ -173,7 +173,7 @@ def latest_flow_version(store: DuckDBStore, org_id: str, flow_name: str) -> Flow
 
 
 def next_deployment_version(store: DuckDBStore, org_id: str, flow_name: str) -> int:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             "SELECT coalesce(max(deployment_version), 0) + 1 FROM flows "
             "WHERE org_id = ? AND flow_name = ?",
@@ -201,7 +201,7 @@ def update_flow_version(
 
 def flow_versions(store: DuckDBStore, org_id: str, flow_name: str) -> list[FlowVersion]:
     """Every version of a flow, newest registration first."""
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"SELECT {_select(FlowVersion)} FROM flows WHERE org_id = ? AND flow_name = ? "
             "ORDER BY deployment_version DESC",
@@ -213,12 +213,14 @@ def flow_versions(store: DuckDBStore, org_id: str, flow_name: str) -> list[FlowV
 def flows_page(
     store: DuckDBStore, org_id: str, *, after: str | None, limit: int
 ) -> list[FlowSummary]:
-    """One row per flow name after ``after`` (by name): its active version, else its latest."""
-    with store.connection() as con:
+    """One row per flow name after ``after`` (by name): its active version, else its latest;
+    without its FlowSpec (``flow_spec`` None: a list shows none, and a spec can be megabytes)."""
+    columns = ", ".join("NULL" if n == "flow_spec" else n for n in _names(FlowVersion))
+    with store.reading() as con:
         rows = con.execute(
             f"""
-            SELECT {_select(FlowVersion)}, first_created_at, last_updated_at FROM (
-                SELECT *,
+            SELECT {columns}, first_created_at, last_updated_at FROM (
+                SELECT * EXCLUDE (flow_spec),
                     row_number() OVER (
                         PARTITION BY flow_name
                         ORDER BY (status = 'active') DESC, deployment_version DESC
@@ -248,7 +250,7 @@ def set_active_version(store: DuckDBStore, org_id: str, flow_name: str, flow_ver
 
 
 def get_deployment(store: DuckDBStore, org_id: str, name: str) -> Deployment | None:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {_select(Deployment)} FROM deployments WHERE org_id = ? AND name = ?",
             [org_id, name],
@@ -265,7 +267,7 @@ def deployments_page(
     limit: int,
 ) -> list[Deployment]:
     """The org's deployments by name, after ``after``, optionally of one environment."""
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"SELECT {_select(Deployment)} FROM deployments WHERE org_id = ? "
             "AND (?::VARCHAR IS NULL OR environment = ?) "
@@ -315,7 +317,7 @@ def add_history(
 
 def last_history(store: DuckDBStore, org_id: str, deployment_name: str) -> History | None:
     """The deployment's most recent version change."""
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {_select(History)} FROM deployment_history "
             "WHERE org_id = ? AND deployment_name = ? ORDER BY seq DESC LIMIT 1",
@@ -346,7 +348,7 @@ def delete_deployment(store: DuckDBStore, org_id: str, name: str) -> None:
 
 def active_run_ids(store: DuckDBStore, org_id: str, flow_name: str) -> list[str]:
     """Runs of the flow that are queued or running."""
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             "SELECT run_id FROM runs WHERE org_id = ? AND flow_name = ? "
             "AND status IN ('PENDING', 'RUNNING') ORDER BY created_at",
@@ -411,7 +413,7 @@ def delete_flow(store: DuckDBStore, org_id: str, flow_name: str) -> FlowDeletion
 
 def artifact_in_use(store: DuckDBStore, artifact_uri: str) -> bool:
     """True while any flow version (of any org) still names this artifact."""
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             "SELECT count(*) FROM flows WHERE artifact_uri = ?", [artifact_uri]
         ).fetchone()
@@ -452,7 +454,7 @@ def insert_event(
 
 
 def get_event(store: DuckDBStore, event_id: int) -> Event | None:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {_select(Event)} FROM events WHERE event_id = ?", [event_id]
         ).fetchone()
@@ -466,7 +468,7 @@ def update_event(store: DuckDBStore, event_id: int, **changes: Any) -> None:
 
 def events_with_status(store: DuckDBStore, type: str, status: str) -> list[Event]:  # noqa: A002
     """Events of one type in one status, oldest first (the queue's order)."""
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"SELECT {_select(Event)} FROM events WHERE type = ? AND status = ? ORDER BY event_id",
             [type, status],

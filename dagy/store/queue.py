@@ -19,6 +19,7 @@ from dagy.store.flows import Event, FlowVersion, _select
 from dagy.store.records import ACTIVE_STATUSES, API_STATUS, RUN_COLUMNS, RunRecord, row_of
 
 FLOW_TRIGGER = "flow_trigger"
+QUEUED = "runs.queued"  # the store topic notified when a run is queued (DuckDBStore.notify)
 RUN_STATUS_UPDATE = "run_status_update"
 EVENT_STATUSES = ("pending", "processing", "done", "failed")
 
@@ -73,7 +74,46 @@ def enqueue_run(
             (_INSERT_EVENT, _event_params(run, FLOW_TRIGGER, "pending", payload, run.created_at))
         )
     statements.extend(also)
-    _transaction(store, *statements)
+    with store.transaction():
+        _transaction(store, *statements)
+        if execute:
+            store.notify(QUEUED)
+
+
+def enqueue_runs(store: DuckDBStore, runs: Sequence[tuple[RunRecord, dict[str, Any]]]) -> None:
+    """Many queued runs and their ``flow_trigger`` events (a scheduler tick's), each table in one
+    multi-row statement: every column travels as one list and is unnested in SQL. Call it inside
+    the caller's transaction when other writes must go with it."""
+    if not runs:
+        return
+    with store.transaction() as con:
+        run_types = _column_types(con, "runs")
+        run_rows = [row_of(run, RUN_COLUMNS) for run, _ in runs]
+        con.execute(
+            f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) SELECT "
+            + ", ".join(f"unnest(?::{run_types[c]}[])" for c in RUN_COLUMNS),
+            [list(column) for column in zip(*run_rows, strict=True)],
+        )
+        event_rows = [
+            _event_params(run, FLOW_TRIGGER, "pending", payload, run.created_at)
+            for run, payload in runs
+        ]
+        con.execute(
+            "INSERT INTO events (org_id, type, status, run_id, flow_name, deployment_name, "
+            "payload, created_at) SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+            "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+            "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::TIMESTAMP[])",
+            [list(column) for column in zip(*event_rows, strict=True)],
+        )
+        store.notify(QUEUED)
+
+
+def _column_types(con: Any, table: str) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+        [table],
+    ).fetchall()
+    return {name: kind for name, kind in rows}
 
 
 def active_runs(
@@ -92,7 +132,7 @@ def active_runs(
     if flow_name is not None:
         where.append("flow_name = ?")
         params.append(flow_name)
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT count(*) FROM runs WHERE {' AND '.join(where)}", params
         ).fetchone()
@@ -103,7 +143,7 @@ def flow_version_by_number(
     store: DuckDBStore, org_id: str, flow_name: str, deployment_version: int
 ) -> FlowVersion | None:
     """A flow version by its registration number (the spec's ``"flow_version": 5``)."""
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {_select(FlowVersion)} FROM flows "
             "WHERE org_id = ? AND flow_name = ? AND deployment_version = ?",
@@ -175,7 +215,7 @@ def requeue_event(store: DuckDBStore, event_id: int, *, undo_attempt: bool = Fal
 
 def events_in_status(store: DuckDBStore, status: str) -> list[tuple[Event, str | None]]:
     """``flow_trigger`` events in one status with their run's status (None: no such run)."""
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"SELECT {_select(Event, 'e')}, r.status FROM events e "
             "LEFT JOIN runs r ON r.run_id = e.run_id "
@@ -262,7 +302,7 @@ def events_page(
     if before is not None:
         where.append("event_id < ?")
         params.append(before)
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"SELECT {_select(Event)} FROM events WHERE {' AND '.join(where)} "
             "ORDER BY event_id DESC LIMIT ?",
@@ -275,7 +315,7 @@ def events_page(
 
 
 def runs_by_status(store: DuckDBStore, org_id: str) -> dict[str, int]:
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             "SELECT status, count(*) FROM runs WHERE org_id = ? GROUP BY status", [org_id]
         ).fetchall()
@@ -284,7 +324,7 @@ def runs_by_status(store: DuckDBStore, org_id: str) -> dict[str, int]:
 
 def queue_depth(store: DuckDBStore, org_id: str) -> int:
     """Triggered runs waiting for a worker."""
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             "SELECT count(*) FROM events WHERE org_id = ? AND type = ? AND status = 'pending'",
             [org_id, FLOW_TRIGGER],
@@ -297,7 +337,7 @@ def _histogram(
 ) -> tuple[list[int], int, float]:
     """Cumulative counts per bucket bound, count and sum of ``s`` from ``source`` (one scan)."""
     counts = ", ".join(f"count(*) FILTER (WHERE s <= {float(b)!r})" for b in buckets)
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {counts}, count(*), coalesce(sum(s), 0) FROM ({source})", params
         ).fetchone()
@@ -337,7 +377,7 @@ def task_durations(
 
 def run_by_id(store: DuckDBStore, run_id: str) -> RunRecord | None:
     """A run in whichever org it belongs to (run ids are unique across orgs)."""
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE run_id = ?", [run_id]
         ).fetchone()

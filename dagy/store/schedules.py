@@ -37,12 +37,13 @@ class Schedule:
     last_error: str | None = None
 
 
+CHANGED = "schedules.changed"  # the store topic notified when a schedule is added or changed
 COLUMNS = _names(Schedule)
 _SELECT = f"SELECT {_select(Schedule)} FROM schedules"
 
 
 def get(store: DuckDBStore, org_id: str, schedule_id: str) -> Schedule | None:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"{_SELECT} WHERE org_id = ? AND schedule_id = ?", [org_id, schedule_id]
         ).fetchone()
@@ -50,7 +51,7 @@ def get(store: DuckDBStore, org_id: str, schedule_id: str) -> Schedule | None:
 
 
 def of_deployment(store: DuckDBStore, org_id: str, deployment_name: str) -> Schedule | None:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"{_SELECT} WHERE org_id = ? AND deployment_name = ? ORDER BY created_at LIMIT 1",
             [org_id, deployment_name],
@@ -78,7 +79,7 @@ def page(
     if after is not None:
         where.append("schedule_id > ?")
         params.append(after)
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY schedule_id LIMIT ?",
             [*params, limit],
@@ -88,7 +89,7 @@ def page(
 
 def due(store: DuckDBStore, now: _dt.datetime, limit: int) -> list[Schedule]:
     """Enabled schedules whose next time has come, the most overdue first."""
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(
             f"{_SELECT} WHERE enabled AND next_run_at IS NOT NULL AND next_run_at <= ? "
             "ORDER BY next_run_at, org_id, schedule_id LIMIT ?",
@@ -100,11 +101,81 @@ def due(store: DuckDBStore, now: _dt.datetime, limit: int) -> list[Schedule]:
 def insert(store: DuckDBStore, schedule: Schedule) -> None:
     with store.connection() as con:
         _insert(con, "schedules", schedule)
+        store.notify(CHANGED)
 
 
 def update(store: DuckDBStore, org_id: str, schedule_id: str, **changes: Any) -> None:
     with store.connection() as con:
         _update(con, "schedules", {"org_id": org_id, "schedule_id": schedule_id}, changes)
+        store.notify(CHANGED)
+
+
+def next_due_at(store: DuckDBStore) -> _dt.datetime | None:
+    """When the next enabled schedule is due (None: none is): how long the scheduler may sleep."""
+    with store.reading() as con:
+        row = con.execute(
+            "SELECT min(next_run_at) FROM schedules WHERE enabled AND next_run_at IS NOT NULL"
+        ).fetchone()
+    return row[0] if row else None
+
+
+@dataclass
+class Advance:
+    """Where a tick leaves one schedule: its next due time, and what it last fired (or failed)."""
+
+    org_id: str
+    schedule_id: str
+    next_run_at: _dt.datetime | None
+    last_run_at: _dt.datetime | None = None
+    last_run_id: str | None = None  # None: no run queued this tick, last_run_* unchanged
+    last_error: str | None = None
+    touched_error: bool = False  # whether this tick decided last_error (else it stays)
+
+    def fired(self, at: _dt.datetime, run_id: str) -> None:
+        self.last_run_at, self.last_run_id = at, run_id
+        self.last_error, self.touched_error = None, True
+
+    def failed(self, error: str) -> None:
+        self.last_error, self.touched_error = error, True
+
+
+def advance_many(store: DuckDBStore, advances: list[Advance]) -> None:
+    """Move every schedule of a tick in one statement (in the tick's transaction)."""
+    if not advances:
+        return
+    columns = list(zip(*[_advance_row(a) for a in advances], strict=True))
+    with store.connection() as con:
+        con.execute(
+            """
+            UPDATE schedules SET
+                next_run_at = u.next_run_at,
+                last_run_at = CASE WHEN u.ran THEN u.last_run_at ELSE schedules.last_run_at END,
+                last_run_id = CASE WHEN u.ran THEN u.last_run_id ELSE schedules.last_run_id END,
+                last_error = CASE WHEN u.erred THEN u.last_error ELSE schedules.last_error END
+            FROM (
+                SELECT unnest(?::VARCHAR[]) AS org_id, unnest(?::VARCHAR[]) AS schedule_id,
+                       unnest(?::TIMESTAMP[]) AS next_run_at, unnest(?::BOOLEAN[]) AS ran,
+                       unnest(?::TIMESTAMP[]) AS last_run_at, unnest(?::VARCHAR[]) AS last_run_id,
+                       unnest(?::BOOLEAN[]) AS erred, unnest(?::VARCHAR[]) AS last_error
+            ) AS u
+            WHERE schedules.org_id = u.org_id AND schedules.schedule_id = u.schedule_id
+            """,
+            [list(c) for c in columns],
+        )
+
+
+def _advance_row(a: Advance) -> tuple[Any, ...]:
+    ran = a.last_run_id is not None
+    return (
+        a.org_id,
+        a.schedule_id,
+        a.next_run_at,
+        ran,
+        a.last_run_at,
+        a.last_run_id,
+        a.touched_error,
+        a.last_error,
+    )
 
 
 def advance_statement(

@@ -117,7 +117,7 @@ def totals(store: DuckDBStore, w: Window) -> Totals:
         SELECT runs.n, tasks.n, tasks.seconds, calls.n, runs.failed + tasks.failed, tasks.cost
         FROM tasks, runs, calls
     """
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(sql, w.params()).fetchone()
     assert row is not None
     return Totals(int(row[0]), int(row[1]), float(row[2]), int(row[3]), int(row[4]), float(row[5]))
@@ -147,7 +147,7 @@ def days(store: DuckDBStore, w: Window) -> list[Day]:
         LEFT JOIN tasks USING (day) LEFT JOIN runs USING (day) LEFT JOIN calls USING (day)
         ORDER BY cal.day
     """
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(sql, w.params()).fetchall()
     return [
         Day(int(r[0]), int(r[1]), float(r[2]), int(r[3]), int(r[4]), float(r[5]), r[6])
@@ -182,7 +182,7 @@ def by_flow(store: DuckDBStore, w: Window, *, limit: int | None = None) -> list[
     if limit is not None:
         sql += " LIMIT $limit"
         params["limit"] = limit
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(sql, params).fetchall()
     return [FlowCost(r[0], int(r[1]), int(r[2]), float(r[3])) for r in rows]
 
@@ -195,7 +195,7 @@ def by_executor(store: DuckDBStore, w: Window) -> list[ExecutorCost]:
         FROM tk LEFT JOIN rt USING (executor)
         GROUP BY 1 ORDER BY 3 DESC, 2 DESC, 1
     """
-    with store.connection() as con:
+    with store.reading() as con:
         rows = con.execute(sql, w.params()).fetchall()
     return [ExecutorCost(r[0], int(r[1]), float(r[2])) for r in rows]
 
@@ -204,7 +204,7 @@ def by_executor(store: DuckDBStore, w: Window) -> list[ExecutorCost]:
 
 
 def runs_since(store: DuckDBStore, org_id: str, start: _dt.datetime) -> int:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             "SELECT count(*) FROM runs WHERE org_id = ? AND created_at >= ?", [org_id, start]
         ).fetchone()
@@ -212,7 +212,7 @@ def runs_since(store: DuckDBStore, org_id: str, start: _dt.datetime) -> int:
 
 
 def tasks_since(store: DuckDBStore, org_id: str, start: _dt.datetime) -> int:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             "SELECT count(*) FROM task_runs "
             "WHERE org_id = ? AND started_at >= ? AND reused_from IS NULL",
@@ -224,7 +224,7 @@ def tasks_since(store: DuckDBStore, org_id: str, start: _dt.datetime) -> int:
 def concurrent_runs(store: DuckDBStore, org_id: str) -> int:
     """Runs running, or queued for the workers (a run recorded with ``execute`` false waits for
     nothing and takes no worker: it does not count)."""
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"""
             SELECT count(*) FROM runs r
@@ -261,7 +261,7 @@ def add_api_calls(store: DuckDBStore, counts: Iterable[tuple[str, _dt.date, int]
 
 
 def get_override(store: DuckDBStore, org_id: str) -> Override | None:
-    with store.connection() as con:
+    with store.reading() as con:
         row = con.execute(
             f"SELECT {', '.join(OVERRIDE_FIELDS)} FROM quota_overrides WHERE org_id = ?", [org_id]
         ).fetchone()

@@ -153,6 +153,7 @@ def list_runs(
         created_after=created_after,
         created_before=created_before,
         run_id_prefix=run_id_prefix,
+        brief=True,
     )
     return shapes.to_page(page)
 
@@ -160,9 +161,8 @@ def list_runs(
 @get("/runs/{run_id:str}", sync_to_thread=True, opt={"permission": "runs.read"})
 def get_run(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
     store = state_of(request).store
-    with store.connection():
-        run = reads.get(store, identity_of(request).org_id, run_id)
-        return shapes.to_detail(run, reads.retry_count(store, run_id))
+    run = reads.get(store, identity_of(request).org_id, run_id)
+    return shapes.to_detail(run, reads.retries_of(store, run))
 
 
 @post(

@@ -69,10 +69,12 @@ def list_page(
     created_after: str | None = None,
     created_before: str | None = None,
     run_id_prefix: str | None = None,
+    brief: bool = False,
 ) -> RunsPage:
     """One page of the org's runs, newest first; ``status`` in dagy.states' words. Optional
     filters: created in [created_after, created_before) (ISO 8601, UTC without an offset) and a
-    run id prefix."""
+    run id prefix. ``brief``: the runs carry only what a GET /runs item shows (id, flow, version,
+    status, times); their other fields keep RunRecord's defaults."""
     size = pagination.clamp_limit(limit, default=default_limit, maximum=100)
     position = pagination.decode_keyset(next_token)
     rows = store.runs_page(
@@ -85,6 +87,7 @@ def list_page(
         created_after=_moment(created_after, "created_after"),
         created_before=_moment(created_before, "created_before"),
         id_prefix=run_id_prefix or None,
+        brief=brief,
     )
     items, token = pagination.page(rows, size, lambda r: [r.created_at.isoformat(), r.run_id])
     return RunsPage(items, token)
@@ -125,14 +128,18 @@ def retry_count(store: DuckDBStore, run_id: str) -> int:
     return store.retry_count(run_id)
 
 
+def retries_of(store: DuckDBStore, run: RunRecord) -> int:
+    """``retry_count`` of a run already read: 0 without asking when it retried no run."""
+    return store.retry_count(run.run_id) if run.retry_of else 0
+
+
 def detail(store: DuckDBStore, org_id: str, run_id: str) -> RunDetail:
     """The run, its task runs, its DAG's edges and how many retries led to it."""
-    with store.connection():
-        run = store.get_run(run_id, org_id=org_id)
-        if run is None:
-            raise not_found(run_id)
-        tasks = store.task_runs(run_id)
-        retries = store.retry_count(run_id)
+    run = store.get_run(run_id, org_id=org_id)
+    if run is None:
+        raise not_found(run_id)
+    tasks = store.task_runs(run_id)
+    retries = retries_of(store, run)
     edges = json.loads(run.flow_spec).get("edges") if run.flow_spec else None
     run.flow_spec = None
     return RunDetail(run, tasks, [list(e) for e in edges] if edges else edges, retries)
