@@ -33,6 +33,7 @@ What a route declares, and what this module makes of it:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import msgspec
@@ -106,7 +107,7 @@ class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Base of every request body: unknown fields refused, fields by keyword; ``doc`` describes,
     for the document only, what the service requires of a field (see the module's docstring)."""
 
-    doc: ClassVar[dict[str, dict[str, Any]]] = {}
+    doc: ClassVar[dict[str, dict[str, Any] | Callable[[], dict[str, Any]]]] = {}
 
 
 class _TruthfulOpenAPIPlugin(OpenAPIPlugin):
