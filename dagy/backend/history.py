@@ -129,6 +129,17 @@ class HttpHistory:
     def __init__(self, ctx: HttpContext) -> None:
         self.ctx = ctx
 
+    def _long(self) -> Any:
+        """The client, waiting as long as the server may let a query run (DAGY_SQL_TIMEOUT, as
+        this machine sets it, plus a margin) rather than the 10 s of other calls."""
+        import copy
+
+        from dagy.config import settings
+
+        client = copy.copy(self.ctx.client)
+        client.timeout = max(client.timeout, settings.SQL_TIMEOUT.get() + 30)
+        return client
+
     @staticmethod
     def _path(name: str, tail: str = "") -> str:
         return f"/sql/queries/{quote(name, safe='')}{tail}"
@@ -138,7 +149,7 @@ class HttpHistory:
 
     def query(self, sql: str, limit: int | None = None) -> SqlResult:
         with as_service_errors():
-            return _result(self.ctx.client.post("/sql", self._body(sql=sql, limit=limit)))
+            return _result(self._long().post("/sql", self._body(sql=sql, limit=limit)))
 
     def save(self, name: str, sql: str) -> tuple[SavedSql, bool]:
         with as_service_errors():
@@ -162,4 +173,4 @@ class HttpHistory:
 
     def run(self, name: str, limit: int | None = None) -> SqlResult:
         with as_service_errors():
-            return _result(self.ctx.client.post(self._path(name, "/run"), self._body(limit=limit)))
+            return _result(self._long().post(self._path(name, "/run"), self._body(limit=limit)))

@@ -186,6 +186,11 @@ SQL_TIMEOUT = Float(
     "seconds a `dagy sql` / `POST /v1/sql` query may run before it is interrupted", "cli, server",
     positive=True,
 )  # fmt: skip
+SQL_MEMORY_LIMIT = Text[str](
+    "DAGY_SQL_MEMORY_LIMIT", "1GB",
+    "DuckDB working memory of one `dagy sql` / `POST /v1/sql` query (`512MB`, `4GB`)",
+    "cli, server",
+)  # fmt: skip
 
 # --- secrets, environments, and what a run is given ---------------------------------------------
 

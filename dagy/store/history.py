@@ -23,11 +23,13 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
+from dagy.config import settings
 from dagy.errors import StoreBusyError
 from dagy.store import migrations
 from dagy.store.duckdb_store import DuckDBStore
@@ -135,7 +137,8 @@ def _connect_read_only(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
     delay = 0.005
     while True:
         try:
-            return duckdb.connect(str(path), read_only=True, config=dict(SANDBOX_CONFIG))
+            config = {**SANDBOX_CONFIG, "memory_limit": settings.SQL_MEMORY_LIMIT.get()}
+            return duckdb.connect(str(path), read_only=True, config=config)
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" not in text.lower():
@@ -233,40 +236,48 @@ def interrupt_after(
         timer.cancel()
 
 
-def _detach(con: duckdb.DuckDBPyConnection) -> None:
+def _detach(con: duckdb.DuckDBPyConnection, alias: str) -> None:
     """Detach the snapshot; once more if the timer's interrupt landed on the first try."""
     try:
-        con.execute(f"DETACH {_SNAPSHOT}")
+        con.execute(f"DETACH {alias}")
     except duckdb.Error:
-        con.execute(f"DETACH IF EXISTS {_SNAPSHOT}")
+        con.execute(f"DETACH IF EXISTS {alias}")
 
 
 @contextlib.contextmanager
 def _snapshot(
     store: DuckDBStore, org_id: str, names: list[str], timeout: float | None
 ) -> Iterator[Path]:
-    """A private temporary DuckDB file holding ``org_id``'s rows of the views ``names``."""
+    """A private temporary DuckDB file holding ``org_id``'s rows of the views ``names``.
+
+    Copied on a cursor of the held connection (a connection of its own to the same database):
+    the store's lock is taken only to make the cursor, so the server's other requests go on
+    while the copy runs, and the copy reads one consistent version of the history (MVCC).
+    """
     folder = Path(tempfile.mkdtemp(prefix="dagy-sql-"))  # mode 0700
     path = folder / "history.duckdb"
+    alias = f"{_SNAPSHOT}_{uuid.uuid4().hex}"  # attachments are shared by every cursor
     try:
-        with store.connection() as con:
+        with store.connection() as held:
+            con = held.cursor()
+        try:
             db = con.execute("SELECT current_database()").fetchall()[0][0]
-            con.execute(f"ATTACH {_quote_text(str(path))} AS {_SNAPSHOT}")
+            con.execute(f"ATTACH {_quote_text(str(path))} AS {alias}")
             try:
                 with interrupt_after(con, timeout) as fired:
                     for name in names:
                         con.execute(
-                            f"CREATE TABLE {_SNAPSHOT}.main.{name} AS {view_sql(name, db, org_id)}"
+                            f"CREATE TABLE {alias}.main.{name} AS {view_sql(name, db, org_id)}"
                         )
             except duckdb.Error:
-                # caught here, inside the block: store.connection() would make an interrupt
-                # the KeyboardInterrupt of a Ctrl+C
                 if not fired.is_set():
                     raise
             finally:
-                _detach(con)
-            if fired.is_set():
-                raise TimeoutError(f"copying the history took longer than {timeout:g}s")
+                _detach(con, alias)
+        finally:
+            con.close()
+        if fired.is_set():
+            raise TimeoutError(f"copying the history took longer than {timeout:g}s")
         yield path
     finally:
         shutil.rmtree(folder, ignore_errors=True)

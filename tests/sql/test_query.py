@@ -223,3 +223,13 @@ def test_a_snapshot_past_the_time_limit_is_stopped_and_leaves_the_store_usable(
         assert held.get_run("p-1") is not None
     finally:
         held.release()
+
+
+def test_a_query_past_the_memory_limit_is_refused_cleanly(
+    store: DuckDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGY_SQL_MEMORY_LIMIT", "64MB")
+    with pytest.raises(query.InvalidSQLError) as caught:
+        query.run(store, "personal", "SELECT list(range) FROM range(100000000)", timeout=60)
+    assert caught.value.details == {"reason": "memory", "memory_limit": "64MB"}
+    assert query.run(store, "personal", "SELECT count(*) FROM runs").rows == [[4]]

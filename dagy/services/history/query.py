@@ -233,6 +233,12 @@ def _refusal(exc: duckdb.Error) -> SQLRefusedError | None:
 
 
 def _invalid(exc: duckdb.Error) -> InvalidSQLError:
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        limit = settings.SQL_MEMORY_LIMIT.get()
+        return InvalidSQLError(
+            f"The query needed more than DAGY_SQL_MEMORY_LIMIT ({limit}) of memory",
+            {"reason": "memory", "memory_limit": limit},
+        )
     kind = type(exc).__name__.removesuffix("Exception").lower() or "error"
     return InvalidSQLError(f"Invalid SQL: {_message(exc)}", {"reason": kind})
 
