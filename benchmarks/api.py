@@ -398,6 +398,10 @@ def main(argv: list[str] | None = None) -> int:
             server.proc.wait(timeout=60)
 
     print(f"\n== summary (CPU columns: cores busy out of {cores}) ==")
+    print(
+        "req/s per server core: requests answered per second of server CPU (all its threads), "
+        "what the figure would be per core the server had to itself"
+    )
     rows = [
         [
             r.label,
@@ -407,11 +411,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.server_cpu:.2f}",
             f"{r.client_cpu:.2f}",
             f"{r.machine_cpu:.2f}",
+            f"{r.rps / r.server_cpu:,.0f}" if r.server_cpu > 0 else "-",
             str(r.errors),
         ]
         for r in results
     ]
-    headers = ["endpoint", "req/s", "p50 ms", "p99 ms", "server", "clients", "machine", "errors"]
+    headers = [
+        "endpoint", "req/s", "p50 ms", "p99 ms", "server", "clients", "machine",
+        "req/s per server core", "errors",
+    ]  # fmt: skip
     print(_table(headers, rows))
     return 1 if any(r.errors for r in results) else 0
 

@@ -236,11 +236,13 @@ class DuckDBStore:
                 if self._held is not held:  # released meanwhile: the locked path says so
                     cursor = None
                 else:
+                    self._drop_dead_cursors()
                     cursor = held.cursor()
                     # A top-N of a few rows is otherwise planned as a second full scan that
                     # joins the rest of the columns back (late materialization): with the
                     # narrow windows the reads here ask for, that second scan is the cost.
-                    cursor.execute("SET late_materialization_max_rows = 0")
+                    with contextlib.suppress(duckdb.Error):  # a DuckDB without the setting
+                        cursor.execute("SET late_materialization_max_rows = 0")
                     self._cursors[threading.get_ident()] = cursor
                     self._reader.of = held
             if cursor is None:
@@ -249,6 +251,13 @@ class DuckDBStore:
                 return
         with _interrupts_as_keyboard_interrupt():
             yield cursor
+
+    def _drop_dead_cursors(self) -> None:
+        """Close the cursors of threads that ended (a thread pool that retires idle threads
+        would otherwise leave one open cursor behind per thread it ever had). Under the lock."""
+        alive = {t.ident for t in threading.enumerate()}
+        for ident in [i for i in self._cursors if i not in alive]:
+            self._cursors.pop(ident).close()
 
     def listen(self, topic: str, callback: Callable[[], None]) -> None:
         """Call ``callback`` (no arguments, quick, never raising) whenever ``topic`` is notified."""

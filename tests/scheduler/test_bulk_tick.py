@@ -158,3 +158,17 @@ def test_a_kill_between_queueing_the_runs_and_advancing_the_schedules_loses_noth
     assert [r[0] for r in runs] == [f"s{i:02d}" for i in range(DUE)]
     assert {r[1] for r in runs} == {due_at.isoformat() + "Z"}
     assert pending_events(store) == sorted(r[3] for r in runs)
+
+
+def test_a_schedule_row_that_cannot_be_read_does_not_hold_up_the_others(store):
+    now = utcnow()
+    make_due(store, 3, now - dt.timedelta(seconds=1))
+    schedule_sql.update(store, "personal", "s00", parameters="{not json")
+
+    report = schedule_tick.tick(store, now)
+
+    assert (report.fired, report.failed) == (2, 1)
+    assert [r[0] for r in scheduled_runs(store)] == ["s01", "s02"]
+    broken = schedule_sql.get(store, "personal", "s00")
+    assert broken is not None and broken.next_run_at is not None and broken.next_run_at > now
+    assert (broken.last_error or "").startswith("internal error: JSONDecodeError")

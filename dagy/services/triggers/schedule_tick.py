@@ -72,7 +72,14 @@ def tick(
             batch = _Batch(store)
             for schedule in due:
                 report.due += 1
-                _fire_due(batch, schedule, now, settings, report)
+                try:
+                    _fire_due(batch, schedule, now, settings, report)
+                except (ValueError, TypeError, LookupError) as exc:
+                    # A row this code cannot read (bad JSON, a zone or expression gone bad) must
+                    # not hold up every other schedule: it is recorded and moved past now.
+                    log.exception("schedule %s could not fire", schedule.schedule_id)
+                    report.failed += 1
+                    batch.advances.append(_stuck(schedule, now, exc))
             batch.write()
     if report.fired and wake is not None:  # after the commit: a worker must find the runs
         wake()
@@ -122,6 +129,18 @@ def _fire_due(
         report.run_ids.append(run.run_id)
         advance.fired(at, run.run_id)
     batch.advances.append(advance)
+
+
+def _stuck(schedule: Schedule, now: _dt.datetime, exc: Exception) -> Advance:
+    """The advance of a schedule that could not be read: its next time if that can be had, else
+    an hour from now, so it is looked at again without blocking the ticks in between."""
+    try:
+        following = clock.next_due(timing_of(schedule), now)
+    except (ValueError, TypeError, LookupError):
+        following = now + _dt.timedelta(hours=1)
+    advance = Advance(schedule.org_id, schedule.schedule_id, following)
+    advance.failed(f"internal error: {type(exc).__name__}: {exc}")
+    return advance
 
 
 @dataclass
