@@ -159,7 +159,7 @@ class ServerProcess:
         url = path if path.startswith("http") else self.api_url + path
         req = urllib.request.Request(url, data=data, headers=all_headers, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=60) as resp:
                 status, hdrs, payload = resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as exc:
             status, hdrs, payload = exc.code, exc.headers, exc.read()
@@ -170,15 +170,16 @@ class ServerProcess:
         return status, {k.lower(): v for k, v in hdrs.items()}, decoded
 
     def create_user(self, email: str, role: str = "owner", password: str = "password-123") -> None:
-        done = subprocess.run(
-            [*dagy_cmd(), "users", "create", "--email", email, "--role", role, "--password-stdin"],
-            input=password + "\n",
-            capture_output=True,
-            text=True,
-            env={**os.environ, "DAGY_LOCAL_DIR": str(self.home)},
-            timeout=60,
+        """A user of the personal org, through the route `dagy users create` itself calls while
+        a server owns the store (POST /_local/users with the local token): the same row and
+        audit row, without a `dagy` process per user (the CLI has its own tests)."""
+        status, _, body = self.request(
+            "POST",
+            "/_local/users",
+            token=self.local_token,
+            body={"email": email, "password": password, "role": role, "org_id": "personal"},
         )
-        assert done.returncode == 0, done.stderr
+        assert status == 201, body
 
     def login(self, email: str, password: str = "password-123") -> str:
         status, _, body = self.request(
@@ -188,7 +189,7 @@ class ServerProcess:
         assert isinstance(body, dict)
         return str(body["access_token"])
 
-    def stop(self, sig: int = 15, timeout: float = 30) -> int:
+    def stop(self, sig: int = 15, timeout: float = 45) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
@@ -199,7 +200,7 @@ class ServerProcess:
 
 
 def start_server(
-    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+    home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90
 ) -> ServerProcess:
     """Start `dagy serve --port 0` for ``home`` and wait until server.json names it and it answers."""
     import json

@@ -17,7 +17,7 @@ from dagy.config.paths import DagyPaths
 from dagy.services import retention
 from dagy.services.admin import suspension
 from dagy.services.triggers import sensor_runs as sensors
-from dagy.services.triggers.sensors import Wake
+from dagy.services.triggers.sensors import Wake, seal_plaintext_secrets
 from dagy.store.duckdb_store import DuckDBStore
 
 log = logging.getLogger("dagy.sensors")
@@ -44,6 +44,7 @@ class SensorLoop:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self.seal_secrets()
         self._thread = threading.Thread(target=self._loop, name="dagy-sensors", daemon=True)
         self._thread.start()
 
@@ -60,6 +61,18 @@ class SensorLoop:
                 self.prune()
             self.run_once()
             self._stop.wait(self.tick)
+
+    def seal_secrets(self) -> int:
+        """Webhook secrets stored in plaintext before migration 0019, sealed before the server
+        answers; when the master key is unusable they stay as they are (and still verify)."""
+        try:
+            sealed = seal_plaintext_secrets(self.store)
+        except Exception:
+            log.exception("sealing plaintext webhook secrets failed")
+            return 0
+        if sealed:
+            print(f"Sealed {sealed} webhook secret(s) stored in plaintext", file=sys.stderr)
+        return sealed
 
     def prune(self) -> dict[str, int]:
         """Retention (DAGY_RETENTION_DAYS): old seen keys, webhook deliveries, notification jobs

@@ -32,6 +32,9 @@ class SensorRow:
     last_error: str | None = None
     last_run_id: str | None = None
     last_triggered_at: _dt.datetime | None = None
+    # A webhook's signing secret, sealed with the master key (services/vault/sealing.py).
+    secret_key_id: str | None = None
+    sealed_secret: bytes | None = None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -61,7 +64,14 @@ STATE_FIELDS = frozenset(
 def _rows(store: DuckDBStore, where: str, params: list[Any], tail: str = "") -> list[SensorRow]:
     with store.connection() as con:
         found = con.execute(f"SELECT {_COLS} FROM sensors WHERE {where} {tail}", params).fetchall()
-    return [SensorRow(*row) for row in found]
+    return [_row(row) for row in found]
+
+
+def _row(values: Any) -> SensorRow:
+    row = SensorRow(*values)
+    if row.sealed_secret is not None:  # duckdb gives a BLOB as bytes, or memoryview
+        row.sealed_secret = bytes(row.sealed_secret)
+    return row
 
 
 def insert(store: DuckDBStore, row: SensorRow) -> None:
@@ -116,6 +126,50 @@ def update_state(store: DuckDBStore, sensor_id: str, **changes: Any) -> None:
     with store.connection() as con:
         con.execute(
             f"UPDATE sensors SET {sets} WHERE sensor_id = ?", [*changes.values(), sensor_id]
+        )
+
+
+# -- webhooks: the sealed secret ---------------------------------------------------------------------
+
+
+def sealed_secrets(store: DuckDBStore) -> list[SensorRow]:
+    """Every sensor (every org) with a sealed secret: what a master key rotation re-seals."""
+    return _rows(store, "sealed_secret IS NOT NULL", [], "ORDER BY sensor_id")
+
+
+def sealed_key_ids(store: DuckDBStore) -> list[str]:
+    with store.connection() as con:
+        rows = con.execute(
+            "SELECT DISTINCT secret_key_id FROM sensors WHERE secret_key_id IS NOT NULL "
+            "ORDER BY secret_key_id"
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def plaintext_secrets(store: DuckDBStore) -> list[SensorRow]:
+    """Webhook sensors whose config_json still holds a plaintext ``secret`` (stored before
+    migration 0019): what ``dagy serve`` seals at start-up."""
+    found = _rows(store, "sensor_type = 'webhook' AND config_json LIKE '%secret%'", [])
+    return [row for row in found if "secret" in row.config]
+
+
+def set_sealed_secret(
+    store: DuckDBStore, sensor_id: str, config_json: str, key_id: str, sealed: bytes
+) -> None:
+    """The sealed secret in place of a plaintext one (``config_json`` without it)."""
+    with store.connection() as con:
+        con.execute(
+            "UPDATE sensors SET config_json = ?, secret_key_id = ?, sealed_secret = ? "
+            "WHERE sensor_id = ?",
+            [config_json, key_id, sealed, sensor_id],
+        )
+
+
+def reseal_secret(store: DuckDBStore, sensor_id: str, key_id: str, sealed: bytes) -> None:
+    with store.connection() as con:
+        con.execute(
+            "UPDATE sensors SET secret_key_id = ?, sealed_secret = ? WHERE sensor_id = ?",
+            [key_id, sealed, sensor_id],
         )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,10 +92,25 @@ def dagy(run_dagy, mode: Mode) -> Callable[..., tuple[int, str, str]]:
     return run
 
 
-@pytest.fixture
-def artifact(run_dagy, write_flow, tmp_path: Path) -> str:
-    source = write_flow(FLOW, name="doubler")
-    built = run_dagy("build", f"{source}:doubler", "--output-dir", str(tmp_path / "dist"))
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The flow built once for the module (a read-only zip every test deploys)."""
+    import os
+    import subprocess
+
+    from tests.conftest import REPO, dagy_cmd
+
+    folder = tmp_path_factory.mktemp("artifact")
+    source = folder / "doubler.py"
+    source.write_text(textwrap.dedent(FLOW), encoding="utf-8")
+    built = subprocess.run(
+        [*dagy_cmd(), "build", f"{source}:doubler", "--output-dir", str(folder / "dist")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DAGY_LOCAL_DIR": str(folder / "home")},
+        cwd=str(REPO),
+    )
     assert built.returncode == 0, built.stderr
     return built.stdout.strip().removeprefix("Artifact: ")
 

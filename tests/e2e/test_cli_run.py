@@ -210,7 +210,7 @@ def test_verbose_echoes_the_run_log(run_dagy):
 
 
 def _wait_for_line(
-    proc: subprocess.Popen[str], run_dagy, status: str = "RUNNING", timeout: float = 20
+    proc: subprocess.Popen[str], run_dagy, status: str = "RUNNING", timeout: float = 60
 ) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -325,14 +325,14 @@ def test_two_long_runs_and_a_list_at_once_all_succeed(run_dagy, write_flow, tmp_
         popen_dagy("run", f"{flows}:long_flow", "--param", f"folder={folder}", "--param", f"me={i}")
         for i in range(2)
     ]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while len(list(folder.glob("arrived-*"))) < 2:  # both runs are inside their task: overlap
         assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
         assert time.monotonic() < deadline, "the two runs never both reached their task"
         listed = run_dagy("runs", "list")  # listing while they run never hits the store's lock
         assert listed.returncode == 0 and "lock" not in listed.stderr.lower(), listed.stderr
         time.sleep(0.05)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while (listed := run_dagy("runs", "list")).stdout.count(" RUNNING ") != 2:
         assert listed.returncode == 0, listed.stderr
         assert time.monotonic() < deadline, listed.stdout  # both are held at the barrier

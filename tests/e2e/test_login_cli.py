@@ -187,7 +187,7 @@ class Login:
         for reader in self._readers:
             reader.start()
 
-    def url(self, timeout: float = 20, prefix: str = VISIT) -> str:
+    def url(self, timeout: float = 60, prefix: str = VISIT) -> str:
         """The login URL, from the `If the browser does not open, visit:` line on stderr."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -342,10 +342,8 @@ def test_a_rejected_code_fails_with_the_api_error(env, fake, dagy_home):
 
 
 def test_login_times_out_and_prints_the_url_when_no_browser_opens(run_dagy, env):
-    started = time.monotonic()
     env = {**env, "DAGY_LOGIN_TIMEOUT": "1", "BROWSER": "false", "DISPLAY": "", "DAGY_API_URL": ""}
-    result = run_dagy("login", env=env, timeout=30)
-    assert time.monotonic() - started < 15
+    result = run_dagy("login", env=env, timeout=60)  # the default wait is 120 s: 1 s was used
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
     assert lines[0] == "Opening browser for login..."

@@ -45,7 +45,18 @@ def _wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_kill_9_of_dagy_run_kills_its_task_processes(run_dagy, write_flow, tmp_path):
+def _running_tasks(home: Path) -> int:
+    """How many task runs the run's events.jsonl records as RUNNING: what crash recovery reads."""
+    from dagy.store import events
+
+    found = 0
+    for log in home.glob("runs/*/events.jsonl"):
+        _, tasks, _ = events.replay(log, 0)
+        found += sum(1 for t in tasks.values() if t.status == "RUNNING")
+    return found
+
+
+def test_kill_9_of_dagy_run_kills_its_task_processes(run_dagy, write_flow, tmp_path, dagy_home):
     flows = write_flow(FLOW)
     folder = tmp_path / "side"
     folder.mkdir()
@@ -54,7 +65,10 @@ def test_kill_9_of_dagy_run_kills_its_task_processes(run_dagy, write_flow, tmp_p
         "--executor", "process", "--max-workers", "4",
     )  # fmt: skip
     try:
-        _wait(lambda: len(list(folder.glob("started-*"))) == 4, 60, "4 running task processes")
+        _wait(lambda: len(list(folder.glob("started-*"))) == 4, 90, "4 running task processes")
+        # The barrier: the 4 task runs recorded RUNNING (the engine appends its events a moment
+        # after the processes start; a kill before that leaves them PENDING, i.e. CANCELLED).
+        _wait(lambda: _running_tasks(dagy_home) == 4, 90, "4 task runs recorded RUNNING")
     except AssertionError:
         proc.kill()
         raise
@@ -63,7 +77,7 @@ def test_kill_9_of_dagy_run_kills_its_task_processes(run_dagy, write_flow, tmp_p
     proc.wait()
     (folder / "gate").write_text("open")  # a survivor would now write its effect file
 
-    _wait(lambda: not any(pid_alive(p) for p in pids), 10, "the task processes to die")
+    _wait(lambda: not any(pid_alive(p) for p in pids), 30, "the task processes to die")
     assert sorted(p.name for p in folder.iterdir()) == [
         "gate", "started-0", "started-1", "started-2", "started-3",
     ]  # fmt: skip
@@ -145,7 +159,7 @@ def test_the_next_command_kills_a_surviving_task_before_failing_it(run_dagy, wri
         listed = run_dagy("runs", "list")  # crash recovery: kill the survivor, then fail the run
         assert listed.returncode == 0, listed.stderr
         assert " FAILED " in listed.stdout.splitlines()[0]
-        _wait(lambda: not pid_alive(pid), 10, "the surviving task process to be killed")
+        _wait(lambda: not pid_alive(pid), 30, "the surviving task process to be killed")
         (folder / "gate").write_text("open")
         assert not (folder / "effect").exists()
     finally:

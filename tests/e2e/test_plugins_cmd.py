@@ -5,6 +5,7 @@ plugin is named by `dagy plugins list` and breaks nothing else."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,8 +60,15 @@ def broken_plugin(folder: Path) -> Path:
     return folder
 
 
+def _on_path(folder: Path) -> dict[str, str]:
+    """``folder`` first on PYTHONPATH, the inherited entries (a checkout under test) after it."""
+    return {
+        "PYTHONPATH": os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH")) if p)
+    }
+
+
 def test_the_example_plugin_is_listed_and_runs_a_flow(example_plugin, run_dagy, write_flow):
-    env = {"PYTHONPATH": str(example_plugin)}
+    env = _on_path(example_plugin)
     listed = run_dagy("plugins", "list", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
     plugins = {(p["kind"], p["name"]): p for p in json.loads(listed.stdout)}
@@ -84,7 +92,7 @@ def test_the_example_plugin_is_listed_and_runs_a_flow(example_plugin, run_dagy, 
 
 
 def test_a_broken_plugin_is_named_and_breaks_nothing_else(tmp_path, run_dagy, write_flow):
-    env = {"PYTHONPATH": str(broken_plugin(tmp_path / "site"))}
+    env = _on_path(broken_plugin(tmp_path / "site"))
     listed = run_dagy("plugins", "list", env=env)
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[1]: line for line in listed.stdout.splitlines()[2:]}

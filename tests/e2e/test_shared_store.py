@@ -76,7 +76,7 @@ QUICK_FLOW = """
 """
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -69,7 +69,7 @@ class Receiver:
         with self._lock:
             return [r for r in self.requests if run_id.encode() in r.body]
 
-    def wait_for(self, run_id: str, count: int = 1, timeout: float = 20) -> list[Received]:
+    def wait_for(self, run_id: str, count: int = 1, timeout: float = 60) -> list[Received]:
         return wait_until(  # type: ignore[no-any-return]
             lambda: (got := self.about(run_id)) and len(got) >= count and got,
             timeout,
@@ -130,7 +130,7 @@ class Mailbox:
         )
         self._controller.start()
 
-    def wait_for(self, text: str, timeout: float = 20) -> Message:
+    def wait_for(self, text: str, timeout: float = 60) -> Message:
         def find() -> Message | None:
             for _, msg in self.messages:
                 if text in msg.get_payload():

@@ -200,7 +200,7 @@ def get(server: ServerProcess, path: str) -> Any:
     return body
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+def wait_until(predicate: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -211,7 +211,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20, what: str = "c
 
 
 def wait_status(
-    server: ServerProcess, run_id: str, *statuses: str, timeout: float = 20
+    server: ServerProcess, run_id: str, *statuses: str, timeout: float = 60
 ) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         body = get(server, f"/runs/{run_id}")

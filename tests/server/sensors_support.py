@@ -120,7 +120,7 @@ def runs_labelled(api: Api, flow_name: str, tag: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda r: (r["created_at"], r["run_id"]))
 
 
-def wait_runs(api: Api, flow_name: str, tag: str, count: int, timeout: float = 20) -> list:
+def wait_runs(api: Api, flow_name: str, tag: str, count: int, timeout: float = 60) -> list:
     return wait_until(  # type: ignore[no-any-return]
         lambda: (found := runs_labelled(api, flow_name, tag)) and len(found) >= count and found,
         timeout,
@@ -128,7 +128,7 @@ def wait_runs(api: Api, flow_name: str, tag: str, count: int, timeout: float = 2
     )
 
 
-def wait_done(api: Api, run_id: str, timeout: float = 30) -> dict[str, Any]:
+def wait_done(api: Api, run_id: str, timeout: float = 60) -> dict[str, Any]:
     def check() -> dict[str, Any] | None:
         body = api.ok("GET", f"/runs/{run_id}")
         return body if body["status"] in ("completed", "failed", "cancelled") else None

@@ -4,10 +4,10 @@ as its hash: read from the DuckDB file once the server has released it."""
 from __future__ import annotations
 
 import hashlib
-import time
 
 from tests.conftest import start_server
 from tests.server.flows_support import Api
+from tests.server.runs_support import wait_until
 from tests.server.sensors_support import (
     SERVER_ENV,
     Endpoint,
@@ -67,8 +67,9 @@ def test_sensors_do_not_fire_again_after_a_restart_and_tokens_are_stored_hashed(
     try:
         api = Api(again, again.login("owner@example.com", "password-123"))
         hits = endpoint.hits
-        time.sleep(1.0)
-        assert endpoint.hits > hits  # it looked again ...
+        wait_until(
+            lambda: endpoint.hits > hits, what="a look after the restart"
+        )  # it looked again ...
         assert len(runs_labelled(api, "hooked", poll_tag)) == 1  # ... and saw nothing new
         assert len(runs_labelled(api, "hooked", s3_tag)) == 1
         status, _, body = again.request("POST", f"/webhooks/{token}", body={"after": "restart"})

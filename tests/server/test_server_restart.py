@@ -7,7 +7,6 @@ Runs append a line per task execution to a tally file (with the executing proces
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import duckdb
@@ -53,11 +52,11 @@ def test_a_killed_server_fails_its_running_run_and_runs_the_queued_one_after_res
     assert get(server, f"/runs/{run_b}")["status"] == "queued"
 
     server.stop(signal.SIGKILL)
-    wait_until(lambda: not pid_alive(child), 5, "the run's child to die with its server")
+    wait_until(lambda: not pid_alive(child), 30, "the run's child to die with its server")
 
     server = start(home, tmp_path, workers=1)
     try:
-        failed = wait_status(server, run_a, "failed", timeout=5)
+        failed = wait_status(server, run_a, "failed")
         assert failed["error"].startswith(f"crashed: process {child} on ")
         assert failed["error"].endswith("exited before the run finished")
         assert wait_status(server, run_b, "completed")["output"] == "b"
@@ -79,9 +78,9 @@ def test_a_graceful_stop_cancels_running_runs_and_keeps_queued_ones(tmp_path):
     child = int(wait_until(lambda: tally(counts), what="the task")[0].split()[1])
     queued = trigger(server, flow_name="quick", flow_version="1.0.0")["run_id"]
 
-    started = time.monotonic()
-    assert server.stop(signal.SIGTERM) == 0
-    assert time.monotonic() - started < 10
+    # A stop that waited for the run would wait for the gate (never opened; its task gives up
+    # after 60 s): within 45 s and with exit code 0 only when the run was cancelled.
+    assert server.stop(signal.SIGTERM, timeout=45) == 0
     assert not pid_alive(child)
 
     server = start(home, tmp_path, workers=1)

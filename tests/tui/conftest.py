@@ -119,7 +119,7 @@ async def settle(pilot: Any, rounds: int = 2) -> None:
 
 
 async def eventually(
-    pilot: Any, check: Callable[[], Any], timeout: float = 15, what: str = "condition"
+    pilot: Any, check: Callable[[], Any], timeout: float = 60, what: str = "condition"
 ) -> Any:
     """Wait (letting the app run) until ``check()`` is truthy; its value."""
     deadline = time.monotonic() + timeout

@@ -43,7 +43,7 @@ def _receive(state: ServerState, token: str, raw: bytes, headers: Any) -> RunRec
     seconds to wait when the sensor's bucket is empty."""
     sensor = sensors.find_webhook(state.store, token)
     suspension.ensure_active(state.store, sensor.org_id)  # 403 org_suspended, whatever the body
-    delivery = sensors.check_delivery(sensor, raw, headers)  # 401 for a bad signature
+    delivery = sensors.check_delivery(state.store, sensor, raw, headers)  # 401 for a bad signature
     if delivery is not None:
         with _DELIVERIES:
             earlier = sensors.replayed(state.store, sensor, delivery)

@@ -13,7 +13,7 @@ from dagy.sdk.spec import FlowSpec
 from dagy.sensors import _config, polling, s3, webhook
 from dagy.services.accounts import audit
 from dagy.services.runs import trigger as execution
-from dagy.services.triggers.sensors import LOOKED_AT, Wake, active_version, get
+from dagy.services.triggers.sensors import LOOKED_AT, Wake, active_version, get, webhook_secret
 from dagy.store import sensors as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.records import RunRecord, utcnow
@@ -121,11 +121,12 @@ def find_webhook(store: DuckDBStore, token: str) -> SensorRow:
     return row
 
 
-def check_delivery(sensor: SensorRow, raw: bytes, headers: Any) -> str | None:
-    """Before anything is queued: a sensor with ``config_json.secret`` needs a fresh, right
-    ``X-Dagy-Signature`` (401 otherwise); the delivery id (``X-Dagy-Delivery``), if sent."""
-    secret = sensor.config.get("secret")
-    if isinstance(secret, str):
+def check_delivery(store: DuckDBStore, sensor: SensorRow, raw: bytes, headers: Any) -> str | None:
+    """Before anything is queued: a sensor with a secret needs a fresh, right
+    ``X-Dagy-Signature`` (401 otherwise; the secret is unsealed for the check); the delivery id
+    (``X-Dagy-Delivery``), if sent."""
+    secret = webhook_secret(store, sensor)
+    if secret is not None:
         webhook.verify(secret, headers, raw)
     return webhook.delivery_id(headers)
 

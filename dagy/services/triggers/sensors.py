@@ -9,6 +9,8 @@ Rules that live here (docs/sensors.md):
   ``flow_params_json`` (an undeclared key is the spec's 400) and other events add nothing;
 - a webhook token is shown once (the 201 of POST /sensors); the store keeps its SHA-256 and a
   masked hint, and no log line carries it;
+- a webhook's signing secret (``config_json.secret``) is never shown again ("***") and is stored
+  only sealed with the master key (``sealed_secret``), never in ``config_json``;
 - a polling sensor fires once per observation that differs from the last that fired; an s3 sensor
   once per new key, the keys present at creation never.
 """
@@ -32,6 +34,7 @@ from dagy.services import pagination
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
 from dagy.services.catalog import flows
+from dagy.services.vault import sealing
 from dagy.store import sensors as sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.flows import FlowVersion
@@ -127,9 +130,11 @@ def create(
     _check_params(active_version(store, org_id, flow_name), params)  # 404 for an unknown flow
     existing = _baseline(paths, config) if sensor_type == "s3" else []
     token = webhook.new_token() if sensor_type == "webhook" else None
+    secret = config.pop("secret", None)  # stored sealed, never in config_json
     now = utcnow()
+    sensor_id = ids.new_id("sensor")
     row = SensorRow(
-        sensor_id=ids.new_id("sensor"),
+        sensor_id=sensor_id,
         org_id=org_id,
         name=name,
         sensor_type=sensor_type,
@@ -144,6 +149,10 @@ def create(
         updated_at=now,
     )
     with store.transaction():
+        if isinstance(secret, str):
+            row.secret_key_id, row.sealed_secret = sealing.seal_webhook_secret(
+                store, org_id, sensor_id, secret
+            )
         sql.insert(store, row)
         sql.add_seen_keys(store, row.sensor_id, existing, now)
         if actor is not None:
@@ -259,7 +268,9 @@ def to_detail(row: SensorRow) -> dict[str, Any]:
     created = summary.pop("created_at")
     return {
         **summary,
-        "config_json": webhook.masked_config(row.config),
+        "config_json": webhook.masked_config(
+            {**row.config, "secret": ""} if row.sealed_secret is not None else row.config
+        ),
         "flow_params_json": row.flow_params,
         "webhook_token": row.webhook_token_hint,
         "created_at": created,
@@ -281,3 +292,36 @@ def active_version(store: DuckDBStore, org_id: str, flow_name: str) -> FlowVersi
     """The flow's active version, else its latest registration (404 when the flow is gone)."""
     found = flows.versions(store, org_id, flow_name)
     return next((v for v in found if v.status == "active"), found[0])
+
+
+# -- webhook secrets at rest ------------------------------------------------------------------------
+
+
+def webhook_secret(store: DuckDBStore, sensor: SensorRow) -> str | None:
+    """The sensor's signing secret, unsealed (503 when the master key cannot open it); a secret
+    still in plaintext (stored before migration 0019, not yet sealed) as it is."""
+    if sensor.sealed_secret is not None:
+        return sealing.unseal_webhook_secret(sealing.keys(store), sensor)
+    legacy = sensor.config.get("secret")
+    return legacy if isinstance(legacy, str) else None
+
+
+def seal_plaintext_secrets(store: DuckDBStore) -> int:
+    """Seal every webhook secret still stored in plaintext in ``config_json`` (migration 0019's
+    Python half: the SQL cannot reach the master key); how many. ``dagy serve`` calls it at
+    start-up, before it answers. A CHECKPOINT then folds the change into the file."""
+    with store.transaction():
+        found = sql.plaintext_secrets(store)
+        for row in found:
+            config = row.config
+            secret = config.pop("secret")
+            key_id, sealed = sealing.seal_webhook_secret(
+                store, row.org_id, row.sensor_id, str(secret)
+            )
+            sql.set_sealed_secret(
+                store, row.sensor_id, json.dumps(config, separators=(",", ":")), key_id, sealed
+            )
+    if found:
+        with store.connection() as con:
+            con.execute("CHECKPOINT")
+    return len(found)

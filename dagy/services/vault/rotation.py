@@ -1,5 +1,5 @@
-"""Rotating the master key: every sealed value (secrets of every org, channels' secret fields)
-re-sealed under a new key, stored where the old one was."""
+"""Rotating the master key: every sealed value (secrets of every org, channels' secret fields,
+webhook sensors' secrets) re-sealed under a new key, stored where the old one was."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dagy.services.vault import sealing
 from dagy.services.vault.sealing import SecretsUnavailableError
 from dagy.store import notifications as channel_sql
 from dagy.store import secrets as sql
+from dagy.store import sensors as sensor_sql
 from dagy.store.duckdb_store import DuckDBStore
 
 
@@ -59,6 +60,10 @@ def rotate_master_key(
         channels = [
             (row, sealing.unseal_channel(chain, row)) for row in channel_sql.sealed_channels(store)
         ]
+        webhooks = [
+            (row, sealing.unseal_webhook_secret(chain, row))
+            for row in sensor_sql.sealed_secrets(store)
+        ]
         old = [k.key for k in chain.keys]
         try:
             crypto.save(paths, [fresh.key, *old], current.source)
@@ -74,6 +79,10 @@ def rotate_master_key(
                         associated = sealing.channel_associated(channel.org_id, channel.channel_id)
                         blob = crypto.seal(fresh, data, associated)
                         channel_sql.reseal_channel(store, channel.channel_id, fresh.key_id, blob)
+                    for sensor, secret in webhooks:
+                        associated = sealing.webhook_associated(sensor.org_id, sensor.sensor_id)
+                        blob = crypto.seal(fresh, secret.encode(), associated)
+                        sensor_sql.reseal_secret(store, sensor.sensor_id, fresh.key_id, blob)
                     audit.write(
                         store,
                         actor,

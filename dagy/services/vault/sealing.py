@@ -1,4 +1,5 @@
-"""The master key and what it seals: secret values and notification channels' secret fields.
+"""The master key and what it seals: secret values, notification channels' secret fields and
+webhook sensors' signing secrets.
 
 A master key found missing while sealed data exists is an error, never a reason to make a new
 one (that would orphan the sealed data); the first seal creates it.
@@ -12,6 +13,7 @@ from dagy.auth import crypto
 from dagy.errors import RequestError
 from dagy.store import notifications as channel_sql
 from dagy.store import secrets as sql
+from dagy.store import sensors as sensor_sql
 from dagy.store.duckdb_store import DuckDBStore
 from dagy.store.secrets import SecretRow
 
@@ -27,7 +29,13 @@ def keys(store: DuckDBStore, *, create: bool = False) -> crypto.KeyChain:
     try:
         chain = crypto.load(store.paths)
         if chain.current is None and create:
-            sealed = sorted({*sql.key_ids(store), *channel_sql.sealed_key_ids(store)})
+            sealed = sorted(
+                {
+                    *sql.key_ids(store),
+                    *channel_sql.sealed_key_ids(store),
+                    *sensor_sql.sealed_key_ids(store),
+                }
+            )
             if sealed:
                 raise SecretsUnavailableError(
                     f"No master key found (DAGY_MASTER_KEY, the keyring, "
@@ -96,3 +104,38 @@ def unseal_channel(chain: crypto.KeyChain, row: channel_sql.ChannelRow) -> bytes
         )
     except crypto.SealError as exc:
         raise SecretsUnavailableError(f"Channel {row.channel_id} cannot be read: {exc}") from None
+
+
+# -- a webhook sensor's signing secret ---------------------------------------------------------------
+
+
+def webhook_associated(org_id: str, sensor_id: str) -> bytes:
+    """What a webhook secret's ciphertext is bound to: it opens for its own sensor only."""
+    return json.dumps(["dagy.webhook-secret.v1", org_id, sensor_id]).encode()
+
+
+def seal_webhook_secret(
+    store: DuckDBStore, org_id: str, sensor_id: str, secret: str
+) -> tuple[str, bytes]:
+    """(key_id, sealed) of a webhook sensor's secret (the first seal creates the master key)."""
+    chain = keys(store, create=True)
+    assert chain.current is not None
+    return chain.current.key_id, crypto.seal(
+        chain.current, secret.encode(), webhook_associated(org_id, sensor_id)
+    )
+
+
+def unseal_webhook_secret(chain: crypto.KeyChain, row: sensor_sql.SensorRow) -> str:
+    assert row.secret_key_id is not None and row.sealed_secret is not None
+    try:
+        data = crypto.unseal(
+            chain,
+            row.secret_key_id,
+            row.sealed_secret,
+            webhook_associated(row.org_id, row.sensor_id),
+        )
+    except crypto.SealError as exc:
+        raise SecretsUnavailableError(
+            f"The secret of sensor {row.sensor_id} cannot be read: {exc}"
+        ) from None
+    return data.decode()
