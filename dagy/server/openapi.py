@@ -27,6 +27,8 @@ What a route declares, and what this module makes of it:
   the app); anything else a route can answer is named in its opt: ``opt={"permission": ...,
   "errors": [409, 402]}``.
 - ``opt={"permission": rbac.PUBLIC}`` makes the operation ``security: []``.
+- A handler that reads the raw body (to check a signature over its bytes) names its schema:
+  ``opt={..., "body": {"type": "object"}}``.
 - Response content types come from the handler (``media_type=...``; server-sent events are
   ``text/event-stream``); ``opt={"produces": "application/zip"}`` names a download's real type.
 """
@@ -186,6 +188,9 @@ def _operation(operation: dict[str, Any], handler: Any, route: HTTPRoute, schema
     body = _body_class(handler)
     if body is not None and "requestBody" in operation:
         _document_body(operation["requestBody"], body, schemas)
+    raw = opt.get("body")  # a handler that reads the raw body (a signature covers its bytes)
+    if raw is not None and "requestBody" not in operation:
+        operation["requestBody"] = {"content": {"application/json": {"schema": raw}}}
     codes = {429}
     if parameters or "requestBody" in operation:
         codes.add(400)

@@ -75,7 +75,9 @@ def _webhook(state: Any, payload: bytes, header: str | None) -> None:
 
 
 @post(
-    "/billing/webhook", status_code=200, opt={"permission": rbac.PUBLIC, "errors": [400, 403, 503]}
+    "/billing/webhook",
+    status_code=200,
+    opt={"permission": rbac.PUBLIC, "errors": [400, 403, 503], "body": {"type": "object"}},
 )
 async def webhook(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Verified against the raw body (re-encoding JSON would change what Stripe signed)."""
