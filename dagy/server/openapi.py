@@ -22,16 +22,20 @@ What a route declares, and what this module makes of it:
   parameter the service checks further is described with ``opt={"params": {"status": {"enum":
   [...]}}}`` (``limit`` is ``minimum: 1`` unless said otherwise).
 - Error responses, all in the spec's shape ``{error, message, details, detail}`` (``Error``):
-  400 when the route takes a body or parameters, 401 and 403 unless the route is public, 404
-  when its path names something, 429 everywhere (the rate limiter wraps the app); anything else a
-  route can answer is named in its opt: ``opt={"permission": ..., "errors": [409, 402]}``.
+  400 when the route takes a body or parameters, 413 when it takes a body, 401 and 403 unless
+  the route is public, 404 when its path names something, 429 everywhere (the rate limiter wraps
+  the app); anything else a route can answer is named in its opt: ``opt={"permission": ...,
+  "errors": [409, 402]}``.
 - ``opt={"permission": rbac.PUBLIC}`` makes the operation ``security: []``.
+- A handler that reads the raw body (to check a signature over its bytes) names its schema:
+  ``opt={..., "body": {"type": "object"}}``.
 - Response content types come from the handler (``media_type=...``; server-sent events are
   ``text/event-stream``); ``opt={"produces": "application/zip"}`` names a download's real type.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import msgspec
@@ -105,7 +109,7 @@ class Body(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Base of every request body: unknown fields refused, fields by keyword; ``doc`` describes,
     for the document only, what the service requires of a field (see the module's docstring)."""
 
-    doc: ClassVar[dict[str, dict[str, Any]]] = {}
+    doc: ClassVar[dict[str, dict[str, Any] | Callable[[], dict[str, Any]]]] = {}
 
 
 class _TruthfulOpenAPIPlugin(OpenAPIPlugin):
@@ -184,9 +188,14 @@ def _operation(operation: dict[str, Any], handler: Any, route: HTTPRoute, schema
     body = _body_class(handler)
     if body is not None and "requestBody" in operation:
         _document_body(operation["requestBody"], body, schemas)
+    raw = opt.get("body")  # a handler that reads the raw body (a signature covers its bytes)
+    if raw is not None and "requestBody" not in operation:
+        operation["requestBody"] = {"content": {"application/json": {"schema": raw}}}
     codes = {429}
     if parameters or "requestBody" in operation:
         codes.add(400)
+    if "requestBody" in operation:
+        codes.add(413)  # past the route's (or Litestar's 10 MB) request_max_body_size
     if not public:
         codes |= {401, 403}
     if route.path_parameters:

@@ -11,18 +11,24 @@ requests from the served OpenAPI document, fixed seed, and 0 failures of
 
 The caller is the server's own token (server.json: owner of the personal org and a super admin,
 so /admin/* answer for real); POST /auth/logout is left out, it would end the run's session.
-Stripe is a stand-in (tests/ops/support.py), so /billing/* answer as configured.
-Hooks: tests/ops/schemathesis_hooks.py (generated ``next_token`` cursors are left out).
+Stripe is a stand-in (tests/ops/support.py), so /billing/* answer as configured. A flow, a
+secret, an environment, a draft and an AI studio session are made first (``seed``) and their ids
+stand in for generated path parameters about every other time (tests/ops/schemathesis_hooks.py,
+which also leaves out generated ``next_token`` cursors).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.conftest import ServerProcess
 from tests.ops.support import FakeStripe, serve
 
 pytest.importorskip("schemathesis")
@@ -71,6 +77,46 @@ SEMANTIC = {
 }
 
 
+FLOW = """
+from dagy import flow
+
+
+@flow(name="fuzzed", version="1.0.0")
+def fuzzed(n: int = 1):
+    return {"n": n}
+"""
+
+
+def seed(srv: ServerProcess, folder: Path) -> dict[str, str]:
+    """A few real resources, so generated requests reach more than 404s: their ids replace a
+    generated path parameter of the same name (schemathesis_hooks.py), about every other time."""
+    from tests.server.flows_support import build_spec
+
+    def make(method: str, path: str, body: object) -> dict[str, Any]:
+        status, _, answer = srv.request(method, path, token=srv.local_token, body=body)
+        assert status in (200, 201, 202), (path, answer)
+        return answer
+
+    (folder / "fuzzed.py").write_text(FLOW, encoding="utf-8")
+    spec = build_spec(folder / "fuzzed.py", "fuzzed")
+    make("POST", "/flows", {"flow_spec": spec, "deployment_name": "fuzzed"})
+    make("POST", "/secrets", {"secret_name": "fuzzed", "value": "v"})
+    make("POST", "/environments", {"env_name": "fuzzed"})
+    draft = make("POST", "/dag-drafts", {"name": "fuzzed"})
+    session = make("POST", "/ai-studio/sessions", {"title": "fuzzed"})
+    # No run, schedule or sensor: retrying, triggering or testing them starts real runs, and
+    # the run would spend its minutes executing them.
+    return {
+        "flow_name": "fuzzed",
+        "flow_version": "1.0.0",
+        "name": "fuzzed",
+        "secret_name": "fuzzed",
+        "env_name": "fuzzed",
+        "draft_id": draft["draft_id"],
+        "session_id": session["session_id"],
+    }
+
+
 def _config(path: Path) -> Path:
     """The checks live here, not on the command line: a CLI --checks would override the
     per-operation settings."""
@@ -90,6 +136,7 @@ def _config(path: Path) -> Path:
     return path
 
 
+@pytest.mark.timeout(300)  # one bounded run: 2.5 min at load 20 on 2 cores, ~1 min idle
 def test_the_whole_api_answers_as_its_openapi_document_says(tmp_path: Path):
     st = shutil.which("st") or shutil.which("schemathesis")
     if st is None:
@@ -105,19 +152,21 @@ def test_the_whole_api_answers_as_its_openapi_document_says(tmp_path: Path):
         }
         srv = serve(tmp_path / "home", env=env)
         try:
+            known = json.dumps(seed(srv, tmp_path))
             done = subprocess.run(
                 [
                     st, "--config-file", str(config), "run", f"{srv.url}/docs/openapi.json",
                     "--url", srv.url,
                     "--exclude-path", "/v1/auth/logout",
-                    "--max-examples", "8", "--seed", "21", "--workers", "1",
+                    "--max-examples", "6", "--seed", "21", "--workers", "2",
                     "--phases", "examples,coverage,fuzzing",
                     "--generation-database", "none",
                     "--request-timeout", "30",
                     "--header", f"Authorization: Bearer {srv.local_token}",
                     "--no-color",
                 ],
-                capture_output=True, text=True, timeout=110, cwd=tmp_path,
+                capture_output=True, text=True, timeout=240, cwd=tmp_path,
+                env={**os.environ, "DAGY_FUZZ_IDS": known},
             )  # fmt: skip
             log = srv.stderr_path.read_text()  # type: ignore[attr-defined]
         finally:

@@ -134,7 +134,7 @@ def test_an_unknown_flow_or_version_is_404(owner, flow):
         ({"tags": "x"}, "tags"),
         ({"default_executor": "no spaces allowed"}, "default_executor"),
         ({"flow_version": None}, "flow_version"),
-        ({"unknown": 1}, "body"),
+        ({"unknown": 1}, "unknown"),
     ],
 )
 def test_an_invalid_deployment_is_a_400_naming_the_field(owner, flow, fields, field):
@@ -277,7 +277,7 @@ def test_settings_change_only_the_fields_given(owner, flow):
         ({}, "settings"),
         ({"execution_mode": "gigantic"}, "execution_mode"),
         ({"schedule": "sometimes"}, "schedule"),
-        ({"flow_version": "2.0.0"}, "body"),
+        ({"flow_version": "2.0.0"}, "flow_version"),
         ({"max_concurrent_runs": -1}, "max_concurrent_runs"),
     ],
 )

@@ -136,7 +136,7 @@ def test_re_registering_a_version_replaces_it_and_keeps_its_deployment_version(o
         (lambda s: {"flow_spec": s, "schedule": "61 * * * *"}, "schedule", "Invalid schedule"),
         (lambda s: {"flow_spec": s, "deployment_name": "no spaces"}, "deployment_name", None),
         (lambda s: {"flow_spec": s, "artifact_s3_uri": "flows/a.zip"}, "artifact_s3_uri", None),
-        (lambda s: {"flow_spec": s, "flow_name": "x"}, "body", "unknown field `flow_name`"),
+        (lambda s: {"flow_spec": s, "flow_name": "x"}, "flow_name", "Unknown field: flow_name"),
     ],
 )  # fmt: skip
 def test_an_invalid_registration_is_a_400_naming_the_problem(owner, spec, change, field, words):

@@ -27,15 +27,17 @@ _LIST = {
 class CustomerPatch(Body):
     status: str | msgspec.UnsetType = msgspec.UNSET
     plan: str | msgspec.UnsetType = msgspec.UNSET
-    quota_overrides: dict[str, int | None] | msgspec.UnsetType = msgspec.UNSET
-    feature_flags: dict[str, bool | None] | msgspec.UnsetType = msgspec.UNSET
-    notes: str | None | msgspec.UnsetType = msgspec.UNSET
-    credits_balance: float | msgspec.UnsetType = msgspec.UNSET
+    # the service checks these (its messages name the field)
+    quota_overrides: Any = msgspec.UNSET
+    feature_flags: Any = msgspec.UNSET
+    notes: Any = msgspec.UNSET
+    credits_balance: Any = msgspec.UNSET
     doc = {
         "*": {"minProperties": 1},
         "status": {"enum": list(customers.STATUSES)},
         "plan": {"enum": _PLANS},
         "quota_overrides": {
+            "type": "object",
             "propertyNames": {"enum": list(customers.quotas.LIMIT_NAMES)},
             "additionalProperties": {
                 "oneOf": [
@@ -44,20 +46,27 @@ class CustomerPatch(Body):
                 ]
             },
         },
-        "feature_flags": {"propertyNames": {"pattern": customers._FLAG.pattern}},
-        "notes": {"maxLength": customers.MAX_NOTES},
-        "credits_balance": {"minimum": 0, "maximum": customers.MAX_CREDITS},
+        "feature_flags": {
+            "type": "object",
+            "propertyNames": {"pattern": customers._FLAG.pattern},
+            "additionalProperties": {"type": ["boolean", "null"]},
+        },
+        "notes": {"type": ["string", "null"], "maxLength": customers.MAX_NOTES},
+        "credits_balance": {"type": "number", "minimum": 0, "maximum": customers.MAX_CREDITS},
     }
 
 
 class CreditsBody(Body):
-    amount: float | None = None
-    note: str | None = None
+    amount: Any = msgspec.UNSET  # the service checks it: a number, never 0, "500" or true
+    note: Any = msgspec.UNSET
     doc = {
         "amount": required(
-            {"not": {"const": 0}}, minimum=-customers.MAX_CREDITS, maximum=customers.MAX_CREDITS
+            {"not": {"const": 0}},
+            type="number",
+            minimum=-customers.MAX_CREDITS,
+            maximum=customers.MAX_CREDITS,
         ),
-        "note": {"maxLength": 500},
+        "note": {"type": ["string", "null"], "maxLength": 500},
     }
 
 
@@ -147,7 +156,7 @@ def activate(request: Request[Any, Any, Any], org_id: str) -> dict[str, Any]:
 def adjust_credits(
     request: Request[Any, Any, Any], org_id: str, data: CreditsBody
 ) -> dict[str, Any]:
-    body = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+    body = given(data)
     return customers.adjust_credits(state_of(request).store, actor_of(request), org_id, body)
 
 

@@ -20,15 +20,17 @@ _WRITE = {"permission": "notifications.write"}
 class RuleBody(Body):
     name: str | None = None
     trigger: str | None = None
-    channel_ids: list[str] | None = None
+    channel_ids: Any = None  # the service checks these (its messages name the field)
     flow_name: str | None = None
-    sla_seconds: float | None = None
-    enabled: bool | None = None
+    sla_seconds: Any = None
+    enabled: Any = None
     doc = {
         "name": required(display_name(notifications.MAX_NAME)),
         "trigger": required(enum=list(notifications.TRIGGERS)),
-        "channel_ids": required(minItems=1),
+        "channel_ids": required(type="array", items={"type": "string"}, minItems=1),
         "flow_name": display_name(notifications.MAX_NAME),
+        "sla_seconds": {"oneOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]},
+        "enabled": {"type": ["boolean", "null"]},
     }
 
 

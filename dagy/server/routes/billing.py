@@ -44,7 +44,10 @@ def subscription(request: Request[Any, Any, Any]) -> dict[str, Any]:
 
 
 @post(
-    "/billing/checkout", status_code=201, sync_to_thread=True, opt={"permission": "billing.write"}
+    "/billing/checkout",
+    status_code=201,
+    sync_to_thread=True,
+    opt={"permission": "billing.write", "errors": [503]},  # 503: Stripe not configured
 )
 def checkout(request: Request[Any, Any, Any], data: CheckoutBody) -> dict[str, Any]:
     body = msgspec.structs.asdict(data)
@@ -53,7 +56,12 @@ def checkout(request: Request[Any, Any, Any], data: CheckoutBody) -> dict[str, A
     )
 
 
-@post("/billing/portal", status_code=201, sync_to_thread=True, opt={"permission": "billing.write"})
+@post(
+    "/billing/portal",
+    status_code=201,
+    sync_to_thread=True,
+    opt={"permission": "billing.write", "errors": [503]},
+)
 def portal(request: Request[Any, Any, Any], data: PortalBody) -> dict[str, Any]:
     body = msgspec.structs.asdict(data)
     return billing.portal(
@@ -66,7 +74,11 @@ def _webhook(state: Any, payload: bytes, header: str | None) -> None:
     billing.apply_event(state.store, billing.verify(payload, header, settings), settings)
 
 
-@post("/billing/webhook", status_code=200, opt={"permission": rbac.PUBLIC, "errors": [400]})
+@post(
+    "/billing/webhook",
+    status_code=200,
+    opt={"permission": rbac.PUBLIC, "errors": [400, 403, 503], "body": {"type": "object"}},
+)
 async def webhook(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Verified against the raw body (re-encoding JSON would change what Stripe signed)."""
     payload = await request.body()

@@ -26,12 +26,15 @@ _WRITE = {"permission": "notifications.write"}
 class ChannelBody(Body):
     name: str | None = None
     channel_type: str | None = None
-    config_json: dict[str, Any] | None = None
-    enabled: bool | None = None
+    config_json: Any = None  # the service checks these per channel type
+    enabled: Any = None
     doc = {
         "name": required(display_name(notifications.MAX_NAME)),
         "channel_type": required(enum=sorted(notifications.TYPES)),
-        "config_json": required(description="The channel type's settings (docs/notifications.md)"),
+        "config_json": required(
+            type="object", description="The channel type's settings (docs/notifications.md)"
+        ),
+        "enabled": {"type": ["boolean", "null"]},
     }
 
 

@@ -58,6 +58,7 @@ class SettingsBody(Body):
     dep_package_slugs: list[str] | None | msgspec.UnsetType = UNSET
     max_concurrent_runs: int | None | msgspec.UnsetType = UNSET
     doc = {
+        "*": {"minProperties": 1},
         "max_concurrent_runs": {"minimum": 1},
         "dep_package_slugs": {"items": {"type": "string", "minLength": 1}},
     }

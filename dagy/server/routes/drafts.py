@@ -24,13 +24,16 @@ class DraftBody(Body):
 
     name: str | None | msgspec.UnsetType = msgspec.UNSET
     description: str | None | msgspec.UnsetType = msgspec.UNSET
-    canvas_json: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
+    canvas_json: Any = msgspec.UNSET  # checked node by node by the service
     flow_name: str | None | msgspec.UnsetType = msgspec.UNSET
     executor: str | None | msgspec.UnsetType = msgspec.UNSET
     doc = {
         "name": required(display_name(drafts.MAX_NAME)),
         "description": {"maxLength": drafts.MAX_DESCRIPTION},
-        "canvas_json": {"description": "{nodes: [...], edges: [...]} (docs/builder.md)"},
+        "canvas_json": {
+            "type": "object",
+            "description": "{nodes: [...], edges: [...]} (docs/builder.md)",
+        },
     }
 
 

@@ -20,7 +20,11 @@ ENV_NAME = {
     "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
     "not": {"enum": list(environments.RESERVED_NAMES)},
 }
-_CONFIG = {"properties": {"timeout_seconds": {"type": "number", "exclusiveMinimum": 0}}}
+_CONFIG = {
+    "type": "object",
+    "properties": {"timeout_seconds": {"type": "number", "exclusiveMinimum": 0}},
+}
+_FLAG = {"type": "boolean"}
 _VARIABLES = {
     "maxProperties": environments.MAX_VARIABLES,
     "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,255}$"},
@@ -31,31 +35,32 @@ _VARIABLES = {
 class EnvironmentBody(Body):
     env_name: str | None = None
     default_executor: str | None = None
-    config_json: dict[str, Any] | None = None
-    is_protected: bool = False
+    config_json: Any = None  # the service checks these (its messages name the field)
+    is_protected: Any = False
     doc = {
         "env_name": required(ENV_NAME),
         "default_executor": {"pattern": ENV_NAME["pattern"]},
         "config_json": _CONFIG,
+        "is_protected": _FLAG,
     }
 
 
 class EnvironmentPatch(Body):
     default_executor: str | None | msgspec.UnsetType = msgspec.UNSET
-    config_json: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
-    is_protected: bool | msgspec.UnsetType = msgspec.UNSET
+    config_json: Any = msgspec.UNSET
+    is_protected: Any = msgspec.UNSET
     doc = EnvironmentBody.doc.copy()
     doc.pop("env_name")
 
 
 class VariablesBody(Body):
-    variables: dict[str, str] | None = None
-    doc = {"variables": required(_VARIABLES)}
+    variables: Any = None
+    doc = {"variables": required(_VARIABLES, type="object")}
 
 
 class OrderBody(Body):
-    order: list[str] | None = None
-    doc = {"order": required(uniqueItems=True)}
+    order: Any = None
+    doc = {"order": required(type="array", items={"type": "string"}, uniqueItems=True)}
 
 
 class PromoteBody(Body):

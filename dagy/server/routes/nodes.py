@@ -62,7 +62,11 @@ class ConnectionBody(Body):
     source_connector_id: str | None = None
     target_node_type: str | None = None
     target_connector_id: str | None = None
+    existing_source_connections: Any = _UNSET  # counts; the service checks them
+    existing_target_connections: Any = _UNSET
     doc = {
+        "existing_source_connections": {"type": "integer", "minimum": 0},
+        "existing_target_connections": {"type": "integer", "minimum": 0},
         "source_node_type": required(minLength=1),
         "source_connector_id": required(minLength=1),
         "target_node_type": required(minLength=1),

@@ -51,8 +51,8 @@ def list_artifacts(
 @get(
     "/runs/{run_id:str}/artifacts/{task_run_id:str}/{name:str}",
     sync_to_thread=True,
-    # the file's own type (result.json: application/json); the document names the generic one
-    opt={"permission": "runs.read", "produces": "application/octet-stream"},
+    # the file's own type (result.json: application/json, a CSV: text/csv, ...): any type
+    opt={"permission": "runs.read", "produces": "*/*"},
 )
 def download_artifact(
     request: Request[Any, Any, Any], run_id: str, task_run_id: str, name: str

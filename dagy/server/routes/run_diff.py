@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, get, post
 
 from dagy.server import shapes
+from dagy.server.openapi import Body
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.runs import diff as run_diff
 from dagy.services.runs import replay
 
 
-class ReplayBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ReplayBody(Body):
     from_step: str | None = None  # rerun this step and what is downstream of it
 
 

@@ -17,50 +17,69 @@ _WRITE = {"permission": "schedules.write"}
 # The reference asks schedules.write for DELETE too (schedules.delete is in the matrix).
 _DELETE = {"permission": "schedules.write"}
 _UNSET = msgspec.UNSET
-_TIME = {"description": "ISO 8601, e.g. 2026-03-03T09:00:00Z"}
+_TIME = {"type": ["string", "null"], "description": "ISO 8601, e.g. 2026-03-03T09:00:00Z"}
 
 
 class SchedulePatch(Body):
     """schedule_rules.PATCH_FIELDS (a test keeps the two the same)."""
 
-    enabled: bool | msgspec.UnsetType = _UNSET
-    timezone: str | msgspec.UnsetType = _UNSET
-    catchup_policy: str | msgspec.UnsetType = _UNSET
-    cron_expression: str | None | msgspec.UnsetType = _UNSET
-    interval_seconds: int | str | None | msgspec.UnsetType = _UNSET  # 90, or "30m"
-    one_time_at: str | None | msgspec.UnsetType = _UNSET
-    start_at: str | None | msgspec.UnsetType = _UNSET
-    end_at: str | None | msgspec.UnsetType = _UNSET
-    parameters: dict[str, Any] | None | msgspec.UnsetType = _UNSET
-    description: str | None | msgspec.UnsetType = _UNSET
-    environment: str | None | msgspec.UnsetType = _UNSET
+    # Any: the service checks each field and names it (its messages are the API's)
+    enabled: Any = _UNSET
+    timezone: Any = _UNSET
+    catchup_policy: Any = _UNSET
+    cron_expression: Any = _UNSET
+    interval_seconds: Any = _UNSET
+    one_time_at: Any = _UNSET
+    start_at: Any = _UNSET
+    end_at: Any = _UNSET
+    parameters: Any = _UNSET
+    description: Any = _UNSET
+    environment: Any = _UNSET
     doc = {
+        "enabled": {"type": "boolean"},
         "catchup_policy": {"enum": list(schedule_rules.CATCHUP_POLICIES)},
-        "timezone": {"description": "An IANA time zone such as UTC or America/New_York"},
+        "timezone": {
+            "type": "string",
+            "description": "An IANA time zone such as UTC or America/New_York",
+        },
+        "cron_expression": {"type": ["string", "null"]},
+        "interval_seconds": {
+            "oneOf": [
+                {"type": "integer", "minimum": 1, "maximum": 10**9},
+                {"type": "string", "pattern": "^[1-9][0-9]{0,8}[smhd]$"},
+                {"type": "null"},
+            ]
+        },
         "one_time_at": _TIME,
         "start_at": _TIME,
         "end_at": _TIME,
-        "description": {"maxLength": 2000},
+        "parameters": {"type": ["object", "null"]},
+        "description": {"type": ["string", "null"], "maxLength": 2000},
+        "environment": {"type": ["string", "null"]},
     }
 
 
 class ScheduleBody(SchedulePatch):
     """schedule_rules.CREATE_FIELDS."""
 
-    schedule_id: str | None | msgspec.UnsetType = _UNSET
-    flow_name: str | None | msgspec.UnsetType = _UNSET
-    flow_version: str | None | msgspec.UnsetType = _UNSET
-    deployment_name: str | None | msgspec.UnsetType = _UNSET
-    mode: str | None | msgspec.UnsetType = _UNSET
+    schedule_id: Any = _UNSET
+    flow_name: Any = _UNSET
+    flow_version: Any = _UNSET
+    deployment_name: Any = _UNSET
+    mode: Any = _UNSET
     doc = {
         **SchedulePatch.doc,
         "mode": {"enum": list(schedule_rules.MODES)},
-        "schedule_id": {"pattern": schedule_rules._ID.pattern},
+        "schedule_id": {"type": "string", "pattern": schedule_rules._ID.pattern},
+        "flow_name": {"type": ["string", "null"]},
+        "flow_version": {"type": ["string", "integer", "null"]},
+        "deployment_name": {"type": ["string", "null"]},
     }
 
 
 class TriggerBody(Body):
-    parameters: dict[str, Any] | None = None
+    parameters: Any = None  # checked against the flow's parameters by the service
+    doc = {"parameters": {"type": ["object", "null"]}}
 
 
 @post("/schedules", status_code=201, sync_to_thread=True, opt={**_WRITE, "errors": [404, 409]})

@@ -20,20 +20,26 @@ class SensorBody(Body):
     name: str | None | msgspec.UnsetType = msgspec.UNSET
     sensor_type: str | None | msgspec.UnsetType = msgspec.UNSET
     flow_name: str | None | msgspec.UnsetType = msgspec.UNSET
-    config_json: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
-    flow_params_json: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
-    enabled: bool | None | msgspec.UnsetType = msgspec.UNSET
+    # the service checks these (its messages name the field)
+    config_json: Any = msgspec.UNSET
+    flow_params_json: Any = msgspec.UNSET
+    enabled: Any = msgspec.UNSET
     doc = {
         "name": required(display_name(sensors.MAX_NAME)),
         "sensor_type": required(enum=sorted(sensors.TYPES)),
         "flow_name": required(minLength=1),
-        "config_json": {"description": "The sensor type's settings (docs/sensors.md)"},
+        "config_json": {
+            "type": ["object", "null"],
+            "description": "The sensor type's settings (docs/sensors.md)",
+        },
+        "flow_params_json": {"type": ["object", "null"]},
+        "enabled": {"type": ["boolean", "null"]},
     }
 
 
 class EnabledBody(Body):
-    enabled: bool | None = None
-    doc = {"enabled": required()}
+    enabled: Any = None
+    doc = {"enabled": required(type="boolean")}
 
 
 @post(

@@ -31,7 +31,7 @@ def _limit() -> dict[str, object]:
 class QueryBody(Body):
     sql: str | None = None
     limit: int | None = None
-    doc = {"sql": required(_SQL), "limit": _limit}  # type: ignore[dict-item]
+    doc = {"sql": required(_SQL), "limit": _limit}
 
 
 class SavedQueryBody(Body):
@@ -41,7 +41,7 @@ class SavedQueryBody(Body):
 
 class RunSavedBody(Body):
     limit: int | None = None
-    doc = {"limit": _limit}  # type: ignore[dict-item]
+    doc = {"limit": _limit}
 
 
 def _store(request: Request[Any, Any, Any]) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Request, Response, post
+from litestar.openapi import ResponseSpec
 
 from dagy.auth import rbac
 from dagy.config import settings
@@ -62,7 +63,13 @@ def _queue(state: ServerState, sensor: Any, raw: bytes, delivery: str | None) ->
     return sensors.receive_webhook(state.store, sensor, raw, state.wake, delivery)
 
 
-@post("/webhooks/{token:str}", status_code=202, opt={"permission": rbac.PUBLIC})
+@post(
+    "/webhooks/{token:str}",
+    status_code=202,
+    # 401: a sensor with a secret and a missing or wrong X-Dagy-Signature
+    opt={"permission": rbac.PUBLIC, "errors": [401], "body": {"type": "object"}},
+    responses={200: ResponseSpec(dict[str, Any], description="A delivery already received")},
+)
 async def receive(request: Request[Any, Any, Any], token: str) -> Response[Any]:
     raw = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
