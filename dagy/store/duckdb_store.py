@@ -107,6 +107,29 @@ def _interrupts_as_keyboard_interrupt() -> Iterator[None]:
         raise
 
 
+def connect_waiting(path: Path, timeout: float, **options: Any) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect(path, **options)``, retried with a jittered backoff while another process
+    holds the file's lock; after ``timeout`` seconds a StoreBusyError naming the holder's PID."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            return duckdb.connect(str(path), **options)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise
+            if time.monotonic() >= deadline:
+                holder = _LOCK_PID.search(text)
+                who = f" (PID {holder.group(1)})" if holder else ""
+                raise StoreBusyError(
+                    f"The Dagy store {path} is in use by another process{who}; "
+                    f"gave up after {timeout:g}s (set DAGY_STORE_LOCK_TIMEOUT to wait longer)"
+                ) from None
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.1)
+
+
 class DuckDBStore:
     """Runs and task runs in ``<home>/dagy.duckdb``."""
 
@@ -138,24 +161,7 @@ class DuckDBStore:
 
     def _open(self, timeout: float) -> duckdb.DuckDBPyConnection:
         self.paths.ensure_home()
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            try:
-                return duckdb.connect(str(self.paths.db))
-            except duckdb.IOException as exc:
-                text = str(exc)
-                if "lock" not in text.lower():
-                    raise
-                if time.monotonic() >= deadline:
-                    holder = _LOCK_PID.search(text)
-                    who = f" (PID {holder.group(1)})" if holder else ""
-                    raise StoreBusyError(
-                        f"The Dagy store {self.paths.db} is in use by another process{who}; "
-                        f"gave up after {timeout:g}s (set DAGY_STORE_LOCK_TIMEOUT to wait longer)"
-                    ) from None
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.1)
+        return connect_waiting(self.paths.db, timeout)
 
     @contextlib.contextmanager
     def connection(self, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:

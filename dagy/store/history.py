@@ -17,12 +17,10 @@ Where the org's rows come from:
 from __future__ import annotations
 
 import contextlib
-import random
 import re
 import shutil
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +28,8 @@ from pathlib import Path
 import duckdb
 
 from dagy.config import settings
-from dagy.errors import StoreBusyError
 from dagy.store import migrations
-from dagy.store.duckdb_store import DuckDBStore
+from dagy.store.duckdb_store import DuckDBStore, connect_waiting
 
 # What the sandbox may not do, set when it opens; ``lock_configuration`` follows once its views
 # are in place, before a user's query runs.
@@ -109,7 +106,6 @@ VIEWS: dict[str, str] = {
 }
 VIEW_NAMES = tuple(VIEWS)
 _SNAPSHOT = "dagy_sql_snapshot"
-_LOCK_PID = re.compile(r"PID (\d+)")
 
 
 def _quote_ident(name: str) -> str:
@@ -133,25 +129,8 @@ def named_views(sql: str) -> list[str]:
 
 def _connect_read_only(path: Path, timeout: float) -> duckdb.DuckDBPyConnection:
     """The sandbox on ``path``, read-only and locked down; retried while a writer holds the file."""
-    deadline = time.monotonic() + timeout
-    delay = 0.005
-    while True:
-        try:
-            config = {**SANDBOX_CONFIG, "memory_limit": settings.SQL_MEMORY_LIMIT.get()}
-            return duckdb.connect(str(path), read_only=True, config=config)
-        except duckdb.IOException as exc:
-            text = str(exc)
-            if "lock" not in text.lower():
-                raise
-            if time.monotonic() >= deadline:
-                holder = _LOCK_PID.search(text)
-                who = f" (PID {holder.group(1)})" if holder else ""
-                raise StoreBusyError(
-                    f"The Dagy store {path} is in use by another process{who}; "
-                    f"gave up after {timeout:g}s (set DAGY_STORE_LOCK_TIMEOUT to wait longer)"
-                ) from None
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.1)
+    config = {**SANDBOX_CONFIG, "memory_limit": settings.SQL_MEMORY_LIMIT.get()}
+    return connect_waiting(path, timeout, read_only=True, config=config)
 
 
 @contextlib.contextmanager

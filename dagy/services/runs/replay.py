@@ -25,6 +25,7 @@ from dagy.store.records import FINAL_STATUSES, PENDING, RunRecord, TaskRunRecord
 if TYPE_CHECKING:
     from dagy.config.paths import DagyPaths
     from dagy.services.accounts.audit import Actor
+    from dagy.store.flows import FlowVersion
 
 TRIGGER = "replay"
 FROM_KEY = (
@@ -170,6 +171,20 @@ def log_line(reused: dict[str, TaskRunRecord], source: str) -> str:
     return f"replay of {source}: reusing {len(reused)} recorded task runs ({names})"
 
 
+def _deployed_version(store: Any, old: RunRecord) -> FlowVersion:
+    """The flow version the source run's deployment points at now; 404 when it is gone."""
+    from dagy.services.catalog import deployments, flows
+
+    try:
+        found = deployments.get(store, old.org_id, old.deployment_name or "")
+    except NotFoundError:
+        raise NotFoundError(
+            f"Cannot replay {old.run_id}: its deployment {old.deployment_name} no longer exists",
+            {"deployment_name": old.deployment_name},
+        ) from None
+    return flows.get_version(store, old.org_id, found.flow_name, found.flow_version)
+
+
 # -- here: the store file, this process executes -------------------------------------------------
 
 
@@ -178,21 +193,13 @@ def _local_target(paths: DagyPaths, store: Any, old: RunRecord) -> str:
     from pathlib import Path
 
     from dagy.sdk.loader import split_target
-    from dagy.services.catalog import deployments, flows
     from dagy.services.runs import code as run_code
     from dagy.services.runs import trigger
 
     if old.deployment_name:
-        try:
-            found = deployments.get(store, old.org_id, old.deployment_name)
-        except NotFoundError:
-            raise NotFoundError(
-                f"Cannot replay {old.run_id}: its deployment {old.deployment_name} no longer exists",
-                {"deployment_name": old.deployment_name},
-            ) from None
-        version = flows.get_version(store, old.org_id, found.flow_name, found.flow_version)
+        version = _deployed_version(store, old)
         code = trigger.runnable_code(version, FlowSpec.from_json(version.flow_spec))
-        return run_code.target_for(paths, old.org_id, found.flow_name, found.flow_version, code)
+        return run_code.target_for(paths, old.org_id, version.flow_name, version.flow_version, code)
     target = old.entrypoint or ""
     file = Path(split_target(target)[0])
     if not file.is_file():
@@ -277,21 +284,13 @@ def _server_code(store: Any, old: RunRecord) -> tuple[dict[str, Any], str | None
     """(the child's code payload, the flow_spec to record until the child builds the new one,
     the flow version): the deployment's current version, else the run's own version (its
     artifact, or the entrypoint's file on this machine as it is now)."""
-    from dagy.services.catalog import deployments, flows
     from dagy.services.runs import trigger
     from dagy.store import flows as flow_sql
 
     if old.deployment_name:
-        try:
-            found = deployments.get(store, old.org_id, old.deployment_name)
-        except NotFoundError:
-            raise NotFoundError(
-                f"Cannot replay {old.run_id}: its deployment {old.deployment_name} no longer exists",
-                {"deployment_name": old.deployment_name},
-            ) from None
-        version = flows.get_version(store, old.org_id, found.flow_name, found.flow_version)
+        version = _deployed_version(store, old)
         spec = FlowSpec.from_json(version.flow_spec)
-        return trigger.runnable_code(version, spec), version.flow_spec, found.flow_version
+        return trigger.runnable_code(version, spec), version.flow_spec, version.flow_version
     registered = flow_sql.get_flow_version(store, old.org_id, old.flow_name, old.flow_version)
     if registered is not None and registered.artifact_uri:
         spec = FlowSpec.from_json(registered.flow_spec)
