@@ -188,7 +188,12 @@ def test_studio_tier_attachments_and_bind_flow_work_against_the_api(
             {"name": "notes.md", "mimeType": "text/markdown", "buffer": b"# Orders\nid is key\n"}
         ],
     )
-    page.wait_for_selector(".st-attachment[data-status='ready']")
+    # ready, or the page's own error: a failure says which step refused
+    page.wait_for_selector(
+        ".st-attachment[data-status='ready'], .st-attach-error:not(:empty)", timeout=60_000
+    )
+    shown = page.inner_text(".st-attachments"), page.inner_text(".st-attach-error")
+    assert "ready" in shown[0] and not shown[1], (shown, session(sid)["attachments"], page.errors)
     attached = session(sid)["attachments"]
     assert [(a["file_name"], a["status"]) for a in attached] == [("notes.md", "ready")]
     assert attached[0]["text_chars"] > 0
