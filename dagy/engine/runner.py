@@ -344,9 +344,11 @@ class _Scheduler(ControlFlow):
     def _check_timeouts(self) -> None:
         now = time.monotonic()
         for task_run_id, deadline in list(self.deadlines.items()):
-            if deadline > now:
+            attempt = self.in_flight.get(task_run_id)
+            if deadline > now or attempt is None or task_run_id not in self.deadlines:
+                # Not yet due, or gone since the snapshot: an earlier timeout of this same tick
+                # failed its task and fail-fast stopped the run (in_flight and deadlines cleared).
                 continue
-            attempt = self.in_flight[task_run_id]
             self._executor_for(attempt).cancel(attempt)
             timeout = self.spec.tasks[attempt.task_name].timeout_seconds or 0
             outcome = Outcome.failed(

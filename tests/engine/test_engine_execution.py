@@ -88,6 +88,11 @@ def timeout_flow():
     return hang(1)
 
 
+@flow
+def two_timeouts_flow():
+    return [hang(1), hang(2)]
+
+
 @task
 def unstorable(x: int) -> object:
     return object()
@@ -196,6 +201,28 @@ def test_timeout_fails_the_task_with_the_spec_message(paths: DagyPaths):
     assert time.monotonic() - started < 15  # the task alone takes 20 s: the timeout cut it
     assert record.status == "FAILED"
     assert record.error == "TaskTimeoutError: Task exceeded timeout of 0.3s"
+
+
+def test_two_timeouts_due_in_the_same_tick_fail_the_run_once(
+    paths: DagyPaths, monkeypatch: pytest.MonkeyPatch
+):
+    """The first timeout fails its task and fail-fast stops the run, which drops the second
+    task's deadline: the same tick must not then look the second one up (it raised KeyError)."""
+    from dagy.engine import runner
+
+    check = runner._Scheduler._check_timeouts
+
+    def late_check(self: runner._Scheduler) -> None:
+        if self.deadlines:
+            time.sleep(0.6)  # both 0.3 s deadlines are past when the check runs
+        check(self)
+
+    monkeypatch.setattr(runner._Scheduler, "_check_timeouts", late_check)
+    record = run_flow(two_timeouts_flow, {}, max_workers=2, paths=paths)
+    assert record.status == "FAILED"
+    assert record.error == "TaskTimeoutError: Task exceeded timeout of 0.3s"
+    statuses = sorted(tr.status for tr in _store(paths).task_runs(record.run_id))
+    assert statuses == ["CANCELLED", "FAILED"]
 
 
 def test_unserialisable_result_names_the_task(paths: DagyPaths):
