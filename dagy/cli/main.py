@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from gettext import gettext
 from typing import Any
 
 import click
@@ -13,7 +15,33 @@ from dagy.config import settings
 
 
 class DagyGroup(click.Group):
-    """Turns known errors into one line on stderr and a documented exit code (see docs/cli.md)."""
+    """Turns known errors into one line on stderr and a documented exit code (see docs/cli.md).
+
+    Its commands are loaded when asked for (``COMMANDS``); ``add_command`` still adds one directly.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = self.commands.get(cmd_name)
+        if found is None and cmd_name in COMMANDS:
+            module, attribute, _help = COMMANDS[cmd_name]
+            found = getattr(importlib.import_module(module), attribute)
+            self.commands[cmd_name] = found
+        return found
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The list of commands, from ``COMMANDS`` for those not loaded: no command module imported."""
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.commands.get(name) or _stand_in(name)
+            if not cmd.hidden:
+                rows.append((name, cmd))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _cmd in rows)
+            with formatter.section(gettext("Commands")):  # as click says it
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -55,57 +83,125 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj = {"debug": debug}
 
 
-def _register() -> None:
-    from dagy.cli import (
-        admin_cmd,
-        auth_cmd,
-        build_cmd,
-        config_cmd,
-        deploy_cmd,
-        deployments_cmd,
-        environments_cmd,
-        flows_cmd,
-        logs_cmd,
-        plugins_cmd,
-        run_cmd,
-        runs_cmd,
-        schedules_cmd,
-        secrets_cmd,
-        sensors_cmd,
-        serve_cmd,
-        sql_cmd,
-        studio_cmd,
-        tui_cmd,
-        users_cmd,
-        validate_cmd,
-    )
+# Every built-in command: name -> (module, attribute, the first paragraph of its help). `dagy <cmd>`
+# imports only that command's module and `dagy --help` none: click derives the list's one-line help
+# from the first paragraph, so a stand-in with that paragraph prints the same line at any terminal
+# width. tests/cli/test_lazy_commands.py imports every module and checks the table against it.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "run": (
+        "dagy.cli.run_cmd",
+        "run",
+        "Execute a flow locally (TARGET is <path>:<flow_fn>, or a YAML pipeline file), or trigger a "
+        "run of a deployment (TARGET is its name) on the API of DAGY_API_URL or the profile.",
+    ),
+    "validate": (
+        "dagy.cli.validate_cmd",
+        "validate",
+        "Check a YAML pipeline: its shape, node types, references, cycles and config fields.",
+    ),
+    "runs": ("dagy.cli.runs_cmd", "runs", "Inspect, retry and cancel runs."),
+    "logs": (
+        "dagy.cli.logs_cmd",
+        "logs",
+        "Display the logs of a run, or of one of its task runs. Ctrl+C stops --follow (exit 130).",
+    ),
+    "build": (
+        "dagy.cli.build_cmd",
+        "build",
+        "Build a deployment artifact (zip) from a local flow: PATH:FLOW_FN, or from a YAML pipeline "
+        "(PATH.yaml: the zip holds the YAML and the python files its steps reference).",
+    ),
+    "deploy": (
+        "dagy.cli.deploy_cmd",
+        "deploy",
+        "Upload ARTIFACT.ZIP (from `dagy build`) and register it as a deployment; or deploy a YAML "
+        "pipeline (PIPELINE.YAML): its zip (the YAML, the python files its steps reference, the "
+        "compiled FlowSpec) is built first, and the flow and deployment default to its name.",
+    ),
+    "flows": (
+        "dagy.cli.flows_cmd",
+        "flows",
+        "Flows registered with Dagy (this home's store or server, or the API).",
+    ),
+    "deployments": (
+        "dagy.cli.deployments_cmd",
+        "deployments",
+        "Deployments: named versions of flows that `dagy run <deployment>` runs.",
+    ),
+    "config": (
+        "dagy.cli.config_cmd",
+        "config",
+        "Create, edit and delete profiles in config.yaml, interactively.",
+    ),
+    "login": (
+        "dagy.cli.auth_cmd",
+        "login",
+        "Sign in through the browser (or --with-token) and store the access token.",
+    ),
+    "logout": (
+        "dagy.cli.auth_cmd",
+        "logout",
+        "Revoke the stored token on the server and forget it locally.",
+    ),
+    "auth": ("dagy.cli.auth_cmd", "auth", "Inspect the login in use."),
+    "serve": (
+        "dagy.cli.serve_cmd",
+        "serve",
+        "Serve the Dagy REST API from this machine's store (~/.dagy/dagy.duckdb).",
+    ),
+    "plugins": (
+        "dagy.cli.plugins_cmd",
+        "plugins",
+        "Installed plugins (entry points in the dagy.* groups).",
+    ),
+    "schedules": (
+        "dagy.cli.schedules_cmd",
+        "schedules",
+        "Schedules of flows and deployments (cron, interval, one-time, manual).",
+    ),
+    "sensors": (
+        "dagy.cli.sensors_cmd",
+        "sensors",
+        "Sensors: start runs of a flow on a webhook, a polled value or a new S3 key.",
+    ),
+    "secrets": (
+        "dagy.cli.secrets_cmd",
+        "secrets",
+        "Secrets for runs (`dagy.secret(name)`), and the master key that seals them.",
+    ),
+    "environments": (
+        "dagy.cli.environments_cmd",
+        "environments",
+        "Environments (develop, staging, production, ...) and their variables.",
+    ),
+    "users": ("dagy.cli.users_cmd", "users", "Accounts and members of an organization."),
+    "admin": (
+        "dagy.cli.admin_cmd",
+        "admin",
+        "Super admin: customer organizations across the platform.",
+    ),
+    "tui": (
+        "dagy.cli.tui_cmd",
+        "tui",
+        "Browse runs, task runs, logs, flows, deployments and schedules in the terminal.",
+    ),
+    "studio": (
+        "dagy.cli.studio_cmd",
+        "studio",
+        "Ask the AI studio for a workflow in words; print its answer and validation.",
+    ),
+    "sql": (
+        "dagy.cli.sql_cmd",
+        "sql",
+        "Read-only SQL over the run history: views runs, task_runs, attempts, events, schedules "
+        "and usage (see docs/sql.md).",
+    ),
+}
 
-    cli.add_command(run_cmd.run)
-    cli.add_command(validate_cmd.validate)
-    cli.add_command(runs_cmd.runs)
-    cli.add_command(logs_cmd.logs)
-    cli.add_command(build_cmd.build)
-    cli.add_command(deploy_cmd.deploy)
-    cli.add_command(flows_cmd.flows)
-    cli.add_command(deployments_cmd.deployments)
-    cli.add_command(config_cmd.config)
-    cli.add_command(auth_cmd.login)
-    cli.add_command(auth_cmd.logout)
-    cli.add_command(auth_cmd.auth)
-    cli.add_command(serve_cmd.serve)
-    cli.add_command(plugins_cmd.plugins)
-    cli.add_command(schedules_cmd.schedules)
-    cli.add_command(sensors_cmd.sensors)
-    cli.add_command(secrets_cmd.secrets)
-    cli.add_command(environments_cmd.environments)
-    cli.add_command(users_cmd.users)
-    cli.add_command(admin_cmd.admin)
-    cli.add_command(tui_cmd.tui)
-    cli.add_command(studio_cmd.studio)
-    cli.add_command(sql_cmd.sql)
 
-
-_register()
+def _stand_in(name: str) -> click.Command:
+    """A command that only knows ``name``'s one-line help, for the list in ``dagy --help``."""
+    return click.Command(name, help=COMMANDS[name][2])
 
 
 def main(argv: list[str] | None = None) -> None:
