@@ -9,7 +9,6 @@ front end shows the same thing in every mode.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -251,6 +250,8 @@ class LocalRuns:
         if not module.is_file():  # the retry's process would fail where no one sees it
             raise DagyError(f"Cannot retry {run_id}: its flow file {module} is gone")
         new_id = execute.new_run_id(old.flow_name)
+        import subprocess
+
         subprocess.Popen(
             [sys.executable, "-m", "dagy.cli.main", "runs", "retry", run_id, "--run-id", new_id],
             stdin=subprocess.DEVNULL,

@@ -8,11 +8,7 @@ from stdin instead (CI, SSH). Talking to the API and storing the login: dagy.bac
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 import sys
-import urllib.parse
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -176,6 +172,11 @@ def _authorize(
     The URL is printed once: the line after "Opening browser" (or, with --no-browser, the only
     one); a browser that cannot be opened points back to it instead of repeating it.
     """
+    import base64
+    import hashlib
+    import secrets
+    import urllib.parse
+
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest())

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dagy.cli import _style
-from dagy.cli.run_cmd import _report, interrupts_cancel
 
 if TYPE_CHECKING:
     from dagy.backend import Backend
@@ -149,6 +148,8 @@ def retry(
     if no_wait:
         click.echo(f"Run queued: {backend.runs.start_retry(run_id)}")
         return
+    from dagy.cli.run_cmd import _report, interrupts_cancel
+
     with interrupts_cancel():
         record = backend.runs.retry(run_id, max_workers=max_workers, new_id=new_id)
     _report(record)
@@ -189,6 +190,7 @@ def replay(run_id: str, from_step: str | None, profile: str | None) -> None:
     `Run completed: <run_id> status=<STATUS>` (exit codes as for `dagy run`). See docs/replay.md.
     """
     from dagy.cli._progress import RunProgress, is_terminal
+    from dagy.cli.run_cmd import _report, interrupts_cancel
 
     backend = _backend(profile)
     with interrupts_cancel():

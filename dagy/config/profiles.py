@@ -6,7 +6,6 @@ yaml and tabulate are imported inside the functions that need them: `dagy --help
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -26,9 +25,9 @@ CONFIG_VERSION = 1
 DEFAULT_TABLE_FORMAT = "heavy_grid"
 DEFAULT_APP_URL = "https://dagy.io"
 
-_PROFILE_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_PROFILE_NAME = r"^[A-Za-z0-9-]+$"
 # RFC 1123 labels, plus "_" which Docker/compose service names use in practice.
-_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+_HOST_LABEL = r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$"  # compiled when first used (re's cache)
 _PROFILE_KEYS = ("api_url", "app_url", "table_format", "last_updated")
 
 
@@ -230,7 +229,7 @@ def _iso_z(moment: datetime) -> str:
 
 def validate_profile_name(name: str) -> str:
     """A profile name is letters, digits and hyphens only."""
-    if not isinstance(name, str) or not _PROFILE_NAME.fullmatch(name):
+    if not isinstance(name, str) or not re.fullmatch(_PROFILE_NAME, name):
         raise ConfigError(f"Invalid profile name: {name!r} (use only letters, digits and hyphens)")
     return name
 
@@ -277,12 +276,14 @@ def _url_problem(text: str) -> str | None:
 
 
 def _is_valid_host(host: str) -> bool:
+    import ipaddress  # here: most commands never check a URL
+
     with contextlib.suppress(ValueError):
         ipaddress.ip_address(host)
         return True
     if len(host) > 253 or host.replace(".", "").isdigit():  # "999.1.1.1" is not a hostname
         return False
-    return all(_HOST_LABEL.fullmatch(label) for label in host.split("."))
+    return all(re.fullmatch(_HOST_LABEL, label) for label in host.split("."))
 
 
 def is_localhost_url(url: str) -> bool:
@@ -295,6 +296,8 @@ def is_localhost_url(url: str) -> bool:
         return False
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    import ipaddress
+
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
