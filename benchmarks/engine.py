@@ -603,6 +603,28 @@ def _import_breakdown(body: str, env: dict[str, str], top: int = 6) -> str:
     return ", ".join(f"{root} {micros / 1000:.1f}" for root, micros in ranked)
 
 
+def _cpu_process_ms(argv: list[str], env: dict[str, str], repeats: int) -> list[float]:
+    """CPU (user + sys) in milliseconds of whole processes, from ``wait4``; output discarded."""
+    found = []
+    for _ in range(repeats):
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}")
+        found.append((usage.ru_utime + usage.ru_stime) * 1000)
+    return found
+
+
+_COMMAND_MODULES = """
+import contextlib, io, json, sys
+from dagy.cli.main import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main(["--help"])
+print(json.dumps(sorted(m for m in sys.modules if m.endswith("_cmd") or m.startswith("dagy.sdk"))))
+"""
+
+
 def bench_startup(repeats: int, scratch: Path) -> list[Metric]:
     _section(f"start-up: whole processes, median of {repeats}; heavy = {', '.join(HEAVY_MODULES)}")
     dagy = _dagy_command()
@@ -612,9 +634,14 @@ def bench_startup(repeats: int, scratch: Path) -> list[Metric]:
     python = [sys.executable, "-c", "pass"]
     _time_process(python, env, 2)  # warm the page cache
     bare_ms = _median_ms(_time_process(python, env, repeats))
-    print(f"  python -c pass                       {bare_ms:7.1f} ms   (interpreter floor)")
+    bare_cpu = statistics.median(_cpu_process_ms(python, env, repeats))
+    print(
+        f"  python -c pass                       {bare_ms:7.1f} ms   CPU {bare_cpu:5.1f} ms   (floor)"
+    )
     cases = [
         ("dagy --help", [dagy, "--help"], _HELP_BODY, 150.0),
+        ("dagy --version", [dagy, "--version"], None, None),
+        ("dagy runs list (empty home)", [dagy, "runs", "list"], None, None),
         (
             "from dagy import flow, task",
             [sys.executable, "-c", _SDK_BODY],
@@ -625,8 +652,15 @@ def bench_startup(repeats: int, scratch: Path) -> list[Metric]:
     for label, argv, body, target in cases:
         _time_process(argv, env, 1)
         ms = _median_ms(_time_process(argv, env, repeats))
+        cpu = statistics.median(_cpu_process_ms(argv, env, repeats))
+        if body is None:
+            print(f"  {label:<36} {ms:7.1f} ms   CPU {cpu:5.1f} ms")
+            metrics.append(Metric(label, ms, "ms", None))
+            continue
         heavy = _heavy_imports(body, env)
-        print(f"  {label:<36} {ms:7.1f} ms   heavy modules imported: {heavy or 'none'}")
+        print(
+            f"  {label:<36} {ms:7.1f} ms   CPU {cpu:5.1f} ms   heavy modules imported: {heavy or 'none'}"
+        )
         print(f"    import ms by package: {_import_breakdown(body, env)}")
         metrics.append(Metric(label, ms, "ms", target))
         metrics.append(
@@ -639,6 +673,25 @@ def bench_startup(repeats: int, scratch: Path) -> list[Metric]:
                 target_shown="none",
             )
         )
+    probe = subprocess.run(
+        [sys.executable, "-c", _COMMAND_MODULES],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = json.loads(probe.stdout.strip().splitlines()[-1])
+    print(f"  dagy --help imports command modules / the SDK: {loaded or 'none'}")
+    metrics.append(
+        Metric(
+            "dagy --help: command modules imported",
+            len(loaded),
+            "modules",
+            1,
+            shown=", ".join(loaded) or "none",
+            target_shown="none",
+        )
+    )
     return metrics
 
 

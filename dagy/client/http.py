@@ -1,21 +1,27 @@
 """``DagyClient``: a small JSON-over-HTTP client for the Dagy API, on the standard library.
 
-No httpx or requests: the CLI imports this on start-up paths, and urllib costs nothing to import.
+No httpx or requests: the CLI imports this on start-up paths. A plain ``http://`` URL with no
+proxy in the environment (this home's live ``dagy serve``, a loopback API) is asked over a socket,
+one request per connection: ``urllib.request`` pulls in ``http.client``, ``email`` and ``ssl``,
+~20 ms of every short command's start. Anything else (``https``, a proxy, a redirect) goes
+through ``urllib.request`` as before.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
+import os
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagy import __version__
 from dagy.client import tokens
 from dagy.config.paths import DagyPaths
 from dagy.errors import APIError
+
+if TYPE_CHECKING:
+    import urllib.error
 
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = f"dagy-sdk/{__version__}"
@@ -76,14 +82,17 @@ class DagyClient:
             headers["Content-Type"] = "application/json"
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(
-            self._url(path, params), data=data, headers=headers, method=method
-        )
+        url = self._url(path, params)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - http(s) only
-                body = resp.read()
-        except urllib.error.HTTPError as exc:
-            raise APIError(exc.code, _error_message(exc)) from None
+            body = None
+            if url.startswith("http://") and not _proxied():
+                status, reason, raw = _plain_request(url, method, data, headers, self.timeout)
+                if status >= 400:
+                    raise APIError(status, _message(raw, reason, status))
+                if status < 300:
+                    body = raw
+            if body is None:  # https, a proxy, or a redirect to follow
+                body = _urllib_request(url, method, data, headers, self.timeout)
         except OSError:  # URLError, timeouts, refused and reset connections
             raise APIError(
                 0,
@@ -123,12 +132,96 @@ class DagyClient:
                 return
 
 
+def _proxied() -> bool:
+    """True when the environment names a proxy (urllib's ``*_proxy`` variables): urllib applies it."""
+    return any(key.lower().endswith("_proxy") and value for key, value in os.environ.items())
+
+
+def _urllib_request(
+    url: str, method: str, data: bytes | None, headers: dict[str, str], timeout: float
+) -> bytes:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - http(s) only
+            return bytes(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise APIError(exc.code, _error_message(exc)) from None
+
+
+def _plain_request(
+    url: str, method: str, data: bytes | None, headers: dict[str, str], timeout: float
+) -> tuple[int, str, bytes]:
+    """(status, reason, body) of one HTTP/1.1 request over a socket, ``Connection: close``.
+
+    The headers are those urllib sends. A reply that is not HTTP raises OSError (the caller's
+    "Unable to reach"), as a reset connection would.
+    """
+    import socket
+
+    parts = urllib.parse.urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = parts.netloc.rpartition("@")[2]
+    lines = [f"{method} {target} HTTP/1.1", "Accept-Encoding: identity", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if data is not None:
+        lines.append(f"Content-Length: {len(data)}")
+    lines.append("Connection: close")
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (data or b"")
+    chunks = []
+    with socket.create_connection((parts.hostname or "", parts.port or 80), timeout) as sock:
+        sock.sendall(request)
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, sep, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    version, _, rest = status_line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if not sep or not version.startswith("HTTP/1.") or not code.isdigit():
+        raise OSError(f"not an HTTP response from {parts.netloc}")
+    fields = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    if "chunked" in fields.get("transfer-encoding", "").lower():
+        body = _unchunk(body)
+    elif fields.get("content-length", "").isdigit():
+        length = int(fields["content-length"])
+        if len(body) < length:
+            raise OSError(f"incomplete response from {parts.netloc}")
+        body = body[:length]
+    return int(code), reason, body
+
+
+def _unchunk(body: bytes) -> bytes:
+    out: list[bytes] = []
+    while True:
+        size_line, sep, body = body.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0].strip(), 16) if sep else -1
+        except ValueError:
+            size = -1
+        if size < 0 or len(body) < size:
+            raise OSError("incomplete chunked response")
+        if size == 0:
+            return b"".join(out)
+        out.append(body[:size])
+        body = body[size + 2 :]
+
+
 def _error_message(exc: urllib.error.HTTPError) -> str:
-    """The API's error text: ``message`` or ``detail`` of a JSON body, else the body or reason."""
+    """``_message`` of an HTTPError (dagy.client.uploads)."""
     try:
         raw = exc.read()
     except OSError:
         raw = b""
+    return _message(raw, exc.reason, exc.code)
+
+
+def _message(raw: bytes, reason: object, code: int) -> str:
+    """The API's error text: ``message`` or ``detail`` of a JSON body, else the body or reason."""
     try:
         data = json.loads(raw)
     except ValueError:
@@ -139,7 +232,7 @@ def _error_message(exc: urllib.error.HTTPError) -> str:
             if isinstance(value, str) and value:
                 return value
     text = raw.decode("utf-8", "replace").strip()
-    return text[:500] or str(exc.reason or "") or f"HTTP {exc.code}"
+    return text[:500] or str(reason or "") or f"HTTP {code}"
 
 
 __all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "DagyClient", "stored_token"]
