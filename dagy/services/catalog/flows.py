@@ -11,7 +11,6 @@ import json
 import logging
 import shutil
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -278,7 +277,9 @@ def _local_file(uri: str) -> Path | None:
     parts = urllib.parse.urlsplit(uri)
     if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
         return None  # s3:// and other stores: theirs to delete (a later issue)
-    return Path(urllib.request.url2pathname(parts.path))
+    from urllib.request import url2pathname  # here: urllib.request imports http.client, email, ssl
+
+    return Path(url2pathname(parts.path))
 
 
 def _remove_inside(root: Path, target: Path) -> None:

@@ -29,7 +29,7 @@ from dagy.config.paths import DagyPaths
 from dagy.errors import InvalidInputError, NotFoundError
 from dagy.names import check_display_name
 from dagy.sdk.spec import FlowSpec
-from dagy.sensors import polling, s3, webhook
+from dagy.sensors import s3, webhook
 from dagy.services import pagination
 from dagy.services.accounts import audit
 from dagy.services.accounts.audit import Actor
@@ -42,9 +42,19 @@ from dagy.store.records import iso_z, utcnow
 from dagy.store.sensors import SensorRow
 
 log = logging.getLogger("dagy.sensors")
+
+
+def _check_polling(config: dict[str, Any]) -> dict[str, Any]:
+    # Imported here: polling brings http.client, urllib.request and the egress policy, which
+    # `dagy sensors list` and the other commands that only read sensors never use.
+    from dagy.sensors import polling
+
+    return polling.check_config(config)
+
+
 TYPES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "webhook": webhook.check_config,
-    "polling": polling.check_config,
+    "polling": _check_polling,
     "s3": s3.check_config,
 }
 LOOKED_AT = ("polling", "s3")  # the types the sensor loop checks
