@@ -103,3 +103,24 @@ def test_only_the_backend_chooser_reads_the_live_server_file() -> None:
         "dagy/server/runner.py",
         "dagy/store/shared.py",
     ]
+
+
+def test_help_imports_no_command_module_no_sdk_and_no_http_stack() -> None:
+    """`dagy --help` lists the commands from dagy/cli/main.py's table: it imports none of them,
+    nor the SDK, nor urllib.request / http.client (checked in a fresh interpreter)."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from dagy.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.endswith('_cmd')\n"
+        "    or m.startswith(('dagy.sdk', 'dagy.backend', 'urllib.request', 'http.client')))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout) == []

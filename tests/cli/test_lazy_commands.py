@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import click.testing
@@ -32,16 +33,19 @@ try:
     main({args!r})
 except SystemExit as exc:
     code = exc.code
-print(json.dumps([code, sorted(m for m in sys.modules if m.startswith(("dagy.cli.", "dagy.sdk")))]),
-      file=sys.stderr)
+prefixes = ("dagy.cli.", "dagy.sdk") if not {heavy!r} else ("dagy.", "duckdb", "_duckdb", "urllib",
+            "http", "ssl")
+print(json.dumps([code, sorted(m for m in sys.modules if m.startswith(prefixes))]), file=sys.stderr)
 """
 
 
-def _probe(*args: str, columns: int = 80, eager: bool = False) -> tuple[str, int, list[str]]:
+def _probe(
+    *args: str, columns: int = 80, eager: bool = False, heavy: bool = False
+) -> tuple[str, int, list[str]]:
     """``dagy args`` in a fresh interpreter: its output, exit code and the dagy modules it imported."""
     env = {**os.environ, "COLUMNS": str(columns)}
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(args=list(args), eager=eager)],
+        [sys.executable, "-c", _PROBE.format(args=list(args), eager=eager, heavy=heavy)],
         capture_output=True,
         text=True,
         env=env,
@@ -114,3 +118,15 @@ def test_a_command_added_to_the_group_is_listed_and_runs() -> None:
     assert "  extra         An added command.\n" in listed.output
     assert "  runs          Inspect, retry and cancel runs.\n" in listed.output
     assert runner.invoke(group, ["extra"]).output == "extra ran\n"
+
+
+def test_reading_through_a_live_server_imports_no_duckdb_and_no_urllib(
+    server_factory: Any, dagy_home: Path
+) -> None:
+    """`dagy runs list` on a home with a live `dagy serve` asks it over loopback: no store."""
+    server_factory()
+    out, code, modules = _probe("runs", "list", heavy=True)
+    assert code == 0, out
+    assert [m for m in modules if m.split(".")[0] in ("duckdb", "_duckdb")] == []
+    assert [m for m in modules if m in ("urllib.request", "http.client", "ssl")] == []
+    assert "dagy.client.http" in modules  # it did go to the server
