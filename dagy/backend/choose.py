@@ -26,7 +26,6 @@ def open_backend(
     timeout: float | None = None,
 ) -> Backend:
     """The backend a command (or the TUI) should use; see the module docstring for the order."""
-    from dagy.config import server_file
     from dagy.config.profiles import (
         load_config,
         resolve_api_url,
@@ -48,6 +47,8 @@ def open_backend(
         )
         label = f"profile {name or '-'} · API {api_url}"
         return Backend.over_http(HttpContext(client, paths), "api", label, name, table_format)
+    from dagy.config import server_file
+
     live = server_file.read(paths)
     if live is not None:
         from dagy.client.http import DEFAULT_TIMEOUT, DagyClient
