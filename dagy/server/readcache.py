@@ -36,6 +36,7 @@ class ReadCache:
         self._entries: dict[tuple[Any, ...], tuple[int, bytes]] = {}
         # (key, generation) -> the computation under way, for the requests that came meanwhile
         self._pending: dict[tuple[Any, ...], asyncio.Future[bytes]] = {}
+        self._values: dict[tuple[Any, ...], tuple[int, Any]] = {}  # see kept()
 
     async def answer(self, request: Request[Any, Any, Any], compute: Callable[[], Any]) -> Any:
         """The JSON response of ``compute()`` (blocking: run on a worker thread) for this request,
@@ -73,6 +74,23 @@ class ReadCache:
             self._entries.clear()
         self._entries[key] = (generation, body)
         return _json(body)
+
+    def kept(self, store: Any, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """``compute()``'s value (blocking; called on a worker thread), reused while the store's
+        generation stays the same: for a route that adds something of its own to what the store
+        says (GET /usage/summary). The value is shared: the caller copies what it changes."""
+        generation = store.generation
+        if generation is None:
+            return compute()
+        key = ("value", *key)
+        entry = self._values.get(key)
+        if entry is not None and entry[0] == generation:
+            return entry[1]
+        value = compute()
+        if len(self._values) >= MAX_ENTRIES:
+            self._values.clear()
+        self._values[key] = (generation, value)
+        return value
 
 
 def _json(body: bytes) -> Response[bytes]:
