@@ -276,6 +276,7 @@ class Writer(threading.Thread):
         self.server, self.token, self.rate = server, token, rate
         self.written = 0
         self.failed = 0
+        self.last_failure = ""
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -286,11 +287,12 @@ class Writer(threading.Thread):
         while not self._done.is_set():
             con.request("POST", self.server.base + "/runs", body, headers)
             response = con.getresponse()
-            response.read()
+            answer = response.read()
             if response.status == 202:
                 self.written += 1
             else:
                 self.failed += 1
+                self.last_failure = f"{response.status} {answer[:200].decode(errors='replace')}"
             due += 1 / self.rate
             self._done.wait(max(0.0, due - time.monotonic()))
         con.close()
@@ -325,6 +327,8 @@ def measure(
         cpu_after, busy_after = server.cpu_seconds(), machine_busy_seconds()
         if writer is not None:
             writer.stop()
+            if writer.failed:
+                print(f"  {writer.failed} writes failed, the last: {writer.last_failure}")
         parts = pending.get(timeout=seconds + 120)
     latencies = array("d")
     for raw, _, _ in parts:
@@ -433,6 +437,12 @@ def main(argv: list[str] | None = None) -> int:
             if status != 200:
                 raise SystemExit(f"login failed: {status} {body}")
             token = body["access_token"]
+            if args.writes:  # the free plan's 100 runs a month would refuse the writer's runs
+                local = json.loads((home / "server.json").read_text())["token"]
+                quota = {"monthly_runs": 10**9}
+                status, body = request(server, "PUT", "/_local/quotas/personal", quota, local)
+                if status != 200:
+                    raise SystemExit(f"setting the run quota failed: {status} {body}")
             plan = [(path, 0.0) for path in args.endpoints or ENDPOINTS]
             if args.writes and WRITTEN_PATH in (args.endpoints or ENDPOINTS):
                 plan.insert(plan.index((WRITTEN_PATH, 0.0)) + 1, (WRITTEN_PATH, args.writes))
