@@ -27,6 +27,7 @@ from litestar import Request, Response
 from dagy.server.security import identity_of, state_of
 
 MAX_ENTRIES = 4096
+MAX_BYTES = 64 * 1024 * 1024  # all kept bodies together; beyond it they are all dropped
 _encode = msgspec.json.Encoder().encode
 
 
@@ -37,6 +38,7 @@ class ReadCache:
         # (key, generation) -> the computation under way, for the requests that came meanwhile
         self._pending: dict[tuple[Any, ...], asyncio.Future[bytes]] = {}
         self._values: dict[tuple[Any, ...], tuple[int, Any]] = {}  # see kept()
+        self._bytes = 0  # the bodies' sizes, stale ones included
 
     async def answer(self, request: Request[Any, Any, Any], compute: Callable[[], Any]) -> Any:
         """The JSON response of ``compute()`` (blocking: run on a worker thread) for this request,
@@ -70,9 +72,13 @@ class ReadCache:
         finally:
             self._pending.pop((key, generation), None)
         future.set_result(body)
-        if len(self._entries) >= MAX_ENTRIES:
+        if len(self._entries) >= MAX_ENTRIES or self._bytes + len(body) > MAX_BYTES:
             self._entries.clear()
-        self._entries[key] = (generation, body)
+            self._bytes = 0
+        if len(body) <= MAX_BYTES // 4:
+            replaced = self._entries.get(key)
+            self._bytes += len(body) - (len(replaced[1]) if replaced else 0)
+            self._entries[key] = (generation, body)
         return _json(body)
 
     def kept(self, store: Any, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
