@@ -269,7 +269,8 @@ class Result:
 class Writer(threading.Thread):
     """Writes runs while the clients read: ``POST /runs`` of the seeded flow with
     ``execute: false`` (a run recorded as queued, the newest of the first page), ``rate`` a second,
-    so the server's cached answers are invalidated as they would be while runs are written."""
+    so the server's cached answers are invalidated as they would be while runs are written. After
+    each write it reads the first page and counts a failure when the run is not on it."""
 
     def __init__(self, server: Server, token: str, rate: float) -> None:
         super().__init__(daemon=True)
@@ -290,6 +291,15 @@ class Writer(threading.Thread):
             answer = response.read()
             if response.status == 202:
                 self.written += 1
+                # the next read of the first page must have it (the server keeps pages between
+                # writes): a page without it is counted as a failure
+                run_id = json.loads(answer)["run_id"]
+                con.request("GET", self.server.base + WRITTEN_PATH, headers=headers)
+                page = con.getresponse()
+                listed = [item["run_id"] for item in json.loads(page.read())["items"]]
+                if page.status != 200 or run_id not in listed:
+                    self.failed += 1
+                    self.last_failure = f"{run_id} not in the next page: {page.status} {listed[:3]}"
             else:
                 self.failed += 1
                 self.last_failure = f"{response.status} {answer[:200].decode(errors='replace')}"
