@@ -2,9 +2,10 @@
 
 A write per request would put a store transaction on every request's path; instead each request
 adds one to a dict under a lock, and a thread adds the counts to ``api_calls`` every
-``DAGY_API_CALLS_FLUSH_SECONDS`` (10), when a usage figure is read, and at shutdown. GET
-/usage/summary, the one polled, writes nothing: it adds the counts not yet written to the store's. Requests made
-with the server's own local token (the CLI's store traffic, the workers' children) are not counted.
+``DAGY_API_CALLS_FLUSH_SECONDS`` (10), when a usage figure is read, and at shutdown; GET
+/usage/summary, the one a dashboard polls, writes nothing: it adds the counts not yet written to
+the store's. Requests made with the server's own local token (the CLI's store traffic, the
+workers' children) are not counted.
 """
 
 from __future__ import annotations
