@@ -55,6 +55,8 @@ _DAGY_ENV = (
 # -- the home -------------------------------------------------------------------------------------
 
 DETAIL_RUN = "bench_detail-20260101T000000Z-000001"
+WRITTEN_FLOW = "bench_one"  # registered by seed_home (benchmarks/runs.py's flow)
+WRITTEN_PATH = "/runs?limit=20"  # the page measured again while runs are written (--writes)
 ENDPOINTS = (
     "/runs?limit=20",
     f"/runs/{DETAIL_RUN}",
@@ -264,19 +266,79 @@ class Result:
         return self.requests / self.seconds
 
 
+class Writer(threading.Thread):
+    """Writes runs while the clients read: ``POST /runs`` of the seeded flow with
+    ``execute: false`` (a run recorded as queued, the newest of the first page), ``rate`` a second,
+    so the server's cached answers are invalidated as they would be while runs are written. After
+    each write it reads the first page and counts a failure when the run is not on it."""
+
+    def __init__(self, server: Server, token: str, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.server, self.token, self.rate = server, token, rate
+        self.written = 0
+        self.failed = 0
+        self.last_failure = ""
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        con = http.client.HTTPConnection(self.server.host, self.server.port, timeout=30)
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+        body = json.dumps({"flow_name": WRITTEN_FLOW, "flow_version": "1.0.0", "execute": False})
+        due = time.monotonic()
+        while not self._done.is_set():
+            con.request("POST", self.server.base + "/runs", body, headers)
+            response = con.getresponse()
+            answer = response.read()
+            if response.status == 202:
+                self.written += 1
+                # the next read of the first page must have it (the server keeps pages between
+                # writes): a page without it is counted as a failure
+                run_id = json.loads(answer)["run_id"]
+                con.request("GET", self.server.base + WRITTEN_PATH, headers=headers)
+                page = con.getresponse()
+                listed = [item["run_id"] for item in json.loads(page.read())["items"]]
+                if page.status != 200 or run_id not in listed:
+                    self.failed += 1
+                    self.last_failure = f"{run_id} not in the next page: {page.status} {listed[:3]}"
+            else:
+                self.failed += 1
+                self.last_failure = f"{response.status} {answer[:200].decode(errors='replace')}"
+            due += 1 / self.rate
+            self._done.wait(max(0.0, due - time.monotonic()))
+        con.close()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
 def measure(
-    server: Server, path: str, token: str, clients: int, procs: int, seconds: float, nice: int = 19
+    server: Server,
+    path: str,
+    token: str,
+    clients: int,
+    procs: int,
+    seconds: float,
+    nice: int = 19,
+    writes: float = 0.0,
 ) -> Result:
     threads = clients // procs
     start_at = time.time() + 1.5  # time for the processes to start, connect and warm up
     job = Job(server.host, server.port, server.base + path, token, threads, start_at, seconds, nice)
     context = multiprocessing.get_context("spawn")
+    writer = Writer(server, token, writes) if writes else None
     with context.Pool(procs) as pool:
         pending = pool.map_async(_worker, [job] * procs)
         time.sleep(max(0.0, start_at - time.time()))
+        if writer is not None:
+            writer.start()
         cpu_before, busy_before = server.cpu_seconds(), machine_busy_seconds()
         time.sleep(seconds)
         cpu_after, busy_after = server.cpu_seconds(), machine_busy_seconds()
+        if writer is not None:
+            writer.stop()
+            if writer.failed:
+                print(f"  {writer.failed} writes failed, the last: {writer.last_failure}")
         parts = pending.get(timeout=seconds + 120)
     latencies = array("d")
     for raw, _, _ in parts:
@@ -286,10 +348,13 @@ def measure(
         statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else [0] * 99
     )
     client_cpu = sum(cpu for _, _, cpu in parts) / seconds
+    label = f"GET {server.base}{path.split('?')[0]}"
+    if writer is not None:
+        label += f", {writer.written / seconds:.0f} runs written/s"
     return Result(
-        f"GET {server.base}{path.split('?')[0]}",
+        label,
         len(ordered),
-        sum(errors for _, errors, _ in parts),
+        sum(errors for _, errors, _ in parts) + (writer.failed if writer is not None else 0),
         seconds,
         cuts[49] * 1000,
         cuts[98] * 1000,
@@ -336,6 +401,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--endpoint", dest="endpoints", action="append", help="only this path (repeatable)"
     )
+    parser.add_argument(
+        "--writes",
+        type=float,
+        default=10.0,
+        help="runs written a second (POST /runs) during the extra window of GET /runs?limit=20 "
+        "(0: no such window)",
+    )
     args = parser.parse_args(argv)
     seconds = 2.0 if args.quick else args.seconds
     if args.clients % args.procs:
@@ -375,14 +447,31 @@ def main(argv: list[str] | None = None) -> int:
             if status != 200:
                 raise SystemExit(f"login failed: {status} {body}")
             token = body["access_token"]
-            for path in args.endpoints or ENDPOINTS:
-                print(f"\n== GET {server.base}{path} ==", flush=True)
+            if args.writes:  # the free plan's 100 runs a month would refuse the writer's runs
+                local = json.loads((home / "server.json").read_text())["token"]
+                quota = {"monthly_runs": 10**9}
+                status, body = request(server, "PUT", "/_local/quotas/personal", quota, local)
+                if status != 200:
+                    raise SystemExit(f"setting the run quota failed: {status} {body}")
+            plan = [(path, 0.0) for path in args.endpoints or ENDPOINTS]
+            if args.writes and WRITTEN_PATH in (args.endpoints or ENDPOINTS):
+                plan.insert(plan.index((WRITTEN_PATH, 0.0)) + 1, (WRITTEN_PATH, args.writes))
+            for path, writes in plan:
+                while_writing = f", writing {writes:g} runs/s" if writes else ""
+                print(f"\n== GET {server.base}{path}{while_writing} ==", flush=True)
                 bearer = "" if path == "/health" else token
                 status, body = request(server, "GET", path, token=bearer)
                 if status != 200:
                     raise SystemExit(f"GET {path} answered {status}: {body}")
                 result = measure(
-                    server, path, bearer, args.clients, args.procs, seconds, args.client_nice
+                    server,
+                    path,
+                    bearer,
+                    args.clients,
+                    args.procs,
+                    seconds,
+                    args.client_nice,
+                    writes,
                 )
                 results.append(result)
                 print(

@@ -2,8 +2,10 @@
 
 A write per request would put a store transaction on every request's path; instead each request
 adds one to a dict under a lock, and a thread adds the counts to ``api_calls`` every
-``DAGY_API_CALLS_FLUSH_SECONDS`` (10), when a usage figure is read, and at shutdown. Requests made
-with the server's own local token (the CLI's store traffic, the workers' children) are not counted.
+``DAGY_API_CALLS_FLUSH_SECONDS`` (10), when a usage figure is read, and at shutdown; GET
+/usage/summary, the one a dashboard polls, writes nothing: it adds the counts not yet written to
+the store's. Requests made with the server's own local token (the CLI's store traffic, the
+workers' children) are not counted.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ class ApiCallMeter:
         self.interval = interval
         self._counts: dict[tuple[str, _dt.date], int] = {}
         self._lock = threading.Lock()
+        # Held while counts taken from _counts are on their way to the store, so a reader under
+        # settled() finds every count either in the store or still in _counts, never in between.
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -43,17 +48,30 @@ class ApiCallMeter:
 
     def flush(self) -> None:
         """Add the counts so far to the store (they are kept for the next flush if it fails)."""
-        with self._lock:
-            counts, self._counts = self._counts, {}
-        if not counts:
-            return
-        try:
-            sql.add_api_calls(self.store, [(org, day, n) for (org, day), n in counts.items()])
-        except BaseException:
+        with self._flushing:
             with self._lock:
-                for key, n in counts.items():
-                    self._counts[key] = self._counts.get(key, 0) + n
-            raise
+                counts, self._counts = self._counts, {}
+            if not counts:
+                return
+            try:
+                sql.add_api_calls(self.store, [(org, day, n) for (org, day), n in counts.items()])
+            except BaseException:
+                with self._lock:
+                    for key, n in counts.items():
+                        self._counts[key] = self._counts.get(key, 0) + n
+                raise
+
+    def settled(self) -> threading.Lock:
+        """``with meter.settled():`` no flush runs inside the block, so the store's counts plus
+        pending() are every call counted, each once."""
+        return self._flushing
+
+    def pending(self, org_id: str, first: _dt.date, end: _dt.date) -> int:
+        """Calls of ``org_id`` counted on days ``first`` <= day < ``end`` not yet in the store."""
+        with self._lock:
+            return sum(
+                n for (org, day), n in self._counts.items() if org == org_id and first <= day < end
+            )
 
     def close(self) -> None:
         """The last flush, at shutdown: a failure is logged, never in the way of stopping."""

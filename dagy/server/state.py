@@ -49,6 +49,8 @@ class ServerState:
     workers: Any = field(default=None, repr=False)
     # Token buckets per webhook sensor (POST /webhooks/{token}), made by its route on first use.
     webhook_buckets: Any = field(default=None, repr=False)
+    # Answers of the hot GET routes while the store is unchanged (dagy/server/readcache.py).
+    read_cache: Any = field(default=None, repr=False)
     _jwt_verifier: JWTVerifier | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:

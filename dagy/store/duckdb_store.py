@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import os
 import random
 import re
 import socket
@@ -142,6 +143,10 @@ class DuckDBStore:
         self._migrated = False
         self._recovered = False
         self._held: duckdb.DuckDBPyConnection | None = None
+        # While held: how many times committed data changed (see generation) and the files'
+        # signature when it was last looked at.
+        self._generation = 0
+        self._files: tuple[Any, ...] = ()
         self.enforce_quotas = (
             False  # set by a multi-user `dagy serve` (dagy/services/usage/quotas.py)
         )
@@ -179,6 +184,8 @@ class DuckDBStore:
                         yield self._held
                     finally:
                         self._reader.inside = depth
+                        if not depth:
+                            self._note_writes()
                 return
             if self._con is not None:
                 yield self._con
@@ -259,6 +266,42 @@ class DuckDBStore:
         with _interrupts_as_keyboard_interrupt():
             yield cursor
 
+    @property
+    def generation(self) -> int | None:
+        """While the store is held: a number that changes whenever committed data may have
+        changed since it was last read (after the write's block, before anyone is told it is
+        done), so a reader can keep what it computed from the store until it changes (the
+        server's read cache, dagy/server/readcache.py). None when not held: other processes may
+        write the file then.
+
+        Writes run in connection()/transaction() blocks on the held connection; at the end of
+        each outermost block the database file and its write-ahead log are stat'ed, and the
+        number moves when either changed. DuckDB appends every committed write to the log before
+        COMMIT returns, and a checkpoint rewrites the file and empties the log, so a block that
+        wrote changes one of them; a block that only read (a worker's look at an empty queue,
+        every half second) changes neither and keeps the cached reads."""
+        return self._generation if self._held is not None else None
+
+    def _note_writes(self) -> None:
+        """Move ``generation`` if the block that just ended changed the files. Under the lock."""
+        files = self._file_signature()
+        if files != self._files or not files:
+            self._files = files
+            self._generation += 1
+
+    def _file_signature(self) -> tuple[Any, ...]:
+        signature: list[Any] = []
+        for path in (self.paths.db, self.paths.db.with_name(self.paths.db.name + ".wal")):
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                signature.append(None)
+            except OSError:
+                return ()  # unknown: counts as changed
+            else:
+                signature.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        return tuple(signature)
+
     def _drop_dead_cursors(self) -> None:
         """Close the cursors of threads that ended (a thread pool that retires idle threads
         would otherwise leave one open cursor behind per thread it ever had). Under the lock."""
@@ -291,6 +334,8 @@ class DuckDBStore:
             con.close()
             raise
         self._held = con
+        self._files = self._file_signature()
+        self._generation += 1
 
     def release(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ from litestar import Request, delete, get, post
 
 from dagy.pipelines.problems import Problem
 from dagy.server.openapi import Body
+from dagy.server.readcache import cache_of
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services import backends
 from dagy.services.catalog import flow_specs, flows, registration
@@ -89,14 +90,17 @@ def register(request: Request[Any, Any, Any], data: FlowBody) -> dict[str, Any]:
     }
 
 
-@get("/flows", sync_to_thread=True, opt={"permission": "flows.read"})
-def list_flows(
+@get("/flows", opt={"permission": "flows.read"})
+async def list_flows(
     request: Request[Any, Any, Any], limit: int | None = None, next_token: str | None = None
 ) -> dict[str, Any]:
-    rows, token = flows.list_page(
-        state_of(request).store, identity_of(request).org_id, limit=limit, next_token=next_token
-    )
-    return {"items": [flows.to_item(row) for row in rows], "next_token": token}
+    def compute() -> dict[str, Any]:
+        rows, token = flows.list_page(
+            state_of(request).store, identity_of(request).org_id, limit=limit, next_token=next_token
+        )
+        return {"items": [flows.to_item(row) for row in rows], "next_token": token}
+
+    return await cache_of(request).answer(request, compute)
 
 
 @post("/flows/validate", status_code=200, sync_to_thread=True, opt={"permission": "flows.read"})

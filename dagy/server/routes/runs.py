@@ -15,6 +15,7 @@ from dagy import states
 from dagy.errors import InvalidInputError
 from dagy.server import shapes
 from dagy.server.openapi import WHEN, Body, given, required
+from dagy.server.readcache import cache_of
 from dagy.server.security import actor_of, identity_of, state_of
 from dagy.services.runs import control as run_control
 from dagy.services.runs import logs as run_logs
@@ -130,8 +131,8 @@ def _trigger(request: Request[Any, Any, Any], data: dict[str, Any]) -> dict[str,
     return shapes.to_trigger_body(run)
 
 
-@get("/runs", sync_to_thread=True, opt=_RUN_LIST)
-def list_runs(
+@get("/runs", opt=_RUN_LIST)
+async def list_runs(
     request: Request[Any, Any, Any],
     flow_name: str | None = None,
     status: str | None = None,
@@ -142,27 +143,33 @@ def list_runs(
     created_before: str | None = None,
     run_id_prefix: str | None = None,
 ) -> dict[str, Any]:
-    page = reads.list_page(
-        state_of(request).store,
-        identity_of(request).org_id,
-        flow_name=flow_name,
-        status=reads.check_status(status),
-        deployment_name=deployment_name,
-        limit=limit,
-        next_token=next_token,
-        created_after=created_after,
-        created_before=created_before,
-        run_id_prefix=run_id_prefix,
-        brief=True,
-    )
-    return shapes.to_page(page)
+    def compute() -> dict[str, Any]:
+        page = reads.list_page(
+            state_of(request).store,
+            identity_of(request).org_id,
+            flow_name=flow_name,
+            status=reads.check_status(status),
+            deployment_name=deployment_name,
+            limit=limit,
+            next_token=next_token,
+            created_after=created_after,
+            created_before=created_before,
+            run_id_prefix=run_id_prefix,
+            brief=True,
+        )
+        return shapes.to_page(page)
+
+    return await cache_of(request).answer(request, compute)
 
 
-@get("/runs/{run_id:str}", sync_to_thread=True, opt={"permission": "runs.read"})
-def get_run(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
-    store = state_of(request).store
-    run = reads.get(store, identity_of(request).org_id, run_id)
-    return shapes.to_detail(run, reads.retries_of(store, run))
+@get("/runs/{run_id:str}", opt={"permission": "runs.read"})
+async def get_run(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
+    def compute() -> dict[str, Any]:
+        store = state_of(request).store
+        run = reads.get(store, identity_of(request).org_id, run_id)
+        return shapes.to_detail(run, reads.retries_of(store, run))
+
+    return await cache_of(request).answer(request, compute)
 
 
 @post(
@@ -232,10 +239,13 @@ def set_task_status(
     }
 
 
-@get("/runs/{run_id:str}/task-runs", sync_to_thread=True, opt={"permission": "runs.read"})
-def task_runs(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
-    detail = reads.detail(state_of(request).store, identity_of(request).org_id, run_id)
-    return shapes.to_task_runs(detail)
+@get("/runs/{run_id:str}/task-runs", opt={"permission": "runs.read"})
+async def task_runs(request: Request[Any, Any, Any], run_id: str) -> dict[str, Any]:
+    def compute() -> dict[str, Any]:
+        detail = reads.detail(state_of(request).store, identity_of(request).org_id, run_id)
+        return shapes.to_task_runs(detail)
+
+    return await cache_of(request).answer(request, compute)
 
 
 ROUTES = [trigger, list_runs, get_run, task_runs, cancel, logs, retry, set_task_status]
