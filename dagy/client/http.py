@@ -1,10 +1,10 @@
 """``DagyClient``: a small JSON-over-HTTP client for the Dagy API, on the standard library.
 
-No httpx or requests: the CLI imports this on start-up paths. A plain ``http://`` URL with no
-proxy in the environment (this home's live ``dagy serve``, a loopback API) is asked over a socket,
-one request per connection: ``urllib.request`` pulls in ``http.client``, ``email`` and ``ssl``,
-~20 ms of every short command's start. Anything else (``https``, a proxy, a redirect) goes
-through ``urllib.request`` as before.
+No httpx or requests: the CLI imports this on start-up paths. A plain ``http://`` URL on loopback
+with no proxy in the environment (this home's live ``dagy serve``) is asked over a socket, one
+request per connection: ``urllib.request`` pulls in ``http.client``, ``email`` and ``ssl``, ~20 ms
+of every short command's start. Anything else (``https``, another host, a proxy, a redirect) goes
+through ``urllib.request``.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class DagyClient:
         url = self._url(path, params)
         try:
             body = None
-            if url.startswith("http://") and not _proxied():
+            if _loopback_http(url) and not _proxied():
                 status, reason, raw = _plain_request(url, method, data, headers, self.timeout)
                 if status >= 400:
                     raise APIError(status, _message(raw, reason, status))
@@ -130,6 +130,17 @@ class DagyClient:
             token = page.get("next_token")
             if not token:
                 return
+
+
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _loopback_http(url: str) -> bool:
+    """True for ``http://`` to this machine's loopback (a live ``dagy serve``): only there is the
+    one-request socket path used; any other server gets urllib's full HTTP handling."""
+    if not url.startswith("http://"):
+        return False
+    return (urllib.parse.urlsplit(url).hostname or "") in _LOOPBACK_NAMES
 
 
 def _proxied() -> bool:

@@ -135,3 +135,14 @@ def test_a_proxy_in_the_environment_is_used_as_urllib_uses_it(api: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "http://dagy.invalid:9/v1/echo"
+
+
+def test_only_loopback_http_takes_the_socket_path() -> None:
+    from dagy.client.http import _loopback_http
+
+    assert _loopback_http("http://127.0.0.1:8080/v1")
+    assert _loopback_http("http://localhost:8080/v1")
+    assert _loopback_http("http://[::1]:8080/v1")
+    assert not _loopback_http("https://127.0.0.1:8080/v1")
+    assert not _loopback_http("http://dagy.example.com/v1")
+    assert not _loopback_http("http://10.0.0.5:8080/v1")
