@@ -148,9 +148,9 @@ def connect_waiting(path: Path, timeout: float, **options: Any) -> duckdb.DuckDB
 
 # Below this many bytes of write-ahead log, closing the file leaves the log for the next open to
 # replay instead of checkpointing it into the file: a checkpoint at close cost a short `dagy run`
-# ~10 ms of CPU and 25-40 ms of wall (fsyncs), a replay ~5 ms of CPU on the next open. DuckDB's
-# own wal_autocheckpoint (16 MB) and the first close past this size fold the log back in.
-CHECKPOINT_WAL_BYTES = 2 * 1024 * 1024
+# ~10 ms of CPU and 25-40 ms of wall (fsyncs); replaying a log this size costs the next open
+# ~6 ms of CPU (~15 ms at 1.6 MB). The first close past it folds the log back into the file.
+CHECKPOINT_WAL_BYTES = 256 * 1024
 
 
 def _close(con: duckdb.DuckDBPyConnection, db: Path) -> None:
