@@ -53,8 +53,9 @@ def test_sensors_do_not_fire_again_after_a_restart_and_tokens_are_stored_hashed(
     finally:
         server.stop()
 
-    raw = (home / "dagy.duckdb").read_bytes()
-    assert token.encode() not in raw and token[3:].encode() not in raw
+    for path in home.glob("dagy.duckdb*"):  # the file and its write-ahead log
+        raw = path.read_bytes()
+        assert token.encode() not in raw and token[3:].encode() not in raw, path.name
     from dagy.config.paths import DagyPaths
     from dagy.store.duckdb_store import DuckDBStore
 
