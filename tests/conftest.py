@@ -25,6 +25,20 @@ TEST_EGRESS_ALLOW = "127.0.0.1,::1"
 os.environ["DAGY_EGRESS_ALLOW"] = TEST_EGRESS_ALLOW
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto`: two workers per core. A test spends about a quarter of its time waiting on
+    child processes (`dagy` commands, `dagy serve` start-up and shutdown), sockets and Chromium;
+    with one worker per core those waits leave the cores idle. PYTEST_XDIST_AUTO_NUM_WORKERS
+    still decides when set (xdist reads it when this returns None)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return 2 * cores
+
+
 @pytest.fixture
 def dagy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh DAGY_LOCAL_DIR for this test (never the user's ~/.dagy)."""
