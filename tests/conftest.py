@@ -39,6 +39,34 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return 2 * cores
 
 
+# Longest first (mean seconds per test, measured on the whole suite): xdist hands tests out in
+# collection order, so a slow directory collected last (plugins/, tests/web) ran alone at the end
+# while the other workers sat idle. Paths not named keep their place after these, in their order.
+SLOW_FIRST = (
+    "tests/ops/test_schemathesis_api.py",  # one test of ~30 s
+    "tests/browser",
+    "tests/web",
+    "tests/tui",
+    "tests/e2e",
+    "plugins",
+    "tests/replay",
+    "tests/ops",
+    "tests/admin",
+    "tests/engine",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        for index, prefix in enumerate(SLOW_FIRST):
+            if path == prefix or path.startswith(prefix + "/"):
+                return index
+        return len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: a module's tests stay together and in order
+
+
 @pytest.fixture
 def dagy_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh DAGY_LOCAL_DIR for this test (never the user's ~/.dagy)."""
@@ -222,7 +250,15 @@ def start_server(
     import urllib.request
 
     server_json = home / "server.json"
-    full_env = {**os.environ, "DAGY_LOCAL_DIR": str(home), **(env or {})}
+    # The run workers' fallback look at the queue every 5 s rather than 0.5 s: queueing a run wakes
+    # them (tests/server/test_run_wakeup.py proves it with an hour), and four threads' idle polls
+    # were ~2% of a core per live server. A test (or the caller's environment) may still set it.
+    full_env = {
+        "DAGY_SERVER_POLL": "5",
+        **os.environ,
+        "DAGY_LOCAL_DIR": str(home),
+        **(env or {}),
+    }
     stderr_path = home.parent / f"serve-{time.monotonic_ns()}.log"
     home.mkdir(parents=True, exist_ok=True)
     err = open(stderr_path, "w")  # noqa: SIM115 - the child writes to it for its whole life
