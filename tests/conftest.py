@@ -39,6 +39,23 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     return 2 * cores
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Byte-compile the code the suite's ~1200 `dagy` child processes import, once, before they
+    start. Python writes .pyc files on first import, unless PYTHONDONTWRITEBYTECODE is set (as in
+    many containers and CI images): then every child compiled each changed module from source,
+    ~0.05 s CPU per command and ~0.17 s per `dagy serve`. compileall writes them regardless, and
+    only for files whose .pyc is missing or stale (a stat each otherwise)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the controller did it
+        return
+    import compileall
+
+    import dagy
+
+    for folder in (Path(dagy.__file__).parent, REPO / "plugins"):
+        if folder.is_dir():
+            compileall.compile_dir(folder, quiet=2, workers=1)
+
+
 # Longest first (mean seconds per test, measured on the whole suite): xdist hands tests out in
 # collection order, so a slow directory collected last (plugins/, tests/web) ran alone at the end
 # while the other workers sat idle. Paths not named keep their place after these, in their order.
