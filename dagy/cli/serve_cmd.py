@@ -61,3 +61,14 @@ def serve(
     from dagy.server.runner import serve as run_server
 
     run_server(ServeOptions(host, port, base_path, local, local_email, log_level))
+    # Stopped cleanly: the store is closed, server.json removed, the run workers' children
+    # reaped. What is left is the interpreter tearing down Litestar, DuckDB and ~900 modules,
+    # ~0.1 s of CPU that nobody waits for the result of: flush and leave.
+    import logging
+    import os
+    import sys
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
