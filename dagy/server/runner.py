@@ -192,58 +192,15 @@ class _Stopped(Exception):
 
 def _uvicorn_server(config: Any, before_shutdown: Any) -> Any:
     """uvicorn's Server, stopping the run workers first on shutdown: their children send their
-    last writes (a cancelled run's final state) while the server still answers.
-
-    Two waits of uvicorn's are cut, which every stop paid (a test suite stops ~190 servers):
-    its main loop looks at `should_exit` every 0.1 s (here a signal wakes it at once), and its
-    shutdown pauses 0.1 s for open connections to notice (here only when there are some)."""
+    last writes (a cancelled run's final state) while the server still answers."""
     import asyncio
-    import contextlib
-    import logging
 
     import uvicorn
 
     class Server(uvicorn.Server):
-        _exit_wake: asyncio.Event | None = None
-        _exit_loop: asyncio.AbstractEventLoop | None = None
-
-        async def main_loop(self) -> None:
-            self._exit_loop = asyncio.get_running_loop()
-            self._exit_wake = asyncio.Event()
-            counter = 0
-            should_exit = await self.on_tick(counter)
-            while not should_exit:
-                counter = (counter + 1) % 864000
-                # uvicorn's tick (date header, limits), or a signal's wake-up
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._exit_wake.wait(), 0.1)
-                should_exit = await self.on_tick(counter)
-
-        def handle_exit(self, sig: int, frame: Any) -> None:
-            super().handle_exit(sig, frame)
-            if self._exit_loop is not None and self._exit_wake is not None:
-                self._exit_loop.call_soon_threadsafe(self._exit_wake.set)
-
         async def shutdown(self, sockets: Any = None) -> None:
             await asyncio.to_thread(before_shutdown)
-            if self.server_state.connections:
-                await super().shutdown(sockets)
-                return
-            # uvicorn's shutdown, less its pause for open connections: there are none.
-            logging.getLogger("uvicorn.error").info("Shutting down")
-            for server in self.servers:
-                server.close()
-            for sock in sockets or []:
-                sock.close()
-            try:
-                await asyncio.wait_for(
-                    self._wait_tasks_to_complete(), self.config.timeout_graceful_shutdown
-                )
-            except asyncio.TimeoutError:
-                for task in self.server_state.tasks:
-                    task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
-            if not self.force_exit:
-                await self.lifespan.shutdown()
+            await super().shutdown(sockets)
 
     return Server(config)
 
