@@ -43,19 +43,30 @@ def run_target(
     ``environment``: run in it (``backend.environments.resolve_for_run(name)``: its variables
     and ``DAGY_ENVIRONMENT`` are set in this process first).
     """
-    from dagy.services.runs import execute
-
     paths = paths or DagyPaths.from_env()
-    if environment is not None:
-        environment.apply()
-    record = execute.run_target(
-        target,
-        parameters,
-        execute.RunSettings(
-            settings.max_workers, settings.fail_fast, settings.executor, progress=settings.progress
-        ),
-        paths,
-    )
+    from dagy.store.shared import open_ahead
+
+    open_ahead(paths)  # no live server: the file opens while the engine is imported
+    try:
+        from dagy.services.runs import execute
+
+        if environment is not None:
+            environment.apply()
+        record = execute.run_target(
+            target,
+            parameters,
+            execute.RunSettings(
+                settings.max_workers,
+                settings.fail_fast,
+                settings.executor,
+                progress=settings.progress,
+            ),
+            paths,
+        )
+    finally:  # a flow that failed to load never opened the store: release the file now
+        from dagy.store.duckdb_store import discard_prefetch
+
+        discard_prefetch(paths.db)
     return run_from_store(record)
 
 

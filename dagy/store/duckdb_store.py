@@ -123,9 +123,57 @@ def _interrupts_as_keyboard_interrupt() -> Iterator[None]:
         raise
 
 
+# Connections being opened ahead of need (prefetch): path -> (the opening thread, its result).
+_prefetched: dict[str, tuple[threading.Thread, list[duckdb.DuckDBPyConnection]]] = {}
+
+
+def prefetch(path: Path) -> None:
+    """Start opening the existing store file ``path`` on a thread now; the first plain
+    ``connect_waiting(path)`` of this process takes that connection instead of opening its own.
+
+    DuckDB's instance start is ~15-20 ms and releases the GIL, so a command that will open the
+    store (``dagy run``) overlaps it with its own imports and the flow's loading. Best effort: a
+    file that is missing or locked leaves nothing, and the usual open (with its lock waiting) runs.
+    ``discard_prefetch`` closes an unused one (the command found a live server instead).
+    """
+    key = str(path)
+    if key in _prefetched or not path.exists():
+        return
+    slot: list[duckdb.DuckDBPyConnection] = []
+
+    def open_file() -> None:
+        with contextlib.suppress(duckdb.Error):
+            slot.append(duckdb.connect(key))
+
+    thread = threading.Thread(target=open_file, name="dagy-store-prefetch", daemon=True)
+    _prefetched[key] = (thread, slot)
+    thread.start()
+
+
+def _take_prefetched(path: Path) -> duckdb.DuckDBPyConnection | None:
+    found = _prefetched.pop(str(path), None)
+    if found is None:
+        return None
+    thread, slot = found
+    thread.join()
+    return slot[0] if slot else None
+
+
+def discard_prefetch(path: Path) -> None:
+    """Close a prefetched connection nobody took (the file's lock is released at once)."""
+    con = _take_prefetched(path)
+    if con is not None:
+        con.close()
+
+
 def connect_waiting(path: Path, timeout: float, **options: Any) -> duckdb.DuckDBPyConnection:
     """``duckdb.connect(path, **options)``, retried with a jittered backoff while another process
-    holds the file's lock; after ``timeout`` seconds a StoreBusyError naming the holder's PID."""
+    holds the file's lock; after ``timeout`` seconds a StoreBusyError naming the holder's PID.
+    Without options, a connection ``prefetch(path)`` opened is taken first."""
+    if not options:
+        prefetched = _take_prefetched(path)
+        if prefetched is not None:
+            return prefetched
     deadline = time.monotonic() + timeout
     delay = 0.005
     while True:

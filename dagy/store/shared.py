@@ -70,6 +70,10 @@ class SharedStore:
         while True:
             remote = self.live_server()
             if remote is not None:
+                if self._local is None:  # never opened here: a connection opened ahead is unused
+                    from dagy.store.duckdb_store import discard_prefetch
+
+                    discard_prefetch(self.paths.db)
                 return remote
             left = deadline - time.monotonic()
             local = self._duckdb()
@@ -193,3 +197,13 @@ class SharedStore:
 def open_store(paths: DagyPaths | None = None) -> SharedStore:
     """The store of ``paths``' home as the CLI should reach it (see the module docstring)."""
     return SharedStore(paths or DagyPaths.from_env())
+
+
+def open_ahead(paths: DagyPaths) -> None:
+    """When no server of this home is live, start opening its store file on a thread now
+    (dagy.store.duckdb_store.prefetch): a command that will open it (``dagy run``) overlaps
+    DuckDB's start with its own imports. With a live server there is nothing to open."""
+    if server_file.read(paths) is None:
+        from dagy.store.duckdb_store import prefetch
+
+        prefetch(paths.db)
