@@ -61,10 +61,7 @@ def apply(con: Any) -> int:
             continue
         con.execute("BEGIN")
         try:
-            con.execute(path.read_text(encoding="utf-8"))
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, current_timestamp::TIMESTAMP)", [number]
-            )
+            _apply(con, number, path)
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -82,12 +79,15 @@ def _create(con: Any, found: list[tuple[int, Path]]) -> int:
             "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
         )
         for number, path in found:
-            con.execute(path.read_text(encoding="utf-8"))
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, current_timestamp::TIMESTAMP)", [number]
-            )
+            _apply(con, number, path)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     return found[-1][0]
+
+
+def _apply(con: Any, number: int, path: Path) -> None:
+    """One migration file and its schema_version row, inside the caller's transaction."""
+    con.execute(path.read_text(encoding="utf-8"))
+    con.execute("INSERT INTO schema_version VALUES (?, current_timestamp::TIMESTAMP)", [number])
