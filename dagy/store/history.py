@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -242,6 +243,7 @@ def _snapshot(
         try:
             db = con.execute("SELECT current_database()").fetchall()[0][0]
             con.execute(f"ATTACH {_quote_text(str(path))} AS {alias}")
+            started = time.monotonic()
             try:
                 with interrupt_after(con, timeout) as fired:
                     for name in names:
@@ -255,7 +257,8 @@ def _snapshot(
                 _detach(con, alias)
         finally:
             con.close()
-        if fired.is_set():
+        late = timeout is not None and time.monotonic() - started > timeout
+        if fired.is_set() or late:  # late: done before the timer thread got to interrupt it
             raise TimeoutError(f"copying the history took longer than {timeout:g}s")
         yield path
     finally:

@@ -180,7 +180,10 @@ def run(
             columns, rows = execute(con, text, rows_max, left)
     except TimeoutError:
         raise _timeout(seconds) from None
-    elapsed = round((time.perf_counter() - started) * 1000, 3)
+    took = time.perf_counter() - started
+    if took > seconds:  # done, but past the limit: the timer thread's interrupt came too late
+        raise _timeout(seconds)
+    elapsed = round(took * 1000, 3)
     return QueryResult(columns, [_row(r) for r in rows[:rows_max]], len(rows) > rows_max, elapsed)
 
 
