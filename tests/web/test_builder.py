@@ -279,6 +279,41 @@ def test_an_ai_studio_turn_streams_a_pipeline_that_opens_in_the_designer(
     assert not page.errors  # type: ignore[attr-defined]
 
 
+def test_a_turn_sent_while_a_new_session_is_being_made_goes_to_that_session(
+    served: ServerProcess, page: Any
+) -> None:
+    """The UI must not send the turn to the session shown before (whose answer the new
+    session's opening then wiped: CI saw the studio test above fail that way)."""
+    page.goto(served.url.rstrip("/") + "/#/studio")
+    page.wait_for_selector(".st-new")
+    held: list[Any] = []
+
+    def hold_first_create(route: Any) -> None:
+        if route.request.method == "POST" and not held:
+            held.append(route)  # answered below, once the turn has been sent
+        else:
+            route.continue_()
+
+    page.route("**/ai-studio/sessions", hold_first_create)
+    try:
+        page.click(".st-new")
+        while not held:  # the click's POST reached the route (no timing: we wait for it)
+            page.wait_for_timeout(20)
+        page.fill(".st-input", "Build a workflow that reads JSON from s3://acme-raw/x.json")
+        page.click(".st-send")
+        held[0].continue_()
+    finally:
+        page.unroute("**/ai-studio/sessions")
+    page.wait_for_selector(".st-valid")
+    page.wait_for_selector(".st-streaming", state="detached")
+    assert page.locator(".st-msg.st-assistant").last.text_content().strip()
+    session_id = page.evaluate("document.querySelector('dagy-studio').dataset.sessionId")
+    token = served.login(EMAIL)
+    history = api_get(served, token, f"/ai-studio/sessions/{session_id}")["history"]
+    assert [m["role"] for m in history][-2:] == ["user", "assistant"]
+    assert not page.errors  # type: ignore[attr-defined]
+
+
 def test_config_forms_follow_each_fields_type_and_labels_render_as_text(
     served: ServerProcess, page: Any
 ) -> None:

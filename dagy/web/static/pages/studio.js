@@ -126,13 +126,23 @@ export class StudioPage extends HTMLElement {
   }
 
   async create() {
+    // A turn sent while the new session is still being made waits for it (send): otherwise it
+    // went to the session shown before, and the new session's open then wiped its answer.
+    const creating = (async () => {
+      try {
+        const created = await api("POST", "/ai-studio/sessions", {});
+        this.session = created;
+        await this.open(created.session_id);
+        await this.refresh();
+      } catch (err) {
+        this.say(errorText(err));
+      }
+    })();
+    this.creating = creating;
     try {
-      const created = await api("POST", "/ai-studio/sessions", {});
-      this.session = created;
-      await this.open(created.session_id);
-      await this.refresh();
-    } catch (err) {
-      this.say(errorText(err));
+      await creating;
+    } finally {
+      if (this.creating === creating) this.creating = null;
     }
   }
 
@@ -316,6 +326,14 @@ export class StudioPage extends HTMLElement {
   async send() {
     const message = this.input.value.trim();
     if (!message || this.busy) return;
+    if (this.creating) {
+      this.busy = true; // one turn, however often Send is pressed meanwhile
+      try {
+        await this.creating;
+      } finally {
+        this.busy = false;
+      }
+    }
     if (!this.session) {
       try {
         this.session = await api("POST", "/ai-studio/sessions", {});
